@@ -1,0 +1,179 @@
+//! RFC 9180 HPKE, base mode, suite DHKEM(P-256, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM
+//! (KEM 0x0010, KDF 0x0001, AEAD 0x0002), through the `hpke` crate. Two uses:
+//! `hpke-p256` wrapped-key entries (FORMAT.md §4.5) and data keys sealed to an SDK's ephemeral
+//! recipient key by the key service (PROTOCOL.md §5).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use hpke::aead::AesGcm256;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::DhP256HkdfSha256;
+use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use zeroize::Zeroizing;
+
+use crate::context::EncryptionContext;
+use crate::data_key::DataKey;
+use crate::Error;
+
+type Kem = DhP256HkdfSha256;
+
+/// Length of an uncompressed SEC1 P-256 public key (and of HPKE's `enc` for this KEM).
+pub const PUBLIC_KEY_LEN: usize = 65;
+/// Length of a sealed data key: 32 bytes plus the 16-byte tag.
+pub const SEALED_DEK_LEN: usize = 48;
+/// HPKE `info` of data keys sealed to a recipient key (PROTOCOL.md §5).
+pub const RECIPIENT_INFO: &[u8] = b"keyseal/v1 recipient-dek";
+/// Prefix of the HPKE `info` of `hpke-p256` entries (FORMAT.md §4.5).
+pub const ENTRY_INFO_PREFIX: &[u8] = b"keyseal/v1 hpke-p256";
+/// Length of an `hpke-p256` entry's wrapped bytes: version ‖ enc ‖ sealed data key.
+pub const ENTRY_LEN: usize = 4 + PUBLIC_KEY_LEN + SEALED_DEK_LEN;
+
+/// A data key sealed with HPKE: the encapsulated key and the ciphertext.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SealedKey {
+    /// HPKE `enc`: the sender's ephemeral public key, 65 bytes.
+    pub enc: Vec<u8>,
+    /// AES-256-GCM ciphertext of the 32-byte data key and its tag, 48 bytes.
+    pub ciphertext: Vec<u8>,
+}
+
+/// An HPKE key pair. The SDK makes an ephemeral one per key-service call; the key service keeps
+/// one per key version. The private key never prints.
+pub struct RecipientKeyPair {
+    sk: <Kem as hpke::Kem>::PrivateKey,
+    pk: <Kem as hpke::Kem>::PublicKey,
+}
+
+impl RecipientKeyPair {
+    /// A fresh random key pair. (The `hpke` crate panics if the platform has no randomness.)
+    pub fn generate() -> Self {
+        let (sk, pk) = Kem::gen_keypair();
+        Self { sk, pk }
+    }
+
+    /// The key pair of a 32-byte big-endian private scalar (checked to be in range).
+    pub fn from_secret_scalar(secret: &[u8; 32]) -> Result<Self, Error> {
+        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(|_| Error::InvalidArgument {
+            reason: "not a P-256 private key",
+        })?;
+        let pk = Kem::sk_to_pk(&sk);
+        Ok(Self { sk, pk })
+    }
+
+    /// The private scalar, for the key service to store under its master key.
+    pub fn secret_scalar(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&self.sk.to_bytes());
+        out
+    }
+
+    /// The public key as uncompressed SEC1 (`04 ‖ x ‖ y`).
+    pub fn public_sec1(&self) -> [u8; PUBLIC_KEY_LEN] {
+        let mut out = [0u8; PUBLIC_KEY_LEN];
+        out.copy_from_slice(&self.pk.to_bytes());
+        out
+    }
+}
+
+impl fmt::Debug for RecipientKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecipientKeyPair")
+            .field("public", &"<65 bytes>")
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+fn public_key(sec1: &[u8]) -> Result<<Kem as hpke::Kem>::PublicKey, Error> {
+    if sec1.len() != PUBLIC_KEY_LEN {
+        return Err(Error::InvalidArgument { reason: "P-256 public key must be 65-byte uncompressed SEC1" });
+    }
+    <Kem as hpke::Kem>::PublicKey::from_bytes(sec1).map_err(|_| Error::InvalidArgument {
+        reason: "not a valid P-256 public key",
+    })
+}
+
+/// Seals `plaintext` to `recipient` with HPKE base mode.
+pub fn seal(recipient_sec1: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<SealedKey, Error> {
+    let pk = public_key(recipient_sec1)?;
+    let (enc, ciphertext) =
+        hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem>(&OpModeS::Base, &pk, info, plaintext, aad)
+            .map_err(|_| Error::InvalidArgument { reason: "HPKE seal failed" })?;
+    Ok(SealedKey { enc: enc.to_bytes().to_vec(), ciphertext })
+}
+
+/// Opens an HPKE base-mode ciphertext. Every failure is [`Error::DecryptionFailed`].
+pub fn open(recipient: &RecipientKeyPair, info: &[u8], aad: &[u8], sealed: &SealedKey) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&sealed.enc).map_err(|_| Error::DecryptionFailed)?;
+    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(&OpModeR::Base, &recipient.sk, &enc, info, &sealed.ciphertext, aad)
+        .map(Zeroizing::new)
+        .map_err(|_| Error::DecryptionFailed)
+}
+
+/// Key service side of PROTOCOL.md §5: seals a data key to the SDK's ephemeral recipient key
+/// (`info` = [`RECIPIENT_INFO`], empty `aad`).
+pub fn seal_to_recipient(recipient_sec1: &[u8], dek: &DataKey) -> Result<SealedKey, Error> {
+    seal(recipient_sec1, RECIPIENT_INFO, b"", dek.expose_secret())
+}
+
+/// SDK side of PROTOCOL.md §5: opens a data key the key service sealed to `recipient`.
+pub fn open_from_sender(recipient: &RecipientKeyPair, sealed: &SealedKey) -> Result<DataKey, Error> {
+    let pt = open(recipient, RECIPIENT_INFO, b"", sealed)?;
+    DataKey::from_bytes(&pt).map_err(|_| Error::DecryptionFailed)
+}
+
+/// FORMAT.md §4.5: `info = "keyseal/v1 hpke-p256" ‖ 0x00 ‖ key_id ‖ 0x00 ‖ u32 version`.
+pub fn entry_info(key_id: &str, version: u32) -> Vec<u8> {
+    let mut info = Vec::with_capacity(ENTRY_INFO_PREFIX.len() + key_id.len() + 6);
+    info.extend_from_slice(ENTRY_INFO_PREFIX);
+    info.push(0);
+    info.extend_from_slice(key_id.as_bytes());
+    info.push(0);
+    info.extend_from_slice(&version.to_be_bytes());
+    info
+}
+
+/// Makes the wrapped bytes of an `hpke-p256` entry (FORMAT.md §4.5) offline, from the public key
+/// of version `version` of key `key_id`: `u32 version ‖ enc ‖ ciphertext`, `aad` = the context's
+/// canonical encoding.
+pub fn seal_entry(
+    public_sec1: &[u8],
+    key_id: &str,
+    version: u32,
+    context: &EncryptionContext,
+    dek: &DataKey,
+) -> Result<Vec<u8>, Error> {
+    let s = seal(public_sec1, &entry_info(key_id, version), &context.encode(), dek.expose_secret())?;
+    let mut out = Vec::with_capacity(ENTRY_LEN);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&s.enc);
+    out.extend_from_slice(&s.ciphertext);
+    Ok(out)
+}
+
+/// The key version an `hpke-p256` entry was sealed to (its first four bytes).
+pub fn entry_key_version(wrapped: &[u8]) -> Result<u32, Error> {
+    if wrapped.len() != ENTRY_LEN {
+        return Err(Error::format("hpke-p256 entry has the wrong length"));
+    }
+    Ok(u32::from_be_bytes([wrapped[0], wrapped[1], wrapped[2], wrapped[3]]))
+}
+
+/// Key service side: opens an `hpke-p256` entry with the private scalar of the version named in
+/// it. A wrong key, key id, context or a tampered entry is [`Error::DecryptionFailed`].
+pub fn open_entry(
+    secret_scalar: &[u8; 32],
+    key_id: &str,
+    wrapped: &[u8],
+    context: &EncryptionContext,
+) -> Result<DataKey, Error> {
+    let version = entry_key_version(wrapped)?;
+    let kp = RecipientKeyPair::from_secret_scalar(secret_scalar)?;
+    let sealed = SealedKey {
+        enc: wrapped[4..4 + PUBLIC_KEY_LEN].to_vec(),
+        ciphertext: wrapped[4 + PUBLIC_KEY_LEN..].to_vec(),
+    };
+    let pt = open(&kp, &entry_info(key_id, version), &context.encode(), &sealed)?;
+    DataKey::from_bytes(&pt).map_err(|_| Error::DecryptionFailed)
+}

@@ -1,0 +1,59 @@
+//! The key schedule of FORMAT.md §5: commitment and payload key from the data key.
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::data_key::{DataKey, PayloadKey};
+use crate::header::{COMMITMENT_LEN, MessageId, SUITE_1};
+use crate::Error;
+
+/// HKDF info label of the key commitment (FORMAT.md §5).
+pub const COMMIT_LABEL: &[u8] = b"keyseal/v1 commit";
+/// HKDF info label of the payload key (FORMAT.md §5).
+pub const PAYLOAD_LABEL: &[u8] = b"keyseal/v1 payload";
+
+fn prk(dek: &DataKey, message_id: &MessageId) -> Hkdf<Sha256> {
+    Hkdf::<Sha256>::new(Some(message_id.as_bytes()), dek.expose_secret())
+}
+
+/// §5: `commitment = HKDF-Expand(PRK, "keyseal/v1 commit" ‖ suite, 32)`.
+pub fn commitment(dek: &DataKey, message_id: &MessageId) -> Result<[u8; COMMITMENT_LEN], Error> {
+    let mut out = [0u8; COMMITMENT_LEN];
+    prk(dek, message_id)
+        .expand_multi_info(&[COMMIT_LABEL, &SUITE_1.to_be_bytes()], &mut out)
+        .map_err(|_| Error::InvalidArgument {
+            reason: "HKDF output length",
+        })?;
+    Ok(out)
+}
+
+/// §5: `payload_key = HKDF-Expand(PRK, "keyseal/v1 payload" ‖ suite ‖ SHA-256(auth part), 32)`.
+pub fn payload_key(
+    dek: &DataKey,
+    message_id: &MessageId,
+    auth_hash: &[u8; 32],
+) -> Result<PayloadKey, Error> {
+    let mut key = PayloadKey([0u8; 32]);
+    prk(dek, message_id)
+        .expand_multi_info(&[PAYLOAD_LABEL, &SUITE_1.to_be_bytes(), auth_hash], &mut key.0)
+        .map_err(|_| Error::InvalidArgument {
+            reason: "HKDF output length",
+        })?;
+    Ok(key)
+}
+
+/// §6.1 step 3: recompute the commitment and compare in constant time. A mismatch is
+/// [`Error::DecryptionFailed`], like every other authentication failure.
+pub fn verify_commitment(
+    dek: &DataKey,
+    message_id: &MessageId,
+    expected: &[u8; COMMITMENT_LEN],
+) -> Result<(), Error> {
+    let got = commitment(dek, message_id)?;
+    if bool::from(got.ct_eq(expected)) {
+        Ok(())
+    } else {
+        Err(Error::DecryptionFailed)
+    }
+}

@@ -1,0 +1,67 @@
+//! The key-service trait the SDK calls (PROTOCOL.md). Transport-agnostic and without a `Send`
+//! bound, so a wasm32 `fetch` transport and a native HTTP client can both implement it.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+
+use crate::context::EncryptionContext;
+use crate::data_key::DataKey;
+use crate::header::EntryKind;
+use crate::Error;
+
+/// A boxed future that need not be `Send` (wasm32 futures are not).
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A data key fresh from `/generate`: the plaintext key (opened from its HPKE seal by the
+/// transport) and the key service's wrapped form of it.
+#[derive(Debug)]
+pub struct GeneratedKey {
+    /// The plaintext data key.
+    pub data_key: DataKey,
+    /// The wrapped key to store in a `kms` entry.
+    pub wrapped: Vec<u8>,
+}
+
+/// A key version's public key for offline `hpke-p256` wraps (`GET /keys/{key_id}/public`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyInfo {
+    /// The key id.
+    pub key_id: String,
+    /// The key version the public key belongs to.
+    pub version: u32,
+    /// Uncompressed SEC1 P-256 public key, 65 bytes.
+    pub public_sec1: Vec<u8>,
+}
+
+/// One customer key service, as the SDK sees it. Implementations do transport, tokens, HPKE
+/// recipient keys and retries; errors are [`Error::KeyService`].
+pub trait KeyService {
+    /// The key-service id written into wrapped-key entries.
+    fn id(&self) -> &str;
+    /// `POST /generate`: a fresh data key bound to `context`.
+    fn generate<'a>(&'a self, key_id: &'a str, context: &'a EncryptionContext) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>>;
+    /// `POST /wrap`: wraps an existing data key (e.g. for an escrow entry).
+    fn wrap<'a>(&'a self, key_id: &'a str, data_key: &'a DataKey, context: &'a EncryptionContext) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>>;
+    /// `POST /unwrap`: opens a wrapped key of the given entry kind.
+    fn unwrap<'a>(
+        &'a self,
+        kind: EntryKind,
+        key_id: &'a str,
+        wrapped: &'a [u8],
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<DataKey, Error>>;
+    /// `POST /rewrap`: re-wraps under the newest version of `to_key_id` (or the same key) without
+    /// the plaintext data key leaving the service.
+    fn rewrap<'a>(
+        &'a self,
+        key_id: &'a str,
+        wrapped: &'a [u8],
+        context: &'a EncryptionContext,
+        to_key_id: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>>;
+    /// `GET /keys/{key_id}/public`.
+    fn public_key<'a>(&'a self, key_id: &'a str) -> LocalBoxFuture<'a, Result<PublicKeyInfo, Error>>;
+}
