@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 
-use crate::data_key::PayloadKey;
 use crate::Error;
+use crate::data_key::PayloadKey;
 
 /// A source of keyed AES-256-GCM ciphers.
 pub trait AeadEngine {

@@ -7,9 +7,9 @@ use alloc::vec::Vec;
 
 use sha2::{Digest, Sha256};
 
+use crate::Error;
 use crate::context::EncryptionContext;
 use crate::limits::*;
-use crate::Error;
 
 /// The four magic bytes every message starts with (FORMAT.md §3.1).
 pub const MAGIC: [u8; 4] = [0x89, b'K', b'S', b'L'];
@@ -341,14 +341,13 @@ impl Header {
             if slen == 0 {
                 return Err(Error::format("empty key service id"));
             }
-            let sid = core::str::from_utf8(r.take(slen)?)
-                .map_err(|_| Error::format("key service id not UTF-8"))?;
+            let sid =
+                core::str::from_utf8(r.take(slen)?).map_err(|_| Error::format("key service id not UTF-8"))?;
             let klen = r.u16()? as usize;
             if klen == 0 || klen > MAX_KEY_ID_LEN {
                 return Err(Error::limit("key id length"));
             }
-            let kid = core::str::from_utf8(r.take(klen)?)
-                .map_err(|_| Error::format("key id not UTF-8"))?;
+            let kid = core::str::from_utf8(r.take(klen)?).map_err(|_| Error::format("key id not UTF-8"))?;
             let wlen = r.u16()? as usize;
             if wlen == 0 || wlen > MAX_WRAPPED_LEN {
                 return Err(Error::limit("wrapped key length"));

@@ -12,9 +12,9 @@ use hpke::kem::DhP256HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use zeroize::Zeroizing;
 
+use crate::Error;
 use crate::context::EncryptionContext;
 use crate::data_key::DataKey;
-use crate::Error;
 
 type Kem = DhP256HkdfSha256;
 
@@ -87,7 +87,9 @@ impl fmt::Debug for RecipientKeyPair {
 
 fn public_key(sec1: &[u8]) -> Result<<Kem as hpke::Kem>::PublicKey, Error> {
     if sec1.len() != PUBLIC_KEY_LEN {
-        return Err(Error::InvalidArgument { reason: "P-256 public key must be 65-byte uncompressed SEC1" });
+        return Err(Error::InvalidArgument {
+            reason: "P-256 public key must be 65-byte uncompressed SEC1",
+        });
     }
     <Kem as hpke::Kem>::PublicKey::from_bytes(sec1).map_err(|_| Error::InvalidArgument {
         reason: "not a valid P-256 public key",
@@ -99,16 +101,34 @@ pub fn seal(recipient_sec1: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) ->
     let pk = public_key(recipient_sec1)?;
     let (enc, ciphertext) =
         hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem>(&OpModeS::Base, &pk, info, plaintext, aad)
-            .map_err(|_| Error::InvalidArgument { reason: "HPKE seal failed" })?;
-    Ok(SealedKey { enc: enc.to_bytes().to_vec(), ciphertext })
+            .map_err(|_| Error::InvalidArgument {
+                reason: "HPKE seal failed",
+            })?;
+    Ok(SealedKey {
+        enc: enc.to_bytes().to_vec(),
+        ciphertext,
+    })
 }
 
 /// Opens an HPKE base-mode ciphertext. Every failure is [`Error::DecryptionFailed`].
-pub fn open(recipient: &RecipientKeyPair, info: &[u8], aad: &[u8], sealed: &SealedKey) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&sealed.enc).map_err(|_| Error::DecryptionFailed)?;
-    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(&OpModeR::Base, &recipient.sk, &enc, info, &sealed.ciphertext, aad)
-        .map(Zeroizing::new)
-        .map_err(|_| Error::DecryptionFailed)
+pub fn open(
+    recipient: &RecipientKeyPair,
+    info: &[u8],
+    aad: &[u8],
+    sealed: &SealedKey,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let enc =
+        <Kem as hpke::Kem>::EncappedKey::from_bytes(&sealed.enc).map_err(|_| Error::DecryptionFailed)?;
+    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
+        &OpModeR::Base,
+        &recipient.sk,
+        &enc,
+        info,
+        &sealed.ciphertext,
+        aad,
+    )
+    .map(Zeroizing::new)
+    .map_err(|_| Error::DecryptionFailed)
 }
 
 /// Key service side of PROTOCOL.md §5: seals a data key to the SDK's ephemeral recipient key
@@ -144,7 +164,12 @@ pub fn seal_entry(
     context: &EncryptionContext,
     dek: &DataKey,
 ) -> Result<Vec<u8>, Error> {
-    let s = seal(public_sec1, &entry_info(key_id, version), &context.encode(), dek.expose_secret())?;
+    let s = seal(
+        public_sec1,
+        &entry_info(key_id, version),
+        &context.encode(),
+        dek.expose_secret(),
+    )?;
     let mut out = Vec::with_capacity(ENTRY_LEN);
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&s.enc);
@@ -157,7 +182,9 @@ pub fn entry_key_version(wrapped: &[u8]) -> Result<u32, Error> {
     if wrapped.len() != ENTRY_LEN {
         return Err(Error::format("hpke-p256 entry has the wrong length"));
     }
-    Ok(u32::from_be_bytes([wrapped[0], wrapped[1], wrapped[2], wrapped[3]]))
+    Ok(u32::from_be_bytes([
+        wrapped[0], wrapped[1], wrapped[2], wrapped[3],
+    ]))
 }
 
 /// Key service side: opens an `hpke-p256` entry with the private scalar of the version named in

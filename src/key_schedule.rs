@@ -4,9 +4,9 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::Error;
 use crate::data_key::{DataKey, PayloadKey};
 use crate::header::{COMMITMENT_LEN, MessageId, SUITE_1};
-use crate::Error;
 
 /// HKDF info label of the key commitment (FORMAT.md §5).
 pub const COMMIT_LABEL: &[u8] = b"keyseal/v1 commit";
@@ -29,11 +29,7 @@ pub fn commitment(dek: &DataKey, message_id: &MessageId) -> Result<[u8; COMMITME
 }
 
 /// §5: `payload_key = HKDF-Expand(PRK, "keyseal/v1 payload" ‖ suite ‖ SHA-256(auth part), 32)`.
-pub fn payload_key(
-    dek: &DataKey,
-    message_id: &MessageId,
-    auth_hash: &[u8; 32],
-) -> Result<PayloadKey, Error> {
+pub fn payload_key(dek: &DataKey, message_id: &MessageId, auth_hash: &[u8; 32]) -> Result<PayloadKey, Error> {
     let mut key = PayloadKey([0u8; 32]);
     prk(dek, message_id)
         .expand_multi_info(&[PAYLOAD_LABEL, &SUITE_1.to_be_bytes(), auth_hash], &mut key.0)

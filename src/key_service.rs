@@ -7,10 +7,10 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 
+use crate::Error;
 use crate::context::EncryptionContext;
 use crate::data_key::DataKey;
 use crate::header::EntryKind;
-use crate::Error;
 
 /// A boxed future that need not be `Send` (wasm32 futures are not).
 pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -42,9 +42,18 @@ pub trait KeyService {
     /// The key-service id written into wrapped-key entries.
     fn id(&self) -> &str;
     /// `POST /generate`: a fresh data key bound to `context`.
-    fn generate<'a>(&'a self, key_id: &'a str, context: &'a EncryptionContext) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>>;
+    fn generate<'a>(
+        &'a self,
+        key_id: &'a str,
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>>;
     /// `POST /wrap`: wraps an existing data key (e.g. for an escrow entry).
-    fn wrap<'a>(&'a self, key_id: &'a str, data_key: &'a DataKey, context: &'a EncryptionContext) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>>;
+    fn wrap<'a>(
+        &'a self,
+        key_id: &'a str,
+        data_key: &'a DataKey,
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>>;
     /// `POST /unwrap`: opens a wrapped key of the given entry kind.
     fn unwrap<'a>(
         &'a self,

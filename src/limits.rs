@@ -21,7 +21,8 @@ pub const MAX_KEY_ID_LEN: usize = 1024;
 /// Longest wrapped key (at least 1 byte).
 pub const MAX_WRAPPED_LEN: usize = 8192;
 /// Largest wrapped-key section after its length field.
-pub const MAX_SECTION_LEN: usize = 2 + MAX_ENTRIES * (1 + 1 + MAX_SERVICE_ID_LEN + 2 + MAX_KEY_ID_LEN + 2 + MAX_WRAPPED_LEN);
+pub const MAX_SECTION_LEN: usize =
+    2 + MAX_ENTRIES * (1 + 1 + MAX_SERVICE_ID_LEN + 2 + MAX_KEY_ID_LEN + 2 + MAX_WRAPPED_LEN);
 /// Smallest segment size in plaintext bytes.
 pub const MIN_SEGMENT_SIZE: u32 = 64;
 /// Largest segment size in plaintext bytes (16 MiB).

@@ -2,13 +2,13 @@
 
 use alloc::vec::Vec;
 
+use crate::Error;
 use crate::context::EncryptionContext;
 use crate::data_key::DataKey;
 use crate::engine::AeadEngine;
 use crate::header::{Header, MessageId, WrappedKeyEntry};
 use crate::key_schedule::commitment;
 use crate::segment::{BodyLayout, SegmentOpener, SegmentSealer};
-use crate::Error;
 
 /// Builds the header of a new message: computes the key commitment of `dek` under `message_id`.
 pub fn new_header(
@@ -23,7 +23,12 @@ pub fn new_header(
 }
 
 /// Seals `plaintext` as one message: header bytes followed by the body.
-pub fn seal(engine: &dyn AeadEngine, dek: &DataKey, header: &Header, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+pub fn seal(
+    engine: &dyn AeadEngine,
+    dek: &DataKey,
+    header: &Header,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
     let layout = BodyLayout::for_plaintext(header.segment_size(), plaintext.len() as u64)?;
     let mut out = header.encode();
     out.reserve(layout.body_len() as usize);
@@ -50,7 +55,12 @@ pub fn open(
 }
 
 /// Opens a body whose header was parsed already.
-pub fn open_body(engine: &dyn AeadEngine, dek: &DataKey, header: &Header, body: &[u8]) -> Result<Vec<u8>, Error> {
+pub fn open_body(
+    engine: &dyn AeadEngine,
+    dek: &DataKey,
+    header: &Header,
+    body: &[u8],
+) -> Result<Vec<u8>, Error> {
     let layout = BodyLayout::for_body(header.segment_size(), body.len() as u64)?;
     let mut opener = SegmentOpener::new(engine, header, dek)?;
     let mut out = Vec::with_capacity(layout.plaintext_len() as usize);

@@ -5,12 +5,12 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use crate::Error;
 use crate::data_key::DataKey;
 use crate::engine::{AeadEngine, SegmentCipher};
 use crate::header::Header;
 use crate::key_schedule::{payload_key, verify_commitment};
 use crate::limits::MAX_SEGMENTS;
-use crate::Error;
 
 /// Length of the AES-GCM tag that ends every segment.
 pub const TAG_LEN: usize = 16;
@@ -117,8 +117,11 @@ impl SegmentSealer {
     /// A sealer for the body of the message whose header is `header`. The header's commitment
     /// must have come from `dek` (use [`crate::new_header`]).
     pub fn new(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        verify_commitment(dek, header.message_id(), header.commitment())
-            .map_err(|_| Error::InvalidArgument { reason: "header was not made for this data key" })?;
+        verify_commitment(dek, header.message_id(), header.commitment()).map_err(|_| {
+            Error::InvalidArgument {
+                reason: "header was not made for this data key",
+            }
+        })?;
         let segment_size = header.segment_size() as usize;
         Ok(Self {
             cipher: keyed(engine, header, dek)?,
@@ -222,7 +225,9 @@ impl SegmentOpener {
     /// that segment's bytes. Does not disturb the streaming state.
     pub fn open_segment(&self, layout: &BodyLayout, index: u64, segment: &[u8]) -> Result<Vec<u8>, Error> {
         if index >= layout.segment_count() {
-            return Err(Error::InvalidArgument { reason: "segment index out of range" });
+            return Err(Error::InvalidArgument {
+                reason: "segment index out of range",
+            });
         }
         let r = layout.segment_range(index);
         if segment.len() as u64 != r.end - r.start {
@@ -230,7 +235,8 @@ impl SegmentOpener {
         }
         let last = index + 1 == layout.segment_count();
         let mut buf = segment.to_vec();
-        self.cipher.open_in_place(&segment_nonce(index as u32, last), &mut buf)?;
+        self.cipher
+            .open_in_place(&segment_nonce(index as u32, last), &mut buf)?;
         Ok(buf)
     }
 }

@@ -25,12 +25,12 @@ fn hexf(v: &Value, field: &str) -> Vec<u8> {
 }
 
 fn context(v: &Value) -> EncryptionContext {
-    EncryptionContext::from_pairs(
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string())),
-    )
+    EncryptionContext::from_pairs(v.as_array().unwrap().iter().map(|p| {
+        (
+            p[0].as_str().unwrap().to_string(),
+            p[1].as_str().unwrap().to_string(),
+        )
+    }))
     .unwrap()
 }
 
@@ -54,8 +54,16 @@ fn positive_vectors_open() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(pt, hexf(v, "plaintext"), "{name}");
         assert_eq!(header.context(), &context(&v["context"]), "{name}");
-        assert_eq!(header.encoded_len() as u64, v["header_len"].as_u64().unwrap(), "{name}");
-        assert_eq!(header.segment_size() as u64, v["segment_size"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            header.encoded_len() as u64,
+            v["header_len"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            header.segment_size() as u64,
+            v["segment_size"].as_u64().unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -110,7 +118,13 @@ fn hpke_entry_vector_opens_to_its_data_key() {
     let kp = RecipientKeyPair::from_secret_scalar(&secret).unwrap();
     assert_eq!(kp.public_sec1().to_vec(), hexf(v, "recipient_public"));
     let e = &v["entries"][0];
-    let dek = open_entry(&secret, e["key_id"].as_str().unwrap(), &hexf(e, "wrapped"), &context(&v["context"])).unwrap();
+    let dek = open_entry(
+        &secret,
+        e["key_id"].as_str().unwrap(),
+        &hexf(e, "wrapped"),
+        &context(&v["context"]),
+    )
+    .unwrap();
     assert_eq!(dek.expose_secret().to_vec(), hexf(v, "data_key"));
 }
 
@@ -123,9 +137,14 @@ fn negative_vectors_fail_with_their_error() {
         let want = v["error"].as_str().unwrap();
         let err = if v["operation"] == "open_hpke_entry" {
             let secret: [u8; 32] = hexf(v, "recipient_secret").try_into().unwrap();
-            open_entry(&secret, v["key_id"].as_str().unwrap(), &hexf(v, "wrapped"), &context(&v["context"]))
-                .map(|_| ())
-                .unwrap_err()
+            open_entry(
+                &secret,
+                v["key_id"].as_str().unwrap(),
+                &hexf(v, "wrapped"),
+                &context(&v["context"]),
+            )
+            .map(|_| ())
+            .unwrap_err()
         } else {
             let dek = DataKey::from_bytes(&hexf(v, "data_key")).unwrap();
             let required = if v["require_context"].is_array() {
@@ -146,10 +165,15 @@ fn negative_vectors_fail_with_their_error() {
 fn negative_vectors_fail_when_streamed_in_small_pieces() {
     // The same failures through the incremental path, 7 bytes at a time: never any plaintext
     // from a segment that did not authenticate.
-    for v in vectors(NEGATIVE).iter().filter(|v| v["error"] == "DECRYPTION_FAILED" && v["operation"].is_null()) {
+    for v in vectors(NEGATIVE)
+        .iter()
+        .filter(|v| v["error"] == "DECRYPTION_FAILED" && v["operation"].is_null())
+    {
         let dek = DataKey::from_bytes(&hexf(v, "data_key")).unwrap();
         let sealed = hexf(v, "sealed");
-        let Ok((header, off)) = Header::parse(&sealed) else { continue };
+        let Ok((header, off)) = Header::parse(&sealed) else {
+            continue;
+        };
         let result = SegmentOpener::new(&RustCryptoEngine, &header, &dek).and_then(|mut o| {
             let mut out = Vec::new();
             for chunk in sealed[off..].chunks(7) {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need, idempotently. Safe to run on every call: each
+# step checks first and does nothing when its tool is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130   # MUST equal the `wasm-bindgen` crate pin (=0.2.130) in Cargo.toml.
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rustup target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  # No --locked: the CLI's lockfile pins a crate version the registry no longer serves.
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  say "installing Debian chromium and chromium-driver"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# npm dependencies wherever a package.json is checked in.
+for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v node_modules || true); do
+  d=$(dirname "$pj")
+  if [ ! -d "$d/node_modules" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
+    say "npm install in $d"
+    if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund); else (cd "$d" && npm install --no-audit --no-fund); fi
+    touch "$d/node_modules"
+  fi
+done
+say "ok"
