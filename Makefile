@@ -16,3 +16,10 @@ vectors:
 demo: bootstrap
 	@echo "make demo: the demo page arrives with the demo issue (see README.md); for now run 'make test'." >&2
 	@exit 2
+
+## bench-kms: load the reference key service (50 clients at /v1/unwrap on loopback, bounded) and
+## write req/s and p50/p95/p99 to the "Key service" section of docs/BENCHMARKS.md
+.PHONY: bench-kms
+bench-kms:
+	CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release -p keyseal-kms --bin keyseal-kms --example bench_kms
+	target/release/examples/bench_kms --bin target/release/keyseal-kms --clients 50 --seconds 4 --rate 2000 --write docs/BENCHMARKS.md

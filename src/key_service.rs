@@ -63,9 +63,10 @@ pub trait KeyService {
         context: &'a EncryptionContext,
     ) -> LocalBoxFuture<'a, Result<DataKey, Error>>;
     /// `POST /rewrap`: re-wraps under the newest version of `to_key_id` (or the same key) without
-    /// the plaintext data key leaving the service.
+    /// the plaintext data key leaving the service. The answer is always a `kms` wrapped key.
     fn rewrap<'a>(
         &'a self,
+        kind: EntryKind,
         key_id: &'a str,
         wrapped: &'a [u8],
         context: &'a EncryptionContext,

@@ -343,6 +343,7 @@ impl KeyService for MemoryKeyService {
     }
     fn rewrap<'a>(
         &'a self,
+        _kind: EntryKind,
         key_id: &'a str,
         wrapped: &'a [u8],
         context: &'a EncryptionContext,
@@ -410,7 +411,7 @@ fn key_service_trait_drives_an_envelope_flow() {
     );
 
     // Rewrap through the trait: new header, same body, still opens.
-    let w2 = block_on(svc.rewrap(&e.key_id, &e.wrapped, h.context(), Some("acme/2027"))).unwrap();
+    let w2 = block_on(svc.rewrap(e.kind, &e.key_id, &e.wrapped, h.context(), Some("acme/2027"))).unwrap();
     let r = keyseal::rewrap(
         &sealed,
         vec![WrappedKeyEntry {

@@ -1,0 +1,15 @@
+// Cloudflare workerd entry: workerd refuses to compile wasm from bytes, so the .wasm is imported
+// as a module (wrangler/miniflare "CompiledWasm") and instantiated with initSync.
+import wasmModule from './keyseal_wasm_bg.wasm';
+import { initSync } from './keyseal_wasm.js';
+import * as wasm from './keyseal_wasm.js';
+import { createApi } from './keyseal.js';
+
+const api = createApi(async () => {
+  initSync({ module: wasmModule });
+  return wasm;
+});
+export const KeySeal = api.KeySeal;
+export const inspect = api.inspect;
+export const lowLevel = api.lowLevel;
+export * from './errors.js';

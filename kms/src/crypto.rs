@@ -1,0 +1,324 @@
+//! Symmetric crypto of the key service: the master key, per-version key material derivation,
+//! the `kms` wrapped-key layout (docs/PROTOCOL.md §7) and the service's import key.
+//!
+//! Nothing in here implements `Debug` or `Display` for secret material; secrets live in
+//! zeroizing buffers and are dropped as soon as the operation is done.
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
+use hpke::{Deserializable, Kem as _, Serializable};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+/// The HPKE KEM used by the service (RFC 9180 DHKEM(P-256, HKDF-SHA256), id 0x0010).
+pub type Kem = hpke::kem::DhP256HkdfSha256;
+
+/// Length of the AES-GCM nonce.
+const NONCE_LEN: usize = 12;
+/// Format byte that starts every `kms` wrapped key.
+pub const WRAPPED_FORMAT_V1: u8 = 0x01;
+/// Length of a v1 `kms` wrapped key: format(1) ‖ version(4) ‖ ctx hash(32) ‖ nonce(12) ‖ ct(32) ‖ tag(16).
+pub const WRAPPED_LEN_V1: usize = 1 + 4 + 32 + NONCE_LEN + 32 + 16;
+/// HPKE info label for customer key material imported under the service's import key.
+pub const IMPORT_INFO_PREFIX: &[u8] = b"keyseal-kms/v1 import";
+
+/// Failure of a crypto step. Deliberately carries no detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoError {
+    /// Authentication failed or the input is malformed.
+    Invalid,
+    /// The input is well formed but bound to a different encryption context.
+    ContextMismatch,
+    /// The operating system RNG failed.
+    Rng,
+}
+
+/// Fill a buffer from the OS RNG.
+pub fn random(buf: &mut [u8]) -> Result<(), CryptoError> {
+    getrandom::fill(buf).map_err(|_| CryptoError::Rng)
+}
+
+/// A fresh random 32-byte secret.
+pub fn random_secret() -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let mut s = Zeroizing::new([0u8; 32]);
+    random(s.as_mut())?;
+    Ok(s)
+}
+
+/// AES-256-GCM seal with a random nonce; output is nonce ‖ ciphertext ‖ tag.
+pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Invalid)?;
+    let mut nonce_bytes = [0u8; NONCE_LEN];
+    random(&mut nonce_bytes)?;
+    let nonce = Nonce::<Aes256Gcm>::try_from(&nonce_bytes[..]).map_err(|_| CryptoError::Invalid)?;
+    let ct = cipher
+        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .map_err(|_| CryptoError::Invalid)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce_bytes);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// AES-256-GCM open of `nonce ‖ ciphertext ‖ tag`.
+pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if sealed.len() < NONCE_LEN + 16 {
+        return Err(CryptoError::Invalid);
+    }
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Invalid)?;
+    let nonce = Nonce::<Aes256Gcm>::try_from(&sealed[..NONCE_LEN]).map_err(|_| CryptoError::Invalid)?;
+    cipher
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: &sealed[NONCE_LEN..],
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Invalid)
+}
+
+/// Open to exactly 32 bytes.
+pub fn open32(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let pt = open(key, aad, sealed)?;
+    to_secret32(&pt)
+}
+
+/// Copy a 32-byte slice into a zeroizing array.
+pub fn to_secret32(bytes: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    if bytes.len() != 32 {
+        return Err(CryptoError::Invalid);
+    }
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(bytes);
+    Ok(out)
+}
+
+/// SHA-256.
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+fn hkdf32(ikm: &[u8], info: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let hk = hkdf::Hkdf::<Sha256>::new(None, ikm);
+    let mut out = Zeroizing::new([0u8; 32]);
+    hk.expand(info, out.as_mut()).map_err(|_| CryptoError::Invalid)?;
+    Ok(out)
+}
+
+/// Additional data binding a version's root secret to its row when stored under the master key.
+pub fn root_aad(key_id: &str, version: u32) -> Vec<u8> {
+    let mut aad = b"keyseal-kms/v1 root\0".to_vec();
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+/// The material of one key version, derived from its 32-byte root secret (§7.1 of PROTOCOL.md).
+/// The KEK is derived at once (one HKDF); the HPKE key pair only when asked for, because it costs
+/// a P-256 scalar multiplication.
+pub struct VersionKeys {
+    /// AES-256-GCM key encryption key used for `kms` wrapped keys.
+    pub kek: Zeroizing<[u8; 32]>,
+    root: Zeroizing<[u8; 32]>,
+}
+
+/// A version's HPKE key pair.
+pub struct HpkeKeys {
+    /// P-256 secret scalar (big-endian).
+    pub secret: Zeroizing<[u8; 32]>,
+    /// Uncompressed SEC1 public key (65 bytes).
+    pub public: Vec<u8>,
+}
+
+impl VersionKeys {
+    /// The version's HPKE key pair.
+    pub fn hpke(&self) -> Result<HpkeKeys, CryptoError> {
+        let ikm = hkdf32(self.root.as_ref(), b"keyseal-kms/v1 hpke-p256 ikm")?;
+        let (sk, pk) = Kem::derive_keypair(ikm.as_ref());
+        let mut sk_bytes = sk.to_bytes();
+        let secret = to_secret32(sk_bytes.as_slice())?;
+        sk_bytes.as_mut_slice().zeroize();
+        Ok(HpkeKeys {
+            secret,
+            public: pk.to_bytes().to_vec(),
+        })
+    }
+}
+
+/// Derive a version's KEK (and, lazily, its HPKE key pair) from its root secret.
+pub fn derive_version_keys(root: &[u8; 32]) -> Result<VersionKeys, CryptoError> {
+    Ok(VersionKeys {
+        kek: hkdf32(root, b"keyseal-kms/v1 kek")?,
+        root: to_secret32(root)?,
+    })
+}
+
+/// Public key only (for listing and JWKs).
+pub fn derive_public(root: &[u8; 32]) -> Result<Vec<u8>, CryptoError> {
+    Ok(derive_version_keys(root)?.hpke()?.public)
+}
+
+fn wrap_aad(key_id: &str, version: u32, ctx_hash: &[u8; 32]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + key_id.len() + 4 + 32);
+    aad.extend_from_slice(b"keyseal-kms/v1 wrap\0");
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad.extend_from_slice(ctx_hash);
+    aad
+}
+
+/// Wrap a 32-byte DEK in the v1 `kms` layout.
+pub fn wrap_dek(
+    kek: &[u8; 32],
+    key_id: &str,
+    version: u32,
+    context_encoded: &[u8],
+    dek: &[u8; 32],
+) -> Result<Vec<u8>, CryptoError> {
+    let ctx_hash = sha256(&[context_encoded]);
+    let sealed = seal(kek, &wrap_aad(key_id, version, &ctx_hash), dek)?;
+    let mut out = Vec::with_capacity(WRAPPED_LEN_V1);
+    out.push(WRAPPED_FORMAT_V1);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&ctx_hash);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// The key version named in clear by a v1 `kms` wrapped key.
+pub fn wrapped_version(wrapped: &[u8]) -> Result<u32, CryptoError> {
+    if wrapped.len() != WRAPPED_LEN_V1 || wrapped[0] != WRAPPED_FORMAT_V1 {
+        return Err(CryptoError::Invalid);
+    }
+    let mut v = [0u8; 4];
+    v.copy_from_slice(&wrapped[1..5]);
+    Ok(u32::from_be_bytes(v))
+}
+
+/// Unwrap a v1 `kms` wrapped key. The context hash stored in clear is compared first so that a
+/// different context is reported as [`CryptoError::ContextMismatch`].
+pub fn unwrap_dek(
+    kek: &[u8; 32],
+    key_id: &str,
+    context_encoded: &[u8],
+    wrapped: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let version = wrapped_version(wrapped)?;
+    let ctx_hash = sha256(&[context_encoded]);
+    let mut stored = [0u8; 32];
+    stored.copy_from_slice(&wrapped[5..37]);
+    if subtle_eq(&stored, &ctx_hash) != 1 {
+        return Err(CryptoError::ContextMismatch);
+    }
+    open32(kek, &wrap_aad(key_id, version, &ctx_hash), &wrapped[37..])
+}
+
+fn subtle_eq(a: &[u8; 32], b: &[u8; 32]) -> u8 {
+    let mut acc = 0u8;
+    for (x, y) in a.iter().zip(b.iter()) {
+        acc |= x ^ y;
+    }
+    u8::from(acc == 0)
+}
+
+/// HPKE info for importing material for `key_id`.
+pub fn import_info(key_id: &str) -> Vec<u8> {
+    let mut info = IMPORT_INFO_PREFIX.to_vec();
+    info.push(0);
+    info.extend_from_slice(key_id.as_bytes());
+    info
+}
+
+/// The service's import key pair, derived from a stored 32-byte seed.
+pub fn import_public(seed: &[u8; 32]) -> Vec<u8> {
+    let (_, pk) = Kem::derive_keypair(seed);
+    pk.to_bytes().to_vec()
+}
+
+/// Open customer key material HPKE-sealed to the import key (base mode, aad empty).
+pub fn import_open(
+    seed: &[u8; 32],
+    key_id: &str,
+    enc: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let (sk, _) = Kem::derive_keypair(seed);
+    let encapped = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| CryptoError::Invalid)?;
+    let pt = hpke::single_shot_open::<hpke::aead::AesGcm256, hpke::kdf::HkdfSha256, Kem>(
+        &hpke::OpModeR::Base,
+        &sk,
+        &encapped,
+        &import_info(key_id),
+        ciphertext,
+        b"",
+    )
+    .map_err(|_| CryptoError::Invalid)?;
+    let pt = Zeroizing::new(pt);
+    to_secret32(&pt)
+}
+
+/// Base64 helpers (standard alphabet with padding for the wire, url-safe unpadded for JWKs).
+pub mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    /// Standard base64 with padding.
+    pub fn enc(bytes: &[u8]) -> String {
+        STANDARD.encode(bytes)
+    }
+    /// Decode standard base64 with padding (strict).
+    pub fn dec(s: &str) -> Option<Vec<u8>> {
+        STANDARD.decode(s).ok()
+    }
+    /// base64url without padding.
+    pub fn url(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn wrap_roundtrip_and_mismatch() {
+        let kek = [7u8; 32];
+        let dek = [9u8; 32];
+        let w = wrap_dek(&kek, "acme/default", 3, b"ctx", &dek).unwrap();
+        assert_eq!(w.len(), WRAPPED_LEN_V1);
+        assert_eq!(wrapped_version(&w).unwrap(), 3);
+        assert_eq!(*unwrap_dek(&kek, "acme/default", b"ctx", &w).unwrap(), dek);
+        assert_eq!(
+            unwrap_dek(&kek, "acme/default", b"other", &w).err(),
+            Some(CryptoError::ContextMismatch)
+        );
+        assert_eq!(
+            unwrap_dek(&kek, "acme/other", b"ctx", &w).err(),
+            Some(CryptoError::Invalid)
+        );
+        let mut t = w.clone();
+        t[60] ^= 1;
+        assert_eq!(
+            unwrap_dek(&kek, "acme/default", b"ctx", &t).err(),
+            Some(CryptoError::Invalid)
+        );
+    }
+
+    #[test]
+    fn version_keys_are_deterministic() {
+        let a = derive_version_keys(&[1u8; 32]).unwrap();
+        let b = derive_version_keys(&[1u8; 32]).unwrap();
+        assert_eq!(a.hpke().unwrap().public, b.hpke().unwrap().public);
+        assert_eq!(a.hpke().unwrap().public.len(), 65);
+        assert_ne!(*a.kek, *a.hpke().unwrap().secret);
+    }
+}

@@ -1,0 +1,446 @@
+//! `keyseal-kms`: the reference customer key service of keyseal (protocol v1, docs/PROTOCOL.md).
+//!
+//! One process, one embedded SQLite file. Key material at rest is encrypted under a master key
+//! (`KEYSEAL_KMS_MASTER_KEY` or a key file); tokens are ES256 JWTs from trusted issuers.
+
+mod auth;
+mod crypto;
+mod error;
+mod http;
+mod metrics;
+mod service;
+mod store;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::{MintOptions, Role, Verifier};
+use crate::error::{ApiError, Result};
+use crate::service::{Actor, AdminOp, Service};
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "keyseal-kms",
+    version,
+    about = "Reference customer key service for keyseal (protocol v1)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// SQLite database file (created when absent).
+    #[arg(long)]
+    db: PathBuf,
+    /// Master key file (base64 of 32 bytes). Default: `<db>.master-key`.
+    /// `KEYSEAL_KMS_MASTER_KEY` (base64) takes precedence.
+    #[arg(long)]
+    master_key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the master key file and the local token issuer for a database.
+    Init {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Run the HTTP key service.
+    Serve(ServeArgs),
+    /// Key management.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Tokens from the local issuer (development and tests).
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on (port 0 picks a free port; the URL line tells which).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Development mode: create the master key, the local issuer and `acme/default` when absent,
+    /// and print a writer token for tenant `acme`.
+    #[arg(long)]
+    dev: bool,
+    /// Allowed CORS origin (repeatable; `*` allows any origin).
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Trusted issuer: JWKS file with an `issuer` member (repeatable).
+    #[arg(long = "issuer")]
+    issuers: Vec<PathBuf>,
+    /// Audience tokens must carry.
+    #[arg(long, default_value = auth::DEFAULT_AUDIENCE)]
+    audience: String,
+    /// Do not trust the local issuer even if it exists.
+    #[arg(long)]
+    no_local_issuer: bool,
+    /// Request body limit in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body: usize,
+    /// Requests in flight before answering `Throttled` (429).
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+}
+
+#[derive(Args)]
+struct KeyRef {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Key id `tenant/name`.
+    key_id: String,
+    /// Reason recorded in the audit log.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create a key (version 1, fresh material).
+    Create(KeyRef),
+    /// Add a new version; new wraps use it, old versions still unwrap.
+    Rotate(KeyRef),
+    /// Revoke: every use is refused from the next request on.
+    Disable(KeyRef),
+    /// Enable a disabled key.
+    Enable(KeyRef),
+    /// Schedule destruction after a grace period (cancelable until then).
+    Destroy {
+        #[command(flatten)]
+        key: KeyRef,
+        /// Grace period: seconds, or a number with s/m/h/d.
+        #[arg(long, default_value = "7d")]
+        grace: String,
+    },
+    /// Cancel a scheduled destruction (the key comes back disabled).
+    CancelDestroy(KeyRef),
+    /// Import customer key material HPKE-sealed to the import key (creates the key or adds a version).
+    Import {
+        #[command(flatten)]
+        key: KeyRef,
+        /// HPKE `enc` (base64).
+        #[arg(long)]
+        enc: String,
+        /// HPKE ciphertext of the 32-byte material (base64).
+        #[arg(long)]
+        ciphertext: String,
+    },
+    /// Print the service's import public key (JWK).
+    ImportKey {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List keys.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show one key.
+    Show(KeyRef),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Mint a token signed by the local issuer; prints the JWT alone.
+    Mint {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Tenant claim.
+        #[arg(long)]
+        tenant: String,
+        /// Role: reader, writer or admin.
+        #[arg(long)]
+        role: String,
+        /// Lifetime in seconds (may be negative, to test expiry).
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+        ttl: i64,
+        /// Subject claim.
+        #[arg(long, default_value = "dev")]
+        sub: String,
+        /// Audience claim.
+        #[arg(long, default_value = auth::DEFAULT_AUDIENCE)]
+        aud: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain of the audit log; exit status 1 when broken.
+    Verify {
+        /// SQLite database file.
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+fn open_store(db: &DbArgs, create_master: bool) -> Result<Store> {
+    let master = store::load_master_key(&db.db, db.master_key_file.as_deref(), create_master)?;
+    Store::open(&db.db, master)
+}
+
+fn cli_actor() -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    Actor::Cli(format!("cli:{user}"))
+}
+
+fn service_for(db: &DbArgs) -> Result<Service> {
+    let store = open_store(db, false)?;
+    store.sweep_destroyed()?;
+    Ok(Service {
+        store,
+        verifier: Verifier::new(auth::DEFAULT_AUDIENCE),
+    })
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| ApiError::internal(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// Parse `90`, `90s`, `15m`, `2h`, `7d`.
+fn parse_duration_secs(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86400),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| ApiError::invalid(format!("bad duration {s:?} (e.g. 30s, 15m, 2h, 7d)")))
+}
+
+fn key_cmd(cmd: KeyCmd) -> Result<()> {
+    let actor = cli_actor();
+    let (db, key_id, reason, op) = match cmd {
+        KeyCmd::Create(k) => (k.db, k.key_id, k.reason, AdminOp::Create),
+        KeyCmd::Rotate(k) => (k.db, k.key_id, k.reason, AdminOp::Rotate),
+        KeyCmd::Disable(k) => (k.db, k.key_id, k.reason, AdminOp::Disable),
+        KeyCmd::Enable(k) => (k.db, k.key_id, k.reason, AdminOp::Enable),
+        KeyCmd::CancelDestroy(k) => (k.db, k.key_id, k.reason, AdminOp::CancelDestroy),
+        KeyCmd::Show(k) => (k.db, k.key_id, k.reason, AdminOp::Show),
+        KeyCmd::Destroy { key, grace } => {
+            let grace_secs = parse_duration_secs(&grace)?;
+            (key.db, key.key_id, key.reason, AdminOp::Destroy { grace_secs })
+        }
+        KeyCmd::Import { key, enc, ciphertext } => (
+            key.db,
+            key.key_id,
+            key.reason,
+            AdminOp::Import { enc, ciphertext },
+        ),
+        KeyCmd::ImportKey { db } => {
+            let svc = service_for(&db)?;
+            return print_json(&svc.import_jwk()?);
+        }
+        KeyCmd::List { db, tenant } => {
+            let svc = service_for(&db)?;
+            return print_json(&svc.admin_list(&actor, tenant.as_deref())?);
+        }
+    };
+    let svc = service_for(&db)?;
+    let info = svc.admin(&actor, &key_id, op, reason.as_deref())?;
+    print_json(&info)
+}
+
+fn mint_local(store: &Store, tenant: &str, role: &str, ttl: i64, sub: &str, aud: &str) -> Result<String> {
+    let role = Role::parse(role).ok_or_else(|| ApiError::invalid("role must be reader, writer or admin"))?;
+    store::parse_key_id(&format!("{tenant}/x"))?;
+    let secret = store.local_issuer_secret(false)?.ok_or_else(|| {
+        ApiError::invalid("this database has no local issuer: run `keyseal-kms init` or `serve --dev` first")
+    })?;
+    auth::mint(
+        &secret,
+        &MintOptions {
+            tenant,
+            role,
+            subject: sub,
+            audience: aud,
+            ttl_secs: ttl,
+        },
+    )
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let store = open_store(&args.db, args.dev)?;
+    let local = store.local_issuer_secret(args.dev)?;
+    let mut verifier = Verifier::new(&args.audience);
+    if let Some(secret) = &local
+        && !args.no_local_issuer
+    {
+        verifier.add_local(&auth::public_of(secret)?)?;
+    }
+    for path in &args.issuers {
+        let iss = verifier.add_jwks_file(path)?;
+        eprintln!("keyseal-kms: trusting issuer {iss:?} from {}", path.display());
+    }
+    let mut dev_token = None;
+    if args.dev {
+        match store.create_key("acme/default", None) {
+            Ok(_) => eprintln!("keyseal-kms: created key acme/default"),
+            Err(e) if e.kind == error::ErrorKind::KeyExists => {}
+            Err(e) => return Err(e),
+        }
+        dev_token = Some(mint_local(
+            &store,
+            "acme",
+            "writer",
+            24 * 3600,
+            "dev",
+            &args.audience,
+        )?);
+    }
+    store.sweep_destroyed()?;
+    let service = Service { store, verifier };
+    let app = http::App::new(
+        service,
+        http::HttpConfig {
+            cors_origins: args.cors_origins.clone(),
+            max_body: args.max_body,
+            max_in_flight: args.max_in_flight,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "KEYSEAL_KMS_URL=http://{addr}/v1");
+        if let Some(t) = &dev_token {
+            let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={t}");
+        }
+        let _ = out.flush();
+    }
+    if args.dev {
+        eprintln!(
+            "keyseal-kms: dev mode. Mint more tokens with:\n  keyseal-kms token mint --db {} --tenant acme --role reader|writer|admin",
+            args.db.db.display()
+        );
+    }
+    // Destruction sweeper.
+    let sweeper = app.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let s = sweeper.clone();
+            let _ = tokio::task::spawn_blocking(move || s.service.store.sweep_destroyed()).await;
+        }
+    });
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| ApiError::unavailable(format!("server error: {e}")))
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+fn audit_verify(db: &Path) -> Result<bool> {
+    // Verification needs no master key: the chain is plain SHA-256.
+    let report = store::verify_file(db)?;
+    match &report.problem {
+        None => {
+            println!("audit log OK: {} rows, head {}", report.rows, report.head);
+            Ok(true)
+        }
+        Some(p) => {
+            println!(
+                "audit log BROKEN after {} good rows (head {}): {p}",
+                report.rows, report.head
+            );
+            Ok(false)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    match cli.cmd {
+        Cmd::Init { db } => {
+            let store = open_store(&db, true)?;
+            store.local_issuer_secret(true)?;
+            store.import_seed()?;
+            eprintln!("keyseal-kms: initialised {}", db.db.display());
+            Ok(true)
+        }
+        Cmd::Serve(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ApiError::internal(format!("cannot start runtime: {e}")))?;
+            rt.block_on(serve(args))?;
+            Ok(true)
+        }
+        Cmd::Key { cmd } => key_cmd(cmd).map(|_| true),
+        Cmd::Token {
+            cmd:
+                TokenCmd::Mint {
+                    db,
+                    tenant,
+                    role,
+                    ttl,
+                    sub,
+                    aud,
+                },
+        } => {
+            let store = open_store(&db, false)?;
+            let t = mint_local(&store, &tenant, &role, ttl, &sub, &aud)?;
+            println!("{t}");
+            Ok(true)
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { db },
+        } => audit_verify(&db),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("keyseal-kms: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

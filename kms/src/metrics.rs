@@ -1,0 +1,93 @@
+//! Prometheus metrics (OpenMetrics text at `/v1/metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of request metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    /// Operation (`generate`, `wrap`, `unwrap`, `rewrap`, `public_key`, `status`, `admin`...).
+    pub operation: String,
+    /// `ok` or the protocol error name.
+    pub outcome: String,
+}
+
+/// Labels of the key-state gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// Key state.
+    pub state: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms .. ~3.3 s
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// All metrics of the service.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<OpLabels, Counter>,
+    latency: Family<OpLabels, Histogram, fn() -> Histogram>,
+    keys: Family<StateLabels, Gauge>,
+}
+
+impl Metrics {
+    /// Register everything.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("keyseal_kms");
+        let requests = Family::<OpLabels, Counter>::default();
+        let latency =
+            Family::<OpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let keys = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "requests",
+            "Requests by operation and outcome (ok or error name)",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Request latency by operation and outcome",
+            latency.clone(),
+        );
+        registry.register("keys", "Keys by state", keys.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            keys,
+        }
+    }
+
+    /// Record one request.
+    pub fn observe(&self, operation: &str, outcome: &str, seconds: f64) {
+        let l = OpLabels {
+            operation: operation.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.requests.get_or_create(&l).inc();
+        self.latency.get_or_create(&l).observe(seconds);
+    }
+
+    /// Set the key-state gauge.
+    pub fn set_keys(&self, state: &str, n: i64) {
+        self.keys
+            .get_or_create(&StateLabels {
+                state: state.to_string(),
+            })
+            .set(n);
+    }
+
+    /// Encode as OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,187 @@
+//! Test harness: starts the real `keyseal-kms` binary on 127.0.0.1 (port 0, the URL is scraped
+//! from its stdout), waits for `/healthz`, and kills it on drop.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+/// Path of the binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyseal-kms");
+
+/// Standard base64.
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decode standard base64.
+pub fn unb64(s: &str) -> Vec<u8> {
+    STANDARD.decode(s).unwrap()
+}
+
+/// A running key service.
+pub struct Kms {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:1234/v1`.
+    pub url: String,
+    /// Database path.
+    pub db: PathBuf,
+    /// Dev writer token for tenant acme.
+    pub dev_token: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Kms {
+    /// Start `serve --dev` on the database in `dir` with extra arguments.
+    pub async fn start(dir: &Path, extra: &[&str]) -> Kms {
+        let db = dir.join("kms.db");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        let mut token = None;
+        while url.is_none() || token.is_none() {
+            let line = lines
+                .next()
+                .expect("keyseal-kms exited before printing its URL")
+                .unwrap();
+            if let Some(u) = line.strip_prefix("KEYSEAL_KMS_URL=") {
+                url = Some(u.to_string());
+            } else if let Some(t) = line.strip_prefix("KEYSEAL_DEV_TOKEN=") {
+                token = Some(t.to_string());
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let kms = Kms {
+            child,
+            url: url.unwrap(),
+            db,
+            dev_token: token.unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = kms.http.get(format!("{}/healthz", kms.url)).send().await
+                && r.status().as_u16() == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "keyseal-kms did not become healthy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        kms
+    }
+
+    /// SIGKILL the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Run the CLI against this database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.db, args)
+    }
+
+    /// Mint a token with the local issuer.
+    pub fn mint(&self, tenant: &str, role: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "mint", "--tenant", tenant, "--role", role];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// POST JSON, return status and JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v = r.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// POST raw bytes.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v = r.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// POST with a bearer token header.
+    pub async fn post_bearer(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v = r.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    /// GET, optionally with a bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let v = r.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+}
+
+impl Drop for Kms {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Run the CLI.
+pub fn cli(db: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).args(args).arg("--db").arg(db).output().unwrap()
+}
+
+/// Assert an error answer.
+#[track_caller]
+pub fn assert_error(got: &(u16, Value), status: u16, name: &str) {
+    assert_eq!(got.0, status, "status, body {}", got.1);
+    assert_eq!(got.1["error"], name, "error name, body {}", got.1);
+    assert_eq!(got.1["code"], status, "code member, body {}", got.1);
+    assert!(got.1["message"].is_string(), "message member, body {}", got.1);
+}

@@ -1,0 +1,411 @@
+//! `KeySeal`: the SDK policy over one or more key services — data-key caching, offline
+//! public-key wraps, escrow entries, failover across entries on decrypt, metrics and events. The
+//! wasm crate wraps it for JavaScript; nothing here knows about JS.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use serde::Serialize;
+
+use crate::cache::{CacheConfig, DataKeyCache};
+use crate::context::EncryptionContext;
+use crate::data_key::DataKey;
+use crate::engine::{AeadEngine, RustCryptoEngine};
+use crate::error::{Error, KeyServiceErrorKind};
+use crate::events::{Event, MetricsSnapshot, Observer};
+use crate::header::{EntryKind, Header, MessageId, WrappedKeyEntry};
+use crate::hpke_p256;
+use crate::key_schedule::verify_commitment;
+use crate::key_service::KeyService;
+use crate::limits::DEFAULT_SEGMENT_SIZE;
+use crate::message::{new_header, open_body, seal};
+use crate::segment::BodyLayout;
+use crate::transport::Clock;
+
+/// How encrypt wraps new data keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapMode {
+    /// `/generate` at the primary service (and `/wrap` at each escrow service): `kms` entries.
+    KeyService,
+    /// HPKE to each service's public key, fetched once per `max_age_ms`: `hpke-p256` entries and
+    /// no key-service call on encrypt.
+    PublicKey,
+}
+
+/// One key service the SDK writes entries for and reads entries from.
+pub struct ServiceBinding {
+    /// The client (its `id()` is the entry's `key_service_id`).
+    pub service: Rc<dyn KeyService>,
+    /// The key id new entries are wrapped under at this service.
+    pub key_id: String,
+}
+
+/// SDK settings.
+pub struct KeySealConfig {
+    /// The first is the primary; the others (escrow, DR) get an entry in every new message.
+    pub services: Vec<ServiceBinding>,
+    /// Data-key cache limits.
+    pub cache: CacheConfig,
+    /// Online or offline wrapping.
+    pub wrap_mode: WrapMode,
+    /// Segment size of new messages.
+    pub segment_size: u32,
+}
+
+/// (service id, key id) → (version, SEC1 public key, fetched at ms).
+type PublicKeyCache = BTreeMap<(String, String), (u32, Vec<u8>, f64)>;
+
+/// The SDK object.
+pub struct KeySeal {
+    services: Vec<ServiceBinding>,
+    wrap_mode: WrapMode,
+    segment_size: u32,
+    cache_config: CacheConfig,
+    cache: RefCell<DataKeyCache>,
+    public_keys: RefCell<PublicKeyCache>,
+    engine: Box<dyn AeadEngine>,
+    clock: Rc<dyn Clock>,
+    observer: Rc<Observer>,
+}
+
+/// Header facts for `inspect` (no secrets).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderInfo {
+    /// Format version.
+    pub version: u8,
+    /// Suite id.
+    pub suite: u16,
+    /// Message id, hex.
+    pub message_id: String,
+    /// Segment size.
+    pub segment_size: u32,
+    /// Context pairs.
+    pub context: BTreeMap<String, String>,
+    /// Wrapped-key entries.
+    pub entries: Vec<EntryInfo>,
+    /// Header length = body offset.
+    pub header_len: usize,
+    /// Plaintext length, when the whole message was given and its length is valid.
+    pub plaintext_len: Option<u64>,
+    /// Segment count, likewise.
+    pub segment_count: Option<u64>,
+}
+
+/// One entry in [`HeaderInfo`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryInfo {
+    /// `kms`, `hpke-p256` or `unknown`.
+    pub kind: &'static str,
+    /// Key-service id.
+    pub key_service_id: String,
+    /// Key id.
+    pub key_id: String,
+    /// Key version, for `hpke-p256` entries (readable without the key service).
+    pub key_version: Option<u32>,
+    /// Length of the wrapped key.
+    pub wrapped_len: usize,
+}
+
+fn hex(b: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    b.iter()
+        .flat_map(|x| [H[(x >> 4) as usize] as char, H[(x & 15) as usize] as char])
+        .collect()
+}
+
+/// Reads header facts from the start of a message (or the whole message).
+pub fn inspect(sealed: &[u8]) -> Result<HeaderInfo, Error> {
+    let (h, off) = Header::parse(sealed)?;
+    let layout = if sealed.len() > off {
+        BodyLayout::for_body(h.segment_size(), (sealed.len() - off) as u64).ok()
+    } else {
+        None
+    };
+    Ok(HeaderInfo {
+        version: crate::header::VERSION_1,
+        suite: crate::header::SUITE_1,
+        message_id: hex(h.message_id().as_bytes()),
+        segment_size: h.segment_size(),
+        context: h.context().iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        entries: h
+            .entries()
+            .iter()
+            .map(|e| EntryInfo {
+                kind: e.kind.name(),
+                key_service_id: e.key_service_id.clone(),
+                key_id: e.key_id.clone(),
+                key_version: (e.kind == EntryKind::HpkeP256)
+                    .then(|| hpke_p256::entry_key_version(&e.wrapped).ok())
+                    .flatten(),
+                wrapped_len: e.wrapped.len(),
+            })
+            .collect(),
+        header_len: off,
+        plaintext_len: layout.map(|l| l.plaintext_len()),
+        segment_count: layout.map(|l| l.segment_count()),
+    })
+}
+
+/// Whether a failed unwrap should move on to the next entry (another service may answer):
+/// availability failures and a destroyed/unknown key (escrow exists for that). Refusals that
+/// express policy (disabled, access denied, context) stop at once.
+fn try_next_entry(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::KeyService {
+            kind: KeyServiceErrorKind::Unavailable
+                | KeyServiceErrorKind::Timeout
+                | KeyServiceErrorKind::Throttled
+                | KeyServiceErrorKind::KeyNotFound,
+            ..
+        } | Error::DecryptionFailed
+    )
+}
+
+impl KeySeal {
+    /// Builds the SDK. `observer` receives metrics and events (share it with the clients).
+    pub fn new(config: KeySealConfig, clock: Rc<dyn Clock>, observer: Rc<Observer>) -> Result<Self, Error> {
+        if config.services.is_empty() {
+            return Err(Error::InvalidArgument {
+                reason: "at least one key service is required",
+            });
+        }
+        crate::header::check_segment_size(config.segment_size)?;
+        Ok(Self {
+            services: config.services,
+            wrap_mode: config.wrap_mode,
+            segment_size: config.segment_size,
+            cache_config: config.cache,
+            cache: RefCell::new(DataKeyCache::new(config.cache)),
+            public_keys: RefCell::default(),
+            engine: Box::new(RustCryptoEngine),
+            clock,
+            observer,
+        })
+    }
+
+    /// Default segment size for configs.
+    pub const DEFAULT_SEGMENT_SIZE: u32 = DEFAULT_SEGMENT_SIZE;
+
+    /// Replaces the AEAD engine (e.g. WebCrypto); both produce identical bytes.
+    pub fn set_engine(&mut self, engine: Box<dyn AeadEngine>) {
+        self.engine = engine;
+    }
+
+    /// The observer (metrics, events).
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    async fn public_key(&self, b: &ServiceBinding) -> Result<(u32, Vec<u8>), Error> {
+        let k = (String::from(b.service.id()), b.key_id.clone());
+        let now = self.clock.now_ms();
+        if let Some((v, pk, at)) = self.public_keys.borrow().get(&k)
+            && now - at < self.cache_config.max_age_ms
+        {
+            return Ok((*v, pk.clone()));
+        }
+        let info = b.service.public_key(&b.key_id).await?;
+        self.public_keys
+            .borrow_mut()
+            .insert(k, (info.version, info.public_sec1.clone(), now));
+        Ok((info.version, info.public_sec1))
+    }
+
+    /// A data key and the wrapped-key entries for a new message of `len` bytes under `context`.
+    /// Uses the encrypt cache when allowed; otherwise asks the key services (or wraps offline).
+    pub async fn data_key_for_encrypt(
+        &self,
+        context: &EncryptionContext,
+        len: u64,
+    ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
+        let primary = &self.services[0];
+        let ctx = context.encode();
+        let now = self.clock.now_ms();
+        let cached = self
+            .cache
+            .borrow_mut()
+            .take_for_encrypt(&primary.key_id, &ctx, len, now);
+        if let Some(hit) = cached {
+            self.observer.cache(true, "encrypt", &primary.key_id);
+            return Ok(hit);
+        }
+        self.observer.cache(false, "encrypt", &primary.key_id);
+        let mut entries = Vec::with_capacity(self.services.len());
+        let dek = match self.wrap_mode {
+            WrapMode::KeyService => {
+                let g = primary.service.generate(&primary.key_id, context).await?;
+                entries.push(WrappedKeyEntry {
+                    kind: EntryKind::Kms,
+                    key_service_id: primary.service.id().into(),
+                    key_id: primary.key_id.clone(),
+                    wrapped: g.wrapped,
+                });
+                for b in &self.services[1..] {
+                    let w = b.service.wrap(&b.key_id, &g.data_key, context).await?;
+                    entries.push(WrappedKeyEntry {
+                        kind: EntryKind::Kms,
+                        key_service_id: b.service.id().into(),
+                        key_id: b.key_id.clone(),
+                        wrapped: w,
+                    });
+                }
+                g.data_key
+            }
+            WrapMode::PublicKey => {
+                let dek = DataKey::generate()?;
+                for b in &self.services {
+                    let (version, pk) = self.public_key(b).await?;
+                    let w = hpke_p256::seal_entry(&pk, &b.key_id, version, context, &dek)?;
+                    entries.push(WrappedKeyEntry {
+                        kind: EntryKind::HpkeP256,
+                        key_service_id: b.service.id().into(),
+                        key_id: b.key_id.clone(),
+                        wrapped: w,
+                    });
+                }
+                dek
+            }
+        };
+        self.cache.borrow_mut().put_for_encrypt(
+            &primary.key_id,
+            &ctx,
+            &dek,
+            &entries,
+            len,
+            self.clock.now_ms(),
+        );
+        Ok((dek, entries))
+    }
+
+    /// The data key of a parsed header: from the decrypt cache, else from the first entry whose
+    /// service is configured and answers, in header order. Verifies the key commitment.
+    pub async fn data_key_for_header(&self, header: &Header) -> Result<DataKey, Error> {
+        let ctx = header.context().encode();
+        let mut last = Error::NoUsableEntry;
+        for e in header.entries() {
+            if matches!(e.kind, EntryKind::Unknown(_)) {
+                continue;
+            }
+            let Some(b) = self.services.iter().find(|b| b.service.id() == e.key_service_id) else {
+                continue;
+            };
+            let cached = self
+                .cache
+                .borrow_mut()
+                .get_for_decrypt(e, &ctx, self.clock.now_ms());
+            if let Some(dek) = cached {
+                self.observer.cache(true, "decrypt", &e.key_id);
+                return Ok(dek);
+            }
+            self.observer.cache(false, "decrypt", &e.key_id);
+            match b
+                .service
+                .unwrap(e.kind, &e.key_id, &e.wrapped, header.context())
+                .await
+            {
+                Ok(dek) => {
+                    if verify_commitment(&dek, header.message_id(), header.commitment()).is_err() {
+                        last = Error::DecryptionFailed;
+                        continue;
+                    }
+                    self.cache
+                        .borrow_mut()
+                        .put_for_decrypt(e, &ctx, &dek, self.clock.now_ms());
+                    return Ok(dek);
+                }
+                Err(err) => {
+                    if let Error::KeyService {
+                        kind: KeyServiceErrorKind::KeyDisabled,
+                        ..
+                    } = err
+                    {
+                        self.purge_because(Some(&e.key_id), "key_disabled");
+                        return Err(err);
+                    }
+                    if !try_next_entry(&err) {
+                        return Err(err);
+                    }
+                    last = err;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Seals `plaintext` under `context` (FORMAT.md §7.1).
+    pub async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, Error> {
+        let r = async {
+            context.check_limits()?;
+            let (dek, entries) = self.data_key_for_encrypt(context, plaintext.len() as u64).await?;
+            let header = new_header(
+                &dek,
+                MessageId::random()?,
+                self.segment_size,
+                context.clone(),
+                entries,
+            )?;
+            seal(self.engine.as_ref(), &dek, &header, plaintext)
+        }
+        .await;
+        self.observer.encrypted(
+            r.as_ref().map(|_| ()).map_err(Error::code),
+            plaintext.len() as u64,
+        );
+        r
+    }
+
+    /// Opens a sealed message (FORMAT.md §7.2), requiring `required` context pairs first.
+    pub async fn decrypt(
+        &self,
+        sealed: &[u8],
+        required: &EncryptionContext,
+    ) -> Result<(Header, Vec<u8>), Error> {
+        let r = async {
+            let (header, off) = Header::parse(sealed)?;
+            header.context().require(required)?;
+            let dek = self.data_key_for_header(&header).await?;
+            let pt = open_body(self.engine.as_ref(), &dek, &header, &sealed[off..])?;
+            Ok((header, pt))
+        }
+        .await;
+        self.observer
+            .decrypted(r.as_ref().map(|_| ()).map_err(Error::code), sealed.len() as u64);
+        r
+    }
+
+    /// Drops cached data keys of `key_id`, or all. Returns how many.
+    pub fn purge(&self, key_id: Option<&str>) -> usize {
+        self.purge_because(key_id, "purge")
+    }
+
+    fn purge_because(&self, key_id: Option<&str>, reason: &'static str) -> usize {
+        let n = self.cache.borrow_mut().purge(key_id);
+        if let Some(id) = key_id {
+            self.public_keys.borrow_mut().retain(|k, _| k.1 != id);
+        } else {
+            self.public_keys.borrow_mut().clear();
+        }
+        self.observer.emit(Event::CachePurged {
+            key_id: key_id.map(String::from),
+            reason,
+        });
+        n
+    }
+
+    /// The SLI figures.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.observer.snapshot()
+    }
+
+    /// Prometheus text of the same.
+    pub fn metrics_text(&self) -> String {
+        self.observer.prometheus_text()
+    }
+}
