@@ -1,5 +1,5 @@
 # keyseal: two commands for a new user — `make demo` and `make test` (README.md).
-.PHONY: bootstrap test demo bench vectors clean-logs
+.PHONY: bootstrap test demo bench vectors pkg
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -7,6 +7,10 @@ bootstrap:
 ## test: bootstrap, then every suite (fmt, clippy, native, wasm in Node, wasm in headless Chromium, fuzz)
 test: bootstrap
 	@scripts/test.sh
+
+## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
+pkg: bootstrap
+	@pkg-config/build.sh
 
 ## vectors: regenerate tests/vectors/*.json (checked in; review the diff)
 vectors:
