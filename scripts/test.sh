@@ -7,6 +7,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 LOG_DIR=${LOG_DIR:-target/test-logs}
 mkdir -p "$LOG_DIR"
 declare -A COUNT
+RUNNERS=(native wasm-node wasm-chromium)
 FAILED=()
 TOTAL_PASSED=0
 
@@ -28,6 +29,27 @@ run() { # run NAME COMMAND...
   fi
 }
 
+run_plain() { # run_plain NAME COMMAND...: the command prints "NAME: N passed, M failed"
+  local name=$1; shift
+  local log="$LOG_DIR/$name.log"
+  printf '\n=== %s: %s\n' "$name" "$*"
+  if "$@" >"$log" 2>&1; then printf -- '--- %s ok\n' "$name"; else tail -n 60 "$log"; printf -- '--- %s FAILED (log: %s)\n' "$name" "$log"; FAILED+=("$name"); fi
+  COUNT[$name]=$(grep -Eo "^$name: [0-9]+ passed" "$log" | awk '{s+=$2} END {print s+0}')
+  RUNNERS+=("$name")
+}
+
+run_js() { # the JS harness prints "js RUNTIME: N passed, M failed" per runtime
+  local log="$LOG_DIR/js.log"
+  printf '\n=== js: %s\n' "$*"
+  if "$@" 2>&1 | tee "$log" | grep -E '^js( [a-z0-9-]+)?:'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+    printf -- '--- js ok\n'
+  else
+    tail -n 80 "$log"; printf -- '--- js FAILED (log: %s)\n' "$log"; FAILED+=("js")
+  fi
+  while read -r rt n; do COUNT["js-$rt"]=$n; RUNNERS+=("js-$rt"); done < <(grep -Eo '^js [a-z0-9-]+: [0-9]+ passed' "$log" | awk '{sub(":","",$2); print $2, $3}')
+  if ! grep -qE '^js [a-z0-9-]+: [0-9]+ passed' "$log"; then COUNT[js]=0; RUNNERS+=("js"); fi
+}
+
 check() { # check NAME COMMAND... (no test count)
   local name=$1; shift
   printf '\n=== %s: %s\n' "$name" "$*"
@@ -44,21 +66,27 @@ core_has_no_js_bindings() {
 
 check fmt cargo fmt --all --check
 check clippy cargo clippy --workspace --all-targets -- -D warnings
+check clippy-wasm32 cargo clippy -p keyseal-wasm -p keyseal --target wasm32-unknown-unknown -- -D warnings
 check core-no-js-bindings core_has_no_js_bindings
 check core-builds-for-wasm32 cargo build -p keyseal --target wasm32-unknown-unknown --release
 run native cargo test --workspace
 run wasm-node cargo test -p keyseal --target wasm32-unknown-unknown --tests
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_USE_BROWSER=1 \
   run wasm-chromium cargo test -p keyseal --target wasm32-unknown-unknown --tests
+check pkg-build pkg-config/build.sh
+run_plain pkg-check scripts/pkg-check.sh
+if [ -x scripts/js-test.sh ]; then
+  run_js scripts/js-test.sh
+fi
 if [ -x fuzz/run.sh ]; then
   check fuzz fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi
 
 printf '\n=== tests run per runner\n'
 TOTAL_FAILED=${#FAILED[@]}
-for r in native wasm-node wasm-chromium; do
+for r in "${RUNNERS[@]}"; do
   n=${COUNT[$r]:-0}
-  printf '%-14s %6s tests\n' "$r" "$n"
+  printf '%-16s %6s tests\n' "$r" "$n"
   TOTAL_PASSED=$((TOTAL_PASSED + n))
   if [ "$n" -eq 0 ]; then echo "runner $r ran no tests"; FAILED+=("$r-zero"); fi
 done

@@ -21,7 +21,7 @@ use crate::hpke_p256::RecipientKeyPair;
 use crate::key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
 use crate::protocol::{self, KeyAnswer, b64, context_json, recipient_json};
 use crate::race::{Either, race};
-use crate::transport::{Clock, HttpRequest, HttpTransport, TokenSource, TransportError};
+use crate::transport::{Clock, HttpRequest, HttpTransport, TokenRequest, TokenSource, TransportError};
 
 /// Timeouts, retries and circuit breaking for key-service calls.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -199,7 +199,13 @@ impl KmsClient {
         let deadline = start + self.policy.deadline_ms as f64;
         let body = match body {
             Some(mut b) => {
-                let token = self.tokens.token().await.map_err(|e| {
+                let key_id = b.get("key_id").and_then(Value::as_str).unwrap_or("").to_string();
+                let request = TokenRequest {
+                    service: &self.id,
+                    key_id: &key_id,
+                    op,
+                };
+                let token = self.tokens.token(request).await.map_err(|e| {
                     kms_err(
                         KeyServiceErrorKind::AccessDenied,
                         format!("token callback failed: {e}"),

@@ -34,4 +34,6 @@ pub use key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
 pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
 pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, inspect};
 pub use segment::{BodyLayout, SegmentOpener, SegmentSealer};
-pub use transport::{Clock, HttpRequest, HttpResponse, HttpTransport, TokenSource, TransportError};
+pub use transport::{
+    Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,
+};

@@ -240,7 +240,11 @@ impl KeySeal {
         let mut entries = Vec::with_capacity(self.services.len());
         let dek = match self.wrap_mode {
             WrapMode::KeyService => {
-                let g = primary.service.generate(&primary.key_id, context).await?;
+                let g = primary
+                    .service
+                    .generate(&primary.key_id, context)
+                    .await
+                    .map_err(|e| self.on_key_error(&primary.key_id, e))?;
                 entries.push(WrappedKeyEntry {
                     kind: EntryKind::Kms,
                     key_service_id: primary.service.id().into(),
@@ -248,7 +252,11 @@ impl KeySeal {
                     wrapped: g.wrapped,
                 });
                 for b in &self.services[1..] {
-                    let w = b.service.wrap(&b.key_id, &g.data_key, context).await?;
+                    let w = b
+                        .service
+                        .wrap(&b.key_id, &g.data_key, context)
+                        .await
+                        .map_err(|e| self.on_key_error(&b.key_id, e))?;
                     entries.push(WrappedKeyEntry {
                         kind: EntryKind::Kms,
                         key_service_id: b.service.id().into(),
@@ -261,7 +269,10 @@ impl KeySeal {
             WrapMode::PublicKey => {
                 let dek = DataKey::generate()?;
                 for b in &self.services {
-                    let (version, pk) = self.public_key(b).await?;
+                    let (version, pk) = self
+                        .public_key(b)
+                        .await
+                        .map_err(|e| self.on_key_error(&b.key_id, e))?;
                     let w = hpke_p256::seal_entry(&pk, &b.key_id, version, context, &dek)?;
                     entries.push(WrappedKeyEntry {
                         kind: EntryKind::HpkeP256,
@@ -378,6 +389,19 @@ impl KeySeal {
         self.observer
             .decrypted(r.as_ref().map(|_| ()).map_err(Error::code), sealed.len() as u64);
         r
+    }
+
+    /// PROTOCOL.md §5: a `KeyDisabled` answer drops every cached data key of that key at once
+    /// (encrypt and decrypt caches, and its cached public key).
+    fn on_key_error(&self, key_id: &str, e: Error) -> Error {
+        if let Error::KeyService {
+            kind: KeyServiceErrorKind::KeyDisabled,
+            ..
+        } = e
+        {
+            self.purge_because(Some(key_id), "key_disabled");
+        }
+        e
     }
 
     /// Drops cached data keys of `key_id`, or all. Returns how many.

@@ -54,8 +54,20 @@ pub trait Clock {
     fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
 }
 
+/// What a token is for, so one callback can serve several key services (each may trust a
+/// different identity provider or tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRequest<'a> {
+    /// The key-service id.
+    pub service: &'a str,
+    /// The key the call is about (empty for calls without one).
+    pub key_id: &'a str,
+    /// The operation (`generate`, `wrap`, `unwrap`, `rewrap`).
+    pub op: &'a str,
+}
+
 /// Supplies the caller's access token (a JWT) for each key-service call.
 pub trait TokenSource {
     /// The token to send now. Errors become `ACCESS_DENIED`.
-    fn token(&self) -> LocalBoxFuture<'_, Result<String, String>>;
+    fn token<'a>(&'a self, request: TokenRequest<'a>) -> LocalBoxFuture<'a, Result<String, String>>;
 }

@@ -55,8 +55,8 @@ export interface KeySealOptions {
   keyId?: string;
   /** More services (escrow, DR): every new message gets an entry for each; decrypt fails over to them. */
   escrow?: (KeyServiceOptions & { id: string; keyId: string })[];
-  /** Returns the caller's access token (JWT) for the key service. */
-  token: () => string | Promise<string>;
+  /** Returns the caller's access token (JWT) for a key-service call; `service` tells which service (primary or escrow) it is for. */
+  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' }) => string | Promise<string>;
   /** Data-key cache, or `false` for none. */
   cache?: CacheOptions | false;
   /** Per-attempt timeout (default 5000 ms). */

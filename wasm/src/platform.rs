@@ -3,7 +3,10 @@
 //! in browsers, workers, Node, Deno, Bun and workerd are used — never `window`.
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use keyseal::{Clock, HttpRequest, HttpResponse, HttpTransport, LocalBoxFuture, TokenSource, TransportError};
+use keyseal::{
+    Clock, HttpRequest, HttpResponse, HttpTransport, LocalBoxFuture, TokenRequest, TokenSource,
+    TransportError,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -114,13 +117,17 @@ impl Clock for JsClock {
     }
 }
 
-/// The caller's `token()` callback (returns a string or a Promise of one).
+/// The caller's `token({ service, keyId, op })` callback (returns a string or a Promise of one).
 pub struct JsTokens(pub Function);
 
 impl TokenSource for JsTokens {
-    fn token(&self) -> LocalBoxFuture<'_, Result<String, String>> {
+    fn token<'a>(&'a self, r: TokenRequest<'a>) -> LocalBoxFuture<'a, Result<String, String>> {
+        let arg = Object::new();
+        let _ = Reflect::set(&arg, &"service".into(), &r.service.into());
+        let _ = Reflect::set(&arg, &"keyId".into(), &r.key_id.into());
+        let _ = Reflect::set(&arg, &"op".into(), &r.op.into());
         Box::pin(async move {
-            let v = self.0.call0(&JsValue::NULL).map_err(|e| describe(&e))?;
+            let v = self.0.call1(&JsValue::NULL, &arg).map_err(|e| describe(&e))?;
             let v = if v.has_type::<Promise>() || v.is_instance_of::<Promise>() {
                 JsFuture::from(v.unchecked_into::<Promise>())
                     .await

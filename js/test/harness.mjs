@@ -1,0 +1,607 @@
+#!/usr/bin/env node
+// Runs js/test/suite.js in every JS runtime keyseal supports, against real processes on loopback:
+//   - two `keyseal-kms serve --dev` (primary + escrow, separate temp databases, port 0), both also
+//     trusting a test identity provider (an ES256 JWKS written here) so one token works at both;
+//   - one Node HTTP server on 127.0.0.1 that is at once the fault server (/fault/<mode>/<id>/v1/…),
+//     the control endpoint (/control/disable|enable?key=…, via the kms CLI on the live database),
+//     and the static server for Chromium (/pkg/…, /test/…, /page.html, /env).
+// Runtimes: node (package `exports` through node_modules/keyseal), deno, bun, workerd (plain
+// `workerd serve`, .wasm embedded as a module), chromium page and chromium dedicated worker
+// (playwright-core + /usr/bin/chromium). Then the cross-runtime phase: every runtime opens every
+// other runtime's message.
+//
+// Prints `js RUNTIME: N passed, M failed` per runtime and `js: N passed, M failed` at the end.
+// Exit status 1 if anything failed or a runtime ran 0 tests.
+//
+// Options: --runtimes node,deno,…   (or KEYSEAL_JS_RUNTIMES)   --only REGEX (test name filter)
+//          --verbose (per-test lines)   KEYSEAL_KMS_BIN (default target/debug/keyseal-kms)
+//          KEYSEAL_JS_NOTHING_LOST=N (encrypts in the "nothing lost" test, default 200; the issue's 1000)
+//          KEYSEAL_WORKERD=direct (skip miniflare, run `workerd serve` with a generated config)
+//          KEYSEAL_JS_KEEP_TMP=1 (keep the temp dir: databases, configs)
+
+import { spawn, execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve, extname, normalize } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const PKG = join(ROOT, 'pkg');
+const BIN = join(ROOT, 'node_modules/.bin');
+const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
+const ALL = ['node', 'deno', 'bun', 'workerd', 'chromium', 'chromium-worker'];
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROME_ARGS = ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+const args = process.argv.slice(2);
+const argOf = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const RUNTIMES = (argOf('--runtimes') || process.env.KEYSEAL_JS_RUNTIMES || ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY = argOf('--only');
+const VERBOSE = args.includes('--verbose') || process.env.KEYSEAL_JS_VERBOSE === '1';
+const RUNTIME_TIMEOUT_MS = 150_000;
+const HARNESS_TIMEOUT_MS = 15 * 60_000;
+
+for (const r of RUNTIMES) if (!ALL.includes(r)) { console.error(`unknown runtime ${r} (known: ${ALL.join(', ')})`); process.exit(2); }
+
+// ---------------------------------------------------------------------------------------------
+// process hygiene: every child is killed on any exit path
+
+const children = new Set();
+let browser = null;
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+function killAll() {
+  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+  children.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { killAll(); process.exit(130); });
+const overall = setTimeout(() => { console.error(`js harness: gave up after ${HARNESS_TIMEOUT_MS / 1000} s`); killAll(); process.exit(1); }, HARNESS_TIMEOUT_MS);
+overall.unref();
+
+const log = (...a) => console.error('[harness]', ...a);
+const tmp = mkdtempSync(join(tmpdir(), 'keyseal-js-'));
+
+// ---------------------------------------------------------------------------------------------
+// test identity provider (ES256), trusted by both key services via --issuer
+
+const ISSUER = 'keyseal-js-test-idp';
+const KID = 'js-test-1';
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const jwk = publicKey.export({ format: 'jwk' });
+writeFileSync(join(tmp, 'idp.jwks.json'), JSON.stringify({ issuer: ISSUER, keys: [{ ...jwk, kid: KID, alg: 'ES256', use: 'sig' }] }));
+const b64url = (b) => Buffer.from(b).toString('base64url');
+function mint(tenant, role, ttl = 3600) {
+  const now = Math.floor(Date.now() / 1000);
+  const h = b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: KID }));
+  const p = b64url(JSON.stringify({ iss: ISSUER, aud: 'keyseal-kms', sub: `js-test-${role}`, tenant, role, iat: now, nbf: now - 5, exp: now + ttl }));
+  const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${h}.${p}.${b64url(sig)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createNetServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function withTimeout(p, ms, what) {
+  let t;
+  return Promise.race([p.finally(() => clearTimeout(t)), new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms); })]);
+}
+async function kmsCli(db, ...a) {
+  const { stdout } = await execFileP(KMS, [...a, '--db', db], { timeout: 20_000 });
+  return stdout.trim();
+}
+
+/** Starts `keyseal-kms serve --dev` and waits for its URL and dev-token lines. */
+async function startKms(name, origin) {
+  const db = join(tmp, `${name}.db`);
+  const child = track(spawn(KMS, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--dev', '--cors-origin', origin,
+    '--issuer', join(tmp, 'idp.jwks.json')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '', err = '';
+  child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
+  const info = await withTimeout(new Promise((res, rej) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const url = out.match(/KEYSEAL_KMS_URL=(\S+)/);
+      const tok = out.match(/KEYSEAL_DEV_TOKEN=(\S+)/);
+      if (url && tok) res({ url: url[1], devToken: tok[1] });
+    });
+    child.on('exit', (code) => rej(new Error(`keyseal-kms ${name} exited (${code}): ${err}`)));
+  }), 20_000, `keyseal-kms ${name} start`);
+  return { ...info, db, child, stderr: () => err };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the HTTP server: fault modes, control endpoint, static files, env, page
+
+const state = { kmsUrl: null, primaryDb: null, env: null, cross: null };
+const seen = new Map(); // fault-id → requests seen
+const hung = new Set();
+
+const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html', '.d.ts': 'text/plain' };
+
+function sendJson(res, status, obj, headers = {}) {
+  const body = JSON.stringify(obj);
+  res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*', ...headers });
+  res.end(body);
+}
+function kmsError(res, status, error, extra = {}) {
+  sendJson(res, status, { code: status, error, message: `fault server: ${error}` }, extra);
+}
+async function readBody(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** Forwards to the real primary kms; `editBody` may rewrite the JSON request. */
+async function proxy(req, res, rest, body, editBody) {
+  let out = body;
+  if (editBody && body.length) {
+    const j = JSON.parse(body.toString('utf8'));
+    editBody(j);
+    out = Buffer.from(JSON.stringify(j));
+  }
+  const r = await fetch(`${state.kmsUrl}/${rest}`, {
+    method: req.method,
+    headers: { 'content-type': req.headers['content-type'] || 'application/json' },
+    body: req.method === 'GET' || req.method === 'HEAD' ? undefined : out,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const buf = Buffer.from(await r.arrayBuffer());
+  const headers = { 'content-type': r.headers.get('content-type') || 'application/json', 'access-control-allow-origin': '*' };
+  if (r.headers.get('retry-after')) headers['retry-after'] = r.headers.get('retry-after');
+  res.writeHead(r.status, headers);
+  res.end(buf);
+}
+
+async function fault(req, res, mode, id, rest) {
+  const body = await readBody(req);
+  const n = (seen.get(id) ?? 0) + 1;
+  seen.set(id, n);
+  switch (mode) {
+    case 'proxy':
+      return proxy(req, res, rest, body);
+    case 'hang': {
+      // accept, never answer; the client must give up. Closed at the latest after 60 s.
+      hung.add(res);
+      const t = setTimeout(() => { res.destroy(); hung.delete(res); }, 60_000);
+      res.on('close', () => { clearTimeout(t); hung.delete(res); });
+      return;
+    }
+    case 'flaky500':
+      if (n === 1) return kmsError(res, 500, 'Internal');
+      return proxy(req, res, rest, body);
+    case '429':
+      if (n === 1) return kmsError(res, 429, 'Throttled', { 'retry-after': '1' });
+      return proxy(req, res, rest, body);
+    case 'garbage':
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+      return res.end('{"wrapped_key": "AAAA", "sealed_key": {"enc": oops this is not JSON');
+    case 'plaintext':
+      // A key service (or proxy) that drops the recipient: the real kms then answers with `key`.
+      if (req.method === 'POST' && (rest === 'generate' || rest === 'unwrap')) {
+        return proxy(req, res, rest, body, (j) => { delete j.recipient; });
+      }
+      return proxy(req, res, rest, body);
+    case 'hpke': {
+      // Interop: the DEK comes back sealed to the SDK's recipient key by an independent HPKE
+      // implementation (@hpke/core, RFC 9180), not by keyseal-kms. The real kms supplies the DEK
+      // (asked without recipient) and the wrapped key, so the message still opens at the real kms.
+      if (req.method === 'POST' && (rest === 'generate' || rest === 'unwrap')) {
+        const j = JSON.parse(body.toString('utf8'));
+        const recipient = j.recipient;
+        delete j.recipient;
+        const r = await fetch(`${state.kmsUrl}/${rest}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(j), signal: AbortSignal.timeout(10_000) });
+        const a = await r.json();
+        if (r.status !== 200) return sendJson(res, r.status, a);
+        const suite = await hpkeSuite();
+        const pk = await suite.kem.deserializePublicKey(Buffer.from(recipient.public_key, 'base64'));
+        const sealed = await suite.seal({ recipientPublicKey: pk, info: new TextEncoder().encode('keyseal/v1 recipient-dek') }, Buffer.from(a.key, 'base64'));
+        const out = { key_id: a.key_id, key_version: a.key_version, sealed_key: { enc: Buffer.from(sealed.enc).toString('base64'), ciphertext: Buffer.from(sealed.ct).toString('base64') } };
+        if (a.wrapped_key) out.wrapped_key = a.wrapped_key;
+        return sendJson(res, 200, out);
+      }
+      return proxy(req, res, rest, body);
+    }
+    case 'random': {
+      const r = Math.random();
+      if (r < 0.15) { req.socket.destroy(); return; } // connection reset
+      if (r < 0.30) return kmsError(res, 503, 'Unavailable');
+      if (r < 0.40) return kmsError(res, 500, 'Internal');
+      return proxy(req, res, rest, body);
+    }
+    default:
+      return kmsError(res, 404, 'NotFound');
+  }
+}
+
+let hpke;
+async function hpkeSuite() {
+  if (!hpke) {
+    const m = await import(pathToFileURL(join(ROOT, 'node_modules/@hpke/core/esm/mod.js')).href);
+    hpke = new m.CipherSuite({ kem: new m.DhkemP256HkdfSha256(), kdf: new m.HkdfSha256(), aead: new m.Aes256Gcm() });
+  }
+  return hpke;
+}
+
+const CONTROL_KEY = /^acme\/[A-Za-z0-9._-]+-revoke$/;
+
+async function control(req, res, action, url) {
+  const key = url.searchParams.get('key') || '';
+  if (!['disable', 'enable'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
+  if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
+  try {
+    const out = await kmsCli(state.primaryDb, 'key', action, key);
+    const info = JSON.parse(out);
+    sendJson(res, 200, { key, state: info.state });
+  } catch (e) {
+    sendJson(res, 500, { error: String(e.message || e) });
+  }
+}
+
+async function staticFile(res, base, rel) {
+  const p = normalize(join(base, rel));
+  if (!p.startsWith(base)) return sendJson(res, 403, { error: 'outside' });
+  try {
+    const data = await readFile(p);
+    res.writeHead(200, { 'content-type': TYPES[extname(p)] || 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(data);
+  } catch {
+    sendJson(res, 404, { error: 'not found' });
+  }
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>keyseal js tests</title>
+<script type="module">
+import * as keyseal from '/pkg/dist/index.browser.js';
+import { run } from '/test/suite.js';
+async function env(runtime, phase) {
+  const r = await fetch('/env?runtime=' + runtime + '&phase=' + phase);
+  return r.json();
+}
+window.runPage = async (phase) => run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env: await env('chromium', phase) });
+window.runWorker = (phase) => new Promise((resolve, reject) => {
+  const w = new Worker('/worker.js', { type: 'module' });
+  w.onmessage = (e) => { w.terminate(); e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result); };
+  w.onerror = (e) => { w.terminate(); reject(new Error('worker error: ' + (e.message || e))); };
+  w.postMessage({ phase });
+});
+window.ready = true;
+</script>`;
+
+const WORKER = `import * as keyseal from '/pkg/dist/index.browser.js';
+import { run } from '/test/suite.js';
+self.onmessage = async (e) => {
+  try {
+    if (typeof window !== 'undefined' || typeof document !== 'undefined') throw new Error('not a worker scope');
+    const env = await (await fetch('/env?runtime=chromium-worker&phase=' + e.data.phase)).json();
+    const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+    self.postMessage({ result });
+  } catch (err) {
+    self.postMessage({ error: String(err && err.stack || err) });
+  }
+};`;
+
+const server = createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' });
+      return res.end();
+    }
+    if (parts[0] === 'fault' && parts.length >= 4 && parts[3] === 'v1') {
+      return await fault(req, res, parts[1], parts[2], parts.slice(4).join('/'));
+    }
+    if (parts[0] === 'control') return await control(req, res, parts[1], url);
+    if (parts[0] === 'env') return sendJson(res, 200, envFor(url.searchParams.get('runtime'), url.searchParams.get('phase')));
+    if (parts[0] === 'pkg') return await staticFile(res, PKG, parts.slice(1).join('/'));
+    if (parts[0] === 'test') return await staticFile(res, join(ROOT, 'js/test'), parts.slice(1).join('/'));
+    if (url.pathname === '/page.html') { res.writeHead(200, { 'content-type': 'text/html' }); return res.end(PAGE); }
+    if (url.pathname === '/worker.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); return res.end(WORKER); }
+    if (url.pathname === '/favicon.ico') { res.writeHead(204); return res.end(); }
+    sendJson(res, 404, { error: 'not found' });
+  } catch (e) {
+    if (!res.headersSent) sendJson(res, 502, { code: 502, error: 'Unavailable', message: `fault server: ${e.message}` });
+    else res.destroy();
+  }
+});
+server.keepAliveTimeout = 2000;
+
+function envFor(runtime, phase) {
+  const env = { ...state.env, runtime, revokeKeyId: `acme/${runtime}-revoke` };
+  if (phase === 'cross') env.cross = state.cross;
+  if (ONLY) env.only = ONLY;
+  if (process.env.KEYSEAL_JS_NOTHING_LOST) env.nothingLostCount = Number(process.env.KEYSEAL_JS_NOTHING_LOST);
+  return env;
+}
+
+// ---------------------------------------------------------------------------------------------
+// runtimes
+
+const RESULT = 'KEYSEAL_RESULT=';
+
+function runnerSource(entrySpecifier, suiteUrl, envUrl) {
+  return `import * as keyseal from ${JSON.stringify(entrySpecifier)};
+import { run } from ${JSON.stringify(suiteUrl)};
+let resolved = null;
+try { resolved = import.meta.resolve(${JSON.stringify(entrySpecifier)}); } catch {}
+const env = await (await fetch(${JSON.stringify(envUrl)})).json();
+const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+result.entry = resolved;
+console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
+`;
+}
+
+/** Runs a command that prints KEYSEAL_RESULT=<json>; returns the parsed result. */
+async function runProcess(runtime, cmd, argv, opts = {}) {
+  const child = track(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }));
+  let out = '', err = '';
+  child.stderr.on('data', (d) => { err += d; if (err.length > 200_000) err = err.slice(-100_000); });
+  const complete = () => out.split('\n').slice(0, -1).some((l) => l.startsWith(RESULT));
+  const code = await withTimeout(new Promise((res) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      // idle keep-alive sockets may hold the process open for seconds after the result
+      if (complete()) setTimeout(() => { child.kill('SIGKILL'); res('result'); }, 100);
+    });
+    child.on('exit', (c, s) => res(c ?? s));
+  }), RUNTIME_TIMEOUT_MS, runtime).catch((e) => { child.kill('SIGKILL'); throw e; });
+  const line = out.split('\n').find((l) => l.startsWith(RESULT));
+  if (!line) throw new Error(`${runtime}: no result (exit ${code}); stderr: ${err.slice(-3000)}; stdout: ${out.slice(-2000)}`);
+  return JSON.parse(line.slice(RESULT.length));
+}
+
+let origin;
+const nodeDir = join(tmp, 'node-project');
+
+function setupNodeProject() {
+  // A project with keyseal "installed" (symlinked): bare `import 'keyseal'` goes through the
+  // package's exports map exactly as for a user.
+  mkdirSync(join(nodeDir, 'node_modules'), { recursive: true });
+  symlinkSync(PKG, join(nodeDir, 'node_modules', 'keyseal'), 'dir');
+  writeFileSync(join(nodeDir, 'package.json'), JSON.stringify({ name: 'keyseal-js-test-project', private: true, type: 'module', dependencies: { keyseal: 'file:../pkg' } }));
+}
+
+async function runNodeLike(runtime, phase) {
+  const file = join(nodeDir, `run-${runtime}-${phase}.mjs`);
+  const suite = pathToFileURL(join(ROOT, 'js/test/suite.js')).href;
+  writeFileSync(file, runnerSource('keyseal', suite, `${origin}/env?runtime=${runtime}&phase=${phase}`));
+  if (runtime === 'node') return runProcess(runtime, process.execPath, [file], { cwd: nodeDir });
+  if (runtime === 'bun') return runProcess(runtime, join(BIN, 'bun'), ['run', file], { cwd: nodeDir, env: { ...process.env, BUN_INSTALL_CACHE_DIR: join(tmp, 'bun-cache') } });
+  if (runtime === 'deno') {
+    return runProcess(runtime, join(BIN, 'deno'), ['run', '-A', '--no-prompt', '--no-lock', '--node-modules-dir=manual', file],
+      { cwd: nodeDir, env: { ...process.env, DENO_DIR: join(tmp, 'deno-dir'), DENO_NO_UPDATE_CHECK: '1' } });
+  }
+  throw new Error(runtime);
+}
+
+let workerd = null;
+async function startWorkerd() {
+  const dir = join(tmp, 'workerd');
+  mkdirSync(dir, { recursive: true });
+  const dist = join(PKG, 'dist');
+  const jsModules = ['index.workerd.js', 'keyseal.js', 'errors.js', 'keyseal_wasm.js'];
+  for (const f of [...jsModules, 'keyseal_wasm_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
+  copyFileSync(join(ROOT, 'js/test/suite.js'), join(dir, 'suite.js'));
+  writeFileSync(join(dir, 'worker.js'), `import * as keyseal from './index.workerd.js';
+import { run } from './suite.js';
+export default {
+  async fetch(request) {
+    try {
+      const env = await request.json();
+      const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+      return Response.json(result);
+    } catch (e) {
+      return new Response(String(e && e.stack || e), { status: 500 });
+    }
+  },
+};
+`);
+  // miniflare (what wrangler users test with; the .wasm is a CompiledWasm module). If it cannot
+  // start (it needs a recent Node), drive the same workerd binary directly with a capnp config.
+  if (process.env.KEYSEAL_WORKERD !== 'direct') {
+    try {
+      const { Miniflare } = await import(pathToFileURL(join(ROOT, 'node_modules/miniflare/dist/src/index.js')).href);
+      const modules = ['worker.js', 'suite.js', ...jsModules].map((m) => ({ type: 'ESModule', path: join(dir, m) }));
+      modules.push({ type: 'CompiledWasm', path: join(dir, 'keyseal_wasm_bg.wasm') });
+      const mf = new Miniflare({ modules, modulesRoot: dir, compatibilityDate: '2025-09-01' });
+      const base = (await mf.ready).href.replace(/\/$/, '');
+      workerd = { base, driver: 'miniflare', dispose: () => mf.dispose(), log: () => '' };
+      return;
+    } catch (e) {
+      log(`miniflare unavailable (${String(e.message || e).split('\n')[0]}); using workerd serve directly`);
+    }
+  }
+  const port = await freePort();
+  const mods = ['worker.js', 'suite.js', ...jsModules].map((m) => `(name = "${m}", esModule = embed "${m}")`);
+  mods.push('(name = "keyseal_wasm_bg.wasm", wasm = embed "keyseal_wasm_bg.wasm")');
+  writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .testWorker),
+    (name = "loopback", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const testWorker :Workerd.Worker = (
+  modules = [
+    ${mods.join(',\n    ')}
+  ],
+  compatibilityDate = "2025-09-01",
+  globalOutbound = "loopback",
+);
+`);
+  const child = track(spawn(join(BIN, 'workerd'), ['serve', join(dir, 'config.capnp'), '--verbose'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
+  child.stdout.on('data', (d) => { err += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const t0 = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited (${child.exitCode}): ${err.slice(-3000)}`);
+    try {
+      await fetch(base, { method: 'GET', signal: AbortSignal.timeout(1000) });
+      break;
+    } catch { /* not yet */ }
+    if (Date.now() - t0 > 30_000) throw new Error(`workerd did not listen: ${err.slice(-3000)}`);
+    await sleep(100);
+  }
+  workerd = { base, child, driver: 'workerd serve', dispose: async () => child.kill('SIGKILL'), log: () => err };
+}
+
+async function runWorkerd(phase) {
+  if (!workerd) await startWorkerd();
+  const r = await fetch(workerd.base, { method: 'POST', body: JSON.stringify(envFor('workerd', phase)), signal: AbortSignal.timeout(RUNTIME_TIMEOUT_MS) });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`workerd: ${r.status} ${text.slice(0, 3000)}\n${workerd.log().slice(-3000)}`);
+  const result = JSON.parse(text);
+  result.entry = `index.workerd.js via ${workerd.driver}`;
+  return result;
+}
+
+let page = null;
+async function runChromium(runtime, phase) {
+  if (!page) {
+    const { chromium } = await import(pathToFileURL(join(ROOT, 'node_modules/playwright-core/index.mjs')).href);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 60_000 });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => log('chromium page error:', e.message));
+    // (failed fetches to the fault server are logged by Chromium as console errors: expected noise)
+    page.on('console', (m) => { if (VERBOSE && !m.text().startsWith('Failed to load resource')) log(`chromium console.${m.type()}:`, m.text()); });
+    await page.goto(`${origin}/page.html`, { timeout: 30_000 });
+    await page.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
+  }
+  const fn = runtime === 'chromium' ? 'runPage' : 'runWorker';
+  const result = await withTimeout(page.evaluate(([f, p]) => window[f](p), [fn, phase]), RUNTIME_TIMEOUT_MS, runtime);
+  result.entry = 'index.browser.js';
+  return result;
+}
+
+async function runRuntime(runtime, phase) {
+  if (runtime === 'node' || runtime === 'deno' || runtime === 'bun') return runNodeLike(runtime, phase);
+  if (runtime === 'workerd') return runWorkerd(phase);
+  return runChromium(runtime, phase);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  if (!existsSync(KMS)) throw new Error(`${KMS} missing: run cargo build -p keyseal-kms`);
+  if (!existsSync(join(PKG, 'dist/keyseal_wasm_bg.wasm'))) throw new Error('pkg/ missing: run pkg-config/build.sh');
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  origin = `http://127.0.0.1:${server.address().port}`;
+  const closedPort = await freePort();
+
+  const primary = await startKms('primary', origin);
+  const escrowKms = await startKms('escrow', origin);
+  state.kmsUrl = primary.url;
+  state.primaryDb = primary.db;
+  log(`primary ${primary.url}, escrow ${escrowKms.url}, harness ${origin}, tmp ${tmp}`);
+
+  // keys: globex tenant (wrong-tenant test), one revocable key per runtime, the escrow key
+  await kmsCli(primary.db, 'key', 'create', 'globex/default');
+  for (const r of RUNTIMES) await kmsCli(primary.db, 'key', 'create', `acme/${r}-revoke`);
+  await kmsCli(escrowKms.db, 'key', 'create', 'acme/escrow');
+  const reader = await kmsCli(primary.db, 'token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
+
+  const vectors = {
+    positive: JSON.parse(readFileSync(join(ROOT, 'tests/vectors/positive.json'), 'utf8')),
+    negative: JSON.parse(readFileSync(join(ROOT, 'tests/vectors/negative.json'), 'utf8')),
+  };
+  state.env = {
+    kmsUrl: primary.url,
+    escrowUrl: escrowKms.url,
+    closedUrl: `http://127.0.0.1:${closedPort}/v1`,
+    faultUrl: `${origin}/fault`,
+    controlUrl: `${origin}/control`,
+    tokens: { writer: mint('acme', 'writer'), reader, globex: mint('globex', 'writer'), dev: primary.devToken },
+    vectors,
+  };
+  setupNodeProject();
+
+  const totals = new Map(RUNTIMES.map((r) => [r, { passed: 0, failed: 0, failures: [], entry: null }]));
+  const sealed = {};
+  const record = (runtime, phase, result) => {
+    const t = totals.get(runtime);
+    t.passed += result.passed;
+    t.failed += result.failed;
+    t.entry ??= result.entry;
+    for (const f of result.failures) t.failures.push(f);
+    if (VERBOSE) for (const x of result.tests) log(`${runtime} ${phase} ${x.ok ? 'ok  ' : 'FAIL'} ${x.ms} ms  ${x.name}${x.error ? ' — ' + x.error : ''}`);
+  };
+
+  for (const phase of ['main', 'cross']) {
+    if (phase === 'cross') {
+      if (Object.keys(sealed).length < 2 || ONLY) break;
+      state.cross = sealed;
+    }
+    for (const runtime of RUNTIMES) {
+      const t0 = Date.now();
+      try {
+        const result = await runRuntime(runtime, phase);
+        record(runtime, phase, result);
+        if (phase === 'main' && result.sealed) sealed[runtime] = result.sealed;
+        if (result.notes && Object.keys(result.notes).length) log(`${runtime} ${phase} notes: ${JSON.stringify(result.notes)}`);
+        log(`${runtime} ${phase}: ${result.passed} passed, ${result.failed} failed in ${((Date.now() - t0) / 1000).toFixed(1)} s (entry ${result.entry})`);
+      } catch (e) {
+        const t = totals.get(runtime);
+        t.failed++;
+        t.failures.push({ name: `${phase}: runtime did not run`, error: String(e && e.stack || e).slice(0, 4000) });
+        log(`${runtime} ${phase}: could not run: ${String(e.message || e).slice(0, 2000)}`);
+      }
+    }
+  }
+
+  if (browser) await browser.close().catch(() => {});
+  browser = null;
+  if (workerd) await withTimeout(Promise.resolve(workerd.dispose()), 10_000, 'workerd dispose').catch(() => {});
+  workerd = null;
+
+  let passed = 0, failed = 0, zero = false;
+  for (const [runtime, t] of totals) {
+    for (const f of t.failures) console.log(`  FAIL [${runtime}] ${f.name}: ${f.error}`);
+    console.log(`js ${runtime}: ${t.passed} passed, ${t.failed} failed`);
+    passed += t.passed;
+    failed += t.failed;
+    if (t.passed + t.failed === 0 || t.passed === 0) zero = true;
+  }
+  console.log(`js: ${passed} passed, ${failed} failed`);
+  return failed === 0 && !zero ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  console.error('js harness error:', e && e.stack || e);
+  console.log('js: 0 passed, 1 failed');
+  code = 1;
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (workerd) await withTimeout(Promise.resolve(workerd.dispose()), 10_000, 'workerd dispose').catch(() => {});
+  for (const r of hung) r.destroy();
+  killAll();
+  server.closeAllConnections?.();
+  server.close();
+  if (!process.env.KEYSEAL_JS_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(code);
