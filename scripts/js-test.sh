@@ -13,7 +13,7 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -d node_modules/playwright-core ]; the
   npm install --no-audit --no-fund
 fi
 
-if ! cargo build -p keyseal-kms --bin keyseal-kms; then
+if ! cargo build -p keyseal-kms -p keyseal --bin keyseal-kms --example open_sealed; then
   echo "js: 0 passed, 1 failed (keyseal-kms does not build)"
   exit 1
 fi

@@ -571,6 +571,35 @@ async function main() {
     }
   }
 
+  // Native leg of the cross-runtime check: the Rust core (examples/open_sealed.rs, real
+  // KmsClient over loopback HTTP) opens what every JS runtime sealed.
+  if (Object.keys(sealed).length && !ONLY) {
+    const t = { passed: 0, failed: 0, failures: [], entry: 'examples/open_sealed.rs' };
+    totals.set('native-rust', t);
+    try {
+      const dir = join(tmp, 'cross');
+      mkdirSync(dir, { recursive: true });
+      const files = Object.entries(sealed).map(([rt, b64]) => {
+        const f = join(dir, `${rt}.sealed`);
+        writeFileSync(f, Buffer.from(b64, 'base64'));
+        return [rt, f];
+      });
+      const exe = join(ROOT, 'target/debug/examples/open_sealed');
+      if (!existsSync(exe)) await promisify(execFile)('cargo', ['build', '--example', 'open_sealed'], { cwd: ROOT });
+      const { stdout } = await promisify(execFile)(exe, [state.env.kmsUrl, state.env.tokens.reader, 'acme', ...files.map((x) => x[1])], { timeout: 60_000 }).catch((e) => e);
+      for (const [rt, f] of files) {
+        const line = String(stdout).split('\n').find((l) => l.includes(f)) ?? '';
+        const want = Buffer.byteLength(`cross-runtime message from ${rt} ✓ `.repeat(3000));
+        if (line === `ok ${f} ${want}`) t.passed++;
+        else { t.failed++; t.failures.push({ name: `native-rust opens message sealed by ${rt}`, error: line || String(stdout) }); }
+      }
+      log(`native-rust cross: ${t.passed} passed, ${t.failed} failed`);
+    } catch (e) {
+      t.failed++;
+      t.failures.push({ name: 'native-rust cross: did not run', error: String(e && e.stack || e) });
+    }
+  }
+
   if (browser) await browser.close().catch(() => {});
   browser = null;
   if (workerd) await withTimeout(Promise.resolve(workerd.dispose()), 10_000, 'workerd dispose').catch(() => {});
