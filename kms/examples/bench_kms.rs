@@ -2,8 +2,9 @@
 //! 50 concurrent clients at `POST /v1/unwrap` for a bounded time and reports req/s and latency
 //! percentiles. With `--write PATH` it replaces the "Key service" section of that markdown file.
 //!
-//! Four rows of `--seconds` each: closed loop (capacity) and open loop at `--rate` req/s, for
-//! answers HPKE-sealed to a recipient and for plaintext answers.
+//! Five rows of `--seconds` each: closed loop (capacity) for answers HPKE-sealed to a recipient
+//! and for plaintext answers, then open loop at `--rate` req/s for both and at half that rate for
+//! sealed answers; then a time-to-revoke measurement (about 1 s).
 //!
 //! Usage: `bench_kms [--bin PATH] [--clients 50] [--seconds 4] [--rate 2000] [--write docs/BENCHMARKS.md]`
 #![allow(clippy::unwrap_used)]
@@ -24,6 +25,7 @@ struct Args {
     clients: usize,
     seconds: u64,
     rate: f64,
+    workers: Option<String>,
     write: Option<PathBuf>,
 }
 
@@ -38,8 +40,9 @@ fn args() -> Args {
     let mut a = Args {
         bin: default_bin,
         clients: 50,
-        seconds: 4,
+        seconds: 3,
         rate: 2000.0,
+        workers: None,
         write: None,
     };
     let mut it = std::env::args().skip(1);
@@ -50,6 +53,7 @@ fn args() -> Args {
             "--clients" => a.clients = v.parse().unwrap(),
             "--seconds" => a.seconds = v.parse().unwrap(),
             "--rate" => a.rate = v.parse().unwrap(),
+            "--workers" => a.workers = Some(v),
             "--write" => a.write = Some(v.into()),
             _ => panic!("unknown argument {k}"),
         }
@@ -154,6 +158,84 @@ async fn drive(
     }
 }
 
+struct Revoke {
+    disable_ms: f64,
+    first_refusal_after_ack_ms: f64,
+    ok_after_ack: usize,
+    refused: usize,
+}
+
+/// Disable the key while clients unwrap; measure when refusals start.
+async fn time_to_revoke(a: &Args, dir: &std::path::Path, url: &str, bodies: Arc<Vec<Value>>) -> Revoke {
+    let out = Command::new(&a.bin)
+        .args(["token", "mint", "--tenant", "acme", "--role", "admin", "--db"])
+        .arg(dir.join("kms.db"))
+        .output()
+        .unwrap();
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.clients)
+        .build()
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..a.clients {
+        let (http, url, bodies, stop) = (http.clone(), url.to_string(), bodies.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new(); // (sent, done, ok)
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = Instant::now();
+                let body = &bodies[c % bodies.len()];
+                let ok = match http.post(format!("{url}/unwrap")).json(body).send().await {
+                    Ok(r) => r.status().is_success(),
+                    Err(_) => false,
+                };
+                seen.push((sent, Instant::now(), ok));
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = Instant::now();
+    let r = http
+        .post(format!("{url}/admin/keys/acme/default/disable"))
+        .bearer_auth(&admin)
+        .json(&json!({"reason": "bench: time to revoke"}))
+        .send()
+        .await
+        .unwrap();
+    let ack = Instant::now();
+    assert!(r.status().is_success(), "disable failed: {}", r.status());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut first_refusal: Option<Instant> = None;
+    let (mut ok_after_ack, mut refused) = (0, 0);
+    for t in tasks {
+        for (sent, done, ok) in t.await.unwrap() {
+            if ok && sent > ack {
+                ok_after_ack += 1;
+            }
+            if !ok {
+                refused += 1;
+                first_refusal = Some(first_refusal.map_or(done, |f| f.min(done)));
+            }
+        }
+    }
+    let first = first_refusal.map_or(f64::NAN, |f| {
+        if f >= ack {
+            (f - ack).as_secs_f64() * 1000.0
+        } else {
+            -((ack - f).as_secs_f64() * 1000.0)
+        }
+    });
+    Revoke {
+        disable_ms: (ack - t0).as_secs_f64() * 1000.0,
+        first_refusal_after_ack_ms: first,
+        ok_after_ack,
+        refused,
+    }
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -178,6 +260,7 @@ async fn main() {
     let mut child = Command::new(&a.bin)
         .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.join("kms.db"))
+        .args(a.workers.iter().flat_map(|w| ["--workers", w.as_str()]))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -225,6 +308,7 @@ async fn main() {
     let dur = Duration::from_secs(a.seconds);
     let sealed = Arc::new(sealed_bodies);
     let plain = Arc::new(plain_bodies);
+    let plain_for_revoke = plain.clone();
     let mut runs = Vec::new();
     runs.push(
         drive(
@@ -249,19 +333,24 @@ async fn main() {
         .await,
     );
     let target = a.rate;
-    for (name, bodies) in [("HPKE-sealed", sealed), ("plaintext `key`", plain)] {
+    for (name, bodies, rate) in [
+        ("plaintext `key`", plain, target),
+        ("HPKE-sealed", sealed.clone(), target),
+        ("HPKE-sealed", sealed, target / 2.0),
+    ] {
         runs.push(
             drive(
-                format!("unwrap, {name}, open loop at {target:.0} req/s"),
+                format!("unwrap, {name}, open loop at {rate:.0} req/s"),
                 &url,
                 bodies,
                 a.clients,
                 dur,
-                Some(target),
+                Some(rate),
             )
             .await,
         );
     }
+    let revoke = time_to_revoke(&a, &dir, &url, plain_for_revoke).await;
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -311,6 +400,22 @@ async fn main() {
             r.errors
         );
     }
+    let f = revoke.first_refusal_after_ack_ms;
+    let when = if f < 0.0 {
+        format!("{:.2} ms before the acknowledgment reached the admin client", -f)
+    } else {
+        format!("{f:.2} ms after the acknowledgment")
+    };
+    md.push_str(&format!(
+        "\nTime to revoke (SLI): with {} clients unwrapping, `POST /v1/admin/keys/acme/default/disable` \
+         was acknowledged after {:.2} ms; the first `KeyDisabled` answer arrived {when}; unwraps \
+         sent after the acknowledgment that still succeeded: {} (must be 0); refused: {}.\n",
+        a.clients, revoke.disable_ms, revoke.ok_after_ack, revoke.refused
+    ));
+    eprintln!(
+        "revoke: first refusal {:.2} ms after ack, {} successes sent after ack",
+        revoke.first_refusal_after_ack_ms, revoke.ok_after_ack
+    );
     print!("{md}");
     if let Some(path) = a.write {
         let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());

@@ -84,6 +84,8 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// Human-readable detail.
     pub message: String,
+    /// For `KeyDisabled`: when the key was disabled (Unix ms), sent as `disabled_at`.
+    pub disabled_at_ms: Option<i64>,
 }
 
 impl ApiError {
@@ -92,6 +94,7 @@ impl ApiError {
         ApiError {
             kind,
             message: message.into(),
+            disabled_at_ms: None,
         }
     }
     /// InvalidRequest.
@@ -108,11 +111,15 @@ impl ApiError {
     }
     /// The JSON error object.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "code": self.kind.status(),
             "error": self.kind.name(),
             "message": self.message,
-        })
+        });
+        if let (Some(at), Some(m)) = (self.disabled_at_ms, v.as_object_mut()) {
+            m.insert("disabled_at".into(), serde_json::json!(at));
+        }
+        v
     }
 }
 

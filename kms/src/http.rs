@@ -31,6 +31,8 @@ pub struct HttpConfig {
     pub max_body: usize,
     /// Maximum requests in flight before `Throttled`.
     pub max_in_flight: usize,
+    /// Requests processed at once.
+    pub workers: usize,
 }
 
 /// State shared by handlers.
@@ -42,6 +44,9 @@ pub struct App {
     /// Config.
     pub config: HttpConfig,
     in_flight: AtomicUsize,
+    /// Bounds the request work (crypto + store) running at once (`--workers`, default twice the
+    /// cores), so requests queue in FIFO order instead of time-slicing against each other.
+    workers: tokio::sync::Semaphore,
 }
 
 type Shared = Arc<App>;
@@ -49,11 +54,13 @@ type Shared = Arc<App>;
 impl App {
     /// Build the app state.
     pub fn new(service: Service, config: HttpConfig) -> Shared {
+        let workers = config.workers.max(1);
         Arc::new(App {
             service,
             metrics: Metrics::new(),
             config,
             in_flight: AtomicUsize::new(0),
+            workers: tokio::sync::Semaphore::new(workers),
         })
     }
 }
@@ -61,6 +68,11 @@ impl App {
 fn error_response(e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, axum::Json(e.body())).into_response();
+    if e.kind == ErrorKind::PayloadTooLarge {
+        // The rest of the body is not read: tell the client not to reuse the connection.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if e.kind == ErrorKind::Unauthenticated {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -122,11 +134,13 @@ where
         Err(e)
     } else {
         let app2 = app.clone();
+        let permit = app.workers.acquire().await;
         let joined = tokio::task::spawn_blocking(move || {
             let _guard = InFlight(&app2.in_flight);
             f(&app2)
         })
         .await;
+        drop(permit);
         joined.unwrap_or_else(|_| Err(ApiError::internal("request task failed")))
     };
     let outcome = match &result {
@@ -422,6 +436,10 @@ async fn cors(State(app): State<Shared>, req: Request, next: Next) -> Response {
     {
         let h = resp.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after, www-authenticate"),
+        );
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     resp

@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Requests in flight before answering `Throttled` (429).
     #[arg(long, default_value_t = 4096)]
     max_in_flight: usize,
+    /// Requests processed at once (crypto + store); the rest wait in FIFO order.
+    /// Default: twice the number of CPU cores.
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(Args)]
@@ -324,6 +328,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             cors_origins: args.cors_origins.clone(),
             max_body: args.max_body,
             max_in_flight: args.max_in_flight,
+            workers: args.workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
+            }),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -339,6 +346,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={t}");
         }
         let _ = out.flush();
+    }
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "keyseal-kms: warning: serving plain HTTP on {addr}; terminate TLS in front of it \
+             (the protocol requires https off loopback)"
+        );
     }
     if args.dev {
         eprintln!(
@@ -439,8 +452,32 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("keyseal-kms: {e}");
+            eprintln!("keyseal-kms: {} ({})", e.message, e.kind.name());
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_secs("90").unwrap(), 90);
+        assert_eq!(parse_duration_secs("90s").unwrap(), 90);
+        assert_eq!(parse_duration_secs("15m").unwrap(), 900);
+        assert_eq!(parse_duration_secs("2h").unwrap(), 7200);
+        assert_eq!(parse_duration_secs("7d").unwrap(), 604_800);
+        assert!(parse_duration_secs("7w").is_err());
+        assert!(parse_duration_secs("-1s").is_err());
+        assert!(parse_duration_secs("").is_err());
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

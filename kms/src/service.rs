@@ -1,8 +1,6 @@
 //! The operations of protocol v1, independent of HTTP: request/response types, authorization,
 //! auditing. The HTTP layer and the command line both call into this module.
 
-use std::collections::BTreeMap;
-
 use keyseal::hpke_p256;
 use keyseal::{DataKey, EncryptionContext};
 use serde::Deserialize;
@@ -46,7 +44,7 @@ pub struct Recipient {
 #[derive(Debug, Deserialize)]
 pub struct GenerateRequest {
     key_id: String,
-    context: BTreeMap<String, String>,
+    context: ContextPairs,
     #[serde(default)]
     recipient: Option<Recipient>,
     #[serde(default)]
@@ -60,7 +58,7 @@ pub struct GenerateRequest {
 pub struct WrapRequest {
     key_id: String,
     key: String,
-    context: BTreeMap<String, String>,
+    context: ContextPairs,
     #[serde(default)]
     authorization: Option<String>,
     #[serde(default)]
@@ -72,7 +70,7 @@ pub struct WrapRequest {
 pub struct UnwrapRequest {
     key_id: String,
     wrapped_key: String,
-    context: BTreeMap<String, String>,
+    context: ContextPairs,
     #[serde(default)]
     kind: Option<String>,
     #[serde(default)]
@@ -88,7 +86,7 @@ pub struct UnwrapRequest {
 pub struct RewrapRequest {
     key_id: String,
     wrapped_key: String,
-    context: BTreeMap<String, String>,
+    context: ContextPairs,
     #[serde(default)]
     kind: Option<String>,
     #[serde(default)]
@@ -178,8 +176,36 @@ impl AdminOp {
     }
 }
 
-fn context_of(map: BTreeMap<String, String>) -> Result<EncryptionContext> {
-    EncryptionContext::from_pairs(map).map_err(|e| ApiError::invalid(format!("context: {e}")))
+/// The `context` member as sent, keeping repeated keys so that they can be refused (a JSON object
+/// parsed into a map would silently keep the last one).
+#[derive(Debug, Clone, Default)]
+pub struct ContextPairs(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for ContextPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ContextPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of string members")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ContextPairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    pairs.push((k, v));
+                }
+                Ok(ContextPairs(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn context_of(pairs: ContextPairs) -> Result<EncryptionContext> {
+    EncryptionContext::from_pairs(pairs.0).map_err(|e| ApiError::invalid(format!("context: {e}")))
 }
 
 fn decode_b64(field: &str, s: &str) -> Result<Vec<u8>> {

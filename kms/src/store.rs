@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     destroy_at INTEGER,
-    primary_version INTEGER NOT NULL
+    primary_version INTEGER NOT NULL,
+    state_since INTEGER
 );
 CREATE TABLE IF NOT EXISTS key_versions (
     key_id TEXT NOT NULL REFERENCES keys(key_id),
@@ -292,12 +293,28 @@ fn chain_hash(prev: &[u8], seq: i64, ts: i64, e: &AuditEvent) -> [u8; 32] {
 impl Store {
     /// Open (and create) the database and check the master key against it.
     pub fn open(path: &Path, master: Zeroizing<[u8; 32]>) -> Result<Store> {
+        let existed = path.exists();
         let conn = Connection::open(path)?;
+        #[cfg(unix)]
+        if !existed {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| ApiError::internal(format!("cannot restrict {}: {e}", path.display())))?;
+        }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Databases made before `state_since` existed.
+        let has_since: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('keys') WHERE name='state_since'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_since == 0 {
+            conn.execute_batch("ALTER TABLE keys ADD COLUMN state_since INTEGER")?;
+        }
         let store = Store {
             conn: Mutex::new(conn),
             master,
@@ -498,7 +515,12 @@ impl Store {
                 }
             };
             tx.execute(
-                "UPDATE keys SET state=?2, destroy_at=?3, updated_at=?4 WHERE key_id=?1",
+                "UPDATE keys SET state=?2, destroy_at=?3, updated_at=?4,
+                 state_since = CASE
+                     WHEN (state IN ('disabled', 'destroy_pending'))
+                        = (?2 IN ('disabled', 'destroy_pending')) THEN state_since
+                     ELSE ?4 END
+                 WHERE key_id=?1",
                 params![key_id, new_state.as_str(), destroy_at, now],
             )?;
             tx.commit()?;
@@ -616,35 +638,40 @@ impl Store {
     /// Load a version for use. `version: None` means the primary version. Refuses keys that are
     /// not enabled, versions that are destroyed, and keys whose grace has elapsed.
     pub fn load(&self, key_id: &str, version: Option<u32>) -> Result<Loaded> {
-        let (state, destroy_at, primary, root_enc) = {
+        let (state, destroy_at, primary, root_enc, since) = {
             let conn = self.lock()?;
-            let row: Option<(String, Option<i64>, u32)> = conn
-                .prepare_cached("SELECT state, destroy_at, primary_version FROM keys WHERE key_id=?1")?
-                .query_row(params![key_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            let row: Option<(String, Option<i64>, u32, Option<i64>)> = conn
+                .prepare_cached(
+                    "SELECT state, destroy_at, primary_version, state_since FROM keys WHERE key_id=?1",
+                )?
+                .query_row(params![key_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .optional()?;
-            let (state, destroy_at, primary) = row.ok_or_else(|| not_found(key_id))?;
+            let (state, destroy_at, primary, since) = row.ok_or_else(|| not_found(key_id))?;
             let v = version.unwrap_or(primary);
             let root: Option<Option<Vec<u8>>> = conn
                 .prepare_cached("SELECT root_enc FROM key_versions WHERE key_id=?1 AND version=?2")?
                 .query_row(params![key_id, v], |r| r.get(0))
                 .optional()?;
-            (state, destroy_at, v, root)
+            (state, destroy_at, v, root, since)
         };
         let state = KeyState::parse(&state)?;
         let grace_over = destroy_at.is_some_and(|t| t <= now_ms());
         match state {
             KeyState::Enabled => {}
             KeyState::Disabled => {
-                return Err(ApiError::new(
-                    ErrorKind::KeyDisabled,
-                    format!("key {key_id} is disabled"),
-                ));
+                let mut e = ApiError::new(ErrorKind::KeyDisabled, format!("key {key_id} is disabled"));
+                e.disabled_at_ms = since;
+                return Err(e);
             }
             KeyState::DestroyPending if !grace_over => {
-                return Err(ApiError::new(
+                let mut e = ApiError::new(
                     ErrorKind::KeyDisabled,
                     format!("key {key_id} is scheduled for destruction"),
-                ));
+                );
+                e.disabled_at_ms = since;
+                return Err(e);
             }
             KeyState::DestroyPending | KeyState::Destroyed => return Err(destroyed(key_id)),
         }
@@ -812,4 +839,94 @@ fn not_found(key_id: &str) -> ApiError {
 
 fn destroyed(key_id: &str) -> ApiError {
     ApiError::new(ErrorKind::KeyDestroyed, format!("key {key_id} was destroyed"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn store(dir: &Path) -> Store {
+        Store::open(&dir.join("t.db"), Zeroizing::new([3u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn key_ids() {
+        assert!(parse_key_id("acme/default").is_ok());
+        for bad in ["acme", "/x", "x/", "a/b/c", "a b/c", "ä/b", ""] {
+            assert!(parse_key_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lifecycle_and_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.create_key("t/k", None).unwrap();
+        assert_eq!(s.create_key("t/k", None).unwrap_err().kind, ErrorKind::KeyExists);
+        let v1 = s.load("t/k", None).unwrap();
+        assert_eq!(v1.version, 1);
+        s.rotate("t/k", None).unwrap();
+        assert_eq!(s.load("t/k", None).unwrap().version, 2);
+        assert_eq!(*s.load("t/k", Some(1)).unwrap().keys.kek, *v1.keys.kek);
+        assert_eq!(
+            s.load("t/k", Some(9)).err().map(|e| e.kind),
+            Some(ErrorKind::InvalidCiphertext)
+        );
+        s.set_state("t/k", StateOp::Disable).unwrap();
+        assert_eq!(
+            s.load("t/k", None).err().map(|e| e.kind),
+            Some(ErrorKind::KeyDisabled)
+        );
+        s.set_state("t/k", StateOp::Enable).unwrap();
+        s.set_state("t/k", StateOp::Destroy { grace_ms: 0 }).unwrap();
+        assert_eq!(
+            s.load("t/k", None).err().map(|e| e.kind),
+            Some(ErrorKind::KeyDestroyed)
+        );
+        assert_eq!(s.sweep_destroyed().unwrap(), vec!["t/k".to_string()]);
+        assert!(s.show("t/k").unwrap().versions.iter().all(|v| v.destroyed));
+        assert_eq!(
+            s.set_state("t/k", StateOp::CancelDestroy).err().map(|e| e.kind),
+            Some(ErrorKind::KeyDestroyed)
+        );
+    }
+
+    #[test]
+    fn wrong_master_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(store(dir.path()));
+        let e = Store::open(&dir.path().join("t.db"), Zeroizing::new([4u8; 32]));
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn audit_chain_links_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for i in 0..3 {
+            s.audit(&AuditEvent {
+                subject: format!("s{i}"),
+                operation: "unwrap".into(),
+                outcome: "ok".into(),
+                ..AuditEvent::default()
+            })
+            .unwrap();
+        }
+        let r = s.audit_verify().unwrap();
+        assert_eq!(r.rows, 3);
+        assert!(r.problem.is_none());
+        // Same fields, different order of values across fields, give different hashes.
+        let a = AuditEvent {
+            subject: "ab".into(),
+            tenant: "".into(),
+            ..AuditEvent::default()
+        };
+        let b = AuditEvent {
+            subject: "a".into(),
+            tenant: "b".into(),
+            ..AuditEvent::default()
+        };
+        assert_ne!(chain_hash(&[0; 32], 1, 0, &a), chain_hash(&[0; 32], 1, 0, &b));
+    }
 }

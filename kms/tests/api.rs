@@ -250,6 +250,28 @@ async fn happy_paths_for_every_endpoint() {
     assert_eq!(listed.as_array().unwrap().len(), 3);
     let out = kms.cli(&["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // No plaintext DEK, imported material or master key anywhere in the store files.
+    let master = std::fs::read_to_string(dir.path().join("kms.db.master-key")).unwrap();
+    let master = unb64(master.trim());
+    let mut store_bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", kms.db.display())) {
+            store_bytes.extend(b);
+        }
+    }
+    for secret in [
+        &dek[..],
+        &my_key[..],
+        &material[..],
+        &master[..],
+        offline_dek.expose_secret(),
+    ] {
+        assert!(
+            !store_bytes.windows(32).any(|w| w == secret),
+            "secret found in the store"
+        );
+    }
 }
 
 /// An external issuer (JWKS file) plus the local one.
@@ -429,11 +451,25 @@ async fn refusals_have_status_and_error_name() {
         )
         .await;
     assert_error(&got, 400, "InvalidRequest");
+    // base64 without its padding, and base64url, are refused
+    assert!(wrapped.ends_with('='));
+    let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped.trim_end_matches('='), "context": ctx(), "authorization": t})).await;
+    assert_error(&got, 400, "InvalidRequest");
+    let url_safe = wrapped.replace('+', "-").replace('/', "_");
+    if url_safe != wrapped {
+        let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": url_safe, "context": ctx(), "authorization": t})).await;
+        assert_error(&got, 400, "InvalidRequest");
+    }
     // wrong recipient suite
     let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": ctx(), "recipient": {"suite": {"kem": 32, "kdf": 1, "aead": 2}, "public_key": b64(&[4u8; 65])}, "authorization": t})).await;
     assert_error(&got, 400, "InvalidRequest");
+    // a recipient key that is not a point on the curve
+    let mut off_curve = vec![4u8];
+    off_curve.extend([1u8; 64]);
+    let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": ctx(), "recipient": {"suite": {"kem": 16, "kdf": 1, "aead": 2}, "public_key": b64(&off_curve)}, "authorization": t})).await;
+    assert_error(&got, 400, "InvalidRequest");
     // oversize body
-    let big = json!({"key_id": "acme/default", "wrapped_key": "A".repeat(200 * 1024), "context": ctx(), "authorization": t});
+    let big = json!({"key_id": "acme/default", "wrapped_key": "A".repeat(80 * 1024), "context": ctx(), "authorization": t});
     let got = kms.post_raw("/unwrap", big.to_string().into_bytes()).await;
     assert_error(&got, 413, "PayloadTooLarge");
     // unknown key
@@ -463,6 +499,19 @@ async fn refusals_have_status_and_error_name() {
         )
         .await;
     assert_error(&got, 400, "InvalidRequest");
+    // repeated context key, empty context key, non-string value
+    let body = format!(
+        r#"{{"key_id":"acme/default","wrapped_key":"{wrapped}","context":{{"tenant":"acme","tenant":"evil"}},"authorization":"{t}"}}"#
+    );
+    assert_error(
+        &kms.post_raw("/unwrap", body.into_bytes()).await,
+        400,
+        "InvalidRequest",
+    );
+    let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": {"": "x"}, "authorization": t})).await;
+    assert_error(&got, 400, "InvalidRequest");
+    let got = kms.post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": {"n": 1}, "authorization": t})).await;
+    assert_error(&got, 400, "InvalidRequest");
     // wrap of a 31-byte key
     let got = kms
         .post(
@@ -477,11 +526,11 @@ async fn refusals_have_status_and_error_name() {
     // disabled key: refused on the very next request, by a CLI change to the same database
     let out = kms.cli(&["key", "disable", "acme/default", "--reason", "incident 7"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_error(
-        &kms.post("/unwrap", &unwrap_with(t.clone())).await,
-        403,
-        "KeyDisabled",
-    );
+    let before_ms = (now() - 60) * 1000;
+    let got = kms.post("/unwrap", &unwrap_with(t.clone())).await;
+    assert_error(&got, 403, "KeyDisabled");
+    let disabled_at = got.1["disabled_at"].as_i64().unwrap();
+    assert!(disabled_at > before_ms && disabled_at <= (now() + 1) * 1000);
     let got = kms
         .post(
             "/generate",
@@ -514,10 +563,11 @@ async fn refusals_have_status_and_error_name() {
         .await;
     assert_eq!(s, 200, "{info}");
     assert_eq!(info["state"], "destroy_pending");
-    assert_error(
-        &kms.post("/unwrap", &unwrap_with(t.clone())).await,
-        403,
-        "KeyDisabled",
+    let got = kms.post("/unwrap", &unwrap_with(t.clone())).await;
+    assert_error(&got, 403, "KeyDisabled");
+    assert!(
+        got.1["disabled_at"].as_i64().unwrap() > disabled_at,
+        "re-enabled, then scheduled"
     );
     let out = kms.cli(&["key", "cancel-destroy", "acme/default"]);
     assert!(out.status.success());
@@ -615,10 +665,32 @@ async fn cors_allow_list() {
     let r = get("https://app.example").await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example");
+    assert!(
+        r.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("retry-after")
+    );
     let r = get("https://evil.example").await.unwrap();
     assert!(
         r.headers()
             .keys()
             .all(|k| !k.as_str().starts_with("access-control-"))
     );
+}
+
+#[tokio::test]
+async fn throttled_over_the_in_flight_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Kms::start(dir.path(), &["--max-in-flight", "0"]).await;
+    let r = kms
+        .http
+        .post(format!("{}/generate", kms.url))
+        .json(&json!({"key_id": "acme/default", "context": {}, "authorization": kms.dev_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["retry-after"], "1");
+    let got = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+    assert_error(&got, 429, "Throttled");
 }

@@ -13,8 +13,8 @@ use common::{Kms, b64, cli, unb64};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-/// Wrapped keys the service acknowledged: (wrapped_key, context, DEK).
-type Acked = Arc<Mutex<Vec<(String, Value, Vec<u8>)>>>;
+/// Wrapped keys the service acknowledged: (key_id, wrapped_key, context, DEK).
+type Acked = Arc<Mutex<Vec<(&'static str, String, Value, Vec<u8>)>>>;
 
 fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -34,6 +34,13 @@ async fn sigkill_loop_loses_no_acknowledged_wrap() {
         let mut kms = Kms::start(dir.path(), &[]).await;
         let admin = kms.mint("acme", "admin", &[]);
         let writer = kms.dev_token.clone();
+        if rounds == 1 {
+            // A second key, revoked (disabled) in the middle of round 3.
+            let (s, _) = kms
+                .post_bearer("/admin/keys", &admin, &json!({"key_id": "acme/side"}))
+                .await;
+            assert_eq!(s, 200);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for w in 0..4 {
@@ -52,13 +59,14 @@ async fn sigkill_loop_loses_no_acknowledged_wrap() {
                         getrandom::fill(&mut k).unwrap();
                         k
                     };
-                    let body = json!({"key_id": "acme/default", "key": b64(&key), "context": context, "authorization": token});
+                    let key_id = if w % 2 == 0 { "acme/default" } else { "acme/side" };
+                    let body = json!({"key_id": key_id, "key": b64(&key), "context": context, "authorization": token});
                     let Ok(r) = http.post(format!("{url}/wrap")).json(&body).send().await else { break };
                     if r.status().as_u16() != 200 {
                         continue;
                     }
                     let Ok(v) = r.json::<Value>().await else { break };
-                    acked.lock().await.push((v["wrapped_key"].as_str().unwrap().to_string(), context, key.to_vec()));
+                    acked.lock().await.push((key_id, v["wrapped_key"].as_str().unwrap().to_string(), context, key.to_vec()));
                 }
             }));
         }
@@ -80,6 +88,14 @@ async fn sigkill_loop_loses_no_acknowledged_wrap() {
                     };
                     if r.status().as_u16() == 200 {
                         acked += 1;
+                    }
+                    if rounds == 3 && acked == 3 {
+                        let _ = http
+                            .post(format!("{url}/admin/keys/acme/side/disable"))
+                            .bearer_auth(&admin)
+                            .json(&json!({"reason": "revoked mid-run"}))
+                            .send()
+                            .await;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -106,10 +122,23 @@ async fn sigkill_loop_loses_no_acknowledged_wrap() {
         versions > u64::from(rotations_acked),
         "acknowledged rotations lost: {versions} <= {rotations_acked}"
     );
-    for (wrapped, context, key) in &acked {
-        let (s, v) = kms
-            .post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": context, "authorization": kms.dev_token}))
-            .await;
+    let (_, side) = kms.get("/admin/keys/acme/side", Some(&admin)).await;
+    let side_disabled = side["state"] == "disabled";
+    let check = |key_id: &str, wrapped: &str, context: &Value| json!({"key_id": key_id, "wrapped_key": wrapped, "context": context, "authorization": kms.dev_token});
+    for (key_id, wrapped, context, key) in &acked {
+        let (s, v) = kms.post("/unwrap", &check(key_id, wrapped, context)).await;
+        if *key_id == "acme/side" && side_disabled {
+            common::assert_error(&(s, v), 403, "KeyDisabled");
+        } else {
+            assert_eq!(s, 200, "{v}");
+            assert_eq!(&unb64(v["key"].as_str().unwrap()), key);
+        }
+    }
+    // Re-enabled, the revoked key's wrapped keys all open again: nothing was lost.
+    let out = kms.cli(&["key", "enable", "acme/side"]);
+    assert!(out.status.success());
+    for (key_id, wrapped, context, key) in acked.iter().filter(|a| a.0 == "acme/side") {
+        let (s, v) = kms.post("/unwrap", &check(key_id, wrapped, context)).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(&unb64(v["key"].as_str().unwrap()), key);
     }
@@ -117,7 +146,7 @@ async fn sigkill_loop_loses_no_acknowledged_wrap() {
     let out = cli(&dir.path().join("kms.db"), &["audit", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     eprintln!(
-        "durability: {rounds} SIGKILL rounds, {} wraps and {rotations_acked} rotations acknowledged, all present",
+        "durability: {rounds} SIGKILL rounds, {} wraps and {rotations_acked} rotations acknowledged, all present (acme/side disabled: {side_disabled})",
         acked.len()
     );
 }
