@@ -20,6 +20,7 @@ pub mod protocol;
 mod race;
 pub mod sdk;
 pub mod segment;
+pub mod stream;
 pub mod transport;
 
 pub use cache::CacheConfig;
@@ -32,8 +33,9 @@ pub use events::{Event, MetricsSnapshot, Observer};
 pub use header::{EntryKind, Header, HeaderLength, MessageId, WrappedKeyEntry};
 pub use key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
 pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
-pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, inspect};
+pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, entry_key_version, inspect};
 pub use segment::{BodyLayout, SegmentOpener, SegmentSealer};
+pub use stream::{DecryptStream, EncryptStream, RangePlan, plan_range};
 pub use transport::{
     Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,
 };

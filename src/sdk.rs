@@ -22,7 +22,7 @@ use crate::hpke_p256;
 use crate::key_schedule::verify_commitment;
 use crate::key_service::KeyService;
 use crate::limits::DEFAULT_SEGMENT_SIZE;
-use crate::message::{new_header, open_body, seal};
+use crate::message::{Rewrapped, new_header, open_body, rewrap, seal};
 use crate::segment::BodyLayout;
 use crate::transport::Clock;
 
@@ -198,6 +198,11 @@ impl KeySeal {
         self.engine = engine;
     }
 
+    /// Segment size of new messages.
+    pub fn segment_size(&self) -> u32 {
+        self.segment_size
+    }
+
     /// The observer (metrics, events).
     pub fn observer(&self) -> &Observer {
         &self.observer
@@ -225,18 +230,30 @@ impl KeySeal {
         context: &EncryptionContext,
         len: u64,
     ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
+        self.data_key_for_encrypt_with(context, Some(len)).await
+    }
+
+    /// As [`Self::data_key_for_encrypt`]; `len: None` (a stream of unknown length) neither uses
+    /// nor fills the encrypt cache, whose byte limit could not be enforced.
+    pub(crate) async fn data_key_for_encrypt_with(
+        &self,
+        context: &EncryptionContext,
+        len: Option<u64>,
+    ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
         let primary = &self.services[0];
         let ctx = context.encode();
-        let now = self.clock.now_ms();
-        let cached = self
-            .cache
-            .borrow_mut()
-            .take_for_encrypt(&primary.key_id, &ctx, len, now);
-        if let Some(hit) = cached {
-            self.observer.cache(true, "encrypt", &primary.key_id);
-            return Ok(hit);
+        if let Some(len) = len {
+            let now = self.clock.now_ms();
+            let cached = self
+                .cache
+                .borrow_mut()
+                .take_for_encrypt(&primary.key_id, &ctx, len, now);
+            if let Some(hit) = cached {
+                self.observer.cache(true, "encrypt", &primary.key_id);
+                return Ok(hit);
+            }
+            self.observer.cache(false, "encrypt", &primary.key_id);
         }
-        self.observer.cache(false, "encrypt", &primary.key_id);
         let mut entries = Vec::with_capacity(self.services.len());
         let dek = match self.wrap_mode {
             WrapMode::KeyService => {
@@ -284,14 +301,16 @@ impl KeySeal {
                 dek
             }
         };
-        self.cache.borrow_mut().put_for_encrypt(
-            &primary.key_id,
-            &ctx,
-            &dek,
-            &entries,
-            len,
-            self.clock.now_ms(),
-        );
+        if let Some(len) = len {
+            self.cache.borrow_mut().put_for_encrypt(
+                &primary.key_id,
+                &ctx,
+                &dek,
+                &entries,
+                len,
+                self.clock.now_ms(),
+            );
+        }
         Ok((dek, entries))
     }
 
@@ -431,5 +450,118 @@ impl KeySeal {
     /// Prometheus text of the same.
     pub fn metrics_text(&self) -> String {
         self.observer.prometheus_text()
+    }
+}
+
+/// Where a `kms` wrapped key made by `keyseal-kms` keeps its key version (PROTOCOL.md §7.2: 97
+/// bytes, format byte `01`, then the version as u32 BE). Other services' layouts are opaque: for
+/// them this is `None` and only the key id can tell whether an entry is current.
+fn kms_entry_version_hint(wrapped: &[u8]) -> Option<u32> {
+    if wrapped.len() != 97 || wrapped[0] != 1 {
+        return None;
+    }
+    let v: [u8; 4] = wrapped[1..5].try_into().ok()?;
+    Some(u32::from_be_bytes(v))
+}
+
+/// The key version an entry was made with, when the client can read it: from the entry bytes of
+/// an `hpke-p256` entry (FORMAT.md §4.5), or from a `keyseal-kms` `kms` entry (PROTOCOL.md §7.2).
+pub fn entry_key_version(entry: &WrappedKeyEntry) -> Option<u32> {
+    match entry.kind {
+        EntryKind::HpkeP256 => hpke_p256::entry_key_version(&entry.wrapped).ok(),
+        EntryKind::Kms => kms_entry_version_hint(&entry.wrapped),
+        EntryKind::Unknown(_) => None,
+    }
+}
+
+/// Rotation: header-only rewrap through the key services (FORMAT.md §4.4, PROTOCOL.md §3.5).
+impl KeySeal {
+    pub(crate) fn engine_ref(&self) -> &dyn AeadEngine {
+        self.engine.as_ref()
+    }
+
+    pub(crate) fn observer_rc(&self) -> Rc<Observer> {
+        self.observer.clone()
+    }
+
+    /// The key id the primary service's entries end up under: `to_key_id` or the configured one.
+    fn rewrap_target<'a>(&'a self, to_key_id: Option<&'a str>) -> &'a str {
+        to_key_id.unwrap_or(&self.services[0].key_id)
+    }
+
+    /// The newest (primary) version of the rewrap target at the primary service, read fresh from
+    /// `GET /keys/{key_id}/public` (PROTOCOL.md §3.6; no token needed). `rewrap_all`-style jobs call
+    /// it once and pass the answer to [`Self::is_current`].
+    pub async fn newest_version(&self, to_key_id: Option<&str>) -> Result<u32, Error> {
+        let b = &self.services[0];
+        let target = self.rewrap_target(to_key_id);
+        let info = b
+            .service
+            .public_key(target)
+            .await
+            .map_err(|e| self.on_key_error(target, e))?;
+        Ok(info.version)
+    }
+
+    /// Whether the message whose header starts `header_prefix` is already where [`Self::rewrap`]
+    /// with `to_key_id` would put it: every entry of the primary service names the target key id
+    /// and, where the entry's key version is readable ([`entry_key_version`]) and `newest` is
+    /// given, was made with that version. A message with no entry of the primary service is
+    /// current (a rewrap would not change it).
+    pub fn is_current(
+        &self,
+        header_prefix: &[u8],
+        to_key_id: Option<&str>,
+        newest: Option<u32>,
+    ) -> Result<bool, Error> {
+        let (header, _) = Header::parse(header_prefix)?;
+        let primary = self.services[0].service.id();
+        let target = self.rewrap_target(to_key_id);
+        Ok(header
+            .entries()
+            .iter()
+            .filter(|e| e.key_service_id == primary && !matches!(e.kind, EntryKind::Unknown(_)))
+            .all(|e| {
+                e.key_id == target
+                    && match (newest, entry_key_version(e)) {
+                        (Some(n), Some(v)) => v >= n,
+                        _ => true,
+                    }
+            }))
+    }
+
+    /// FORMAT.md §4.4: replaces the wrapped-key section of the header at the start of
+    /// `header_prefix` (the header, or the whole message). Each entry of a configured key service
+    /// is re-wrapped by that service's `/rewrap` (the DEK never leaves it): the primary service's
+    /// entries go to `to_key_id` when given (else to the newest version of their own key), the
+    /// other services' entries to the newest version of their own key. The answers are `kms`
+    /// entries. Entries of unconfigured services and of unknown kinds are kept unchanged
+    /// (§4.2). Any refusal fails the whole rewrap: a header is never half rotated.
+    pub async fn rewrap(&self, header_prefix: &[u8], to_key_id: Option<&str>) -> Result<Rewrapped, Error> {
+        let (header, _) = Header::parse(header_prefix)?;
+        let mut entries = Vec::with_capacity(header.entries().len());
+        for e in header.entries() {
+            let binding = self
+                .services
+                .iter()
+                .position(|b| b.service.id() == e.key_service_id);
+            let (Some(i), false) = (binding, matches!(e.kind, EntryKind::Unknown(_))) else {
+                entries.push(e.clone());
+                continue;
+            };
+            let to = if i == 0 { to_key_id } else { None };
+            let wrapped = self.services[i]
+                .service
+                .rewrap(e.kind, &e.key_id, &e.wrapped, header.context(), to)
+                .await
+                .map_err(|err| self.on_key_error(&e.key_id, err))?;
+            entries.push(WrappedKeyEntry {
+                kind: EntryKind::Kms,
+                key_service_id: e.key_service_id.clone(),
+                key_id: to.map_or_else(|| e.key_id.clone(), String::from),
+                wrapped,
+            });
+        }
+        rewrap(header_prefix, entries)
     }
 }

@@ -1,6 +1,6 @@
 // The KeySeal API, independent of how the wasm module is loaded (each runtime's entry supplies
 // `loadWasm`). The Rust core does the work; this file converts inputs and errors.
-import { fromCore, InvalidArgumentError } from './errors.js';
+import { fromCore, InvalidArgumentError, InvalidFormatError } from './errors.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -72,6 +72,71 @@ async function call(f) {
   }
 }
 
+/** Largest piece handed to the wasm core at once, so memory stays bounded whatever the chunk size. */
+const PIECE = 1 << 20;
+
+function pieces(bytes) {
+  const out = [];
+  for (let i = 0; i < bytes.length; i += PIECE) out.push(bytes.subarray(i, Math.min(bytes.length, i + PIECE)));
+  return out;
+}
+
+function progress(cb, info) {
+  if (typeof cb !== 'function') return;
+  try { cb(info); } catch { /* a throwing listener must not break crypto */ }
+}
+
+function nonNegInt(x, what) {
+  if (!Number.isSafeInteger(x) || x < 0) throw new InvalidArgumentError(`${what} must be a non-negative integer`);
+  return x;
+}
+
+/**
+ * A ranged source as `{ size, read(start, end) }` (end exclusive). Accepts a Uint8Array (or
+ * ArrayBuffer/view), a Blob, a reader object `{ size, read(start, end) }`, or a reader function
+ * `(start, end) => bytes` together with `options.size`.
+ */
+function rangeSource(source, size) {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    const b = toBytes(source, 'source');
+    return { size: b.length, read: async (s, e) => b.subarray(s, e) };
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    return { size: source.size, read: async (s, e) => new Uint8Array(await source.slice(s, e).arrayBuffer()) };
+  }
+  if (typeof source === 'function') {
+    if (size === undefined) throw new InvalidArgumentError('a reader function needs options.size (the sealed length)');
+    return { size: nonNegInt(size, 'size'), read: async (s, e) => toBytes(await source(s, e), 'read result') };
+  }
+  if (source && typeof source === 'object' && typeof source.read === 'function') {
+    const n = source.size ?? size;
+    if (n === undefined) throw new InvalidArgumentError('a reader object needs a size');
+    return { size: nonNegInt(n, 'size'), read: async (s, e) => toBytes(await source.read(s, e), 'read result') };
+  }
+  throw new InvalidArgumentError('source must be a Uint8Array, a Blob, a (start, end) => bytes function or { size, read }');
+}
+
+/**
+ * Reads exactly the header (FORMAT.md §4.3) in at most three small reads: the 11-byte prefix,
+ * the rest of the authenticated part with `section_len`, then the wrapped-key section.
+ */
+async function readHeader(wasm, src) {
+  let buf = new Uint8Array(0);
+  for (let reads = 0; reads < 4; reads++) {
+    const n = buf.length ? wasm.headerLength(buf) : -11;
+    const want = Math.abs(n);
+    if (n > 0 && buf.length >= n) return buf.subarray(0, n);
+    if (want > src.size) throw new InvalidFormatError('invalid format: truncated header');
+    const more = await src.read(buf.length, want);
+    if (more.length !== want - buf.length) throw new InvalidFormatError('invalid format: truncated header');
+    const next = new Uint8Array(want);
+    next.set(buf);
+    next.set(more, buf.length);
+    buf = next;
+  }
+  throw new InvalidFormatError('invalid format: header did not complete');
+}
+
 export function createApi(loadWasm) {
   let loaded;
   const wasmNow = async () => (loaded ??= await loadWasm());
@@ -113,6 +178,175 @@ export function createApi(loadWasm) {
     async decryptText(sealed, options) {
       const b = await this.decrypt(sealed, options);
       try { return dec.decode(b); } catch { throw new InvalidArgumentError('plaintext is not UTF-8'); }
+    }
+
+    /**
+     * A TransformStream that seals the bytes written to it (Uint8Array/ArrayBuffer/string chunks)
+     * into one message: the header first, then each segment as it completes, the last one on
+     * close. Backpressure is the TransformStream's; memory is O(segment size + chunk).
+     * `onProgress({ plaintextBytes, sealedBytes })` after every chunk and at the end.
+     */
+    encryptStream({ context, onProgress } = {}) {
+      const ctx = contextJson(context, 'context');
+      const core = this.#core;
+      let s = null;
+      let pt = 0, out = 0;
+      const emit = (controller, bytes) => { if (bytes.length) { out += bytes.length; controller.enqueue(bytes); } };
+      const start = async (controller) => {
+        if (!s) {
+          s = await call(() => core.beginEncrypt(ctx));
+          emit(controller, s.header());
+        }
+      };
+      // the wasm state is freed as soon as the stream ends, fails or is cancelled
+      const dispose = () => { try { s?.free(); } catch { /* already freed */ } s = null; };
+      const guard = (f) => async (...a) => { try { return await f(...a); } catch (e) { dispose(); throw e; } };
+      return new TransformStream({
+        transform: guard(async (chunk, controller) => {
+          await start(controller);
+          const bytes = toBytes(chunk, 'chunk');
+          for (const p of pieces(bytes)) {
+            emit(controller, await call(() => s.push(p)));
+            pt += p.length;
+          }
+          progress(onProgress, { plaintextBytes: pt, sealedBytes: out });
+        }),
+        flush: guard(async (controller) => {
+          await start(controller);
+          emit(controller, await call(() => s.finish()));
+          dispose();
+          progress(onProgress, { plaintextBytes: pt, sealedBytes: out, done: true });
+        }),
+        cancel: dispose,
+      });
+    }
+
+    /**
+     * A TransformStream that opens a sealed message written to it. Plaintext is enqueued only
+     * segment by segment after each tag checks (FORMAT.md §7.2): on a truncated, reordered,
+     * extended or tampered stream the readable errors with DecryptionFailedError after having
+     * delivered a prefix of the true plaintext made of whole segments. A stream that ends inside
+     * the header errors with InvalidFormatError. `onProgress({ sealedBytes, plaintextBytes })`.
+     */
+    decryptStream({ requireContext, onProgress } = {}) {
+      const req = contextJson(requireContext, 'requireContext');
+      const core = this.#core;
+      let s = null;
+      let sealedIn = 0, pt = 0;
+      const emit = (controller, bytes) => { if (bytes.length) { pt += bytes.length; controller.enqueue(bytes); } };
+      const dispose = () => { try { s?.free(); } catch { /* already freed */ } s = null; };
+      const guard = (f) => async (...a) => { try { return await f(...a); } catch (e) { dispose(); throw e; } };
+      return new TransformStream({
+        transform: guard(async (chunk, controller) => {
+          s ??= await call(() => core.beginDecrypt(req));
+          const bytes = toBytes(chunk, 'chunk');
+          for (const p of pieces(bytes)) {
+            emit(controller, await call(() => s.push(p)));
+            sealedIn += p.length;
+          }
+          progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt });
+        }),
+        flush: guard(async (controller) => {
+          s ??= await call(() => core.beginDecrypt(req));
+          emit(controller, await call(() => s.finish()));
+          dispose();
+          progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt, done: true });
+        }),
+        cancel: dispose,
+      });
+    }
+
+    /**
+     * Decrypts plaintext bytes `offset … offset + length − 1` (clamped to the plaintext) of a
+     * sealed object, reading only its header and the segments that cover the range (FORMAT.md
+     * §6.4). `source`: a Uint8Array/ArrayBuffer, a Blob, a reader object `{ size, read(start,
+     * end) }` or a reader function `(start, end) => bytes` plus `options.size`; `end` is exclusive
+     * and a read must return exactly `end − start` bytes (e.g. HTTP `Range: bytes=start-(end−1)`).
+     */
+    async decryptRange(source, { offset = 0, length, size, requireContext } = {}) {
+      const req = contextJson(requireContext, 'requireContext');
+      const wasm = loaded;
+      const core = this.#core;
+      return call(async () => {
+        const src = rangeSource(source, size);
+        nonNegInt(offset, 'offset');
+        const len = length === undefined ? Number.MAX_SAFE_INTEGER - offset : nonNegInt(length, 'length');
+        const header = await readHeader(wasm, src);
+        const [fs, fe] = wasm.planRange(header, src.size, offset, len);
+        const segs = fe > fs ? await src.read(fs, fe) : new Uint8Array(0);
+        return core.decryptRange(header, src.size, offset, len, segs, req);
+      });
+    }
+
+    /**
+     * Header-only rotation (FORMAT.md §4.4): every entry of a configured key service is re-wrapped
+     * by that service's /rewrap (no plaintext data key leaves it); the primary's entries move to
+     * `toKeyId` when given. `sealedOrHeader`: the header or the whole message (bytes), or any
+     * source `decryptRange` accepts. Resolves to `{ header, bodyOffset }`: the new object is
+     * `header ‖ old.subarray(bodyOffset)`.
+     */
+    async rewrap(sealedOrHeader, { toKeyId, size } = {}) {
+      if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('toKeyId must be a key id');
+      const wasm = loaded;
+      const core = this.#core;
+      return call(async () => {
+        const isBytes = sealedOrHeader instanceof Uint8Array || sealedOrHeader instanceof ArrayBuffer || ArrayBuffer.isView(sealedOrHeader);
+        const header = isBytes ? toBytes(sealedOrHeader, 'header') : await readHeader(wasm, rangeSource(sealedOrHeader, size));
+        return core.rewrap(header, toKeyId);
+      });
+    }
+
+    /**
+     * Rotates many objects: `objects` is an array or (async) iterable of
+     * `{ id, readHeader: async () => bytes, writeHeader: async (newHeader, bodyOffset) => void }`
+     * (`readHeader` may return the header or any prefix containing it; `writeHeader` must store
+     * `newHeader ‖ old.subarray(bodyOffset)`). Objects already on the target (every entry of the
+     * primary service names `toKeyId` — default the configured key — and, where the entry shows
+     * its version, the newest version) are skipped, so a re-run after a failure or interruption
+     * only does what is left. Never throws for one object: failures are collected.
+     * Resolves to `{ done, skipped, failed: [{ id, code, message }], targetVersion }`.
+     */
+    async rewrapAll(objects, { toKeyId, concurrency = 4, onProgress } = {}) {
+      if (!objects || (typeof objects[Symbol.iterator] !== 'function' && typeof objects[Symbol.asyncIterator] !== 'function')) {
+        throw new InvalidArgumentError('objects must be an array or an (async) iterable');
+      }
+      if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError('concurrency must be a positive integer');
+      if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('toKeyId must be a key id');
+      const core = this.#core;
+      const targetVersion = await call(() => core.newestVersion(toKeyId));
+      const it = typeof objects[Symbol.asyncIterator] === 'function' ? objects[Symbol.asyncIterator]() : objects[Symbol.iterator]();
+      const result = { done: 0, skipped: 0, failed: [], targetVersion };
+      let seen = 0;
+      let ended = false;
+      let pulling = Promise.resolve();
+      const next = () => (pulling = pulling.then(async () => (ended ? { done: true } : it.next())));
+      const worker = async () => {
+        for (;;) {
+          const n = await next();
+          if (n.done) { ended = true; return; }
+          const o = n.value;
+          seen++;
+          try {
+            if (!o || typeof o.readHeader !== 'function' || typeof o.writeHeader !== 'function') {
+              throw new InvalidArgumentError('each object needs readHeader() and writeHeader(header, bodyOffset)');
+            }
+            const header = toBytes(await o.readHeader(), 'readHeader result');
+            if (await call(() => core.isCurrent(header, toKeyId, targetVersion))) {
+              result.skipped++;
+            } else {
+              const r = await call(() => core.rewrap(header, toKeyId));
+              await o.writeHeader(r.header, r.bodyOffset);
+              result.done++;
+            }
+          } catch (e) {
+            const err = fromCore(e);
+            result.failed.push({ id: o?.id, code: err.code, message: err.message });
+          }
+          progress(onProgress, { seen, done: result.done, skipped: result.skipped, failed: result.failed.length });
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      return result;
     }
 
     /** Header facts (no secrets, no key-service call). */

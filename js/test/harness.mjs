@@ -3,7 +3,7 @@
 //   - two `keyseal-kms serve --dev` (primary + escrow, separate temp databases, port 0), both also
 //     trusting a test identity provider (an ES256 JWKS written here) so one token works at both;
 //   - one Node HTTP server on 127.0.0.1 that is at once the fault server (/fault/<mode>/<id>/v1/…),
-//     the control endpoint (/control/disable|enable?key=…, via the kms CLI on the live database),
+//     the control endpoint (/control/disable|enable|create|rotate?key=…, via the kms CLI on the live database),
 //     and the static server for Chromium (/pkg/…, /test/…, /page.html, /env).
 // Runtimes: node (package `exports` through node_modules/keyseal), deno, bun, workerd (plain
 // `workerd serve`, .wasm embedded as a module), chromium page and chromium dedicated worker
@@ -242,16 +242,18 @@ async function hpkeSuite() {
   return hpke;
 }
 
-const CONTROL_KEY = /^acme\/[A-Za-z0-9._-]+-revoke$/;
+// disable/enable act on the per-runtime `-revoke` keys; create/rotate (rewrap tests) on keys a
+// test names `acme/<anything>-rotate`.
+const CONTROL_KEY = /^acme\/[A-Za-z0-9._-]+-(revoke|rotate)$/;
 
 async function control(req, res, action, url) {
   const key = url.searchParams.get('key') || '';
-  if (!['disable', 'enable'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
+  if (!['disable', 'enable', 'create', 'rotate'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
   try {
     const out = await kmsCli(state.primaryDb, 'key', action, key);
     const info = JSON.parse(out);
-    sendJson(res, 200, { key, state: info.state });
+    sendJson(res, 200, { key, state: info.state, primaryVersion: info.primary_version });
   } catch (e) {
     sendJson(res, 500, { error: String(e.message || e) });
   }

@@ -11,7 +11,8 @@
 //   closedUrl               a base URL on a loopback port nothing listens on (connection refused)
 //   faultUrl                the fault server; `${faultUrl}/<mode>/<id>/v1` (modes: hang, flaky500,
 //                           429, garbage, plaintext, random, proxy)
-//   controlUrl              `POST ${controlUrl}/disable?key=…` / `/enable?key=…` on the primary kms
+//   controlUrl              `POST ${controlUrl}/disable|enable?key=…` (the -revoke keys) and
+//                           `/create|rotate?key=acme/<name>-rotate` on the primary kms
 //   tokens                  { writer, reader, globex, admin } JWTs valid at both services
 //   revokeKeyId             a key of tenant acme dedicated to this runtime (disabled by one test)
 //   vectors                 { positive, negative } = tests/vectors/*.json, parsed
@@ -105,6 +106,78 @@ function pairsToObject(pairs) {
   const o = {};
   for (const [k, v] of pairs) o[k] = v;
   return o;
+}
+
+function concat(chunks) {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+/** A ReadableStream of `bytes` cut into pieces whose sizes cycle through `sizes`. */
+function source(bytes, sizes) {
+  let at = 0, i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) { controller.close(); return; }
+      const n = sizes[i++ % sizes.length];
+      controller.enqueue(bytes.slice(at, at + n));
+      at += n;
+    },
+  });
+}
+/** Reads a stream to its end or its error: `{ bytes, chunks, error }`. */
+async function drain(readable) {
+  const chunks = [];
+  let error = null;
+  const r = readable.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await r.read();
+      if (done) break;
+      chunks.push(value);
+    }
+  } catch (e) {
+    error = e;
+  }
+  return { bytes: concat(chunks), chunks, error };
+}
+const u32 = (b, o) => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+const u16 = (b, o) => (b[o] << 8) + b[o + 1];
+/** The wrapped-key entries of a header (FORMAT.md §4.1–§4.2), parsed here independently. */
+function wrappedEntries(sealed) {
+  const authLen = u32(sealed, 7);
+  let o = authLen + 4;
+  const count = u16(sealed, o);
+  o += 2;
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const kind = sealed[o];
+    const sl = sealed[o + 1];
+    const sid = dec.decode(sealed.subarray(o + 2, o + 2 + sl));
+    o += 2 + sl;
+    const kl = u16(sealed, o);
+    const keyId = dec.decode(sealed.subarray(o + 2, o + 2 + kl));
+    o += 2 + kl;
+    const wl = u16(sealed, o);
+    out.push({ kind, keyServiceId: sid, keyId, wrapped: sealed.slice(o + 2, o + 2 + wl) });
+    o += 2 + wl;
+  }
+  return { authLen, entries: out };
+}
+/** The key version of a keyseal-kms `kms` wrapped key (PROTOCOL.md §7.2: 97 bytes, version at 1..5). */
+function kmsVersion(wrapped) {
+  if (wrapped.length !== 97 || wrapped[0] !== 1) throw new AssertionError(`not a keyseal-kms wrapped key (${wrapped.length} bytes)`);
+  return u32(wrapped, 1);
+}
+/** Body bytes of segments `first … last` of a message with plaintext length L and segment size S. */
+function segmentBytes(L, S, first, last) {
+  const n = Math.floor(L / S) + 1;
+  let total = 0;
+  for (let k = first; k <= last; k++) total += (k < n - 1 ? S : L % S) + 16;
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -748,6 +821,247 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     results.notes.nothingLost = `${done.length}/${N} encrypts resolved, ${faults} failed attempts at URL 1, all decrypted`;
   }, Math.max(60_000, (env.nothingLostCount ?? 200) * 150));
 
+  // -------------------------------------------------------------------------------------------
+  // streams, ranged decrypt, rotation (issue 5)
+
+  const S = 1024;
+  const SIZES = [1, 7, 333, 1500, 4099, 64];
+
+  test('streams: round trips of 0, 1, S-1, S, S+1, 3S and 1 MiB in odd chunk sizes (S = 1024)', async () => {
+    const ks = await make({ segmentSize: S });
+    const reader = await make({ token: () => env.tokens.reader });
+    for (const n of [0, 1, S - 1, S, S + 1, 3 * S, 1 << 20]) {
+      const pt = randomBytes(n);
+      const progress = [];
+      const sealedR = await drain(source(pt, SIZES).pipeThrough(ks.encryptStream({ context: CTX, onProgress: (p) => progress.push(p) })));
+      assert(!sealedR.error, `${n}: encrypt stream failed: ${sealedR.error}`);
+      const sealed = sealedR.bytes;
+      const info = await inspect(sealed);
+      eq(info.plaintextLen, n, `${n}: plaintextLen`);
+      eq(info.segmentSize, S, `${n}: segmentSize`);
+      eq(info.segmentCount, Math.floor(n / S) + 1, `${n}: segmentCount`);
+      eq(progress.at(-1).plaintextBytes, n, `${n}: progress plaintextBytes`);
+      eq(progress.at(-1).sealedBytes, sealed.length, `${n}: progress sealedBytes`);
+      bytesEq(await reader.decrypt(sealed, { requireContext: { tenant: 'acme' } }), pt, `${n}: one-shot decrypt of a streamed seal`);
+      const dprog = [];
+      const out = await drain(source(sealed, [5, 1040, 77, 9999, 1]).pipeThrough(reader.decryptStream({ requireContext: { tenant: 'acme' }, onProgress: (p) => dprog.push(p) })));
+      assert(!out.error, `${n}: decrypt stream failed: ${out.error && out.error.code} ${out.error}`);
+      bytesEq(out.bytes, pt, `${n}: stream round trip`);
+      for (const c of out.chunks) assert(c.length % S === 0 || c === out.chunks.at(-1), `${n}: plaintext released in whole segments`);
+      eq(dprog.at(-1).plaintextBytes, n, `${n}: decrypt progress`);
+    }
+    // a one-shot seal opens through the stream, fed whole
+    const pt = randomBytes(5000);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    bytesEq((await drain(source(sealed, [sealed.length]).pipeThrough(reader.decryptStream()))).bytes, pt, 'one-shot seal through decryptStream');
+    // the headline usage: Blob.stream() in, a Response body (what fetch gives) back in
+    if (typeof Blob !== 'undefined') {
+      const big = randomBytes(5 * S + 3);
+      const viaBlob = await drain(new Blob([big]).stream().pipeThrough(ks.encryptStream({ context: CTX })));
+      const back = await drain(new Response(viaBlob.bytes).body.pipeThrough(reader.decryptStream()));
+      bytesEq(back.bytes, big, 'Blob.stream() → encryptStream → Response body → decryptStream');
+    }
+    // the stream events feed metrics
+    const m = reader.metrics();
+    assert(m.decryptOk >= 8, `decryptOk ${m.decryptOk}`);
+  }, 60_000);
+
+  test('streams: backpressure — an unread output does not pull the whole input', async () => {
+    const ks = await make({ segmentSize: S });
+    let pulls = 0;
+    const chunk = randomBytes(64 * 1024);
+    const src = new ReadableStream({
+      pull(c) { pulls++; if (pulls > 200) c.close(); else c.enqueue(chunk.slice()); },
+    }, { highWaterMark: 1 });
+    const r = src.pipeThrough(ks.encryptStream({ context: CTX })).getReader();
+    const first = await r.read();
+    assert(first.value.length > 0, 'header arrives');
+    await sleep(200);
+    assert(pulls < 10, `source pulled ${pulls} times while nobody read the output`);
+    let n = 0;
+    for (let i = 0; i < 20; i++) n += (await r.read()).value.length;
+    assert(n > 0, 'reading resumes the flow');
+    await r.cancel();
+  });
+
+  test('streams: truncated, reordered, extended, tampered → DecryptionFailedError after a prefix of whole segments', async () => {
+    const ks = await make({ segmentSize: S });
+    const pt = randomBytes(5 * S + 100);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    const h = ks.inspect(sealed).headerLen;
+    const seg = S + 16;
+    const swap = sealed.slice();
+    swap.set(sealed.subarray(h + 2 * seg, h + 3 * seg), h + seg);
+    swap.set(sealed.subarray(h + seg, h + 2 * seg), h + 2 * seg);
+    const flipped = sealed.slice();
+    flipped[h + 3 * seg + 10] ^= 1;
+    const cases = [
+      ['truncated at a segment boundary', sealed.slice(0, h + 3 * seg)],
+      ['truncated inside a segment', sealed.slice(0, h + 2 * seg + 500)],
+      ['last byte missing', sealed.slice(0, sealed.length - 1)],
+      ['last segment missing', sealed.slice(0, h + 5 * seg)],
+      ['segments 1 and 2 swapped', swap],
+      ['bytes appended', concat([sealed, randomBytes(20)])],
+      ['last segment repeated', concat([sealed, sealed.subarray(h + 5 * seg)])],
+      ['body byte flipped', flipped],
+      ['header only', sealed.slice(0, h)],
+    ];
+    for (const [what, bad] of cases) {
+      const got = await drain(source(bad, [700, 1300, 3]).pipeThrough(ks.decryptStream()));
+      assert(got.error, `${what}: no error`);
+      assert(got.error instanceof E.DecryptionFailedError && got.error.code === 'DECRYPTION_FAILED', `${what}: got ${got.error.name}/${got.error.code}: ${got.error.message}`);
+      eq(got.bytes.length % S, 0, `${what}: released bytes are whole segments`);
+      bytesEq(got.bytes, pt.subarray(0, got.bytes.length), `${what}: released bytes are a prefix of the plaintext`);
+    }
+    const early = await drain(source(sealed.slice(0, h - 1), [50]).pipeThrough(ks.decryptStream()));
+    assert(early.error instanceof E.InvalidFormatError, `stream ending inside the header: ${early.error && early.error.code}`);
+    eq(early.bytes.length, 0, 'nothing released');
+    const ctx = await drain(source(sealed, [4096]).pipeThrough(ks.decryptStream({ requireContext: { tenant: 'globex' } })));
+    assert(ctx.error instanceof E.ContextMismatchError, `requireContext: ${ctx.error && ctx.error.code}`);
+    const chunk = await drain(source(new Uint8Array(1), [1]).pipeThrough(new TransformStream({ transform(_, c) { c.enqueue(42); } })).pipeThrough(ks.encryptStream({ context: CTX })));
+    assert(chunk.error instanceof E.InvalidArgumentError, `non-bytes chunk: ${chunk.error && chunk.error.code}`);
+  }, 30_000);
+
+  test('decryptRange: Uint8Array, Blob, reader function/object fetch only header + covering segments', async () => {
+    const ks = await make({ segmentSize: S });
+    const L = 10 * S + 123;
+    const pt = randomBytes(L);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    const h = ks.inspect(sealed).headerLen;
+    const reader = await make({ token: () => env.tokens.reader });
+    const ranges = [[0, 1], [0, S], [S - 1, 2], [S, S], [3 * S + 5, 2 * S], [10 * S, 123], [L - 1, 1], [0, L], [5 * S, 0], [L, 10], [10 * S + 100, 1000], [2 * S, 1]];
+    for (const [offset, length] of ranges) {
+      const want = pt.subarray(offset, Math.min(offset + length, L));
+      bytesEq(await reader.decryptRange(sealed, { offset, length }), want, `Uint8Array ${offset}+${length}`);
+      let fetched = 0, reads = 0;
+      const read = async (start, end) => { fetched += end - start; reads++; return sealed.slice(start, end); };
+      bytesEq(await reader.decryptRange(read, { offset, length, size: sealed.length }), want, `reader ${offset}+${length}`);
+      const end = Math.min(offset + length, L);
+      const segs = end > offset ? segmentBytes(L, S, Math.floor(offset / S), Math.floor((end - 1) / S)) : 0;
+      eq(fetched, h + segs, `${offset}+${length}: bytes fetched (header ${h} + covering segments ${segs})`);
+      assert(reads <= 4, `${offset}+${length}: ${reads} reads`);
+    }
+    let fetched = 0;
+    const obj = { size: sealed.length, read: async (a, b) => { fetched += b - a; return sealed.slice(a, b).buffer; } };
+    bytesEq(await reader.decryptRange(obj, { offset: 4 * S, length: S }), pt.subarray(4 * S, 5 * S), 'reader object, ArrayBuffer reads');
+    eq(fetched, h + S + 16, 'reader object fetched one segment');
+    if (typeof Blob !== 'undefined') {
+      bytesEq(await reader.decryptRange(new Blob([sealed]), { offset: 7, length: 3000 }), pt.subarray(7, 3007), 'Blob');
+    }
+    bytesEq(await reader.decryptRange(sealed, { offset: 9 * S }), pt.subarray(9 * S), 'no length: to the end');
+    // tamper inside the range fails; ranges elsewhere still open
+    const bad = sealed.slice();
+    bad[h + 3 * (S + 16) + 5] ^= 0x80;
+    await rejects(reader.decryptRange(bad, { offset: 3 * S + 10, length: 5 }), E.DecryptionFailedError, 'tampered segment');
+    await rejects(reader.decryptRange(bad, { offset: 2 * S, length: 2 * S }), E.DecryptionFailedError, 'range spanning the tampered segment');
+    bytesEq(await reader.decryptRange(bad, { offset: 0, length: 3 * S }), pt.subarray(0, 3 * S), 'untouched segments');
+    // a wrong total length changes the last segment: a range that reads it fails (a range of
+    // other segments is not affected: they authenticate alone, FORMAT.md §6.4)
+    await rejects(reader.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 10 * S, length: 10, size: sealed.length - 1 }), E.DecryptionFailedError, 'wrong size, last segment');
+    await rejects(reader.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 10 * S, length: 10, size: sealed.length + S + 16 }), E.DecryptionFailedError, 'size one segment too long');
+    await rejects(reader.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 0, length: 10, size: h + 5 }), E.DecryptionFailedError, 'impossible size');
+    await rejects(reader.decryptRange(async (a, b) => sealed.slice(a, b).subarray(1), { offset: 0, length: 10, size: sealed.length }), E.InvalidFormatError, 'short reads');
+    await rejects(reader.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 0, length: 10 }), E.InvalidArgumentError, 'reader function without size');
+    await rejects(reader.decryptRange(sealed, { offset: -1, length: 10 }), E.InvalidArgumentError, 'negative offset');
+    await rejects(reader.decryptRange(sealed, { offset: 0, length: 10, requireContext: { tenant: 'globex' } }), E.ContextMismatchError, 'requireContext');
+    await rejects(reader.decryptRange(sealed.subarray(h), { offset: 0, length: 10 }), E.InvalidFormatError, 'no header');
+  }, 30_000);
+
+  test('rewrap: header-only, body identical, old wrapped key gone, new key version after rotate, toKeyId', async () => {
+    const key = `acme/${env.runtime}-${uid()}-rotate`;
+    eq((await control('create', key)).primaryVersion, 1, 'new key at version 1');
+    const ks = await make({ keyId: key, segmentSize: S });
+    const pt = randomBytes(3 * S + 7);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    const before = wrappedEntries(sealed);
+    eq(kmsVersion(before.entries[0].wrapped), 1, 'entry made with version 1');
+    eq((await control('rotate', key)).primaryVersion, 2, 'rotated to version 2');
+    const r = await ks.rewrap(sealed);
+    const h = ks.inspect(sealed).headerLen;
+    eq(r.bodyOffset, h, 'bodyOffset');
+    const moved = concat([r.header, sealed.subarray(r.bodyOffset)]);
+    bytesEq(moved.subarray(r.header.length), sealed.subarray(h), 'body bytes identical');
+    bytesEq(moved.subarray(0, before.authLen), sealed.subarray(0, before.authLen), 'authenticated part identical');
+    const after = wrappedEntries(moved);
+    eq(after.entries.length, 1, 'one entry');
+    eq(after.entries[0].keyId, key, 'same key id');
+    eq(kmsVersion(after.entries[0].wrapped), 2, 'entry names the new version');
+    eq(indexOf(moved, before.entries[0].wrapped), -1, 'old wrapped key gone from the header');
+    const fresh = await make({ keyId: key, token: () => env.tokens.reader });
+    bytesEq(await fresh.decrypt(moved, { requireContext: CTX }), pt, 'rewrapped object decrypts');
+    bytesEq(await fresh.decryptRange(moved, { offset: S, length: 10 }), pt.subarray(S, S + 10), 'and by range');
+    // to another key, from the header alone and from a reader object
+    const key2 = `acme/${env.runtime}-${uid()}-rotate`;
+    await control('create', key2);
+    const r2 = await ks.rewrap(sealed.slice(0, h), { toKeyId: key2 });
+    const moved2 = concat([r2.header, sealed.subarray(r2.bodyOffset)]);
+    eq((await inspect(moved2)).entries[0].keyId, key2, 'toKeyId');
+    bytesEq(await (await make({ keyId: key2, token: () => env.tokens.reader })).decrypt(moved2), pt, 'moved object decrypts');
+    let fetched = 0;
+    const r3 = await ks.rewrap({ size: sealed.length, read: async (a, b) => { fetched += b - a; return sealed.slice(a, b); } }, { toKeyId: key2 });
+    eq(fetched, h, 'reader source: only the header was read');
+    eq(r3.bodyOffset, h, 'reader source bodyOffset');
+    // a reader token may not rewrap; a tampered header is refused by the kms
+    await rejects(fresh.rewrap(sealed), E.AccessDeniedError, 'reader role');
+    const badWrap = sealed.slice();
+    badWrap[before.authLen + 4 + 2 + 2 + 'acme'.length + 2 + key.length + 2 + 40] ^= 1;
+    await rejects(ks.rewrap(badWrap), E.DecryptionFailedError, 'tampered wrapped key');
+  }, 30_000);
+
+  test('rewrapAll: 20 objects, concurrency 4, resumable after a failure, idempotent (second run all skipped), follows rotation', async () => {
+    const from = `acme/${env.runtime}-${uid()}-rotate`;
+    const to = `acme/${env.runtime}-${uid()}-rotate`;
+    await control('create', from);
+    await control('create', to);
+    const ks = await make({ keyId: from });
+    const store = new Map();
+    const pts = new Map();
+    for (let i = 0; i < 20; i++) {
+      const pt = `object ${i} ${uid()}`;
+      pts.set(`o${i}`, pt);
+      store.set(`o${i}`, await ks.encrypt(pt, { context: { tenant: 'acme', object: `o${i}` } }));
+    }
+    let inFlight = 0, maxInFlight = 0, failOnce = true;
+    const objects = () => [...store.keys()].map((id) => ({
+      id,
+      readHeader: async () => { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); await sleep(2); return store.get(id); },
+      writeHeader: async (header, bodyOffset) => {
+        inFlight--;
+        if (id === 'o7' && failOnce) { failOnce = false; throw new Error('storage hiccup'); }
+        store.set(id, concat([header, store.get(id).subarray(bodyOffset)]));
+      },
+    }));
+    const prog = [];
+    const r1 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4, onProgress: (p) => prog.push(p) });
+    eq(r1.done, 19, 'run 1 done');
+    eq(r1.skipped, 0, 'run 1 skipped');
+    eq(r1.failed.length, 1, 'run 1 failed');
+    eq(r1.failed[0].id, 'o7', 'failed id');
+    eq(typeof r1.failed[0].code, 'string', 'failed code');
+    eq(r1.targetVersion, 1, 'targetVersion');
+    assert(maxInFlight <= 4, `concurrency exceeded: ${maxInFlight}`);
+    assert(maxInFlight > 1, `ran sequentially: ${maxInFlight}`);
+    eq(prog.at(-1).seen, 20, 'progress seen');
+    async function* gen() { for (const o of objects()) yield o; }
+    const r2 = await ks.rewrapAll(gen(), { toKeyId: to, concurrency: 4 });
+    eq(JSON.stringify([r2.done, r2.skipped, r2.failed.length]), JSON.stringify([1, 19, 0]), 'run 2 resumes (async iterable)');
+    const r3 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
+    eq(JSON.stringify([r3.done, r3.skipped, r3.failed.length]), JSON.stringify([0, 20, 0]), 'run 3: all skipped');
+    const reader = await make({ keyId: to, token: () => env.tokens.reader });
+    for (const [id, sealed] of store) {
+      eq((await inspect(sealed)).entries[0].keyId, to, `${id} on ${to}`);
+      eq(await reader.decryptText(sealed), pts.get(id), `${id} decrypts`);
+    }
+    // rotation of the target: every object is behind again, then current again
+    await control('rotate', to);
+    const r4 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
+    eq(JSON.stringify([r4.done, r4.skipped, r4.failed.length, r4.targetVersion]), JSON.stringify([20, 0, 0, 2]), 'after rotate: all rewrapped to v2');
+    const r5 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
+    eq(JSON.stringify([r5.done, r5.skipped]), JSON.stringify([0, 20]), 'then all skipped');
+    for (const [id, sealed] of store) eq(kmsVersion(wrappedEntries(sealed).entries[0].wrapped), 2, `${id} version`);
+    await rejects(ks.rewrapAll(42), E.InvalidArgumentError, 'objects not iterable');
+  }, 60_000);
+
   test('cross-runtime: seal a message for the other runtimes', async () => {
     const ks = await make();
     const sealed = await ks.encrypt(crossText(env.runtime), { context: { tenant: 'acme', purpose: 'cross-runtime', from: env.runtime } });
@@ -760,6 +1074,7 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     const r = await fetch(`${env.controlUrl}/${action}?key=${encodeURIComponent(key)}`, { method: 'POST' });
     const body = await r.text();
     if (r.status !== 200) throw new AssertionError(`control ${action} ${key}: ${r.status} ${body}`);
+    return JSON.parse(body);
   }
 
   return runAll();

@@ -109,12 +109,68 @@ export interface HeaderInfo {
   segmentCount: number | null;
 }
 
+
+/** Progress of a stream: bytes processed so far; `done` on the last call. */
+export interface StreamProgress { plaintextBytes: number; sealedBytes: number; done?: boolean }
+
+/**
+ * Where `decryptRange` (and `rewrap`) read from. A reader function or object gets `end` EXCLUSIVE
+ * and must return exactly `end - start` bytes (HTTP: `Range: bytes=start-(end-1)`).
+ */
+export type RangeSource =
+  | Uint8Array | ArrayBuffer | ArrayBufferView | Blob
+  | ((start: number, end: number) => Promise<Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer)
+  | { size: number; read(start: number, end: number): Promise<Uint8Array | ArrayBuffer> | Uint8Array | ArrayBuffer };
+
+export interface RangeOptions {
+  /** First plaintext byte (default 0). */
+  offset?: number;
+  /** Plaintext bytes wanted (default: to the end). The range is clamped to the plaintext. */
+  length?: number;
+  /** Total sealed length; required when `source` is a reader function. */
+  size?: number;
+  requireContext?: EncryptionContext;
+}
+
+/** One object for `rewrapAll`. */
+export interface RewrapObject {
+  id: string;
+  /** The object's header, or any prefix of the object that contains it. */
+  readHeader(): Promise<Uint8Array | ArrayBuffer>;
+  /** Store `newHeader ‖ old.subarray(bodyOffset)` (the body is unchanged). */
+  writeHeader(newHeader: Uint8Array, bodyOffset: number): Promise<void>;
+}
+
+export interface RewrapAllResult {
+  /** Objects rewritten in this run. */
+  done: number;
+  /** Objects already on the target (skipped). */
+  skipped: number;
+  /** Objects that failed (the backlog left): run again to resume. */
+  failed: { id: string; code: KeySealErrorCode; message: string }[];
+  /** Newest version of the target key when the run started. */
+  targetVersion: number;
+}
+
 export declare class KeySeal {
   private constructor();
   static create(options: KeySealOptions): Promise<KeySeal>;
   encrypt(data: Input, options?: { context?: EncryptionContext }): Promise<Uint8Array>;
   decrypt(sealed: Input, options?: { requireContext?: EncryptionContext }): Promise<Uint8Array>;
   decryptText(sealed: Input, options?: { requireContext?: EncryptionContext }): Promise<string>;
+  /** Seals what is written into one message; use as `blob.stream().pipeThrough(ks.encryptStream({ context }))`. */
+  encryptStream(options?: { context?: EncryptionContext; onProgress?: (p: StreamProgress) => void }): TransformStream<Input, Uint8Array>;
+  /** Opens a sealed stream; plaintext only per authenticated segment (errors: DecryptionFailedError on truncation, reorder, extension, tamper). */
+  decryptStream(options?: { requireContext?: EncryptionContext; onProgress?: (p: StreamProgress) => void }): TransformStream<Uint8Array | ArrayBuffer, Uint8Array>;
+  /** Reads the header and only the segments covering the range. */
+  decryptRange(source: RangeSource, options?: RangeOptions): Promise<Uint8Array>;
+  /** Header-only rewrap through the key services' /rewrap; new object = header ‖ old.subarray(bodyOffset). */
+  rewrap(sealedOrHeader: RangeSource, options?: { toKeyId?: string; size?: number }): Promise<{ header: Uint8Array; bodyOffset: number }>;
+  /** Idempotent, resumable rewrap of many objects. */
+  rewrapAll(
+    objects: Iterable<RewrapObject> | AsyncIterable<RewrapObject>,
+    options?: { toKeyId?: string; concurrency?: number; onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void },
+  ): Promise<RewrapAllResult>;
   inspect(sealed: Input): HeaderInfo;
   purge(keyId?: string): number;
   metrics(): Metrics;

@@ -6,6 +6,7 @@
 
 mod config;
 mod platform;
+mod streams;
 
 use std::rc::Rc;
 
@@ -24,11 +25,11 @@ pub(crate) fn js_error(e: &Error) -> JsValue {
     err.into()
 }
 
-fn invalid(reason: &'static str) -> JsValue {
+pub(crate) fn invalid(reason: &'static str) -> JsValue {
     js_error(&Error::InvalidArgument { reason })
 }
 
-fn context_from_json(json: &str) -> Result<EncryptionContext, JsValue> {
+pub(crate) fn context_from_json(json: &str) -> Result<EncryptionContext, JsValue> {
     if json.is_empty() {
         return Ok(EncryptionContext::new());
     }
@@ -40,7 +41,7 @@ fn context_from_json(json: &str) -> Result<EncryptionContext, JsValue> {
 /// The SDK object behind the JS `KeySeal` class.
 #[wasm_bindgen]
 pub struct KeySealCore {
-    inner: Rc<KeySeal>,
+    pub(crate) inner: Rc<KeySeal>,
 }
 
 #[wasm_bindgen]
