@@ -43,4 +43,5 @@ if [ "${KEYSEAL_SKIP_PKG_BUILD:-0}" != 1 ]; then
   inputs_hash > "$stamp"
 fi
 
-exec node js/test/harness.mjs "$@"
+# A wedged harness must fail the run, not hang it: SIGTERM after 20 min, SIGKILL 15 s later.
+exec timeout -k 15 1200 node js/test/harness.mjs "$@"
