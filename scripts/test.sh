@@ -78,6 +78,9 @@ run_plain pkg-check scripts/pkg-check.sh
 if [ -x scripts/js-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_js scripts/js-test.sh
 fi
+if [ -x scripts/js-large-test.sh ]; then
+  KEYSEAL_SKIP_PKG_BUILD=1 run_plain js-large timeout -k 15 900 scripts/js-large-test.sh
+fi
 if [ -x fuzz/run.sh ]; then
   check fuzz fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi

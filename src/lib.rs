@@ -34,8 +34,8 @@ pub use header::{EntryKind, Header, HeaderLength, MessageId, WrappedKeyEntry};
 pub use key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
 pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
 pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, entry_key_version, inspect};
-pub use segment::{BodyLayout, SegmentOpener, SegmentSealer};
-pub use stream::{DecryptStream, EncryptStream, RangePlan, plan_range};
+pub use segment::{BodyLayout, ExternalSegments, SegmentOpener, SegmentSealer};
+pub use stream::{DecryptStream, EncryptStream, ExternalJob, RangePlan, plan_range};
 pub use transport::{
     Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,
 };

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use crate::Error;
-use crate::data_key::DataKey;
+use crate::data_key::{DataKey, PayloadKey};
 use crate::engine::{AeadEngine, SegmentCipher};
 use crate::header::Header;
 use crate::key_schedule::{payload_key, verify_commitment};
@@ -238,5 +238,149 @@ impl SegmentOpener {
         self.cipher
             .open_in_place(&segment_nonce(index as u32, last), &mut buf)?;
         Ok(buf)
+    }
+}
+
+/// Everything an engine that runs outside the core needs to seal or open the segments of one
+/// message itself — e.g. WebCrypto, which is asynchronous and so cannot sit behind the synchronous
+/// [`SegmentCipher`]: the payload key (handed out once, see [`Self::take_key`]) and the nonce of
+/// each segment (FORMAT.md §6.2). The core has already done everything else: the header and its
+/// commitment on seal, the commitment check (and the body layout, when known) on open.
+///
+/// The external engine MUST use AES-256-GCM with a 128-bit tag, empty associated data, and
+/// segments cut as §6.3 says: every segment but the last holds exactly `segment_size` plaintext
+/// bytes, the last strictly fewer (possibly none).
+pub struct ExternalSegments {
+    key: Option<PayloadKey>,
+    segment_size: u32,
+}
+
+impl ExternalSegments {
+    /// For sealing the body of `header` (whose commitment must come from `dek`, as with
+    /// [`SegmentSealer::new`]).
+    pub fn for_seal(header: &Header, dek: &DataKey) -> Result<Self, Error> {
+        verify_commitment(dek, header.message_id(), header.commitment()).map_err(|_| {
+            Error::InvalidArgument {
+                reason: "header was not made for this data key",
+            }
+        })?;
+        Self::keyed(header, dek)
+    }
+
+    /// For opening the body of `header`: checks the key commitment (§6.1) first, like
+    /// [`SegmentOpener::new`]; a data key that does not match is [`Error::DecryptionFailed`].
+    pub fn for_open(header: &Header, dek: &DataKey) -> Result<Self, Error> {
+        verify_commitment(dek, header.message_id(), header.commitment())?;
+        Self::keyed(header, dek)
+    }
+
+    fn keyed(header: &Header, dek: &DataKey) -> Result<Self, Error> {
+        Ok(Self {
+            key: Some(payload_key(dek, header.message_id(), header.auth_hash())?),
+            segment_size: header.segment_size(),
+        })
+    }
+
+    /// The payload key, the first time only (later calls return `None`), so that it is handed to
+    /// the external engine once — to be imported there and then dropped here (it zeroizes).
+    pub fn take_key(&mut self) -> Option<PayloadKey> {
+        self.key.take()
+    }
+
+    /// Plaintext bytes per segment.
+    pub fn segment_size(&self) -> u32 {
+        self.segment_size
+    }
+
+    /// The nonce of segment `index` (FORMAT.md §6.2), `last` for the final segment. An index past
+    /// the last one the format allows is [`Error::LimitExceeded`].
+    pub fn nonce(&self, index: u64, last: bool) -> Result<[u8; 12], Error> {
+        if index >= MAX_SEGMENTS {
+            return Err(Error::limit("segment count"));
+        }
+        Ok(segment_nonce(index as u32, last))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::context::EncryptionContext;
+    use crate::engine::RustCryptoEngine;
+    use crate::header::{EntryKind, MessageId, WrappedKeyEntry};
+    use crate::message::{new_header, open_body, seal};
+    use alloc::string::String;
+    use alloc::vec;
+
+    fn header(dek: &DataKey, segment_size: u32) -> Header {
+        let entry = WrappedKeyEntry {
+            kind: EntryKind::Kms,
+            key_service_id: String::from("a"),
+            key_id: String::from("a/b"),
+            wrapped: vec![1, 2, 3],
+        };
+        new_header(
+            dek,
+            MessageId::assume_unique_for_key([7; 32]),
+            segment_size,
+            EncryptionContext::new(),
+            vec![entry],
+        )
+        .unwrap()
+    }
+
+    /// Seals segment by segment the way an external engine does, with the plan only.
+    fn seal_externally(plan: &mut ExternalSegments, plaintext: &[u8]) -> Vec<u8> {
+        let key = plan.take_key().unwrap();
+        assert!(plan.take_key().is_none(), "the key is handed out once");
+        let cipher = RustCryptoEngine.keyed(&key).unwrap();
+        let s = plan.segment_size() as usize;
+        let n = plaintext.len() / s + 1;
+        let mut out = Vec::new();
+        for k in 0..n {
+            let mut buf = plaintext[k * s..((k + 1) * s).min(plaintext.len())].to_vec();
+            let nonce = plan.nonce(k as u64, k + 1 == n).unwrap();
+            cipher.seal_in_place(&nonce, &mut buf).unwrap();
+            out.extend_from_slice(&buf);
+        }
+        out
+    }
+
+    #[test]
+    fn external_plan_gives_the_bytes_of_the_core_engine() {
+        let dek = DataKey::from_bytes(&[9; 32]).unwrap();
+        for len in [0usize, 1, 63, 64, 65, 5 * 64 + 7] {
+            let h = header(&dek, 64);
+            let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let whole = seal(&RustCryptoEngine, &dek, &h, &pt).unwrap();
+            let mut plan = ExternalSegments::for_seal(&h, &dek).unwrap();
+            let body = seal_externally(&mut plan, &pt);
+            assert_eq!(&whole[h.encoded_len()..], &body[..], "len {len}");
+            let mut open = ExternalSegments::for_open(&h, &dek).unwrap();
+            assert!(open.take_key().is_some());
+            assert_eq!(open_body(&RustCryptoEngine, &dek, &h, &body).unwrap(), pt);
+        }
+    }
+
+    #[test]
+    fn external_plan_checks_the_commitment_and_the_index_limit() {
+        let dek = DataKey::from_bytes(&[9; 32]).unwrap();
+        let other = DataKey::from_bytes(&[8; 32]).unwrap();
+        let h = header(&dek, 64);
+        assert!(matches!(
+            ExternalSegments::for_open(&h, &other),
+            Err(Error::DecryptionFailed)
+        ));
+        assert!(matches!(
+            ExternalSegments::for_seal(&h, &other),
+            Err(Error::InvalidArgument { .. })
+        ));
+        let plan = ExternalSegments::for_open(&h, &dek).unwrap();
+        assert_eq!(plan.nonce(3, true).unwrap(), segment_nonce(3, true));
+        assert!(matches!(
+            plan.nonce(MAX_SEGMENTS, false),
+            Err(Error::LimitExceeded { .. })
+        ));
     }
 }

@@ -1,6 +1,6 @@
 // The KeySeal API, independent of how the wasm module is loaded (each runtime's entry supplies
 // `loadWasm`). The Rust core does the work; this file converts inputs and errors.
-import { fromCore, InvalidArgumentError, InvalidFormatError } from './errors.js';
+import { DecryptionFailedError, fromCore, InvalidArgumentError, InvalidFormatError, KeySealError } from './errors.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -137,15 +137,317 @@ async function readHeader(wasm, src) {
   throw new InvalidFormatError('invalid format: header did not complete');
 }
 
+// ---------------------------------------------------------------------------------------------
+// The WebCrypto engine (docs/DESIGN.md "Engines"). The core prepares each message (header,
+// commitment, data key, layout) and hands out the payload key once and the segment nonces; here
+// AES-256-GCM runs through crypto.subtle with several segments in flight, outputs in order.
+
+/** 'auto' uses WebCrypto for messages of at least this many bytes, wasm below (bench/engines.mjs). */
+export const WEBCRYPTO_MIN_BYTES = 16 * 1024;
+/** Segments in flight per message on the WebCrypto engine. */
+const IN_FLIGHT = 8;
+const TAG = 16;
+/** Hidden test hook: `KeySeal.create({ [HIDE_SUBTLE]: true, ... })` behaves as if crypto.subtle were absent. */
+const HIDE_SUBTLE = Symbol.for('keyseal.test.hideSubtle');
+const ENGINES = ['auto', 'wasm', 'webcrypto'];
+
+const gcm = (iv) => ({ name: 'AES-GCM', iv, tagLength: 128 });
+
+/** Imports the job's payload key as a non-extractable AES-GCM key; the raw bytes are zero-filled at once. */
+async function importPayloadKey(subtle, job) {
+  const raw = job.takeKey();
+  try {
+    return await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** Any failure while opening that is not already a keyseal error (WebCrypto's OperationError) is DECRYPTION_FAILED. */
+function openFailure(e) {
+  if (e instanceof KeySealError) return e;
+  if (e && typeof e.code === 'string') return fromCore(e);
+  return new DecryptionFailedError('decryption failed', { cause: e });
+}
+
+/**
+ * Runs `start(k)` for k = 0 … n−1 with at most `inFlight` unsettled at once and hands each result
+ * to `done(k, result)` strictly in order. At the first failure it starts nothing more, waits for
+ * the started ones and rethrows, so nothing outlives the call and nothing after a failure is used.
+ */
+async function inOrder(n, inFlight, start, done) {
+  const q = [];
+  let next = 0;
+  try {
+    for (let k = 0; k < n; k++) {
+      while (next < n && q.length < inFlight) {
+        const p = start(next++);
+        p.catch(() => {});
+        q.push(p);
+      }
+      done(k, await q.shift());
+    }
+  } catch (e) {
+    await Promise.allSettled(q);
+    throw e;
+  }
+}
+
+/** Seals `bytes` as one message with a prepared job. */
+async function sealWebCrypto(subtle, job, bytes) {
+  const key = await importPayloadKey(subtle, job);
+  const header = job.header();
+  const S = job.segmentSize();
+  const n = Math.floor(bytes.length / S) + 1;
+  const out = new Uint8Array(header.length + bytes.length + n * TAG);
+  out.set(header);
+  await inOrder(n, IN_FLIGHT,
+    (k) => subtle.encrypt(gcm(job.nonce(k, k === n - 1)), key, bytes.subarray(k * S, Math.min(bytes.length, (k + 1) * S))),
+    (k, ct) => out.set(new Uint8Array(ct), header.length + k * (S + TAG)));
+  return out;
+}
+
+/** Opens a whole body with a prepared job; all or nothing (the partial output is zero-filled on failure). */
+async function openWebCrypto(subtle, job, body) {
+  const key = await importPayloadKey(subtle, job);
+  const S = job.segmentSize();
+  const F = S + TAG;
+  const n = Math.floor(body.length / F) + 1;
+  if (body.length % F < TAG) throw new DecryptionFailedError('decryption failed');
+  const out = new Uint8Array(body.length - n * TAG);
+  try {
+    await inOrder(n, IN_FLIGHT,
+      (k) => subtle.decrypt(gcm(job.nonce(k, k === n - 1)), key, body.subarray(k * F, Math.min(body.length, (k + 1) * F))),
+      (k, pt) => out.set(new Uint8Array(pt), k * S));
+  } catch (e) {
+    out.fill(0);
+    throw openFailure(e);
+  }
+  return out;
+}
+
+/** The header length when `prefix` holds the whole header, else `prefix.length` (the core then reports the error). */
+function headerLenIn(wasm, prefix) {
+  try {
+    const n = wasm.headerLength(prefix);
+    return n > 0 && n <= prefix.length ? n : -1;
+  } catch {
+    return prefix.length;
+  }
+}
+
+/**
+ * A queue of segment operations with at most IN_FLIGHT unsettled: `add(promise)` (call `drain`
+ * with `IN_FLIGHT - 1` after each), `drain(max, emit)` waits for the oldest until at most `max`
+ * are left and emits their results in order.
+ */
+function segmentQueue() {
+  const q = [];
+  return {
+    add(p) { p.catch(() => {}); q.push(p); },
+    async drain(max, emit) { while (q.length > max) emit(new Uint8Array(await q.shift())); },
+    async abandon() { const rest = q.splice(0); await Promise.allSettled(rest); },
+  };
+}
+
+/**
+ * decryptRange on the WebCrypto engine: `segs` are the message bytes `fs … fe` (whole segments)
+ * that cover plaintext `ps … pe`; the core checks the context, the layout and the commitment.
+ */
+async function rangeWebCrypto(subtle, core, { header, size, segs, fs, fe, ps, pe, hl, req }) {
+  const job = await core.prepareDecrypt(header, size - hl, req);
+  const out = new Uint8Array(pe - ps);
+  try {
+    if (segs.length !== fe - fs) throw new DecryptionFailedError('decryption failed');
+    const key = await importPayloadKey(subtle, job);
+    const S = job.segmentSize();
+    const F = S + TAG;
+    const total = Math.floor((size - hl) / F) + 1;
+    const first = (fs - hl) / F;
+    const n = Math.ceil((fe - fs) / F);
+    await inOrder(n, IN_FLIGHT,
+      (i) => subtle.decrypt(gcm(job.nonce(first + i, first + i === total - 1)), key, segs.subarray(i * F, Math.min(segs.length, (i + 1) * F))),
+      (i, buf) => {
+        const p = new Uint8Array(buf);
+        const at = (first + i) * S;
+        const from = Math.max(ps, at), to = Math.min(pe, at + p.length);
+        if (to > from) out.set(p.subarray(from - at, to - at), from - ps);
+        p.fill(0);
+      });
+    job.finish(true, segs.length);
+    return out;
+  } catch (e) {
+    out.fill(0);
+    job.finish(false, segs.length);
+    throw openFailure(e);
+  } finally {
+    job.free();
+  }
+}
+
+/** encryptStream on the WebCrypto engine: cuts segments here (FORMAT.md §6.3), IN_FLIGHT at a time, output in order. */
+function encryptStreamWebCrypto(subtle, core, ctx, onProgress) {
+  let job = null, key = null, S = 0;
+  let seg = null, segLen = 0, index = 0;
+  let pt = 0, out = 0;
+  const q = segmentQueue();
+  const emitTo = (controller) => (bytes) => { if (bytes.length) { out += bytes.length; controller.enqueue(bytes); } };
+  const start = async (controller) => {
+    if (job) return;
+    job = await call(() => core.prepareEncrypt(undefined, ctx));
+    key = await importPayloadKey(subtle, job);
+    S = job.segmentSize();
+    seg = new Uint8Array(S);
+    emitTo(controller)(job.header());
+  };
+  // each segment gets a fresh buffer, so WebCrypto never sees bytes change under it
+  const seal = (last) => {
+    q.add(subtle.encrypt(gcm(job.nonce(index++, last)), key, seg.subarray(0, segLen)));
+    seg = last ? null : new Uint8Array(S);
+    segLen = 0;
+  };
+  const dispose = () => { try { job?.free(); } catch { /* already freed */ } job = null; key = null; seg = null; };
+  const guard = (f) => async (...a) => {
+    try { return await f(...a); } catch (e) {
+      await q.abandon();
+      try { job?.finish(false, pt); } catch { /* freed */ }
+      dispose();
+      throw fromCore(e);
+    }
+  };
+  return new TransformStream({
+    transform: guard(async (chunk, controller) => {
+      await start(controller);
+      let b = toBytes(chunk, 'chunk');
+      while (b.length) {
+        const take = Math.min(S - segLen, b.length);
+        seg.set(b.subarray(0, take), segLen);
+        segLen += take;
+        pt += take;
+        b = b.subarray(take);
+        if (segLen === S) {
+          seal(false);
+          await q.drain(IN_FLIGHT - 1, emitTo(controller));
+        }
+      }
+      progress(onProgress, { plaintextBytes: pt, sealedBytes: out });
+    }),
+    flush: guard(async (controller) => {
+      await start(controller);
+      seal(true);
+      await q.drain(0, emitTo(controller));
+      job.finish(true, pt);
+      dispose();
+      progress(onProgress, { plaintextBytes: pt, sealedBytes: out, done: true });
+    }),
+    cancel: async () => { await q.abandon(); dispose(); },
+  });
+}
+
+/**
+ * decryptStream on the WebCrypto engine: collects the header, has the core check it and get the
+ * data key, then opens segments IN_FLIGHT at a time and releases plaintext strictly in order,
+ * each segment only after its tag checked; after a failure nothing more is released.
+ */
+function decryptStreamWebCrypto(subtle, core, wasm, req, onProgress) {
+  let head = new Uint8Array(0);
+  let job = null, key = null, F = 0;
+  let seg = null, segLen = 0, index = 0;
+  let sealedIn = 0, pt = 0;
+  const q = segmentQueue();
+  const emitTo = (controller) => (bytes) => { if (bytes.length) { pt += bytes.length; controller.enqueue(bytes); } };
+  const begin = async (header) => {
+    job = await call(() => core.prepareDecrypt(header, undefined, req));
+    key = await importPayloadKey(subtle, job);
+    F = job.segmentSize() + TAG;
+    seg = new Uint8Array(F);
+  };
+  const open = (last) => {
+    q.add(subtle.decrypt(gcm(job.nonce(index++, last)), key, seg.subarray(0, segLen)));
+    seg = last ? null : new Uint8Array(F);
+    segLen = 0;
+  };
+  const dispose = () => { try { job?.free(); } catch { /* already freed */ } job = null; key = null; seg = null; head = null; };
+  const guard = (f) => async (...a) => {
+    try { return await f(...a); } catch (e) {
+      await q.abandon();
+      try { job?.finish(false, sealedIn); } catch { /* freed */ }
+      dispose();
+      throw openFailure(e);
+    }
+  };
+  return new TransformStream({
+    transform: guard(async (chunk, controller) => {
+      let b = toBytes(chunk, 'chunk');
+      sealedIn += b.length;
+      if (!job) {
+        const next = new Uint8Array(head.length + b.length);
+        next.set(head);
+        next.set(b, head.length);
+        head = next;
+        const n = headerLenIn(wasm, head);
+        if (n < 0) { progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt }); return; }
+        await begin(head.slice(0, n));
+        b = head.subarray(n);
+        head = null;
+      }
+      while (b.length) {
+        const take = Math.min(F - segLen, b.length);
+        seg.set(b.subarray(0, take), segLen);
+        segLen += take;
+        b = b.subarray(take);
+        // a full-size segment is never the last one (FORMAT.md §6.3)
+        if (segLen === F) {
+          open(false);
+          await q.drain(IN_FLIGHT - 1, emitTo(controller));
+        }
+      }
+      progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt });
+    }),
+    flush: guard(async (controller) => {
+      // a stream that ended inside the header: the core reports it (INVALID_FORMAT) and counts it
+      if (!job) await begin(head);
+      if (segLen < TAG) {
+        await q.drain(0, emitTo(controller));
+        throw new DecryptionFailedError('decryption failed');
+      }
+      open(true);
+      await q.drain(0, emitTo(controller));
+      job.finish(true, sealedIn);
+      dispose();
+      progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt, done: true });
+    }),
+    cancel: async () => { await q.abandon(); dispose(); },
+  });
+}
+
 export function createApi(loadWasm) {
   let loaded;
   const wasmNow = async () => (loaded ??= await loadWasm());
 
   class KeySeal {
     #core;
-    constructor(core) {
+    #engine;
+    #subtle;
+    constructor(core, engine = { engine: 'wasm', subtle: undefined }) {
       if (!core) throw new InvalidArgumentError('use KeySeal.create(options)');
       this.#core = core;
+      this.#engine = engine.engine;
+      this.#subtle = engine.subtle;
+    }
+
+    /** crypto.subtle when a message of `n` bytes goes to the WebCrypto engine, else undefined. */
+    #subtleFor(n) {
+      if (this.#engine === 'wasm' || !this.#subtle) return undefined;
+      return this.#engine === 'webcrypto' || n >= WEBCRYPTO_MIN_BYTES ? this.#subtle : undefined;
+    }
+
+    /**
+     * Which engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the
+     * streams): `'webcrypto'` or `'wasm'`. Both produce the same bytes.
+     */
+    engineFor(byteLength) {
+      return this.#subtleFor(byteLength) ? 'webcrypto' : 'wasm';
     }
 
     /** Validates options and prepares the key-service clients. Makes no network call. */
@@ -154,16 +456,36 @@ export function createApi(loadWasm) {
       const config = coreConfig(options);
       const token = options.token ?? (() => '');
       if (typeof token !== 'function') throw new InvalidArgumentError('token must be a function');
+      const engine = options.engine ?? 'auto';
+      if (!ENGINES.includes(engine)) throw new InvalidArgumentError("engine must be 'auto', 'wasm' or 'webcrypto'");
+      const subtle = options[HIDE_SUBTLE] === true ? undefined : globalThis.crypto?.subtle;
+      if (engine === 'webcrypto' && !subtle) throw new InvalidArgumentError("engine 'webcrypto' needs crypto.subtle, which this runtime lacks");
       const onEvent = typeof options.onEvent === 'function'
         ? (json) => { try { options.onEvent(JSON.parse(json)); } catch { /* a throwing listener must not break crypto */ } }
         : undefined;
-      return call(() => new KeySeal(new wasm.KeySealCore(JSON.stringify(config), token, onEvent)));
+      return call(() => new KeySeal(new wasm.KeySealCore(JSON.stringify(config), token, onEvent), { engine, subtle }));
     }
 
     /** Seals bytes or a string under `context`. */
     async encrypt(data, { context } = {}) {
       const bytes = toBytes(data, 'data');
       const ctx = contextJson(context, 'context');
+      const subtle = this.#subtleFor(bytes.length);
+      if (subtle) {
+        return call(async () => {
+          const job = await this.#core.prepareEncrypt(bytes.length, ctx);
+          try {
+            const out = await sealWebCrypto(subtle, job, bytes);
+            job.finish(true, bytes.length);
+            return out;
+          } catch (e) {
+            job.finish(false, bytes.length);
+            throw e;
+          } finally {
+            job.free();
+          }
+        });
+      }
       return call(() => this.#core.encrypt(bytes, ctx));
     }
 
@@ -171,6 +493,24 @@ export function createApi(loadWasm) {
     async decrypt(sealed, { requireContext } = {}) {
       const bytes = toBytes(sealed, 'sealed');
       const req = contextJson(requireContext, 'requireContext');
+      const subtle = this.#subtleFor(bytes.length);
+      if (subtle) {
+        return call(async () => {
+          const n = headerLenIn(loaded, bytes);
+          const hl = n < 0 ? bytes.length : n;
+          const job = await this.#core.prepareDecrypt(bytes.subarray(0, hl), bytes.length - hl, req);
+          try {
+            const out = await openWebCrypto(subtle, job, bytes.subarray(hl));
+            job.finish(true, bytes.length);
+            return out;
+          } catch (e) {
+            job.finish(false, bytes.length);
+            throw openFailure(e);
+          } finally {
+            job.free();
+          }
+        });
+      }
       return call(() => this.#core.decrypt(bytes, req));
     }
 
@@ -189,6 +529,8 @@ export function createApi(loadWasm) {
     encryptStream({ context, onProgress } = {}) {
       const ctx = contextJson(context, 'context');
       const core = this.#core;
+      const subtle = this.#subtleFor(Infinity);
+      if (subtle) return encryptStreamWebCrypto(subtle, core, ctx, onProgress);
       let s = null;
       let pt = 0, out = 0;
       const emit = (controller, bytes) => { if (bytes.length) { out += bytes.length; controller.enqueue(bytes); } };
@@ -231,6 +573,8 @@ export function createApi(loadWasm) {
     decryptStream({ requireContext, onProgress } = {}) {
       const req = contextJson(requireContext, 'requireContext');
       const core = this.#core;
+      const subtle = this.#subtleFor(Infinity);
+      if (subtle) return decryptStreamWebCrypto(subtle, core, loaded, req, onProgress);
       let s = null;
       let sealedIn = 0, pt = 0;
       const emit = (controller, bytes) => { if (bytes.length) { pt += bytes.length; controller.enqueue(bytes); } };
@@ -272,8 +616,10 @@ export function createApi(loadWasm) {
         nonNegInt(offset, 'offset');
         const len = length === undefined ? Number.MAX_SAFE_INTEGER - offset : nonNegInt(length, 'length');
         const header = await readHeader(wasm, src);
-        const [fs, fe] = wasm.planRange(header, src.size, offset, len);
+        const [fs, fe, ps, pe, hl] = wasm.planRange(header, src.size, offset, len);
         const segs = fe > fs ? await src.read(fs, fe) : new Uint8Array(0);
+        const subtle = fe > fs ? this.#subtleFor(fe - fs) : undefined;
+        if (subtle) return rangeWebCrypto(subtle, core, { header, size: src.size, segs, fs, fe, ps, pe, hl, req });
         return core.decryptRange(header, src.size, offset, len, segs, req);
       });
     }
@@ -380,17 +726,54 @@ export function createApi(loadWasm) {
     return inspectSync(sealed);
   }
 
+  function lowLevelSubtle(engine) {
+    if (engine !== 'wasm' && engine !== 'webcrypto') throw new InvalidArgumentError("engine must be 'wasm' or 'webcrypto'");
+    if (engine === 'webcrypto' && !globalThis.crypto?.subtle) throw new InvalidArgumentError("engine 'webcrypto' needs crypto.subtle");
+    return engine === 'webcrypto';
+  }
+
   /** Low-level functions for test vectors and tools. Data keys are the caller's responsibility. */
   const lowLevel = {
-    async openWithDataKey(sealed, dataKey, { requireContext } = {}) {
+    /** `engine`: 'wasm' (default) or 'webcrypto'. */
+    async openWithDataKey(sealed, dataKey, { requireContext, engine = 'wasm' } = {}) {
       const w = await wasmNow();
-      return call(() => w.openWithDataKey(toBytes(sealed, 'sealed'), toBytes(dataKey, 'dataKey'), contextJson(requireContext, 'requireContext')));
+      const bytes = toBytes(sealed, 'sealed');
+      const req = contextJson(requireContext, 'requireContext');
+      if (lowLevelSubtle(engine)) {
+        return call(async () => {
+          const n = headerLenIn(w, bytes);
+          const hl = n < 0 ? bytes.length : n;
+          const job = w.prepareOpenWithDataKey(bytes.subarray(0, hl), toBytes(dataKey, 'dataKey'), req);
+          try {
+            return await openWebCrypto(globalThis.crypto.subtle, job, bytes.subarray(hl));
+          } catch (e) {
+            throw openFailure(e);
+          } finally {
+            job.free();
+          }
+        });
+      }
+      return call(() => w.openWithDataKey(bytes, toBytes(dataKey, 'dataKey'), req));
     },
-    async sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, contextPairs, entries, plaintext) {
+    /** `options.engine`: 'wasm' (default) or 'webcrypto'; both give the same bytes. */
+    async sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, contextPairs, entries, plaintext, { engine = 'wasm' } = {}) {
       const w = await wasmNow();
-      return call(() => w.sealWithDataKeyAssumingUniqueMessageId(
-        toBytes(dataKey, 'dataKey'), toBytes(messageId, 'messageId'), segmentSize,
-        JSON.stringify(contextPairs), JSON.stringify(entries), toBytes(plaintext, 'plaintext')));
+      const args = [toBytes(dataKey, 'dataKey'), toBytes(messageId, 'messageId'), segmentSize, JSON.stringify(contextPairs), JSON.stringify(entries)];
+      if (lowLevelSubtle(engine)) {
+        return call(async () => {
+          const job = w.prepareSealWithDataKeyAssumingUniqueMessageId(...args);
+          try {
+            return await sealWebCrypto(globalThis.crypto.subtle, job, toBytes(plaintext, 'plaintext'));
+          } finally {
+            job.free();
+          }
+        });
+      }
+      return call(() => w.sealWithDataKeyAssumingUniqueMessageId(...args, toBytes(plaintext, 'plaintext')));
+    },
+    /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
+    async wasmMemoryBytes() {
+      return (await wasmNow()).wasmMemoryBytes();
     },
   };
 

@@ -827,9 +827,9 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
   const S = 1024;
   const SIZES = [1, 7, 333, 1500, 4099, 64];
 
-  test('streams: round trips of 0, 1, S-1, S, S+1, 3S and 1 MiB in odd chunk sizes (S = 1024)', async () => {
-    const ks = await make({ segmentSize: S });
-    const reader = await make({ token: () => env.tokens.reader });
+  for (const engine of ['wasm', 'webcrypto']) test(`streams (${engine} engine): round trips of 0, 1, S-1, S, S+1, 3S and 1 MiB in odd chunk sizes (S = 1024)`, async () => {
+    const ks = await make({ segmentSize: S, engine });
+    const reader = await make({ token: () => env.tokens.reader, engine });
     for (const n of [0, 1, S - 1, S, S + 1, 3 * S, 1 << 20]) {
       const pt = randomBytes(n);
       const progress = [];
@@ -866,8 +866,8 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     assert(m.decryptOk >= 8, `decryptOk ${m.decryptOk}`);
   }, 60_000);
 
-  test('streams: backpressure — an unread output does not pull the whole input', async () => {
-    const ks = await make({ segmentSize: S });
+  for (const engine of ['wasm', 'webcrypto']) test(`streams (${engine} engine): backpressure — an unread output does not pull the whole input`, async () => {
+    const ks = await make({ segmentSize: S, engine });
     let pulls = 0;
     const chunk = randomBytes(64 * 1024);
     const src = new ReadableStream({
@@ -884,8 +884,8 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     await r.cancel();
   });
 
-  test('streams: truncated, reordered, extended, tampered → DecryptionFailedError after a prefix of whole segments', async () => {
-    const ks = await make({ segmentSize: S });
+  for (const engine of ['wasm', 'webcrypto']) test(`streams (${engine} engine): truncated, reordered, extended, tampered → DecryptionFailedError after a prefix of whole segments`, async () => {
+    const ks = await make({ segmentSize: S, engine });
     const pt = randomBytes(5 * S + 100);
     const sealed = await ks.encrypt(pt, { context: CTX });
     const h = ks.inspect(sealed).headerLen;
@@ -1060,6 +1060,165 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     eq(JSON.stringify([r5.done, r5.skipped]), JSON.stringify([0, 20]), 'then all skipped');
     for (const [id, sealed] of store) eq(kmsVersion(wrappedEntries(sealed).entries[0].wrapped), 2, `${id} version`);
     await rejects(ks.rewrapAll(42), E.InvalidArgumentError, 'objects not iterable');
+  }, 60_000);
+
+  // engines (issue 5 item 3): the wasm aes-gcm engine and WebCrypto give the same bytes
+
+  const HIDE_SUBTLE = Symbol.for('keyseal.test.hideSubtle');
+  const ENGINE_SIZES = [0, 1, S - 1, S, S + 1, 5 * S + 7, 2 * 1024 * 1024 + 3];
+
+  test('engines: seal with one engine, open with the other, both ways (0, 1, S−1, S, S+1, 5S+7, ~2 MiB; S = 1024)', async () => {
+    const wasmKs = await make({ segmentSize: S, engine: 'wasm' });
+    const webKs = await make({ segmentSize: S, engine: 'webcrypto' });
+    eq(wasmKs.engineFor(1e9), 'wasm', 'engine wasm');
+    eq(webKs.engineFor(0), 'webcrypto', 'engine webcrypto');
+    for (const n of ENGINE_SIZES) {
+      const pt = randomBytes(n);
+      const a = await wasmKs.encrypt(pt, { context: CTX });
+      bytesEq(await webKs.decrypt(a, { requireContext: CTX }), pt, `${n}: wasm seal → WebCrypto open`);
+      const b = await webKs.encrypt(pt, { context: CTX });
+      const info = await inspect(b);
+      eq(info.plaintextLen, n, `${n}: plaintextLen of the WebCrypto seal`);
+      eq(info.segmentCount, Math.floor(n / S) + 1, `${n}: segmentCount`);
+      bytesEq(await wasmKs.decrypt(b, { requireContext: CTX }), pt, `${n}: WebCrypto seal → wasm open`);
+      bytesEq(await webKs.decrypt(b), pt, `${n}: WebCrypto both ways`);
+    }
+    const m = webKs.metrics();
+    eq(m.encryptOk, ENGINE_SIZES.length, 'WebCrypto encrypts are counted');
+    eq(m.decryptOk, 2 * ENGINE_SIZES.length, 'WebCrypto decrypts are counted');
+  }, 60_000);
+
+  test('engines: byte identity under a fixed message id (lowLevel, both engines; vectors re-sealed by WebCrypto)', async () => {
+    const dk = randomBytes(32), mid = randomBytes(32);
+    const entries = [{ kind: 'kms', key_service_id: 'acme', key_id: 'acme/default', wrapped: toHex(randomBytes(97)) }];
+    for (const seg of [S, 64 * 1024]) {
+      for (const n of ENGINE_SIZES) {
+        const pt = randomBytes(n);
+        const w = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(dk, mid, seg, [['tenant', 'acme']], entries, pt);
+        const c = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(dk, mid, seg, [['tenant', 'acme']], entries, pt, { engine: 'webcrypto' });
+        bytesEq(c, w, `${n} (S=${seg}): WebCrypto bytes = wasm bytes`);
+        bytesEq(await lowLevel.openWithDataKey(w, dk, { engine: 'webcrypto' }), pt, `${n} (S=${seg}): WebCrypto opens`);
+        bytesEq(await lowLevel.openWithDataKey(c, dk, { engine: 'wasm' }), pt, `${n} (S=${seg}): wasm opens`);
+      }
+    }
+    for (const v of env.vectors.positive.vectors) {
+      const again = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(
+        hex(v.data_key), hex(v.message_id), v.segment_size, v.context, v.entries, hex(v.plaintext), { engine: 'webcrypto' });
+      eq(toHex(again), v.sealed, `${v.name}: re-sealed by WebCrypto`);
+      bytesEq(await lowLevel.openWithDataKey(hex(v.sealed), hex(v.data_key), { engine: 'webcrypto' }), hex(v.plaintext), `${v.name}: opened by WebCrypto`);
+    }
+  }, 60_000);
+
+  test('engines: WebCrypto — tampered, truncated, extended, wrong key → DecryptionFailedError; streams release only whole authenticated segments', async () => {
+    const ks = await make({ segmentSize: S, engine: 'webcrypto' });
+    const pt = randomBytes(5 * S + 7);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    const h = ks.inspect(sealed).headerLen;
+    const seg = S + 16;
+    const flipped = sealed.slice();
+    flipped[h + 2 * seg + 100] ^= 1;
+    const swap = sealed.slice();
+    swap.set(sealed.subarray(h + 2 * seg, h + 3 * seg), h + seg);
+    swap.set(sealed.subarray(h + seg, h + 2 * seg), h + 2 * seg);
+    const cases = [
+      ['segment 2 byte flipped', flipped],
+      ['last tag byte flipped', (() => { const b = sealed.slice(); b[b.length - 1] ^= 1; return b; })()],
+      ['segments 1 and 2 swapped', swap],
+      ['truncated at a segment boundary', sealed.slice(0, h + 3 * seg)],
+      ['last segment missing', sealed.slice(0, h + 5 * seg)],
+      ['bytes appended', concat([sealed, randomBytes(20)])],
+      ['impossible length', sealed.slice(0, h + 3 * seg + 5)],
+    ];
+    for (const [what, bad] of cases) {
+      await rejects(ks.decrypt(bad), E.DecryptionFailedError, `one-shot: ${what}`);
+      const got = await drain(source(bad, [700, 1300, 3]).pipeThrough(ks.decryptStream()));
+      assert(got.error instanceof E.DecryptionFailedError, `stream: ${what}: got ${got.error && got.error.code}: ${got.error && got.error.message}`);
+      eq(got.bytes.length % S, 0, `stream: ${what}: released bytes are whole segments`);
+      bytesEq(got.bytes, pt.subarray(0, got.bytes.length), `stream: ${what}: released bytes are a prefix of the plaintext`);
+    }
+    // nothing after the failing segment is released, even with segments in flight behind it
+    const got = await drain(source(flipped, [flipped.length]).pipeThrough(ks.decryptStream()));
+    assert(got.bytes.length <= 2 * S, `released ${got.bytes.length} bytes past the tampered segment 2`);
+    const dk = randomBytes(32), mid = randomBytes(32);
+    const low = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(dk, mid, S, [], [{ kind: 'kms', key_service_id: 'a', key_id: 'a/b', wrapped: '01' }], pt, { engine: 'webcrypto' });
+    await rejects(lowLevel.openWithDataKey(low, randomBytes(32), { engine: 'webcrypto' }), E.DecryptionFailedError, 'wrong data key (commitment)');
+    const lowFlip = low.slice();
+    lowFlip[lowFlip.length - 30] ^= 1;
+    await rejects(lowLevel.openWithDataKey(lowFlip, dk, { engine: 'webcrypto' }), E.DecryptionFailedError, 'lowLevel tampered');
+    await rejects(ks.decrypt(sealed, { requireContext: { tenant: 'globex' } }), E.ContextMismatchError, 'requireContext still checked');
+    const m = ks.metrics();
+    assert((m.decryptFailed.DECRYPTION_FAILED ?? 0) >= cases.length, `decrypt failures counted: ${JSON.stringify(m.decryptFailed)}`);
+  }, 60_000);
+
+  test('engines: streams via WebCrypto round trip (and cross with the wasm engine)', async () => {
+    const web = await make({ segmentSize: S, engine: 'webcrypto' });
+    const wasmKs = await make({ segmentSize: S, engine: 'wasm' });
+    for (const n of [0, 1, S - 1, S, S + 1, 5 * S + 7, 300 * 1024]) {
+      const pt = randomBytes(n);
+      const progress = [];
+      const a = await drain(source(pt, SIZES).pipeThrough(web.encryptStream({ context: CTX, onProgress: (p) => progress.push(p) })));
+      assert(!a.error, `${n}: WebCrypto encrypt stream: ${a.error}`);
+      eq(progress.at(-1).sealedBytes, a.bytes.length, `${n}: progress sealedBytes`);
+      eq(progress.at(-1).plaintextBytes, n, `${n}: progress plaintextBytes`);
+      bytesEq(await wasmKs.decrypt(a.bytes), pt, `${n}: WebCrypto stream → wasm one-shot`);
+      const back = await drain(source(a.bytes, [5, 1040, 77, 9999, 1]).pipeThrough(web.decryptStream({ requireContext: { tenant: 'acme' } })));
+      assert(!back.error, `${n}: WebCrypto decrypt stream: ${back.error && back.error.code} ${back.error}`);
+      bytesEq(back.bytes, pt, `${n}: WebCrypto stream round trip`);
+      for (const c of back.chunks) assert(c.length === S || c === back.chunks.at(-1), `${n}: plaintext released segment by segment`);
+      const b = await drain(source(pt, SIZES).pipeThrough(wasmKs.encryptStream({ context: CTX })));
+      const viaWeb = await drain(source(b.bytes, [4096]).pipeThrough(web.decryptStream()));
+      bytesEq(viaWeb.bytes, pt, `${n}: wasm stream → WebCrypto stream`);
+    }
+    const early = await drain(source(randomBytes(10), [10]).pipeThrough(web.decryptStream()));
+    assert(early.error instanceof E.InvalidFormatError, `garbage into the WebCrypto decrypt stream: ${early.error && early.error.code}`);
+    const ctx = await drain(source(await web.encrypt('x', { context: CTX }), [4096]).pipeThrough(web.decryptStream({ requireContext: { tenant: 'globex' } })));
+    assert(ctx.error instanceof E.ContextMismatchError, `requireContext: ${ctx.error && ctx.error.code}`);
+  }, 60_000);
+
+  test('engines: decryptRange via WebCrypto reads only the covering segments; tamper and wrong size fail', async () => {
+    const ks = await make({ segmentSize: S });
+    const L = 10 * S + 123;
+    const pt = randomBytes(L);
+    const sealed = await ks.encrypt(pt, { context: CTX });
+    const h = ks.inspect(sealed).headerLen;
+    const web = await make({ token: () => env.tokens.reader, engine: 'webcrypto' });
+    for (const [offset, length] of [[0, 1], [S - 1, 2], [3 * S + 5, 2 * S], [10 * S, 123], [L - 1, 1], [0, L], [5 * S, 0], [L, 10]]) {
+      let fetched = 0;
+      const read = async (start, end) => { fetched += end - start; return sealed.slice(start, end); };
+      bytesEq(await web.decryptRange(read, { offset, length, size: sealed.length }), pt.subarray(offset, Math.min(offset + length, L)), `${offset}+${length}`);
+      const end = Math.min(offset + length, L);
+      eq(fetched, h + (end > offset ? segmentBytes(L, S, Math.floor(offset / S), Math.floor((end - 1) / S)) : 0), `${offset}+${length}: bytes fetched`);
+    }
+    const bad = sealed.slice();
+    bad[h + 3 * (S + 16) + 5] ^= 0x80;
+    await rejects(web.decryptRange(bad, { offset: 2 * S, length: 2 * S }), E.DecryptionFailedError, 'range spanning the tampered segment');
+    bytesEq(await web.decryptRange(bad, { offset: 0, length: 3 * S }), pt.subarray(0, 3 * S), 'untouched segments');
+    await rejects(web.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 10 * S, length: 10, size: sealed.length - 1 }), E.DecryptionFailedError, 'wrong size, last segment');
+    await rejects(web.decryptRange(async (a, b) => sealed.slice(a, b), { offset: 0, length: 10, size: h + 5 }), E.DecryptionFailedError, 'impossible size');
+    await rejects(web.decryptRange(sealed, { offset: 0, length: 10, requireContext: { tenant: 'globex' } }), E.ContextMismatchError, 'requireContext');
+  }, 30_000);
+
+  test("engines: 'auto' switches by size; without crypto.subtle it falls back to wasm; bad engine option rejected", async () => {
+    const auto = await make({ segmentSize: S });
+    eq(auto.engineFor(0), 'wasm', 'auto, empty message');
+    eq(auto.engineFor(1024), 'wasm', 'auto, 1 KiB');
+    eq(auto.engineFor(Infinity), 'webcrypto', 'auto, streams');
+    const big = auto.engineFor(16 * 1024 * 1024);
+    eq(big, 'webcrypto', 'auto, 16 MiB');
+    const pt = randomBytes(2 * 1024 * 1024);
+    bytesEq(await auto.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'auto round trip, 2 MiB');
+    const none = await make({ segmentSize: S, [HIDE_SUBTLE]: true });
+    eq(none.engineFor(16 * 1024 * 1024), 'wasm', 'no crypto.subtle: wasm for large messages');
+    eq(none.engineFor(Infinity), 'wasm', 'no crypto.subtle: wasm for streams');
+    const sealed = await none.encrypt(pt, { context: CTX });
+    bytesEq(await auto.decrypt(sealed), pt, 'fallback seal opens with WebCrypto');
+    bytesEq(await none.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'fallback opens a WebCrypto seal');
+    const st = await drain(source(pt.subarray(0, 5 * S + 7), [999]).pipeThrough(none.encryptStream({ context: CTX })));
+    bytesEq((await drain(source(st.bytes, [777]).pipeThrough(none.decryptStream()))).bytes, pt.subarray(0, 5 * S + 7), 'fallback streams');
+    assert(globalThis.crypto && globalThis.crypto.subtle, 'the real crypto.subtle is untouched');
+    await rejects(make({ engine: 'webcrypto', [HIDE_SUBTLE]: true }), E.InvalidArgumentError, "engine 'webcrypto' without crypto.subtle");
+    await rejects(make({ engine: 'fast' }), E.InvalidArgumentError, 'unknown engine');
+    await rejects(lowLevel.sealWithDataKeyAssumingUniqueMessageId(randomBytes(32), randomBytes(32), S, [], [], pt, { engine: 'fast' }), E.InvalidArgumentError, 'lowLevel unknown engine');
   }, 60_000);
 
   test('cross-runtime: seal a message for the other runtimes', async () => {

@@ -72,6 +72,13 @@ export interface KeySealOptions {
   segmentSize?: number;
   /** Sent as `reason` to the key service (audit log). */
   reason?: string;
+  /**
+   * AES-256-GCM engine; both give the same bytes. `auto` (default): WebCrypto (`crypto.subtle`,
+   * several segments in flight) for messages of at least 16 KiB and for streams, the wasm engine
+   * below that and whenever `crypto.subtle` is absent. `wasm`: always the wasm engine.
+   * `webcrypto`: always WebCrypto (create fails where `crypto.subtle` is absent).
+   */
+  engine?: 'auto' | 'wasm' | 'webcrypto';
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */
   onEvent?: (event: KeySealEvent) => void;
 }
@@ -172,6 +179,8 @@ export declare class KeySeal {
     options?: { toKeyId?: string; concurrency?: number; onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void },
   ): Promise<RewrapAllResult>;
   inspect(sealed: Input): HeaderInfo;
+  /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */
+  engineFor(byteLength: number): 'wasm' | 'webcrypto';
   purge(keyId?: string): number;
   metrics(): Metrics;
   metricsText(): string;
@@ -180,11 +189,14 @@ export declare class KeySeal {
 export declare function inspect(sealed: Input): Promise<HeaderInfo>;
 
 export declare const lowLevel: {
-  openWithDataKey(sealed: Input, dataKey: Input, options?: { requireContext?: EncryptionContext }): Promise<Uint8Array>;
+  openWithDataKey(sealed: Input, dataKey: Input, options?: { requireContext?: EncryptionContext; engine?: 'wasm' | 'webcrypto' }): Promise<Uint8Array>;
   sealWithDataKeyAssumingUniqueMessageId(
     dataKey: Input, messageId: Input, segmentSize: number, contextPairs: [string, string][],
     entries: { kind: string; key_service_id: string; key_id: string; wrapped: string }[], plaintext: Input,
+    options?: { engine?: 'wasm' | 'webcrypto' },
   ): Promise<Uint8Array>;
+  /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
+  wasmMemoryBytes(): Promise<number>;
 };
 
 export declare class KeySealError extends Error {

@@ -5,8 +5,10 @@
 #![cfg(target_arch = "wasm32")]
 
 mod config;
+mod diagnostics;
 mod platform;
 mod streams;
+mod webcrypto;
 
 use std::rc::Rc;
 
@@ -144,6 +146,18 @@ pub fn seal_with_data_key(
     plaintext: &[u8],
 ) -> Result<Vec<u8>, JsValue> {
     let dek = DataKey::from_bytes(data_key).map_err(|e| js_error(&e))?;
+    let header = header_with_data_key(&dek, message_id, segment_size, context, entries)?;
+    keyseal::seal(&RustCryptoEngine, &dek, &header, plaintext).map_err(|e| js_error(&e))
+}
+
+/// The header for the low-level seals (see `seal_with_data_key` for the argument formats).
+pub(crate) fn header_with_data_key(
+    dek: &DataKey,
+    message_id: &[u8],
+    segment_size: u32,
+    context: &str,
+    entries: &str,
+) -> Result<keyseal::Header, JsValue> {
     let mid: [u8; 32] = message_id
         .try_into()
         .map_err(|_| invalid("message id is 32 bytes"))?;
@@ -165,13 +179,12 @@ pub fn seal_with_data_key(
             })
         })
         .collect::<Result<Vec<_>, JsValue>>()?;
-    let header = keyseal::new_header(
-        &dek,
+    keyseal::new_header(
+        dek,
         MessageId::assume_unique_for_key(mid),
         segment_size,
         ctx,
         entries,
     )
-    .map_err(|e| js_error(&e))?;
-    keyseal::seal(&RustCryptoEngine, &dek, &header, plaintext).map_err(|e| js_error(&e))
+    .map_err(|e| js_error(&e))
 }
