@@ -28,12 +28,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 
 # npm dependencies wherever a package.json is checked in.
-for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v node_modules || true); do
+# (pkg-config/package.json is the template of the published package, not a project to install.)
+for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v -e node_modules -e '^pkg-config/' || true); do
   d=$(dirname "$pj")
   if [ ! -d "$d/node_modules" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
     say "npm install in $d"
     if [ -f "$d/package-lock.json" ]; then (cd "$d" && npm ci --no-audit --no-fund); else (cd "$d" && npm install --no-audit --no-fund); fi
-    touch "$d/node_modules"
+    if [ -d "$d/node_modules" ]; then touch "$d/node_modules"; fi
   fi
 done
 say "ok"
