@@ -7,12 +7,14 @@
 //! HTTP library with TLS).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::block_on;
 
 use keyseal::{
     CacheConfig, Clock, EncryptionContext, HttpRequest, HttpResponse, HttpTransport, KeySeal, KeySealConfig,
@@ -109,16 +111,6 @@ struct Token(String);
 impl TokenSource for Token {
     fn token<'a>(&'a self, _: TokenRequest<'a>) -> LocalBoxFuture<'a, Result<String, String>> {
         Box::pin(async move { Ok(self.0.clone()) })
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

@@ -197,9 +197,14 @@ impl KmsClient {
     ) -> Result<Vec<u8>, Error> {
         let start = self.clock.now_ms();
         let deadline = start + self.policy.deadline_ms as f64;
+        let key_id = body
+            .as_ref()
+            .and_then(|b| b.get("key_id"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let body = match body {
             Some(mut b) => {
-                let key_id = b.get("key_id").and_then(Value::as_str).unwrap_or("").to_string();
                 let request = TokenRequest {
                     service: &self.id,
                     key_id: &key_id,
@@ -299,11 +304,8 @@ impl KmsClient {
                     Either::Left(Ok(resp)) => {
                         let ans = protocol::parse_error(resp.status, &resp.body);
                         if ans.kind == KeyServiceErrorKind::KeyDisabled {
-                            self.observer.key_disabled(
-                                path_key(&body).as_deref().unwrap_or(""),
-                                ans.disabled_at_ms,
-                                self.clock.unix_ms(),
-                            );
+                            self.observer
+                                .key_disabled(&key_id, ans.disabled_at_ms, self.clock.unix_ms());
                         }
                         let e = kms_err(ans.kind, ans.message);
                         (Some(e.code()), Some(resp.status), resp.retry_after_ms, Some(e))
@@ -367,11 +369,6 @@ impl KmsClient {
         let bytes = self.call(op, "POST", &format!("/{op}"), Some(body)).await?;
         KeyAnswer::parse(&bytes)
     }
-}
-
-fn path_key(body: &Option<Vec<u8>>) -> Option<String> {
-    let v: Value = serde_json::from_slice(body.as_deref()?).ok()?;
-    v.get("key_id")?.as_str().map(String::from)
 }
 
 fn percent_encode_key_id(id: &str) -> String {

@@ -369,18 +369,29 @@ impl KeySeal {
         Err(last)
     }
 
+    /// FORMAT.md §7.1 steps 1–2 for every encrypt path (whole message, stream, external engine):
+    /// checks the context, gets a data key and its entries, builds the header.
+    pub(crate) async fn new_message(
+        &self,
+        context: &EncryptionContext,
+        len: Option<u64>,
+    ) -> Result<(DataKey, Header), Error> {
+        context.check_limits()?;
+        let (dek, entries) = self.data_key_for_encrypt_with(context, len).await?;
+        let header = new_header(
+            &dek,
+            MessageId::random()?,
+            self.segment_size,
+            context.clone(),
+            entries,
+        )?;
+        Ok((dek, header))
+    }
+
     /// Seals `plaintext` under `context` (FORMAT.md §7.1).
     pub async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, Error> {
         let r = async {
-            context.check_limits()?;
-            let (dek, entries) = self.data_key_for_encrypt(context, plaintext.len() as u64).await?;
-            let header = new_header(
-                &dek,
-                MessageId::random()?,
-                self.segment_size,
-                context.clone(),
-                entries,
-            )?;
+            let (dek, header) = self.new_message(context, Some(plaintext.len() as u64)).await?;
             seal(self.engine.as_ref(), &dek, &header, plaintext)
         }
         .await;

@@ -12,8 +12,7 @@ use zeroize::Zeroize;
 use crate::Error;
 use crate::context::EncryptionContext;
 use crate::events::Observer;
-use crate::header::{Header, HeaderLength, MessageId};
-use crate::message::new_header;
+use crate::header::{Header, HeaderLength};
 use crate::sdk::KeySeal;
 use crate::segment::{BodyLayout, ExternalSegments, SegmentOpener, SegmentSealer};
 
@@ -274,15 +273,7 @@ impl KeySeal {
         expected_len: Option<u64>,
     ) -> Result<EncryptStream, Error> {
         let r: Result<EncryptStream, Error> = async {
-            context.check_limits()?;
-            let (dek, entries) = self.data_key_for_encrypt_with(context, expected_len).await?;
-            let header = new_header(
-                &dek,
-                MessageId::random()?,
-                self.segment_size(),
-                context.clone(),
-                entries,
-            )?;
+            let (dek, header) = self.new_message(context, expected_len).await?;
             let sealer = SegmentSealer::new(self.engine_ref(), &header, &dek)?;
             Ok(EncryptStream {
                 header: header.encode(),
@@ -416,18 +407,10 @@ impl KeySeal {
         plaintext_len: Option<u64>,
     ) -> Result<ExternalJob, Error> {
         let r: Result<ExternalJob, Error> = async {
-            context.check_limits()?;
             let layout = plaintext_len
                 .map(|n| BodyLayout::for_plaintext(self.segment_size(), n))
                 .transpose()?;
-            let (dek, entries) = self.data_key_for_encrypt_with(context, plaintext_len).await?;
-            let header = new_header(
-                &dek,
-                MessageId::random()?,
-                self.segment_size(),
-                context.clone(),
-                entries,
-            )?;
+            let (dek, header) = self.new_message(context, plaintext_len).await?;
             Ok(ExternalJob {
                 segments: ExternalSegments::for_seal(&header, &dek)?,
                 header: header.encode(),

@@ -9,7 +9,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+mod common;
+use common::block_on;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -111,17 +114,6 @@ impl TokenSource for Tok {
         assert!(!r.service.is_empty() && !r.op.is_empty());
         Box::pin(async { Ok("t".into()) })
     }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000_000 {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-    panic!("future never finished");
 }
 
 struct Rig {

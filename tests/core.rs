@@ -4,8 +4,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
+
+mod common;
+use common::block_on;
 
 use keyseal::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender, seal_to_recipient};
 use keyseal::{
@@ -362,16 +363,6 @@ impl KeyService for MemoryKeyService {
                 public_sec1: self.kp.public_sec1().to_vec(),
             })
         })
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

@@ -7,9 +7,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+
+mod common;
+use common::block_on;
 
 use keyseal::{
     CacheConfig, Clock, DataKey, EncryptionContext, EntryKind, Error, GeneratedKey, Header, KeySeal,
@@ -145,16 +146,6 @@ impl Clock for FixedClock {
     }
     fn sleep(&self, _ms: u64) -> LocalBoxFuture<'static, ()> {
         Box::pin(async {})
-    }
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 
