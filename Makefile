@@ -4,7 +4,8 @@
 bootstrap:
 	@scripts/bootstrap.sh
 
-## test: bootstrap, then every suite (fmt, clippy, native, wasm in Node, wasm in headless Chromium, fuzz)
+## test: bootstrap, then every suite (fmt, clippy, native, wasm in Node and headless Chromium, the package,
+## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, fuzz)
 test: bootstrap
 	@scripts/test.sh
 
@@ -16,10 +17,15 @@ pkg: bootstrap
 vectors:
 	cargo run --example gen_vectors
 
-## demo: arrives with the demo issue
+## demo: two key services (primary + escrow) and the provider server with the page in www/ on
+## 127.0.0.1; prints the URL; Ctrl-C stops everything. KEYSEAL_DEMO_PORT (8787) and more: demo/README.md
 demo: bootstrap
-	@echo "make demo: the demo page arrives with the demo issue (see README.md); for now run 'make test'." >&2
-	@exit 2
+	@scripts/demo.sh
+
+## bench: keyseal beside the AWS Encryption SDK and typage in Node and headless Chromium, native core,
+## sizes, key-service calls, rotation, stream memory → docs/BENCHMARKS.md (scripts/bench.sh)
+bench: bootstrap
+	@scripts/bench.sh
 
 ## bench-kms: load the reference key service (50 clients at /v1/unwrap on loopback, bounded) and
 ## write req/s and p50/p95/p99 to the "Key service" section of docs/BENCHMARKS.md.

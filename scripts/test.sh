@@ -81,6 +81,9 @@ fi
 if [ -x scripts/js-large-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_plain js-large timeout -k 15 900 scripts/js-large-test.sh
 fi
+# The demo walked end to end in headless Chromium, and the edge worker in workerd (miniflare).
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain demo-e2e scripts/demo-test.sh
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain edge scripts/edge-test.sh
 if [ -x fuzz/run.sh ]; then
   check fuzz fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi

@@ -49,7 +49,7 @@ pub enum Error {
     #[error("no randomness available")]
     RandomUnavailable,
     /// A key service refused or failed. `kind` is the protocol error name (PROTOCOL.md).
-    #[error("key service error {kind:?}: {message}")]
+    #[error("key service: {message}")]
     KeyService {
         /// The category of failure.
         kind: KeyServiceErrorKind,

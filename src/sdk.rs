@@ -106,7 +106,8 @@ pub struct EntryInfo {
     pub key_service_id: String,
     /// Key id.
     pub key_id: String,
-    /// Key version, for `hpke-p256` entries (readable without the key service).
+    /// Key version where the client can read it ([`entry_key_version`]): `hpke-p256` entries, and
+    /// `kms` entries in the keyseal-kms layout (PROTOCOL.md §7.2); `None` for other services.
     pub key_version: Option<u32>,
     /// Length of the wrapped key.
     pub wrapped_len: usize,
@@ -140,9 +141,7 @@ pub fn inspect(sealed: &[u8]) -> Result<HeaderInfo, Error> {
                 kind: e.kind.name(),
                 key_service_id: e.key_service_id.clone(),
                 key_id: e.key_id.clone(),
-                key_version: (e.kind == EntryKind::HpkeP256)
-                    .then(|| hpke_p256::entry_key_version(&e.wrapped).ok())
-                    .flatten(),
+                key_version: entry_key_version(e),
                 wrapped_len: e.wrapped.len(),
             })
             .collect(),

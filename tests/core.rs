@@ -431,3 +431,20 @@ fn key_service_trait_drives_an_envelope_flow() {
     );
     assert_eq!(ks.calls.borrow()["unwrap"], 4);
 }
+
+#[test]
+fn inspect_reads_the_key_version_of_keyseal_kms_entries_only() {
+    // PROTOCOL.md §7.2: a keyseal-kms wrapped key is 97 bytes, layout version 1, then the key
+    // version (u32 BE). Any other shape is opaque: no version.
+    let dek = DataKey::from_bytes(&[3; 32]).unwrap();
+    let mut wrapped = vec![0u8; 97];
+    wrapped[0] = 1;
+    wrapped[1..5].copy_from_slice(&7u32.to_be_bytes());
+    let mut other = entry(b"opaque bytes of another key service");
+    other.key_service_id = "dr".into();
+    let h = keyseal::new_header(&dek, MessageId::random().unwrap(), 1024, ctx(), vec![entry(&wrapped), other])
+        .unwrap();
+    let info = keyseal::inspect(&keyseal::seal(&RustCryptoEngine, &dek, &h, b"x").unwrap()).unwrap();
+    assert_eq!(info.entries[0].key_version, Some(7));
+    assert_eq!(info.entries[1].key_version, None);
+}

@@ -220,8 +220,11 @@ fn service_for(db: &DbArgs) -> Result<Service> {
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| ApiError::internal(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    // A reader that closed early (`| head`) is not an error worth a panic: stop quietly.
+    match writeln!(std::io::stdout().lock(), "{s}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ApiError::internal(e.to_string())),
+        _ => Ok(()),
+    }
 }
 
 /// Parse `90`, `90s`, `15m`, `2h`, `7d`.

@@ -1,0 +1,54 @@
+// Byte-level facts of a sealed object the worker needs before any key-service call
+// (docs/FORMAT.md §3.1, §4.3, §6.3): the header length from a prefix, and the plaintext length
+// from the stored (sealed) size — so a Range request can be answered without reading the body.
+import { HttpError } from './errors.js';
+
+const TAG = 16;
+const u32 = (b, o) => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+const corrupt = () => new HttpError(422, 'INVALID_FORMAT', 'stored object is not a keyseal message');
+
+/**
+ * From a prefix of a sealed object: `{ headerLen, segmentSize }` once known, or `{ need }` = the
+ * prefix length needed to know more (FORMAT.md §4.3: at most two steps).
+ */
+export function headerFacts(prefix) {
+  if (prefix.length < 47) return { need: 47 };
+  if (prefix[0] !== 0x89 || prefix[1] !== 0x4b || prefix[2] !== 0x53 || prefix[3] !== 0x4c) throw corrupt();
+  const authLen = u32(prefix, 7);
+  if (authLen < 81 || authLen > 17408) throw corrupt();
+  const segmentSize = u32(prefix, 43);
+  if (prefix.length < authLen + 4) return { need: authLen + 4 };
+  return { headerLen: authLen + 4 + u32(prefix, authLen), segmentSize };
+}
+
+/** Plaintext length of a sealed object of `size` bytes (FORMAT.md §6.3); 422 when inconsistent. */
+export function plaintextLength(size, headerLen, segmentSize) {
+  const body = size - headerLen;
+  if (body < TAG) throw new HttpError(422, 'DECRYPTION_FAILED', 'decryption failed');
+  const n = Math.floor(body / (segmentSize + TAG)) + 1;
+  if (body % (segmentSize + TAG) < TAG) throw new HttpError(422, 'DECRYPTION_FAILED', 'decryption failed');
+  return body - TAG * n;
+}
+
+/**
+ * Key versions of the `kms` entries, read from keyseal-kms's documented wrapped-key layout
+ * (PROTOCOL.md §7.2: 97 bytes, format 0x01, u32 BE version at offset 1). The SDK treats `kms`
+ * wrapped keys as opaque (its inspect() reports keyVersion null for them), so this is advisory
+ * and only for keyseal-kms: an entry of another layout gives null.
+ */
+export function kmsEntryVersions(header) {
+  const authLen = u32(header, 7);
+  let o = authLen + 6; // section_len (4) + entry_count (2)
+  const count = (header[authLen + 4] << 8) | header[authLen + 5];
+  const out = [];
+  for (let i = 0; i < count && o < header.length; i++) {
+    const kind = header[o];
+    o += 2 + header[o + 1]; // kind, service id
+    o += 2 + ((header[o] << 8) | header[o + 1]); // key id
+    const len = (header[o] << 8) | header[o + 1];
+    const w = header.subarray(o + 2, o + 2 + len);
+    o += 2 + len;
+    out.push(kind === 1 && w.length === 97 && w[0] === 1 ? u32(w, 1) : null);
+  }
+  return out;
+}
