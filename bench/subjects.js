@@ -40,7 +40,7 @@ export async function makeSubjects(libs, kms) {
     });
     subjects.push({
       name: `keyseal (${engine})`,
-      note: engine === 'auto' ? 'default engine: WebCrypto from 16 KiB, wasm below; data key cached (default cache)' : `engine forced to ${engine}; data key cached`,
+      note: engine === 'auto' ? 'default engine: from 16 KiB node:crypto in Node, crypto.subtle in browsers; wasm below; data key cached (default cache)' : `engine forced to ${engine}; data key cached`,
       ks,
       seal: (pt) => ks.encrypt(pt, { context }),
       open: (sealed) => ks.decrypt(sealed),

@@ -22,15 +22,24 @@ fn main() {
         let pt: Vec<u8> = (0..size).map(|i| (i * 31) as u8).collect();
         // A fresh message id (and header) per message, as `encrypt` with a cached data key does.
         let seal_one = || {
-            let h = keyseal::new_header(&dek, MessageId::random().unwrap(), 65536, ctx(), vec![entry.clone()])
-                .unwrap();
+            let h = keyseal::new_header(
+                &dek,
+                MessageId::random().unwrap(),
+                65536,
+                ctx(),
+                vec![entry.clone()],
+            )
+            .unwrap();
             keyseal::seal(&RustCryptoEngine, &dek, &h, &pt).unwrap()
         };
         let sealed = seal_one();
         let none = EncryptionContext::new();
         let open_one = || keyseal::open(&RustCryptoEngine, &dek, &sealed, &none).unwrap();
         assert_eq!(open_one().1, pt);
-        for (op, f) in [("seal", &seal_one as &dyn Fn() -> Vec<u8>), ("open", &|| open_one().1)] {
+        for (op, f) in [
+            ("seal", &seal_one as &dyn Fn() -> Vec<u8>),
+            ("open", &|| open_one().1),
+        ] {
             let mut rates = Vec::new();
             for _ in 0..5 {
                 let (mut n, t0) = (0u64, Instant::now());
@@ -41,7 +50,10 @@ fn main() {
                 rates.push(n as f64 / t0.elapsed().as_secs_f64());
             }
             let ops: Vec<String> = rates.iter().map(|r| format!("{r:.3}")).collect();
-            println!("{{\"size\":{size},\"op\":\"{op}\",\"ops_per_sec\":[{}]}}", ops.join(","));
+            println!(
+                "{{\"size\":{size},\"op\":\"{op}\",\"ops_per_sec\":[{}]}}",
+                ops.join(",")
+            );
         }
     }
 }

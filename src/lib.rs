@@ -18,6 +18,7 @@ pub mod limits;
 pub mod message;
 pub mod protocol;
 mod race;
+mod rewrap_memo;
 pub mod sdk;
 pub mod segment;
 pub mod stream;

@@ -23,6 +23,7 @@ use crate::key_schedule::verify_commitment;
 use crate::key_service::KeyService;
 use crate::limits::DEFAULT_SEGMENT_SIZE;
 use crate::message::{Rewrapped, new_header, open_body, rewrap, seal};
+use crate::rewrap_memo::{RewrapMemo, RewrapQuestion};
 use crate::segment::BodyLayout;
 use crate::transport::Clock;
 
@@ -67,6 +68,7 @@ pub struct KeySeal {
     cache_config: CacheConfig,
     cache: RefCell<DataKeyCache>,
     public_keys: RefCell<PublicKeyCache>,
+    rewrap_memo: RefCell<RewrapMemo>,
     engine: Box<dyn AeadEngine>,
     clock: Rc<dyn Clock>,
     observer: Rc<Observer>,
@@ -183,6 +185,7 @@ impl KeySeal {
             cache_config: config.cache,
             cache: RefCell::new(DataKeyCache::new(config.cache)),
             public_keys: RefCell::default(),
+            rewrap_memo: RefCell::new(RewrapMemo::new(config.cache)),
             engine: Box::new(RustCryptoEngine),
             clock,
             observer,
@@ -440,6 +443,7 @@ impl KeySeal {
 
     fn purge_because(&self, key_id: Option<&str>, reason: &'static str) -> usize {
         let n = self.cache.borrow_mut().purge(key_id);
+        self.rewrap_memo.borrow_mut().purge(key_id);
         if let Some(id) = key_id {
             self.public_keys.borrow_mut().retain(|k, _| k.1 != id);
         } else {
@@ -501,8 +505,10 @@ impl KeySeal {
 
     /// The newest (primary) version of the rewrap target at the primary service, read fresh from
     /// `GET /keys/{key_id}/public` (PROTOCOL.md §3.6; no token needed). `rewrap_all`-style jobs call
-    /// it once and pass the answer to [`Self::is_current`].
+    /// it once and pass the answer to [`Self::is_current`]. Starts a new rotation run: the rewrap
+    /// memo is emptied, so no answer from before this reading (maybe an older version) is reused.
     pub async fn newest_version(&self, to_key_id: Option<&str>) -> Result<u32, Error> {
+        self.rewrap_memo.borrow_mut().purge(None);
         let b = &self.services[0];
         let target = self.rewrap_target(to_key_id);
         let info = b
@@ -549,6 +555,7 @@ impl KeySeal {
     /// (§4.2). Any refusal fails the whole rewrap: a header is never half rotated.
     pub async fn rewrap(&self, header_prefix: &[u8], to_key_id: Option<&str>) -> Result<Rewrapped, Error> {
         let (header, _) = Header::parse(header_prefix)?;
+        let context = header.context().encode();
         let mut entries = Vec::with_capacity(header.entries().len());
         for e in header.entries() {
             let binding = self
@@ -560,11 +567,30 @@ impl KeySeal {
                 continue;
             };
             let to = if i == 0 { to_key_id } else { None };
-            let wrapped = self.services[i]
-                .service
-                .rewrap(e.kind, &e.key_id, &e.wrapped, header.context(), to)
-                .await
-                .map_err(|err| self.on_key_error(&e.key_id, err))?;
+            // Objects sealed under one cached data key share this question: ask once (rewrap_memo.rs).
+            let question = RewrapQuestion {
+                service: i,
+                kind: e.kind,
+                key_id: &e.key_id,
+                wrapped: &e.wrapped,
+                context: &context,
+                to,
+            };
+            let remembered = self.rewrap_memo.borrow_mut().get(&question, self.clock.now_ms());
+            let wrapped = match remembered {
+                Some(w) => w,
+                None => {
+                    let w = self.services[i]
+                        .service
+                        .rewrap(e.kind, &e.key_id, &e.wrapped, header.context(), to)
+                        .await
+                        .map_err(|err| self.on_key_error(&e.key_id, err))?;
+                    self.rewrap_memo
+                        .borrow_mut()
+                        .put(&question, &w, self.clock.now_ms());
+                    w
+                }
+            };
             entries.push(WrappedKeyEntry {
                 kind: EntryKind::Kms,
                 key_service_id: e.key_service_id.clone(),

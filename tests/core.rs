@@ -442,8 +442,14 @@ fn inspect_reads_the_key_version_of_keyseal_kms_entries_only() {
     wrapped[1..5].copy_from_slice(&7u32.to_be_bytes());
     let mut other = entry(b"opaque bytes of another key service");
     other.key_service_id = "dr".into();
-    let h = keyseal::new_header(&dek, MessageId::random().unwrap(), 1024, ctx(), vec![entry(&wrapped), other])
-        .unwrap();
+    let h = keyseal::new_header(
+        &dek,
+        MessageId::random().unwrap(),
+        1024,
+        ctx(),
+        vec![entry(&wrapped), other],
+    )
+    .unwrap();
     let info = keyseal::inspect(&keyseal::seal(&RustCryptoEngine, &dek, &h, b"x").unwrap()).unwrap();
     assert_eq!(info.entries[0].key_version, Some(7));
     assert_eq!(info.entries[1].key_version, None);

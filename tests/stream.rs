@@ -150,6 +150,10 @@ impl Clock for FixedClock {
 }
 
 fn sdk(services: Vec<(Rc<VersionedKms>, &str)>) -> KeySeal {
+    sdk_with_cache(services, CacheConfig::disabled())
+}
+
+fn sdk_with_cache(services: Vec<(Rc<VersionedKms>, &str)>, cache: CacheConfig) -> KeySeal {
     KeySeal::new(
         KeySealConfig {
             services: services
@@ -159,7 +163,7 @@ fn sdk(services: Vec<(Rc<VersionedKms>, &str)>) -> KeySeal {
                     key_id: k.into(),
                 })
                 .collect(),
-            cache: CacheConfig::disabled(),
+            cache,
             wrap_mode: WrapMode::KeyService,
             segment_size: S,
         },
@@ -434,4 +438,55 @@ fn rewrap_keeps_the_body_follows_rotation_and_keeps_foreign_entries() {
         block_on(ks.rewrap(&bad, None)).unwrap_err().code(),
         "DECRYPTION_FAILED"
     );
+}
+
+#[test]
+fn rewrap_asks_once_per_shared_wrapped_key_within_a_run() {
+    // With the cache on, messages sealed under one context share a cached data key and so its
+    // wrapped key: a rotation run asks the service once for them (src/rewrap_memo.rs).
+    let kms = VersionedKms::new("acme");
+    let ks = sdk_with_cache(vec![(kms.clone(), "acme/k")], CacheConfig::default());
+    let other = EncryptionContext::from_pairs([("tenant", "acme"), ("object", "o2")]).unwrap();
+    let pt = pattern(300);
+    let sealed: Vec<Vec<u8>> = (0..3)
+        .map(|_| block_on(ks.encrypt(&pt, &ctx())).unwrap())
+        .chain([block_on(ks.encrypt(&pt, &other)).unwrap()])
+        .collect();
+    assert_eq!(kms.calls("generate"), 2, "one data key per context");
+    kms.rotate("acme/k");
+    assert_eq!(block_on(ks.newest_version(None)).unwrap(), 2);
+    let moved: Vec<Vec<u8>> = sealed
+        .iter()
+        .map(|m| {
+            let r = block_on(ks.rewrap(m, None)).unwrap();
+            let mut out = r.header.clone();
+            out.extend_from_slice(&m[r.body_offset..]);
+            out
+        })
+        .collect();
+    assert_eq!(
+        kms.calls("rewrap"),
+        2,
+        "one /rewrap per distinct (wrapped key, context)"
+    );
+    for (m, want) in moved.iter().zip([ctx(), ctx(), ctx(), other.clone()]) {
+        assert!(ks.is_current(m, None, Some(2)).unwrap());
+        assert_eq!(block_on(ks.decrypt(m, &want)).unwrap().1, pt);
+    }
+    // A new run (a fresh newest-version reading) asks again; so does one after a purge.
+    block_on(ks.newest_version(None)).unwrap();
+    block_on(ks.rewrap(&sealed[0], None)).unwrap();
+    assert_eq!(kms.calls("rewrap"), 3);
+    block_on(ks.rewrap(&sealed[1], None)).unwrap();
+    assert_eq!(kms.calls("rewrap"), 3, "same run, same question");
+    ks.purge(Some("acme/k"));
+    block_on(ks.rewrap(&sealed[2], None)).unwrap();
+    assert_eq!(kms.calls("rewrap"), 4, "purged with the caches");
+    // With the cache off nothing is remembered.
+    let cold = VersionedKms::new("acme");
+    let ks = sdk(vec![(cold.clone(), "acme/k")]);
+    let a = block_on(ks.encrypt(&pt, &ctx())).unwrap();
+    block_on(ks.rewrap(&a, None)).unwrap();
+    block_on(ks.rewrap(&a, None)).unwrap();
+    assert_eq!(cold.calls("rewrap"), 2);
 }

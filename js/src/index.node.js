@@ -1,13 +1,15 @@
-// Node.js (and Bun) entry: reads the .wasm next to this file and instantiates it synchronously.
+// Node.js (and Bun) entry: reads the .wasm next to this file and instantiates it synchronously;
+// adds the `node` engine (AES-GCM from node:crypto), which 'auto' prefers here.
 import { readFile } from 'node:fs/promises';
 import { initSync } from './keyseal_wasm.js';
 import * as wasm from './keyseal_wasm.js';
 import { createApi } from './keyseal.js';
+import { nodeCipher } from './node-cipher.js';
 
 const api = createApi(async () => {
   initSync({ module: await readFile(new URL('./keyseal_wasm_bg.wasm', import.meta.url)) });
   return wasm;
-});
+}, { nodeCipher });
 export const KeySeal = api.KeySeal;
 export const inspect = api.inspect;
 export const lowLevel = api.lowLevel;

@@ -149,7 +149,7 @@ const IN_FLIGHT = 8;
 const TAG = 16;
 /** Hidden test hook: `KeySeal.create({ [HIDE_SUBTLE]: true, ... })` behaves as if crypto.subtle were absent. */
 const HIDE_SUBTLE = Symbol.for('keyseal.test.hideSubtle');
-const ENGINES = ['auto', 'wasm', 'webcrypto'];
+const ENGINES = ['auto', 'wasm', 'webcrypto', 'node'];
 
 const gcm = (iv) => ({ name: 'AES-GCM', iv, tagLength: 128 });
 
@@ -421,7 +421,11 @@ function decryptStreamWebCrypto(subtle, core, wasm, req, onProgress) {
   });
 }
 
-export function createApi(loadWasm) {
+/**
+ * `platform.nodeCipher`: a crypto.subtle-shaped AES-GCM from node:crypto (js/src/node-cipher.js),
+ * given by the Node entry only; 'auto' prefers it there and the `node` engine forces it.
+ */
+export function createApi(loadWasm, platform = {}) {
   let loaded;
   const wasmNow = async () => (loaded ??= await loadWasm());
 
@@ -429,25 +433,30 @@ export function createApi(loadWasm) {
     #core;
     #engine;
     #subtle;
-    constructor(core, engine = { engine: 'wasm', subtle: undefined }) {
+    #platformName;
+    constructor(core, engine = { engine: 'wasm', subtle: undefined, name: 'wasm' }) {
       if (!core) throw new InvalidArgumentError('use KeySeal.create(options)');
       this.#core = core;
       this.#engine = engine.engine;
       this.#subtle = engine.subtle;
+      this.#platformName = engine.name;
     }
 
-    /** crypto.subtle when a message of `n` bytes goes to the WebCrypto engine, else undefined. */
+    /**
+     * The subtle-shaped cipher (crypto.subtle, or node:crypto for the `node` engine) when a
+     * message of `n` bytes goes to it, else undefined (the wasm engine).
+     */
     #subtleFor(n) {
       if (this.#engine === 'wasm' || !this.#subtle) return undefined;
-      return this.#engine === 'webcrypto' || n >= WEBCRYPTO_MIN_BYTES ? this.#subtle : undefined;
+      return this.#engine !== 'auto' || n >= WEBCRYPTO_MIN_BYTES ? this.#subtle : undefined;
     }
 
     /**
      * Which engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the
-     * streams): `'webcrypto'` or `'wasm'`. Both produce the same bytes.
+     * streams): `'webcrypto'`, `'node'` or `'wasm'`. All produce the same bytes.
      */
     engineFor(byteLength) {
-      return this.#subtleFor(byteLength) ? 'webcrypto' : 'wasm';
+      return this.#subtleFor(byteLength) ? this.#platformName : 'wasm';
     }
 
     /** Validates options and prepares the key-service clients. Makes no network call. */
@@ -457,13 +466,21 @@ export function createApi(loadWasm) {
       const token = options.token ?? (() => '');
       if (typeof token !== 'function') throw new InvalidArgumentError('token must be a function');
       const engine = options.engine ?? 'auto';
-      if (!ENGINES.includes(engine)) throw new InvalidArgumentError("engine must be 'auto', 'wasm' or 'webcrypto'");
-      const subtle = options[HIDE_SUBTLE] === true ? undefined : globalThis.crypto?.subtle;
-      if (engine === 'webcrypto' && !subtle) throw new InvalidArgumentError("engine 'webcrypto' needs crypto.subtle, which this runtime lacks");
+      if (!ENGINES.includes(engine)) throw new InvalidArgumentError("engine must be 'auto', 'wasm', 'webcrypto' or 'node'");
+      // The test hook hides every platform cipher: what a runtime without crypto.subtle sees.
+      const hidden = options[HIDE_SUBTLE] === true;
+      const webcrypto = hidden ? undefined : globalThis.crypto?.subtle;
+      const node = hidden ? undefined : platform.nodeCipher;
+      if (engine === 'webcrypto' && !webcrypto) throw new InvalidArgumentError("engine 'webcrypto' needs crypto.subtle, which this runtime lacks");
+      if (engine === 'node' && !node) throw new InvalidArgumentError("engine 'node' needs node:crypto (the package's node entry)");
+      // 'auto': node:crypto where the entry gives it (Node, Bun), else crypto.subtle.
+      const useNode = engine === 'node' || (engine === 'auto' && node !== undefined);
+      const subtle = useNode ? node : webcrypto;
+      const name = useNode ? 'node' : 'webcrypto';
       const onEvent = typeof options.onEvent === 'function'
         ? (json) => { try { options.onEvent(JSON.parse(json)); } catch { /* a throwing listener must not break crypto */ } }
         : undefined;
-      return call(() => new KeySeal(new wasm.KeySealCore(JSON.stringify(config), token, onEvent), { engine, subtle }));
+      return call(() => new KeySeal(new wasm.KeySealCore(JSON.stringify(config), token, onEvent), { engine, subtle, name }));
     }
 
     /** Seals bytes or a string under `context`. */

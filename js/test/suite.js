@@ -1199,12 +1199,32 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
   }, 30_000);
 
   test("engines: 'auto' switches by size; without crypto.subtle it falls back to wasm; bad engine option rejected", async () => {
+    const pt0 = randomBytes(200 * 1024 + 3);
     const auto = await make({ segmentSize: S });
+    // The Node entry (node, bun) brings node:crypto and 'auto' prefers it; elsewhere crypto.subtle.
+    const platform = ['node', 'bun'].includes(env.runtime) ? 'node' : 'webcrypto';
     eq(auto.engineFor(0), 'wasm', 'auto, empty message');
     eq(auto.engineFor(1024), 'wasm', 'auto, 1 KiB');
-    eq(auto.engineFor(Infinity), 'webcrypto', 'auto, streams');
+    eq(auto.engineFor(Infinity), platform, 'auto, streams');
     const big = auto.engineFor(16 * 1024 * 1024);
-    eq(big, 'webcrypto', 'auto, 16 MiB');
+    eq(big, platform, 'auto, 16 MiB');
+    if (platform === 'node') {
+      // The node engine is byte-compatible with WebCrypto and the wasm engine, both ways.
+      const nodeKs = await make({ segmentSize: S, engine: 'node' });
+      const webKs = await make({ segmentSize: S, engine: 'webcrypto' });
+      const wasmKs = await make({ segmentSize: S, engine: 'wasm' });
+      eq(webKs.engineFor(1e9), 'webcrypto', 'forced webcrypto in the node entry');
+      for (const [a, b] of [[nodeKs, webKs], [webKs, nodeKs], [nodeKs, wasmKs], [wasmKs, nodeKs]]) {
+        bytesEq(await b.decrypt(await a.encrypt(pt0, { context: CTX })), pt0, `${a.engineFor(1e9)} seal opens with ${b.engineFor(1e9)}`);
+      }
+      const sealed = await nodeKs.encrypt(pt0, { context: CTX });
+      sealed[sealed.length - 20] ^= 1;
+      await rejects(nodeKs.decrypt(sealed), E.DecryptionFailedError, 'node engine: tampered last segment');
+      const st = await drain(source(pt0.subarray(0, 5 * S + 7), [999]).pipeThrough(nodeKs.encryptStream({ context: CTX })));
+      bytesEq((await drain(source(st.bytes, [777]).pipeThrough(wasmKs.decryptStream()))).bytes, pt0.subarray(0, 5 * S + 7), 'node engine stream opens with wasm');
+    } else {
+      await rejects(make({ engine: 'node' }), E.InvalidArgumentError, "engine 'node' outside the node entry");
+    }
     const pt = randomBytes(2 * 1024 * 1024);
     bytesEq(await auto.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'auto round trip, 2 MiB');
     const none = await make({ segmentSize: S, [HIDE_SUBTLE]: true });

@@ -73,12 +73,13 @@ export interface KeySealOptions {
   /** Sent as `reason` to the key service (audit log). */
   reason?: string;
   /**
-   * AES-256-GCM engine; both give the same bytes. `auto` (default): WebCrypto (`crypto.subtle`,
-   * several segments in flight) for messages of at least 16 KiB and for streams, the wasm engine
-   * below that and whenever `crypto.subtle` is absent. `wasm`: always the wasm engine.
-   * `webcrypto`: always WebCrypto (create fails where `crypto.subtle` is absent).
+   * AES-256-GCM engine; all give the same bytes. `auto` (default): for messages of at least 16 KiB
+   * and for streams, the platform's AES-GCM with several segments in flight — node:crypto
+   * (OpenSSL) in the Node entry (Node, Bun), `crypto.subtle` elsewhere — and the wasm engine below
+   * that and wherever neither exists. `wasm`: always the wasm engine. `webcrypto`: always
+   * `crypto.subtle` (create fails where it is absent). `node`: always node:crypto (Node entry only).
    */
-  engine?: 'auto' | 'wasm' | 'webcrypto';
+  engine?: 'auto' | 'wasm' | 'webcrypto' | 'node';
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */
   onEvent?: (event: KeySealEvent) => void;
 }
@@ -180,7 +181,7 @@ export declare class KeySeal {
   ): Promise<RewrapAllResult>;
   inspect(sealed: Input): HeaderInfo;
   /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */
-  engineFor(byteLength: number): 'wasm' | 'webcrypto';
+  engineFor(byteLength: number): 'wasm' | 'webcrypto' | 'node';
   purge(keyId?: string): number;
   metrics(): Metrics;
   metricsText(): string;

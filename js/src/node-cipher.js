@@ -1,0 +1,33 @@
+// The `node` engine: AES-256-GCM from node:crypto (OpenSSL, AES-NI), shaped like the three
+// crypto.subtle calls the WebCrypto engine makes, so both share one segment pipeline and give the
+// same bytes (docs/DESIGN.md "Engines"). Node's crypto.subtle hands every call to the thread pool
+// and costs ~2x at 64 KiB segments; a synchronous OpenSSL call per segment does not.
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
+
+const TAG = 16;
+
+export const nodeCipher = {
+  /** A KeyObject held by OpenSSL, like a non-extractable CryptoKey; the caller zeroes `raw`. */
+  async importKey(_format, raw) {
+    return createSecretKey(Uint8Array.from(raw));
+  },
+  /** ciphertext ‖ tag, as crypto.subtle.encrypt returns it. */
+  async encrypt({ iv }, key, data) {
+    const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG });
+    const out = new Uint8Array(data.length + TAG);
+    out.set(c.update(data));
+    c.final();
+    out.set(c.getAuthTag(), data.length);
+    return out.buffer;
+  },
+  /** Throws on a bad tag (the engine turns any failure into DECRYPTION_FAILED). */
+  async decrypt({ iv }, key, data) {
+    if (data.length < TAG) throw new Error('ciphertext shorter than the tag');
+    const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG });
+    d.setAuthTag(data.subarray(data.length - TAG));
+    const out = new Uint8Array(data.length - TAG);
+    out.set(d.update(data.subarray(0, data.length - TAG)));
+    d.final();
+    return out.buffer;
+  },
+};
