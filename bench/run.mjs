@@ -140,17 +140,24 @@ async function nodeRun(kms) {
   const calls = await kmsCallsPerEncrypts(keyseal, kms, { count: 10000 });
   calls.perRecord = await kmsCallsPerEncrypts(keyseal, kms, { count: QUICK ? 200 : 1000, perRecordContext: true });
   log('Node: rewrap vs re-encrypt');
-  const rotation = await rewrapVsReencrypt(keyseal, kms);
+  const rotation = await rewrapVsReencrypt(keyseal, kms, { sharedContext: false });
+  log('Node: rewrap vs re-encrypt, one shared context');
+  rotation.shared = await rewrapVsReencrypt(keyseal, kms, { sharedContext: true });
   return { runtime: `Node ${process.version}`, throughput, calls, rotation };
 }
 
-/** OBJECTS × 1 MiB: header-only rewrapAll after a rotation vs decrypt + re-encrypt of each. */
-async function rewrapVsReencrypt(keyseal, kms) {
+/**
+ * OBJECTS × 1 MiB: header-only rewrapAll after a rotation vs decrypt + re-encrypt of each.
+ * `sharedContext`: all objects sealed under one context, so (with the default cache) under one
+ * data key and one wrapped key; otherwise each object's context names it (one data key each).
+ */
+async function rewrapVsReencrypt(keyseal, kms, { sharedContext }) {
   const ks = await keyseal.KeySeal.create({ keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token });
   const pt = new Uint8Array(MiB);
   for (let i = 0; i < MiB; i += 65536) crypto.getRandomValues(pt.subarray(i, i + 65536));
   const objects = [];
-  for (let i = 0; i < OBJECTS; i++) objects.push(await ks.encrypt(pt, { context: { tenant: 'acme', object: `o${i}` } }));
+  const contextOf = (i) => (sharedContext ? { tenant: 'acme', bucket: 'shared' } : { tenant: 'acme', object: `o${i}` });
+  for (let i = 0; i < OBJECTS; i++) objects.push(await ks.encrypt(pt, { context: contextOf(i) }));
   const originals = objects.slice();
   const rot = JSON.parse(await kmsCli(kms.db, 'key', 'rotate', kms.keyId));
   const concurrency = 8;
@@ -185,13 +192,13 @@ async function rewrapVsReencrypt(keyseal, kms) {
     while (next < OBJECTS) {
       const i = next++;
       const plain = await ks.decrypt(objects[i]);
-      const sealed = await ks.encrypt(plain, { context: { tenant: 'acme', object: `o${i}` } });
+      const sealed = await ks.encrypt(plain, { context: contextOf(i) });
       rewritten += sealed.length;
     }
   }));
   const reencryptMs = performance.now() - t1;
   const totalBytes = originals.reduce((n, o) => n + o.length, 0);
-  return { objects: OBJECTS, objectBytes: MiB, totalBytes, rewrapMs, reencryptMs, headerBytesWritten: written, reencryptBytesWritten: rewritten, concurrency, newVersion: rot.version ?? null };
+  return { sharedContext, objects: OBJECTS, objectBytes: MiB, totalBytes, rewrapMs, reencryptMs, headerBytesWritten: written, reencryptBytesWritten: rewritten, concurrency, newVersion: rot.version ?? null };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ export class ObjectStore {
       messageId: info.messageId,
       segmentSize: info.segmentSize,
       context: info.context,
-      entries: withKmsVersions(info.entries, prefix),
+      entries: info.entries, // keyVersion included: inspect reads keyseal-kms entries (PROTOCOL.md §7.2)
       headerHex: hex(prefix.subarray(0, Math.min(48, info.headerLen))),
       bodyHex: hex(sample.subarray(0, 48)),
       // ≈ 8 bits/byte for ciphertext; English text is ≈ 4–5.
@@ -134,32 +134,6 @@ export class ObjectStore {
   }
 
   async remove(id) { await unlink(this.path(id)); this.hashCache.delete(id); }
-}
-
-/**
- * `inspect` reports `keyVersion` only for hpke-p256 entries; a keyseal-kms `kms` wrapped key carries
- * its version in clear too (PROTOCOL.md §7.2: 0x01 ‖ u32 BE version ‖ …, 97 bytes). Read it from the
- * header's entry list (FORMAT.md §4) so the provider's view shows which version wrapped each key.
- */
-function withKmsVersions(entries, h) {
-  try {
-    let o = h.readUInt32BE(7) + 4;
-    const count = h.readUInt16BE(o);
-    o += 2;
-    const wrapped = [];
-    for (let i = 0; i < count; i++) {
-      o += 2 + h[o + 1];
-      o += 2 + h.readUInt16BE(o);
-      const wl = h.readUInt16BE(o);
-      wrapped.push(h.subarray(o + 2, o + 2 + wl));
-      o += 2 + wl;
-    }
-    return entries.map((e, i) => {
-      const w = wrapped[i];
-      if (e.keyVersion == null && e.kind === 'kms' && w && w.length === 97 && w[0] === 1) return { ...e, keyVersion: w.readUInt32BE(1), keyVersionFrom: 'wrapped key (keyseal-kms layout)' };
-      return e;
-    });
-  } catch { return entries; }
 }
 
 export function hex(b) { return Buffer.from(b).toString('hex').replace(/(..)/g, '$1 ').trim(); }

@@ -201,6 +201,12 @@ async function sealWebCrypto(subtle, job, bytes) {
   const n = Math.floor(bytes.length / S) + 1;
   const out = new Uint8Array(header.length + bytes.length + n * TAG);
   out.set(header);
+  if (subtle.encryptInto) { // synchronous engine (node:crypto): no queue, no intermediate buffers
+    for (let k = 0; k < n; k++) {
+      subtle.encryptInto(gcm(job.nonce(k, k === n - 1)), key, bytes.subarray(k * S, Math.min(bytes.length, (k + 1) * S)), out, header.length + k * (S + TAG));
+    }
+    return out;
+  }
   await inOrder(n, IN_FLIGHT,
     (k) => subtle.encrypt(gcm(job.nonce(k, k === n - 1)), key, bytes.subarray(k * S, Math.min(bytes.length, (k + 1) * S))),
     (k, ct) => out.set(new Uint8Array(ct), header.length + k * (S + TAG)));
@@ -216,6 +222,12 @@ async function openWebCrypto(subtle, job, body) {
   if (body.length % F < TAG) throw new DecryptionFailedError('decryption failed');
   const out = new Uint8Array(body.length - n * TAG);
   try {
+    if (subtle.decryptInto) { // synchronous engine (node:crypto)
+      for (let k = 0; k < n; k++) {
+        subtle.decryptInto(gcm(job.nonce(k, k === n - 1)), key, body.subarray(k * F, Math.min(body.length, (k + 1) * F)), out, k * S);
+      }
+      return out;
+    }
     await inOrder(n, IN_FLIGHT,
       (k) => subtle.decrypt(gcm(job.nonce(k, k === n - 1)), key, body.subarray(k * F, Math.min(body.length, (k + 1) * F))),
       (k, pt) => out.set(new Uint8Array(pt), k * S));

@@ -20,6 +20,24 @@ export const nodeCipher = {
     out.set(c.getAuthTag(), data.length);
     return out.buffer;
   },
+  /**
+   * Whole-message fast path (sealWebCrypto/openWebCrypto use it when present): the result goes
+   * straight into the message buffer, one copy fewer than ciphertext ‖ tag in a fresh buffer.
+   */
+  encryptInto({ iv }, key, data, out, offset) {
+    const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG });
+    out.set(c.update(data), offset);
+    c.final();
+    out.set(c.getAuthTag(), offset + data.length);
+  },
+  decryptInto({ iv }, key, data, out, offset) {
+    if (data.length < TAG) throw new Error('ciphertext shorter than the tag');
+    const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG });
+    d.setAuthTag(data.subarray(data.length - TAG));
+    const pt = d.update(data.subarray(0, data.length - TAG));
+    d.final(); // throws on a bad tag: nothing is written for this segment
+    out.set(pt, offset);
+  },
   /** Throws on a bad tag (the engine turns any failure into DECRYPTION_FAILED). */
   async decrypt({ iv }, key, data) {
     if (data.length < TAG) throw new Error('ciphertext shorter than the tag');

@@ -29,26 +29,3 @@ export function plaintextLength(size, headerLen, segmentSize) {
   if (body % (segmentSize + TAG) < TAG) throw new HttpError(422, 'DECRYPTION_FAILED', 'decryption failed');
   return body - TAG * n;
 }
-
-/**
- * Key versions of the `kms` entries, read from keyseal-kms's documented wrapped-key layout
- * (PROTOCOL.md §7.2: 97 bytes, format 0x01, u32 BE version at offset 1). The SDK treats `kms`
- * wrapped keys as opaque (its inspect() reports keyVersion null for them), so this is advisory
- * and only for keyseal-kms: an entry of another layout gives null.
- */
-export function kmsEntryVersions(header) {
-  const authLen = u32(header, 7);
-  let o = authLen + 6; // section_len (4) + entry_count (2)
-  const count = (header[authLen + 4] << 8) | header[authLen + 5];
-  const out = [];
-  for (let i = 0; i < count && o < header.length; i++) {
-    const kind = header[o];
-    o += 2 + header[o + 1]; // kind, service id
-    o += 2 + ((header[o] << 8) | header[o + 1]); // key id
-    const len = (header[o] << 8) | header[o + 1];
-    const w = header.subarray(o + 2, o + 2 + len);
-    o += 2 + len;
-    out.push(kind === 1 && w.length === 97 && w[0] === 1 ? u32(w, 1) : null);
-  }
-  return out;
-}

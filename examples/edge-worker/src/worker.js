@@ -9,7 +9,7 @@ import { inspect, lowLevel } from 'keyseal';
 import { HttpError, errorResponse } from './errors.js';
 import { verifyCaller, requireTenant, requireRole } from './auth.js';
 import { keysealFor } from './keyservice.js';
-import { headerFacts, plaintextLength, kmsEntryVersions } from './sealed.js';
+import { headerFacts, plaintextLength } from './sealed.js';
 import { parseRange } from './range.js';
 import { putStream, openRanged } from './store.js';
 import { peekPrefix, primed } from './streams.js';
@@ -67,7 +67,8 @@ async function put(request, { env, caller, id, key, context }) {
 function factHeaders(header, info, plaintextLen, sealedLen) {
   const i = Math.max(0, info.entries.findIndex((e) => e.kind === 'kms'));
   const entry = info.entries[i];
-  const version = entry?.keyVersion ?? kmsEntryVersions(header)[i] ?? null;
+  // inspect reads the version of keyseal-kms entries (PROTOCOL.md §7.2); null for other services.
+  const version = entry?.keyVersion ?? null;
   const h = {
     'accept-ranges': 'bytes',
     'x-keyseal-key-id': entry?.keyId ?? '',
