@@ -87,7 +87,7 @@ function goals(d) {
   // edge worker do) and objects sharing one context (and so, with the cache, one wrapped key).
   const rotRow = (r) => `${x(r.reencryptMs / r.rewrapMs)} in time (${(r.rewrapMs / 1000).toFixed(2)} s vs ${(r.reencryptMs / 1000).toFixed(2)} s), ${x(r.reencryptBytesWritten / r.headerBytesWritten)} fewer bytes written`;
   for (const [label, r, why] of [
-    ['one data key per object', d.node.rotation, 'each object costs one key-service `/rewrap` round trip (~2 ms here: HTTP, ES256 token check, audit append), and re-encryption of a 1 MiB object in memory costs only a few of those (an unwrap, a generate for the new data key, local AES); only the bytes-written ratio (the storage-side gain: re-encryption reads and rewrites every body byte) clears 100×. The next step is a batch `/rewrap` (many entries per request and token check), not built.'],
+    ['one data key per object', d.node.rotation, 'every object still costs the key service an unwrap + wrap and an audit record (in `/rewrap-batch` requests of 100, one token check each), while re-encryption of a 1 MiB object in memory costs two key-service calls and local AES; the bytes-written ratio (the storage-side gain: re-encryption reads and rewrites every body byte) is far above 100×.'],
     ['objects sharing a data key', d.node.rotation.shared, 'see the row above.'],
   ]) {
     if (!r) continue;

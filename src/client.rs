@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use serde_json::{Value, json};
 
@@ -18,7 +18,9 @@ use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::{Event, Observer};
 use crate::header::EntryKind;
 use crate::hpke_p256::RecipientKeyPair;
-use crate::key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
+use crate::key_service::{
+    GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
+};
 use crate::protocol::{self, KeyAnswer, b64, context_json, recipient_json};
 use crate::race::{Either, race};
 use crate::transport::{Clock, HttpRequest, HttpTransport, TokenRequest, TokenSource, TransportError};
@@ -121,6 +123,8 @@ pub struct KmsClient {
     clock: Rc<dyn Clock>,
     tokens: Rc<dyn TokenSource>,
     observer: Rc<Observer>,
+    /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
+    batch_supported: Cell<bool>,
 }
 
 fn kms_err(kind: KeyServiceErrorKind, message: impl Into<String>) -> Error {
@@ -175,6 +179,7 @@ impl KmsClient {
             clock,
             tokens,
             observer,
+            batch_supported: Cell::new(true),
         })
     }
 
@@ -450,6 +455,45 @@ impl KeyService for KmsClient {
                 m.insert("to_key_id".into(), Value::String(to.into()));
             }
             self.key_op("rewrap", body).await?.wrapped()
+        })
+    }
+
+    fn rewrap_batch<'a>(
+        &'a self,
+        questions: &'a [RewrapQuestion<'a>],
+    ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
+        Box::pin(async move {
+            if !self.batch_supported.get() || questions.is_empty() {
+                return rewrap_one_by_one(self, questions).await;
+            }
+            let items: Vec<Value> = questions
+                .iter()
+                .map(|q| {
+                    let mut v = json!({"key_id": q.key_id, "kind": q.kind.name(), "wrapped_key": b64(q.wrapped), "context": context_json(q.context)});
+                    if let (Some(to), Value::Object(m)) = (q.to_key_id, &mut v) {
+                        m.insert("to_key_id".into(), Value::String(to.into()));
+                    }
+                    v
+                })
+                .collect();
+            // `key_id` (of the first item) is only for the token callback (TokenRequest).
+            let body = json!({"key_id": questions[0].key_id, "items": items});
+            match self
+                .call("rewrap_batch", "POST", "/rewrap-batch", Some(body))
+                .await
+            {
+                Ok(bytes) => protocol::parse_rewrap_batch(&bytes, questions.len()),
+                // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
+                // one from now on.
+                Err(Error::KeyService {
+                    kind: KeyServiceErrorKind::Protocol,
+                    message,
+                }) if message.starts_with("HTTP 404") || message.starts_with("HTTP 405") => {
+                    self.batch_supported.set(false);
+                    rewrap_one_by_one(self, questions).await
+                }
+                Err(e) => Err(e),
+            }
         })
     }
 

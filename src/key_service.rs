@@ -74,4 +74,49 @@ pub trait KeyService {
     ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>>;
     /// `GET /keys/{key_id}/public`.
     fn public_key<'a>(&'a self, key_id: &'a str) -> LocalBoxFuture<'a, Result<PublicKeyInfo, Error>>;
+    /// `POST /rewrap-batch` (PROTOCOL.md §3.5.1): many rewraps in one request and one token check.
+    /// One result per question, in order; an `Err` of the whole call means none was answered.
+    /// The default asks [`Self::rewrap`] one question at a time.
+    fn rewrap_batch<'a>(
+        &'a self,
+        questions: &'a [RewrapQuestion<'a>],
+    ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
+        rewrap_one_by_one(self, questions)
+    }
+}
+
+/// The answers of [`KeyService::rewrap_batch`]: per question, its wrapped key or its refusal.
+pub type RewrapAnswers = Vec<Result<Vec<u8>, Error>>;
+
+/// One question of [`KeyService::rewrap_batch`]: the arguments of [`KeyService::rewrap`].
+#[derive(Clone, Copy)]
+pub struct RewrapQuestion<'a> {
+    /// Kind of the entry.
+    pub kind: EntryKind,
+    /// Key id of the entry.
+    pub key_id: &'a str,
+    /// The entry's wrapped key.
+    pub wrapped: &'a [u8],
+    /// The message's context.
+    pub context: &'a EncryptionContext,
+    /// Target key id, when not the entry's own key.
+    pub to_key_id: Option<&'a str>,
+}
+
+/// [`KeyService::rewrap_batch`] without a batch endpoint: one [`KeyService::rewrap`] per question.
+pub fn rewrap_one_by_one<'a, S: KeyService + ?Sized>(
+    service: &'a S,
+    questions: &'a [RewrapQuestion<'a>],
+) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
+    Box::pin(async move {
+        let mut out = Vec::with_capacity(questions.len());
+        for q in questions {
+            out.push(
+                service
+                    .rewrap(q.kind, q.key_id, q.wrapped, q.context, q.to_key_id)
+                    .await,
+            );
+        }
+        Ok(out)
+    })
 }

@@ -32,7 +32,9 @@ pub use engine::{AeadEngine, RustCryptoEngine, SegmentCipher};
 pub use error::{Error, KeyServiceErrorKind};
 pub use events::{Event, MetricsSnapshot, Observer};
 pub use header::{EntryKind, Header, HeaderLength, MessageId, WrappedKeyEntry};
-pub use key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
+pub use key_service::{
+    GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
+};
 pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
 pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, entry_key_version, inspect};
 pub use segment::{BodyLayout, ExternalSegments, SegmentOpener, SegmentSealer};

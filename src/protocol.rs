@@ -111,6 +111,38 @@ impl KeyAnswer {
     }
 }
 
+/// The answer of `POST /rewrap-batch` (PROTOCOL.md §3.5.1): exactly `expected` items, each a
+/// `/rewrap` answer (its wrapped key) or a protocol error (mapped as §5 maps a whole answer).
+pub fn parse_rewrap_batch(body: &[u8], expected: usize) -> Result<crate::key_service::RewrapAnswers, Error> {
+    #[derive(Deserialize)]
+    struct Batch {
+        items: Vec<Value>,
+    }
+    let b: Batch =
+        serde_json::from_slice(body).map_err(|_| protocol("batch answer is not the expected JSON"))?;
+    if b.items.len() != expected {
+        return Err(protocol("batch answer has the wrong number of items"));
+    }
+    Ok(b.items
+        .into_iter()
+        .map(|item| {
+            if item.get("error").is_some() {
+                let bytes = serde_json::to_vec(&item).unwrap_or_default();
+                let e = parse_error(400, &bytes);
+                return Err(Error::KeyService {
+                    kind: e.kind,
+                    message: e.message,
+                });
+            }
+            let w = item
+                .get("wrapped_key")
+                .and_then(Value::as_str)
+                .ok_or_else(|| protocol("batch item lacks wrapped_key"))?;
+            unb64(w, "wrapped_key")
+        })
+        .collect())
+}
+
 /// A public-key answer (PROTOCOL.md §3.6), reduced to what offline wraps need.
 pub fn parse_public_jwk(body: &[u8]) -> Result<(u32, Vec<u8>), Error> {
     #[derive(Deserialize)]

@@ -17,7 +17,7 @@ use crate::header::EntryKind;
 
 /// What a `/rewrap` answer depends on.
 #[derive(PartialEq, Eq)]
-pub(crate) struct RewrapQuestion<'a> {
+pub(crate) struct MemoKey<'a> {
     /// Index of the key service in the SDK's configuration.
     pub service: usize,
     /// Kind of the entry being rewrapped.
@@ -44,7 +44,7 @@ struct Remembered {
 }
 
 impl Remembered {
-    fn answers(&self, q: &RewrapQuestion<'_>) -> bool {
+    fn answers(&self, q: &MemoKey<'_>) -> bool {
         self.service == q.service
             && self.kind == q.kind
             && self.key_id == q.key_id
@@ -73,7 +73,7 @@ impl RewrapMemo {
     }
 
     /// The remembered answer to `q`, if it is younger than `max_age_ms`.
-    pub(crate) fn get(&mut self, q: &RewrapQuestion<'_>, now_ms: f64) -> Option<Vec<u8>> {
+    pub(crate) fn get(&mut self, q: &MemoKey<'_>, now_ms: f64) -> Option<Vec<u8>> {
         let max_age = self.config.max_age_ms;
         self.entries.retain(|e| now_ms - e.at_ms < max_age);
         self.entries
@@ -83,7 +83,7 @@ impl RewrapMemo {
     }
 
     /// Remembers the service's answer to `q`.
-    pub(crate) fn put(&mut self, q: &RewrapQuestion<'_>, answer: &[u8], now_ms: f64) {
+    pub(crate) fn put(&mut self, q: &MemoKey<'_>, answer: &[u8], now_ms: f64) {
         if !self.enabled() {
             return;
         }

@@ -21,9 +21,10 @@ use crate::header::{EntryKind, Header, MessageId, WrappedKeyEntry};
 use crate::hpke_p256;
 use crate::key_schedule::verify_commitment;
 use crate::key_service::KeyService;
+use crate::key_service::RewrapQuestion;
 use crate::limits::DEFAULT_SEGMENT_SIZE;
 use crate::message::{Rewrapped, new_header, open_body, rewrap, seal};
-use crate::rewrap_memo::{RewrapMemo, RewrapQuestion};
+use crate::rewrap_memo::{MemoKey, RewrapMemo};
 use crate::segment::BodyLayout;
 use crate::transport::Clock;
 
@@ -554,50 +555,169 @@ impl KeySeal {
     /// entries. Entries of unconfigured services and of unknown kinds are kept unchanged
     /// (§4.2). Any refusal fails the whole rewrap: a header is never half rotated.
     pub async fn rewrap(&self, header_prefix: &[u8], to_key_id: Option<&str>) -> Result<Rewrapped, Error> {
-        let (header, _) = Header::parse(header_prefix)?;
-        let context = header.context().encode();
-        let mut entries = Vec::with_capacity(header.entries().len());
-        for e in header.entries() {
-            let binding = self
-                .services
-                .iter()
-                .position(|b| b.service.id() == e.key_service_id);
-            let (Some(i), false) = (binding, matches!(e.kind, EntryKind::Unknown(_))) else {
-                entries.push(e.clone());
-                continue;
-            };
-            let to = if i == 0 { to_key_id } else { None };
-            // Objects sealed under one cached data key share this question: ask once (rewrap_memo.rs).
-            let question = RewrapQuestion {
-                service: i,
-                kind: e.kind,
-                key_id: &e.key_id,
-                wrapped: &e.wrapped,
-                context: &context,
-                to,
-            };
-            let remembered = self.rewrap_memo.borrow_mut().get(&question, self.clock.now_ms());
-            let wrapped = match remembered {
-                Some(w) => w,
-                None => {
-                    let w = self.services[i]
-                        .service
-                        .rewrap(e.kind, &e.key_id, &e.wrapped, header.context(), to)
-                        .await
-                        .map_err(|err| self.on_key_error(&e.key_id, err))?;
-                    self.rewrap_memo
-                        .borrow_mut()
-                        .put(&question, &w, self.clock.now_ms());
-                    w
+        let mut r = self.rewrap_many(&[header_prefix], to_key_id).await;
+        r.pop().unwrap_or(Err(Error::InvalidArgument {
+            reason: "nothing to rewrap",
+        }))
+    }
+
+    /// [`Self::rewrap`] for many headers at once: one result per header, in order, each as
+    /// [`Self::rewrap`] would give it (a refusal fails only the headers that need that answer).
+    /// The questions go to each key service in `/rewrap-batch` requests of at most
+    /// [`REWRAP_BATCH_MAX`] (PROTOCOL.md §3.5.1), after the rewrap memo and with duplicates asked
+    /// once: objects sealed under one cached data key share their question.
+    pub async fn rewrap_many(
+        &self,
+        header_prefixes: &[&[u8]],
+        to_key_id: Option<&str>,
+    ) -> Vec<Result<Rewrapped, Error>> {
+        let parsed: Vec<Result<Header, Error>> = header_prefixes
+            .iter()
+            .map(|p| Header::parse(p).map(|(h, _)| h))
+            .collect();
+        // Every distinct question, with its answer when the memo has one.
+        let mut asked: Vec<Asked> = Vec::new();
+        let now = self.clock.now_ms();
+        for h in parsed.iter().flatten() {
+            let context = h.context().encode();
+            for e in h.entries() {
+                let Some(i) = self.rewrap_binding(e) else { continue };
+                let to = if i == 0 { to_key_id } else { None };
+                let key = MemoKey {
+                    service: i,
+                    kind: e.kind,
+                    key_id: &e.key_id,
+                    wrapped: &e.wrapped,
+                    context: &context,
+                    to,
+                };
+                if asked.iter().any(|a| a.is(&key)) {
+                    continue;
                 }
-            };
-            entries.push(WrappedKeyEntry {
-                kind: EntryKind::Kms,
-                key_service_id: e.key_service_id.clone(),
-                key_id: to.map_or_else(|| e.key_id.clone(), String::from),
-                wrapped,
-            });
+                let answer = self.rewrap_memo.borrow_mut().get(&key, now).map(Ok);
+                asked.push(Asked {
+                    service: i,
+                    entry: e.clone(),
+                    context: h.context().clone(),
+                    encoded_context: context.clone(),
+                    to: to.map(String::from),
+                    answer,
+                });
+            }
         }
-        rewrap(header_prefix, entries)
+        // Ask each service what the memo did not know, in batches.
+        for i in 0..self.services.len() {
+            let open: Vec<usize> = (0..asked.len())
+                .filter(|&k| asked[k].service == i && asked[k].answer.is_none())
+                .collect();
+            for chunk in open.chunks(REWRAP_BATCH_MAX) {
+                let questions: Vec<RewrapQuestion<'_>> = chunk
+                    .iter()
+                    .map(|&k| RewrapQuestion {
+                        kind: asked[k].entry.kind,
+                        key_id: &asked[k].entry.key_id,
+                        wrapped: &asked[k].entry.wrapped,
+                        context: &asked[k].context,
+                        to_key_id: asked[k].to.as_deref(),
+                    })
+                    .collect();
+                let answers = self.services[i].service.rewrap_batch(&questions).await;
+                drop(questions);
+                let answers: Vec<Result<Vec<u8>, Error>> = match answers {
+                    Ok(a) => a,
+                    Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+                };
+                for (&k, answer) in chunk.iter().zip(answers) {
+                    let answer = answer.map_err(|err| self.on_key_error(&asked[k].entry.key_id, err));
+                    if let Ok(w) = &answer {
+                        self.rewrap_memo
+                            .borrow_mut()
+                            .put(&asked[k].key(), w, self.clock.now_ms());
+                    }
+                    asked[k].answer = Some(answer);
+                }
+            }
+        }
+        // Each header: its new entries, or the first refusal among them.
+        parsed
+            .into_iter()
+            .zip(header_prefixes)
+            .map(|(h, prefix)| {
+                let h = h?;
+                let context = h.context().encode();
+                let mut entries = Vec::with_capacity(h.entries().len());
+                for e in h.entries() {
+                    let Some(i) = self.rewrap_binding(e) else {
+                        entries.push(e.clone());
+                        continue;
+                    };
+                    let to = if i == 0 { to_key_id } else { None };
+                    let key = MemoKey {
+                        service: i,
+                        kind: e.kind,
+                        key_id: &e.key_id,
+                        wrapped: &e.wrapped,
+                        context: &context,
+                        to,
+                    };
+                    let wrapped = match asked.iter().find(|a| a.is(&key)).and_then(|a| a.answer.as_ref()) {
+                        Some(Ok(w)) => w.clone(),
+                        Some(Err(err)) => return Err(err.clone()),
+                        // Every question above was asked or remembered; a service answering fewer
+                        // items fails its whole batch (parse_rewrap_batch).
+                        None => return Err(Error::NoUsableEntry),
+                    };
+                    entries.push(WrappedKeyEntry {
+                        kind: EntryKind::Kms,
+                        key_service_id: e.key_service_id.clone(),
+                        key_id: to.map_or_else(|| e.key_id.clone(), String::from),
+                        wrapped,
+                    });
+                }
+                rewrap(prefix, entries)
+            })
+            .collect()
+    }
+
+    /// The configured service that rewraps entry `e` (§4.2: unconfigured services and unknown
+    /// kinds are kept as they are).
+    fn rewrap_binding(&self, e: &WrappedKeyEntry) -> Option<usize> {
+        if matches!(e.kind, EntryKind::Unknown(_)) {
+            return None;
+        }
+        self.services
+            .iter()
+            .position(|b| b.service.id() == e.key_service_id)
+    }
+}
+
+/// Most questions in one `/rewrap-batch` request: 100 items stay well under the reference
+/// service's 64 KiB default body limit (about 300 bytes each).
+pub const REWRAP_BATCH_MAX: usize = 100;
+
+/// One distinct rewrap question of [`KeySeal::rewrap_many`] and, once known, its answer.
+struct Asked {
+    service: usize,
+    entry: WrappedKeyEntry,
+    context: EncryptionContext,
+    encoded_context: Vec<u8>,
+    to: Option<String>,
+    answer: Option<Result<Vec<u8>, Error>>,
+}
+
+impl Asked {
+    fn key(&self) -> MemoKey<'_> {
+        MemoKey {
+            service: self.service,
+            kind: self.entry.kind,
+            key_id: &self.entry.key_id,
+            wrapped: &self.entry.wrapped,
+            context: &self.encoded_context,
+            to: self.to.as_deref(),
+        }
+    }
+
+    fn is(&self, k: &MemoKey<'_>) -> bool {
+        self.key() == *k
     }
 }

@@ -490,3 +490,30 @@ fn rewrap_asks_once_per_shared_wrapped_key_within_a_run() {
     block_on(ks.rewrap(&a, None)).unwrap();
     assert_eq!(cold.calls("rewrap"), 2);
 }
+
+#[test]
+fn rewrap_many_answers_per_header_in_order_and_asks_each_question_once() {
+    let kms = VersionedKms::new("acme");
+    let ks = sdk(vec![(kms.clone(), "acme/k")]);
+    let pt = pattern(200);
+    let a = block_on(ks.encrypt(&pt, &ctx())).unwrap();
+    let b = block_on(ks.encrypt(&pt, &ctx())).unwrap();
+    kms.rotate("acme/k");
+    let garbage = b"not a keyseal header".to_vec();
+    let r = block_on(ks.rewrap_many(&[&a, &garbage, &b, &a], None));
+    assert_eq!(r.len(), 4);
+    assert!(
+        matches!(r[1], Err(Error::InvalidFormat { .. })),
+        "{:?}",
+        r[1].as_ref().err()
+    );
+    for (i, m) in [(0, &a), (2, &b), (3, &a)] {
+        let rw = r[i].as_ref().unwrap();
+        let mut moved = rw.header.clone();
+        moved.extend_from_slice(&m[rw.body_offset..]);
+        assert!(ks.is_current(&moved, None, Some(2)).unwrap(), "header {i} on v2");
+        assert_eq!(block_on(ks.decrypt(&moved, &ctx())).unwrap().1, pt);
+    }
+    // a and b have their own data keys (cache off); the second `a` is the same question
+    assert_eq!(kms.calls("rewrap"), 2);
+}

@@ -22,7 +22,8 @@
 import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
+import { sign, randomUUID } from 'node:crypto';
+import { es256KeyPair } from './es256.mjs';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -77,8 +78,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'keyseal-js-'));
 
 const ISSUER = 'keyseal-js-test-idp';
 const KID = 'js-test-1';
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const jwk = publicKey.export({ format: 'jwk' });
+const { privateKey, jwk } = es256KeyPair();
 writeFileSync(join(tmp, 'idp.jwks.json'), JSON.stringify({ issuer: ISSUER, keys: [{ ...jwk, kid: KID, alg: 'ES256', use: 'sig' }] }));
 const b64url = (b) => Buffer.from(b).toString('base64url');
 function mint(tenant, role, ttl = 3600) {

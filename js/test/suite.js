@@ -1008,7 +1008,7 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     await rejects(ks.rewrap(badWrap), E.DecryptionFailedError, 'tampered wrapped key');
   }, 30_000);
 
-  test('rewrapAll: 20 objects, concurrency 4, resumable after a failure, idempotent (second run all skipped), follows rotation', async () => {
+  test('rewrapAll: 20 objects, concurrency 4, one /rewrap-batch per batch, resumable after a failure, idempotent (second run all skipped), follows rotation', async () => {
     const from = `acme/${env.runtime}-${uid()}-rotate`;
     const to = `acme/${env.runtime}-${uid()}-rotate`;
     await control('create', from);
@@ -1021,12 +1021,11 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
       pts.set(`o${i}`, pt);
       store.set(`o${i}`, await ks.encrypt(pt, { context: { tenant: 'acme', object: `o${i}` } }));
     }
-    let inFlight = 0, maxInFlight = 0, failOnce = true;
+    let reading = 0, maxReading = 0, failOnce = true;
     const objects = () => [...store.keys()].map((id) => ({
       id,
-      readHeader: async () => { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); await sleep(2); return store.get(id); },
+      readHeader: async () => { reading++; maxReading = Math.max(maxReading, reading); await sleep(2); reading--; return store.get(id); },
       writeHeader: async (header, bodyOffset) => {
-        inFlight--;
         if (id === 'o7' && failOnce) { failOnce = false; throw new Error('storage hiccup'); }
         store.set(id, concat([header, store.get(id).subarray(bodyOffset)]));
       },
@@ -1039,8 +1038,12 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     eq(r1.failed[0].id, 'o7', 'failed id');
     eq(typeof r1.failed[0].code, 'string', 'failed code');
     eq(r1.targetVersion, 1, 'targetVersion');
-    assert(maxInFlight <= 4, `concurrency exceeded: ${maxInFlight}`);
-    assert(maxInFlight > 1, `ran sequentially: ${maxInFlight}`);
+    assert(maxReading <= 4, `concurrency exceeded: ${maxReading} header reads at once`);
+    assert(maxReading > 1, `ran sequentially: ${maxReading}`);
+    // PROTOCOL.md §3.5.1: the 20 headers went to the key service in one request
+    const batches = () => ks.metrics().keyService.rewrap_batch?.calls ?? 0;
+    eq(batches(), 1, 'run 1: one /rewrap-batch for 20 objects');
+    eq(ks.metrics().keyService.rewrap?.calls ?? 0, 0, 'run 1: no single /rewrap');
     eq(prog.at(-1).seen, 20, 'progress seen');
     async function* gen() { for (const o of objects()) yield o; }
     const r2 = await ks.rewrapAll(gen(), { toKeyId: to, concurrency: 4 });
@@ -1054,8 +1057,11 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     }
     // rotation of the target: every object is behind again, then current again
     await control('rotate', to);
-    const r4 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
+    const before = batches();
+    const r4 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4, batchSize: 7 });
     eq(JSON.stringify([r4.done, r4.skipped, r4.failed.length, r4.targetVersion]), JSON.stringify([20, 0, 0, 2]), 'after rotate: all rewrapped to v2');
+    eq(batches() - before, 3, 'batchSize 7: 20 objects in 3 requests');
+    await rejects(ks.rewrapAll(objects(), { batchSize: 0 }), E.InvalidArgumentError, 'batchSize 0');
     const r5 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
     eq(JSON.stringify([r5.done, r5.skipped]), JSON.stringify([0, 20]), 'then all skipped');
     for (const [id, sealed] of store) eq(kmsVersion(wrappedEntries(sealed).entries[0].wrapped), 2, `${id} version`);

@@ -177,7 +177,14 @@ export declare class KeySeal {
   /** Idempotent, resumable rewrap of many objects. */
   rewrapAll(
     objects: Iterable<RewrapObject> | AsyncIterable<RewrapObject>,
-    options?: { toKeyId?: string; concurrency?: number; onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void },
+    options?: {
+      toKeyId?: string;
+      /** Header reads and writes in flight (default 4). */
+      concurrency?: number;
+      /** Objects per round: their headers go to the key services together, in `/rewrap-batch` requests of up to 100 (default 100). */
+      batchSize?: number;
+      onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void;
+    },
   ): Promise<RewrapAllResult>;
   inspect(sealed: Input): HeaderInfo;
   /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */

@@ -183,6 +183,12 @@ data_handler!(generate, "generate", crate::service::GenerateRequest, generate);
 data_handler!(wrap, "wrap", crate::service::WrapRequest, wrap);
 data_handler!(unwrap, "unwrap", crate::service::UnwrapRequest, unwrap);
 data_handler!(rewrap, "rewrap", crate::service::RewrapRequest, rewrap);
+data_handler!(
+    rewrap_batch,
+    "rewrap_batch",
+    crate::service::RewrapBatchRequest,
+    rewrap_batch
+);
 
 async fn status() -> Response {
     json_response(Ok(json!({
@@ -191,7 +197,7 @@ async fn status() -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "protocol_version": PROTOCOL_VERSION,
         "name": "keyseal-kms reference key service",
-        "operations_supported": ["generate", "wrap", "unwrap", "rewrap", "public_key", "admin"],
+        "operations_supported": ["generate", "wrap", "unwrap", "rewrap", "rewrap_batch", "public_key", "admin"],
         "wrapped_key_kinds": ["kms", "hpke-p256"],
         "hpke_suites": [{"kem": 16, "kdf": 1, "aead": 2}],
     })))
@@ -455,6 +461,7 @@ pub fn router(app: Shared) -> Router {
         .route("/wrap", post(wrap))
         .route("/unwrap", post(unwrap))
         .route("/rewrap", post(rewrap))
+        .route("/rewrap-batch", post(rewrap_batch))
         .route("/keys/{tenant}/{name}/public", get(public_key))
         .route("/keys/{key_id}/public", get(public_key_encoded))
         .route("/admin/keys", get(admin_list).post(admin_create))

@@ -97,6 +97,31 @@ pub struct RewrapRequest {
     reason: Option<String>,
 }
 
+/// One item of `POST /rewrap-batch` (PROTOCOL.md §3.5.1): a `/rewrap` request without token and reason.
+#[derive(Debug, Deserialize)]
+pub struct RewrapItem {
+    key_id: String,
+    wrapped_key: String,
+    context: ContextPairs,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    to_key_id: Option<String>,
+}
+
+/// `POST /rewrap-batch` (PROTOCOL.md §3.5.1).
+#[derive(Debug, Deserialize)]
+pub struct RewrapBatchRequest {
+    items: Vec<RewrapItem>,
+    #[serde(default)]
+    authorization: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Most items in one `POST /rewrap-batch` (PROTOCOL.md §3.5.1).
+pub const MAX_REWRAP_BATCH: usize = 1000;
+
 /// Who performs an admin operation.
 #[derive(Debug, Clone)]
 pub enum Actor {
@@ -308,6 +333,16 @@ impl Service {
         allowed: &[Role],
     ) -> Result<Principal> {
         let p = self.verifier.verify(token.unwrap_or(""))?;
+        Self::authorize_principal(call, p, key_id, allowed)
+    }
+
+    /// The checks of [`Self::authorize`] after the token was verified (a batch verifies it once).
+    fn authorize_principal(
+        call: &mut Call,
+        p: Principal,
+        key_id: &str,
+        allowed: &[Role],
+    ) -> Result<Principal> {
         call.event.subject = p.subject.clone();
         let (tenant, _) = parse_key_id(key_id)?;
         if p.tenant != tenant {
@@ -462,13 +497,52 @@ impl Service {
     /// `POST /rewrap`.
     pub fn rewrap(&self, req: RewrapRequest, header_token: Option<&str>) -> Result<Value> {
         let mut call = Call::new("rewrap", &req.key_id, req.reason.as_deref());
-        let r = (|| {
-            let p = self.authorize(
-                &mut call,
-                Self::token(&req.authorization, header_token),
-                &req.key_id,
-                &[Role::Writer],
-            )?;
+        let principal = self
+            .verifier
+            .verify(Self::token(&req.authorization, header_token).unwrap_or(""));
+        let item = RewrapItem {
+            key_id: req.key_id,
+            wrapped_key: req.wrapped_key,
+            context: req.context,
+            kind: req.kind,
+            to_key_id: req.to_key_id,
+        };
+        let r = principal.and_then(|p| self.rewrap_item(&mut call, p, &item));
+        self.finish(call, r)
+    }
+
+    /// `POST /rewrap-batch` (PROTOCOL.md §3.5.1): the token is verified once, then every item is
+    /// authorized, rewrapped and audited exactly as a `/rewrap` of its own would be; the answer
+    /// lists one result per item, in order. A bad token or body refuses the whole batch.
+    pub fn rewrap_batch(&self, req: RewrapBatchRequest, header_token: Option<&str>) -> Result<Value> {
+        let reason = req.reason.as_deref();
+        let principal = self
+            .verifier
+            .verify(Self::token(&req.authorization, header_token).unwrap_or(""));
+        let principal = match principal {
+            Ok(p) if !req.items.is_empty() && req.items.len() <= MAX_REWRAP_BATCH => p,
+            Ok(_) => {
+                let e = ApiError::invalid(format!("a batch holds 1 to {MAX_REWRAP_BATCH} items"));
+                return self.finish(Call::new("rewrap_batch", "", reason), Err(e));
+            }
+            Err(e) => return self.finish(Call::new("rewrap_batch", "", reason), Err(e)),
+        };
+        let mut items = Vec::with_capacity(req.items.len());
+        for item in &req.items {
+            let mut call = Call::new("rewrap", &item.key_id, reason);
+            let r = self.rewrap_item(&mut call, principal.clone(), item);
+            items.push(match self.finish(call, r) {
+                Ok(v) => v,
+                Err(e) => json!({"error": e.kind.name(), "message": e.message}),
+            });
+        }
+        Ok(json!({ "items": items }))
+    }
+
+    /// One rewrap for a verified principal (shared by `/rewrap` and `/rewrap-batch`).
+    fn rewrap_item(&self, call: &mut Call, p: Principal, req: &RewrapItem) -> Result<Value> {
+        (|| {
+            let p = Self::authorize_principal(call, p, &req.key_id, &[Role::Writer])?;
             let target = req.to_key_id.clone().unwrap_or_else(|| req.key_id.clone());
             let (t_tenant, _) = parse_key_id(&target)?;
             if t_tenant != p.tenant {
@@ -481,13 +555,7 @@ impl Service {
                 ));
             }
             let ctx = context_of(req.context.clone())?;
-            let dek = self.open_wrapped(
-                &mut call,
-                &req.key_id,
-                req.kind.as_deref(),
-                &req.wrapped_key,
-                &ctx,
-            )?;
+            let dek = self.open_wrapped(call, &req.key_id, req.kind.as_deref(), &req.wrapped_key, &ctx)?;
             let loaded = self.store.load(&target, None)?;
             call.event.detail = format!("to {target}#{}", loaded.version);
             let wrapped = crypto::wrap_dek(
@@ -498,8 +566,7 @@ impl Service {
                 dek.expose_secret(),
             )?;
             Ok(json!({"key_id": target, "key_version": loaded.version, "wrapped_key": b64::enc(&wrapped)}))
-        })();
-        self.finish(call, r)
+        })()
     }
 
     /// `GET /keys/{key_id}/public`: the JWK of the primary version (key must be enabled).

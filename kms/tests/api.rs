@@ -694,3 +694,95 @@ async fn throttled_over_the_in_flight_limit() {
     let got = (r.status().as_u16(), r.json::<Value>().await.unwrap());
     assert_error(&got, 429, "Throttled");
 }
+
+#[tokio::test]
+async fn rewrap_batch_answers_each_item_in_order_under_one_token() {
+    // PROTOCOL.md §3.5.1
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Kms::start(dir.path(), &[]).await;
+    let t = &kms.dev_token;
+    let mut wrapped = Vec::new();
+    for i in 0..3 {
+        let c = json!({"tenant": "acme", "object": format!("o{i}")});
+        let (s, g) = kms
+            .post(
+                "/generate",
+                &json!({"key_id": "acme/default", "context": c, "authorization": t}),
+            )
+            .await;
+        assert_eq!(s, 200, "{g}");
+        wrapped.push((
+            c,
+            g["wrapped_key"].as_str().unwrap().to_string(),
+            unb64(g["key"].as_str().unwrap()),
+        ));
+    }
+    let out = kms.cli(&["key", "rotate", "acme/default"]);
+    assert!(out.status.success());
+    let item =
+        |i: usize| json!({"key_id": "acme/default", "wrapped_key": wrapped[i].1, "context": wrapped[i].0});
+    let wrong_ctx = json!({"key_id": "acme/default", "wrapped_key": wrapped[0].1, "context": wrapped[1].0});
+    let other_tenant = json!({"key_id": "acme/default", "wrapped_key": wrapped[2].1, "context": wrapped[2].0, "to_key_id": "globex/k"});
+    let (s, r) = kms
+        .post("/rewrap-batch", &json!({"items": [item(0), wrong_ctx, item(1), other_tenant, item(2)], "authorization": t, "reason": "rotation"}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    for (k, i) in [(0usize, 0usize), (2, 1), (4, 2)] {
+        assert_eq!(items[k]["key_version"], 2, "{}", items[k]);
+        assert!(items[k].get("key").is_none(), "rewrap never returns plaintext");
+        let (s, u) = kms
+            .post("/unwrap", &json!({"key_id": "acme/default", "wrapped_key": items[k]["wrapped_key"], "context": wrapped[i].0, "authorization": t}))
+            .await;
+        assert_eq!(s, 200, "{u}");
+        assert_eq!(
+            unb64(u["key"].as_str().unwrap()),
+            wrapped[i].2,
+            "item {k} holds the same data key"
+        );
+        assert_eq!(u["key_version"], 2);
+    }
+    assert_eq!(items[1]["error"], "ContextMismatch", "{}", items[1]);
+    assert_eq!(items[3]["error"], "AccessDenied", "{}", items[3]);
+    assert!(items[1]["message"].is_string());
+
+    // the whole batch is refused for a bad token, a reader, an empty or an oversized batch
+    let body = |items: Vec<Value>, auth: &str| json!({"items": items, "authorization": auth});
+    assert_error(
+        &kms.post("/rewrap-batch", &body(vec![item(0)], "not-a-token"))
+            .await,
+        401,
+        "Unauthenticated",
+    );
+    let reader = kms.mint("acme", "reader", &[]);
+    let (s, r) = kms.post("/rewrap-batch", &body(vec![item(0)], &reader)).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["items"][0]["error"], "AccessDenied",
+        "a reader may not rewrap: {r}"
+    );
+    assert_error(
+        &kms.post("/rewrap-batch", &body(vec![], t)).await,
+        400,
+        "InvalidRequest",
+    );
+    let many: Vec<Value> = (0..1001)
+        .map(|_| json!({"key_id": "acme/default", "wrapped_key": "AA==", "context": {}}))
+        .collect();
+    let got = kms.post("/rewrap-batch", &body(many, t)).await;
+    assert!(got.0 == 400 || got.0 == 413, "oversized batch: {}", got.0);
+
+    // every item is audited as a rewrap of its own, under the one token's subject
+    let out = kms.cli(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = rusqlite::Connection::open(&kms.db).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE operation='rewrap' AND reason='rotation'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 5, "one audit record per item");
+}

@@ -149,6 +149,37 @@ impl KeySealCore {
         })
     }
 
+    /// Rewraps many headers (`KeySeal::rewrap_many`: `/rewrap-batch`, PROTOCOL.md §3.5.1).
+    /// `headers` is an array of Uint8Array; resolves to an array with, per header,
+    /// `{ header, bodyOffset }` or `{ error }` (the error object `rewrap` would reject with).
+    #[wasm_bindgen(js_name = rewrapMany)]
+    pub fn rewrap_many(&self, headers: js_sys::Array, to_key_id: Option<String>) -> Promise {
+        let ks = self.inner.clone();
+        let headers: Vec<Vec<u8>> = headers.iter().map(|h| Uint8Array::new(&h).to_vec()).collect();
+        future_to_promise(async move {
+            let prefixes: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
+            let out = js_sys::Array::new();
+            for r in ks.rewrap_many(&prefixes, to_key_id.as_deref()).await {
+                let o = js_sys::Object::new();
+                match r {
+                    Ok(r) => {
+                        js_sys::Reflect::set(&o, &"header".into(), &Uint8Array::from(&r.header[..]))?;
+                        js_sys::Reflect::set(
+                            &o,
+                            &"bodyOffset".into(),
+                            &JsValue::from_f64(r.body_offset as f64),
+                        )?;
+                    }
+                    Err(e) => {
+                        js_sys::Reflect::set(&o, &"error".into(), &js_error(&e))?;
+                    }
+                }
+                out.push(&o);
+            }
+            Ok(out.into())
+        })
+    }
+
     /// The newest version of the rewrap target (GET /keys/{id}/public). Resolves to a number.
     #[wasm_bindgen(js_name = newestVersion)]
     pub fn newest_version(&self, to_key_id: Option<String>) -> Promise {

@@ -16,7 +16,8 @@
 // KEYSEAL_EDGE_KEEP_TMP=1.
 
 import { spawn, execFile } from 'node:child_process';
-import { generateKeyPairSync, sign, createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { sign, createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { es256KeyPair } from '../../../js/test/es256.mjs';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, symlinkSync, copyFileSync, rmSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -62,9 +63,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const ISSUER = 'keyseal-edge-test-idp';
 const KID = 'edge-1';
-const idp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const JWKS = JSON.stringify({ issuer: ISSUER, keys: [{ ...idp.publicKey.export({ format: 'jwk' }), kid: KID, alg: 'ES256', use: 'sig' }] });
+// es256KeyPair: no KeyObject.export() (a Node 20 deadlock, see js/test/es256.mjs).
+const idp = es256KeyPair();
+const stranger = es256KeyPair();
+const JWKS = JSON.stringify({ issuer: ISSUER, keys: [{ ...idp.jwk, kid: KID, alg: 'ES256', use: 'sig' }] });
 writeFileSync(join(tmp, 'idp.jwks.json'), JWKS);
 const b64url = (b) => Buffer.from(b).toString('base64url');
 function mint(claims, key = idp.privateKey) {
