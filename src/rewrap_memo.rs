@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cache::CacheConfig;
-use crate::header::EntryKind;
+use crate::header::{EntryKind, WrappedKeyEntry};
 
 /// What a `/rewrap` answer depends on.
 #[derive(PartialEq, Eq)]
@@ -30,6 +30,20 @@ pub(crate) struct MemoKey<'a> {
     pub context: &'a [u8],
     /// Target key id, when not the entry's own key.
     pub to: Option<&'a str>,
+}
+
+impl<'a> MemoKey<'a> {
+    /// The question for entry `e` of a message whose encoded context is `context`.
+    pub(crate) fn of(service: usize, e: &'a WrappedKeyEntry, context: &'a [u8], to: Option<&'a str>) -> Self {
+        Self {
+            service,
+            kind: e.kind,
+            key_id: &e.key_id,
+            wrapped: &e.wrapped,
+            context,
+            to,
+        }
+    }
 }
 
 struct Remembered {

@@ -583,14 +583,7 @@ impl KeySeal {
             for e in h.entries() {
                 let Some(i) = self.rewrap_binding(e) else { continue };
                 let to = if i == 0 { to_key_id } else { None };
-                let key = MemoKey {
-                    service: i,
-                    kind: e.kind,
-                    key_id: &e.key_id,
-                    wrapped: &e.wrapped,
-                    context: &context,
-                    to,
-                };
+                let key = MemoKey::of(i, e, &context, to);
                 if asked.iter().any(|a| a.is(&key)) {
                     continue;
                 }
@@ -652,14 +645,7 @@ impl KeySeal {
                         continue;
                     };
                     let to = if i == 0 { to_key_id } else { None };
-                    let key = MemoKey {
-                        service: i,
-                        kind: e.kind,
-                        key_id: &e.key_id,
-                        wrapped: &e.wrapped,
-                        context: &context,
-                        to,
-                    };
+                    let key = MemoKey::of(i, e, &context, to);
                     let wrapped = match asked.iter().find(|a| a.is(&key)).and_then(|a| a.answer.as_ref()) {
                         Some(Ok(w)) => w.clone(),
                         Some(Err(err)) => return Err(err.clone()),
@@ -707,14 +693,12 @@ struct Asked {
 
 impl Asked {
     fn key(&self) -> MemoKey<'_> {
-        MemoKey {
-            service: self.service,
-            kind: self.entry.kind,
-            key_id: &self.entry.key_id,
-            wrapped: &self.entry.wrapped,
-            context: &self.encoded_context,
-            to: self.to.as_deref(),
-        }
+        MemoKey::of(
+            self.service,
+            &self.entry,
+            &self.encoded_context,
+            self.to.as_deref(),
+        )
     }
 
     fn is(&self, k: &MemoKey<'_>) -> bool {
