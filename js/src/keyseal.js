@@ -211,6 +211,7 @@ async function sealWebCrypto(subtle, job, bytes) {
   out.set(header);
   if (subtle.encryptInto) { // synchronous engine (node:crypto): no queue, no intermediate buffers
     for (let k = 0; k < n; k++) {
+      await subtle.fair();
       subtle.encryptInto(gcm(job.nonce(k, k === n - 1)), key, bytes.subarray(k * S, Math.min(bytes.length, (k + 1) * S)), out, header.length + k * (S + TAG));
     }
     return out;
@@ -232,6 +233,7 @@ async function openWebCrypto(subtle, job, body) {
   try {
     if (subtle.decryptInto) { // synchronous engine (node:crypto)
       for (let k = 0; k < n; k++) {
+        await subtle.fair();
         subtle.decryptInto(gcm(job.nonce(k, k === n - 1)), key, body.subarray(k * F, Math.min(body.length, (k + 1) * F)), out, k * S);
       }
       return out;
