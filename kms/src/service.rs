@@ -305,14 +305,19 @@ impl Call {
 impl Service {
     /// Record the outcome of `call` in the audit log. An audit failure turns success into
     /// `Unavailable`: no operation goes unlogged.
-    fn finish<T>(&self, mut call: Call, result: Result<T>) -> Result<T> {
-        match &result {
+    /// Records the outcome of `result` in the call's audit event.
+    fn settle<T>(call: &mut Call, result: &Result<T>) {
+        match result {
             Ok(_) => call.event.outcome = "ok".into(),
             Err(e) => {
                 call.event.outcome = e.kind.name().into();
                 call.event.detail = e.message.clone();
             }
         }
+    }
+
+    fn finish<T>(&self, mut call: Call, result: Result<T>) -> Result<T> {
+        Self::settle(&mut call, &result);
         match self.store.audit(&call.event) {
             Ok(()) => result,
             Err(e) => Err(ApiError::unavailable(format!("audit log: {}", e.message))),
@@ -527,15 +532,23 @@ impl Service {
             }
             Err(e) => return self.finish(Call::new("rewrap_batch", "", reason), Err(e)),
         };
+        let mut calls = Vec::with_capacity(req.items.len());
         let mut items = Vec::with_capacity(req.items.len());
         for item in &req.items {
             let mut call = Call::new("rewrap", &item.key_id, reason);
             let r = self.rewrap_item(&mut call, principal.clone(), item);
-            items.push(match self.finish(call, r) {
+            Self::settle(&mut call, &r);
+            calls.push(call);
+            items.push(match r {
                 Ok(v) => v,
                 Err(e) => json!({"error": e.kind.name(), "message": e.message}),
             });
         }
+        // One audit transaction for the batch; no answer leaves unless every record is written.
+        let events: Vec<&AuditEvent> = calls.iter().map(|c| &c.event).collect();
+        self.store
+            .audit_many(&events)
+            .map_err(|e| ApiError::unavailable(format!("audit log: {}", e.message)))?;
         Ok(json!({ "items": items }))
     }
 

@@ -749,6 +749,17 @@ impl Store {
         Ok(())
     }
 
+    /// Appends many events in one transaction (a `/rewrap-batch`): all are written or none.
+    pub fn audit_many(&self, events: &[&AuditEvent]) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for e in events {
+            Self::append_locked(&tx, e)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Check the whole chain.
     pub fn audit_verify(&self) -> Result<AuditReport> {
         let conn = self.lock()?;
