@@ -19,6 +19,7 @@ import { gzipSync } from 'node:zlib';
 
 import { makeSubjects, measureThroughput, kmsCallsPerEncrypts, streamMemory } from './subjects.js';
 import { renderReport } from './report.mjs';
+import { launchChromium } from '../js/test/chromium.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -213,11 +214,7 @@ async function rewrapVsReencrypt(keyseal, kms, { sharedContext }) {
 // Chromium
 
 async function chromiumRun(kms, base) {
-  const { chromium } = await import(pathToFileURL(join(ROOT, 'node_modules/playwright-core/index.mjs')).href);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (m) => { if (m.type() === 'error') log('page:', m.text()); });

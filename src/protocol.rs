@@ -1,7 +1,6 @@
 //! Key-service protocol v1 messages (PROTOCOL.md §3, §5, §6): JSON request bodies and the
 //! parsing of answers, including the mapping of error names to SDK error kinds.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -127,8 +126,7 @@ pub fn parse_rewrap_batch(body: &[u8], expected: usize) -> Result<crate::key_ser
         .into_iter()
         .map(|item| {
             if item.get("error").is_some() {
-                let bytes = serde_json::to_vec(&item).unwrap_or_default();
-                let e = parse_error(400, &bytes);
+                let e = error_answer(400, &item);
                 return Err(Error::KeyService {
                     kind: e.kind,
                     message: e.message,
@@ -182,21 +180,14 @@ pub struct ErrorAnswer {
 
 /// Maps an error status and body to an SDK error kind. Unknown names fall back on the status.
 pub fn parse_error(status: u16, body: &[u8]) -> ErrorAnswer {
-    let v: Option<BTreeMap<String, Value>> = serde_json::from_slice(body).ok();
-    let name = v
-        .as_ref()
-        .and_then(|m| m.get("error"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let msg = v
-        .as_ref()
-        .and_then(|m| m.get("message"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let disabled_at_ms = v
-        .as_ref()
-        .and_then(|m| m.get("disabled_at"))
-        .and_then(Value::as_f64);
+    error_answer(status, &serde_json::from_slice(body).unwrap_or(Value::Null))
+}
+
+/// [`parse_error`] of an already parsed body (also one item of a `/rewrap-batch` answer).
+pub fn error_answer(status: u16, v: &Value) -> ErrorAnswer {
+    let name = v.get("error").and_then(Value::as_str).unwrap_or("");
+    let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
+    let disabled_at_ms = v.get("disabled_at").and_then(Value::as_f64);
     let kind = match name {
         "InvalidRequest" | "PayloadTooLarge" => KeyServiceErrorKind::InvalidRequest,
         "InvalidCiphertext" => KeyServiceErrorKind::InvalidCiphertext,

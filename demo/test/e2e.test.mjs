@@ -13,13 +13,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { launchChromium } from '../../js/test/chromium.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ART = join(ROOT, 'target/demo-artifacts');
 const MIB = Number(process.env.KEYSEAL_DEMO_E2E_MIB || 50);
 const VERBOSE = process.env.KEYSEAL_DEMO_E2E_VERBOSE === '1';
-const CHROME_ARGS = ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const log = (...a) => console.error('[demo-e2e]', ...a);
 
 // ---------------------------------------------------------------------------------------------
@@ -123,8 +122,7 @@ async function main() {
   log(`demo at ${url}`);
   const big = makeBigFile();
   ({ inspect } = await import(pathToFileURL(join(ROOT, 'pkg/dist/index.node.js')).href));
-  const { chromium } = await import(pathToFileURL(join(ROOT, 'node_modules/playwright-core/index.mjs')).href);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROME_ARGS, timeout: 60_000 });
+  browser = await launchChromium();
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();
   const consoleErrors = [];

@@ -24,6 +24,7 @@ import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { sign, randomUUID } from 'node:crypto';
 import { es256KeyPair } from './es256.mjs';
+import { launchChromium } from './chromium.mjs';
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,9 +38,6 @@ const PKG = join(ROOT, 'pkg');
 const BIN = join(ROOT, 'node_modules/.bin');
 const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
 const ALL = ['node', 'deno', 'bun', 'workerd', 'chromium', 'chromium-worker'];
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROME_ARGS = ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 const args = process.argv.slice(2);
 const argOf = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -485,8 +483,7 @@ async function runWorkerd(phase) {
 let page = null;
 async function runChromium(runtime, phase) {
   if (!page) {
-    const { chromium } = await import(pathToFileURL(join(ROOT, 'node_modules/playwright-core/index.mjs')).href);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 60_000 });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (e) => log('chromium page error:', e.message));
     // (failed fetches to the fault server are logged by Chromium as console errors: expected noise)

@@ -36,15 +36,12 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve, extname, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { launchChromium } from './chromium.mjs';
 
 const execFileP = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PKG = join(ROOT, 'pkg');
 const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROME_ARGS = ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-  '--enable-precise-memory-info'];
 const GROUPS = (process.env.KEYSEAL_LARGE_GROUPS || 'stream,range,rotate').split(',').map((s) => s.trim()).filter(Boolean);
 const STREAM_MIB = (process.env.KEYSEAL_LARGE_STREAM_MIB || '64,256,1024').split(',').map(Number);
 const OBJECTS = Number(process.env.KEYSEAL_LARGE_OBJECTS || 1000);
@@ -355,8 +352,7 @@ server.keepAliveTimeout = 2000;
 
 let page = null;
 async function openPage(origin) {
-  const { chromium } = await import(pathToFileURL(join(ROOT, 'node_modules/playwright-core/index.mjs')).href);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 60_000 });
+  browser = await launchChromium({ extraArgs: ['--enable-precise-memory-info'] });
   page = await browser.newPage();
   page.on('pageerror', (e) => log('chromium page error:', e.message));
   page.on('console', (m) => { if (VERBOSE) log(`chromium console.${m.type()}:`, m.text()); });
