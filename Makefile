@@ -15,7 +15,7 @@ pkg: bootstrap
 
 ## vectors: regenerate tests/vectors/*.json (checked in; review the diff)
 vectors:
-	cargo run --example gen_vectors
+	cargo run -p keyseal-format --example gen_vectors
 
 ## demo: two key services (primary + escrow) and the provider server with the page in www/ on
 ## 127.0.0.1; prints the URL; Ctrl-C stops everything. KEYSEAL_DEMO_PORT (8787) and more: demo/README.md

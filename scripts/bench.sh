@@ -20,6 +20,6 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false CARGO_P
 export CARGO_PROFILE_BENCH_OPT_LEVEL=3 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
 cargo build --release -p keyseal-kms --bin keyseal-kms
 echo "bench: native core (cargo bench --bench core)" >&2
-cargo bench -p keyseal --bench core > target/bench-native.jsonl
+cargo bench -p keyseal-format --bench core > target/bench-native.jsonl
 
 exec timeout -k 15 1500 node bench/run.mjs --kms target/release/keyseal-kms --native target/bench-native.jsonl --write docs/BENCHMARKS.md "$@"

@@ -59,20 +59,20 @@ check() { # check NAME COMMAND... (no test count)
 core_has_no_js_bindings() {
   # The core never imports wasm-bindgen/web-sys/js-sys. On wasm32 the only path to them is
   # getrandom's `wasm_js` backend (crypto.getRandomValues), pruned here (DESIGN.md §core).
-  ! grep -rnE 'wasm_bindgen|web_sys|js_sys' src/ &&
+  ! grep -rnE 'wasm_bindgen|web_sys|js_sys' src/ format/src protocol/src &&
   ! cargo tree -p keyseal -e normal | grep -E 'wasm-bindgen|js-sys|web-sys' &&
   ! cargo tree -p keyseal -e normal --target wasm32-unknown-unknown --prune getrandom | grep -E 'wasm-bindgen|js-sys|web-sys'
 }
 
 check fmt cargo fmt --all --check
 check clippy cargo clippy --workspace --all-targets -- -D warnings
-check clippy-wasm32 cargo clippy -p keyseal-wasm -p keyseal --target wasm32-unknown-unknown -- -D warnings
+check clippy-wasm32 cargo clippy -p keyseal-wasm -p keyseal -p keyseal-format -p keyseal-protocol --target wasm32-unknown-unknown -- -D warnings
 check core-no-js-bindings core_has_no_js_bindings
 check core-builds-for-wasm32 cargo build -p keyseal --target wasm32-unknown-unknown --release
 run native cargo test --workspace
-run wasm-node cargo test -p keyseal --target wasm32-unknown-unknown --tests
+run wasm-node cargo test -p keyseal-format -p keyseal --target wasm32-unknown-unknown --tests
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_USE_BROWSER=1 \
-  run wasm-chromium cargo test -p keyseal --target wasm32-unknown-unknown --tests
+  run wasm-chromium cargo test -p keyseal-format -p keyseal --target wasm32-unknown-unknown --tests
 check pkg-build pkg-config/build.sh
 run_plain pkg-check scripts/pkg-check.sh
 if [ -x scripts/js-test.sh ]; then

@@ -7,8 +7,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::WrappedKeyEntry;
 use crate::data_key::DataKey;
-use crate::header::WrappedKeyEntry;
 
 /// Cache limits. `max_age_ms == 0` disables caching.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,54 +1,19 @@
-//! The one error type of the core crate.
+//! The one error type of the SDK crate.
 
 use alloc::string::String;
 
-/// Everything that can go wrong in the keyseal core.
-///
-/// Every authentication failure (wrong key, tampered header, tampered or truncated body, bad
-/// commitment) is the single opaque [`Error::DecryptionFailed`]: the reason is never revealed, as in
-/// `ring` and `age`. Format, limit and argument problems found before any key is used are distinct,
-/// and so are key-service failures. Use [`Error::code`] for a stable, machine-readable name.
+/// Everything that can go wrong in the SDK: a format error (from `keyseal-format`, with its
+/// opaque [`FormatError::DecryptionFailed`] for every authentication failure), a key-service
+/// failure, or no usable wrapped-key entry. [`Error::code`] gives the stable code every runtime
+/// exposes.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// Authentication failed: wrong data key, tampered or truncated ciphertext, wrong key
-    /// commitment, or a wrapped key that does not open. Deliberately carries no detail.
-    #[error("decryption failed")]
-    DecryptionFailed,
-    /// The bytes are not a well-formed keyseal message (FORMAT.md §9 lists the cases).
-    #[error("invalid format: {reason}")]
-    InvalidFormat {
-        /// What was wrong, for humans; never secret.
-        reason: &'static str,
-    },
-    /// The message declares a format version this build does not implement.
-    #[error("unsupported format version {0}")]
-    UnsupportedVersion(u8),
-    /// The message declares an algorithm suite this build does not implement.
-    #[error("unsupported algorithm suite 0x{0:04x}")]
-    UnsupportedSuite(u16),
-    /// A value exceeds a limit of FORMAT.md §8 (context size, entry count, segment count...).
-    #[error("limit exceeded: {what}")]
-    LimitExceeded {
-        /// Which limit.
-        what: &'static str,
-    },
-    /// The message's encryption context lacks a required pair or has a different value for it.
-    #[error("encryption context mismatch for key {key:?}")]
-    ContextMismatch {
-        /// The context key whose value was missing or different.
-        key: String,
-    },
-    /// The caller passed an argument that can never be valid (e.g. a 31-byte data key).
-    #[error("invalid argument: {reason}")]
-    InvalidArgument {
-        /// What was wrong.
-        reason: &'static str,
-    },
-    /// The operating system or browser gave no randomness.
-    #[error("no randomness available")]
-    RandomUnavailable,
-    /// A key service refused or failed. `kind` is the protocol error name (PROTOCOL.md).
+    /// The sealed format refused the input or the key (FORMAT.md §9): `DECRYPTION_FAILED`,
+    /// `INVALID_FORMAT`, `LIMIT_EXCEEDED`, `CONTEXT_MISMATCH`, …
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A key service refused or failed. `kind` is the protocol error name (PROTOCOL.md §5).
     #[error("key service: {message}")]
     KeyService {
         /// The category of failure.
@@ -61,7 +26,9 @@ pub enum Error {
     NoUsableEntry,
 }
 
-/// Why a key-service call failed, mirroring the protocol's error names (PROTOCOL.md).
+pub use keyseal_format::Error as FormatError;
+
+/// Why a key-service call failed, mirroring the protocol's error names (PROTOCOL.md §5).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyServiceErrorKind {
@@ -108,28 +75,100 @@ impl KeyServiceErrorKind {
     }
 }
 
+/// Every code an [`Error`] can carry, plus `INTERNAL` (a failure of the platform or of a
+/// caller's callback with no code of its own). The JS error classes are checked against this list.
+pub const ERROR_CODES: &[&str] = &[
+    "DECRYPTION_FAILED",
+    "INVALID_FORMAT",
+    "UNSUPPORTED_VERSION",
+    "UNSUPPORTED_SUITE",
+    "LIMIT_EXCEEDED",
+    "CONTEXT_MISMATCH",
+    "INVALID_ARGUMENT",
+    "RANDOM_UNAVAILABLE",
+    "ACCESS_DENIED",
+    "KEY_DISABLED",
+    "KEY_NOT_FOUND",
+    "THROTTLED",
+    "KMS_UNAVAILABLE",
+    "TIMEOUT",
+    "PROTOCOL_ERROR",
+    "DOWNGRADE_REFUSED",
+    "NO_USABLE_ENTRY",
+    "INTERNAL",
+];
+
 impl Error {
     /// The stable, machine-readable code of this error (the same string reaches JavaScript).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::DecryptionFailed => "DECRYPTION_FAILED",
-            Self::InvalidFormat { .. } => "INVALID_FORMAT",
-            Self::UnsupportedVersion(_) => "UNSUPPORTED_VERSION",
-            Self::UnsupportedSuite(_) => "UNSUPPORTED_SUITE",
-            Self::LimitExceeded { .. } => "LIMIT_EXCEEDED",
-            Self::ContextMismatch { .. } => "CONTEXT_MISMATCH",
-            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            Self::RandomUnavailable => "RANDOM_UNAVAILABLE",
+            Self::Format(e) => e.code(),
             Self::KeyService { kind, .. } => kind.code(),
             Self::NoUsableEntry => "NO_USABLE_ENTRY",
         }
     }
 
-    pub(crate) fn format(reason: &'static str) -> Self {
-        Self::InvalidFormat { reason }
+    /// A key-service error of `kind`.
+    pub fn key_service(kind: KeyServiceErrorKind, message: impl Into<String>) -> Self {
+        Self::KeyService {
+            kind,
+            message: message.into(),
+        }
     }
 
-    pub(crate) fn limit(what: &'static str) -> Self {
-        Self::LimitExceeded { what }
+    /// The opaque authentication failure.
+    pub const DECRYPTION_FAILED: Error = Error::Format(FormatError::DecryptionFailed);
+
+    /// Whether this is the opaque authentication failure.
+    pub fn is_decryption_failed(&self) -> bool {
+        matches!(self, Self::Format(FormatError::DecryptionFailed))
+    }
+
+    pub(crate) fn invalid(reason: &'static str) -> Self {
+        Self::Format(FormatError::InvalidArgument { reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed() {
+        let format = [
+            FormatError::DecryptionFailed,
+            FormatError::InvalidFormat { reason: "" },
+            FormatError::UnsupportedVersion(2),
+            FormatError::UnsupportedSuite(2),
+            FormatError::LimitExceeded { what: "" },
+            FormatError::ContextMismatch { key: String::new() },
+            FormatError::InvalidArgument { reason: "" },
+            FormatError::RandomUnavailable,
+        ];
+        let kinds = [
+            KeyServiceErrorKind::AccessDenied,
+            KeyServiceErrorKind::KeyDisabled,
+            KeyServiceErrorKind::KeyNotFound,
+            KeyServiceErrorKind::InvalidCiphertext,
+            KeyServiceErrorKind::ContextMismatch,
+            KeyServiceErrorKind::Throttled,
+            KeyServiceErrorKind::InvalidRequest,
+            KeyServiceErrorKind::Unavailable,
+            KeyServiceErrorKind::Timeout,
+            KeyServiceErrorKind::Protocol,
+            KeyServiceErrorKind::DowngradeRefused,
+        ];
+        let all = format
+            .into_iter()
+            .map(Error::Format)
+            .chain(kinds.into_iter().map(|k| Error::key_service(k, "")))
+            .chain([Error::NoUsableEntry]);
+        for e in all {
+            assert!(
+                ERROR_CODES.contains(&e.code()),
+                "{} is not in ERROR_CODES",
+                e.code()
+            );
+        }
     }
 }

@@ -7,10 +7,8 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 
-use crate::Error;
-use crate::context::EncryptionContext;
-use crate::data_key::DataKey;
-use crate::header::EntryKind;
+use crate::error::Error;
+use crate::{DataKey, EncryptionContext, EntryKind, WrappedKeyEntry};
 
 /// A boxed future that need not be `Send` (wasm32 futures are not).
 pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -82,6 +80,14 @@ pub trait KeyService {
         questions: &'a [RewrapQuestion<'a>],
     ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
         rewrap_one_by_one(self, questions)
+    }
+    /// The key version an entry of this service was made with, when this kind of service can tell
+    /// from the entry bytes (its wrapped-key layout is its own business: FORMAT.md §4.2). Used to
+    /// display versions and to skip entries already on the newest version during rotation, never
+    /// for a security decision. The default knows nothing.
+    fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
+        let _ = entry;
+        None
     }
 }
 

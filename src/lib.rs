@@ -3,42 +3,54 @@
 
 extern crate alloc;
 
+mod attempt;
+mod breaker;
 pub mod cache;
-pub mod client;
-pub mod context;
-pub mod data_key;
-pub mod engine;
+pub mod data_keys;
+mod endpoints;
 mod error;
 pub mod events;
-pub mod header;
-pub mod hpke_p256;
-pub mod key_schedule;
+pub mod external;
+pub mod inspect;
 pub mod key_service;
-pub mod limits;
-pub mod message;
-pub mod protocol;
+pub mod keyseal;
+pub mod kms_client;
+pub mod metrics;
 mod race;
+pub mod range;
+pub mod retry;
 mod rewrap_memo;
-pub mod sdk;
-pub mod segment;
-pub mod stream;
+pub mod rotation;
+pub mod streams;
 pub mod transport;
 
+/// The sealed format (crate `keyseal-format`), re-exported: the SDK's messages are its messages.
+pub use keyseal_format as format;
+pub use keyseal_format::limits::DEFAULT_SEGMENT_SIZE;
+pub use keyseal_format::{
+    AeadEngine, BodyLayout, DataKey, EncryptionContext, EntryKind, ExternalSegments, Header, HeaderLength,
+    MessageId, PayloadKey, RangePlan, Rewrapped, RustCryptoEngine, Segment, SegmentCipher, SegmentCutter,
+    SegmentId, SegmentOpener, SegmentSealer, WrappedKeyEntry, context, data_key, engine, header, hpke_p256,
+    key_schedule, layout, limits, new_header, open, open_body, plan_range, rewrap, seal,
+};
+/// The key-service protocol (crate `keyseal-protocol`), re-exported.
+pub use keyseal_protocol as protocol;
+
 pub use cache::CacheConfig;
-pub use client::{KmsClient, KmsClientConfig, RetryPolicy};
-pub use context::EncryptionContext;
-pub use data_key::{DataKey, PayloadKey};
-pub use engine::{AeadEngine, RustCryptoEngine, SegmentCipher};
-pub use error::{Error, KeyServiceErrorKind};
-pub use events::{Event, MetricsSnapshot, Observer};
-pub use header::{EntryKind, Header, HeaderLength, MessageId, WrappedKeyEntry};
+pub use error::{ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
+pub use events::{Event, Observer};
+pub use external::ExternalJob;
+pub use inspect::{EntryInfo, HeaderInfo, inspect};
 pub use key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };
-pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
-pub use sdk::{HeaderInfo, KeySeal, KeySealConfig, ServiceBinding, WrapMode, entry_key_version, inspect};
-pub use segment::{BodyLayout, ExternalSegments, SegmentOpener, SegmentSealer};
-pub use stream::{DecryptStream, EncryptStream, ExternalJob, RangePlan, plan_range};
+pub use keyseal::{KeySeal, KeySealConfig, ServiceBinding, WrapMode};
+pub use kms_client::{KmsClient, KmsClientConfig};
+pub use metrics::{MetricsSnapshot, OpSnapshot};
+pub use range::RangeRead;
+pub use retry::RetryPolicy;
+pub use rotation::REWRAP_BATCH_MAX;
+pub use streams::{DecryptStream, EncryptStream};
 pub use transport::{
     Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,
 };

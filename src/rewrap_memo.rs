@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::cache::CacheConfig;
-use crate::header::{EntryKind, WrappedKeyEntry};
+use crate::{EntryKind, WrappedKeyEntry};
 
 /// What a `/rewrap` answer depends on.
 #[derive(PartialEq, Eq)]

@@ -72,7 +72,7 @@ fn open(wrapped: &[u8]) -> Result<DataKey, Error> {
             message: "bad".into(),
         });
     }
-    DataKey::from_bytes(&wrapped[65..])
+    Ok(DataKey::from_bytes(&wrapped[65..])?)
 }
 
 impl KeyService for VersionedKms {
@@ -125,6 +125,9 @@ impl KeyService for VersionedKms {
             Ok(self.wrap_at(to.unwrap_or(key_id), dek.expose_secret()))
         })
     }
+    fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
+        keyseal::protocol::kms_layout::version(&entry.wrapped)
+    }
     fn public_key<'a>(&'a self, key_id: &'a str) -> LocalBoxFuture<'a, Result<PublicKeyInfo, Error>> {
         Box::pin(async move {
             Ok(PublicKeyInfo {
@@ -166,6 +169,7 @@ fn sdk_with_cache(services: Vec<(Rc<VersionedKms>, &str)>, cache: CacheConfig) -
             cache,
             wrap_mode: WrapMode::KeyService,
             segment_size: S,
+            engine: Box::new(keyseal::RustCryptoEngine),
         },
         Rc::new(FixedClock),
         Rc::new(Observer::with_sink(None)),
@@ -261,7 +265,7 @@ fn stream_failures_release_only_whole_authentic_segments() {
     for (what, bad) in cases {
         for chunk in [1, 33, 1000] {
             let (released, err) = stream_open(&ks, &bad, chunk);
-            assert_eq!(err, Some(Error::DecryptionFailed), "{what}");
+            assert_eq!(err, Some(Error::DECRYPTION_FAILED), "{what}");
             assert_eq!(released.len() % s, 0, "{what}: whole segments");
             assert_eq!(released, pt[..released.len()], "{what}: a prefix");
         }
@@ -328,15 +332,15 @@ fn ranged_decrypt_needs_only_the_covering_segments() {
     let fetch = &bad[plan.fetch.start as usize..plan.fetch.end as usize];
     assert_eq!(
         block_on(ks.decrypt_range(&bad[..h], total, 2 * s, 1, fetch, &none)).unwrap_err(),
-        Error::DecryptionFailed
+        Error::DECRYPTION_FAILED
     );
     assert_eq!(
         block_on(ks.decrypt_range(&bad[..h], total, 2 * s, 1, &fetch[1..], &none)).unwrap_err(),
-        Error::DecryptionFailed
+        Error::DECRYPTION_FAILED
     );
     assert_eq!(
         plan_range(&sealed[..h], h as u64 + 3, 0, 1).unwrap_err(),
-        Error::DecryptionFailed
+        keyseal::FormatError::DecryptionFailed
     );
     let globex = EncryptionContext::from_pairs([("tenant", "globex")]).unwrap();
     assert_eq!(
@@ -401,11 +405,11 @@ fn rewrap_keeps_the_body_follows_rotation_and_keeps_foreign_entries() {
     let e = h.entries();
     assert_eq!(e.len(), 4);
     assert_eq!(
-        (e[0].key_id.as_str(), keyseal::entry_key_version(&e[0])),
+        (e[0].key_id.as_str(), ks.entry_version(&e[0])),
         ("acme/k", Some(2))
     );
     assert_eq!(
-        (e[1].key_service_id.as_str(), keyseal::entry_key_version(&e[1])),
+        (e[1].key_service_id.as_str(), ks.entry_version(&e[1])),
         ("escrow", Some(1))
     );
     assert_eq!(e[2], old.entries()[2], "unconfigured service kept");
@@ -503,7 +507,10 @@ fn rewrap_many_answers_per_header_in_order_and_asks_each_question_once() {
     let r = block_on(ks.rewrap_many(&[&a, &garbage, &b, &a], None));
     assert_eq!(r.len(), 4);
     assert!(
-        matches!(r[1], Err(Error::InvalidFormat { .. })),
+        matches!(
+            r[1],
+            Err(Error::Format(keyseal::FormatError::InvalidFormat { .. }))
+        ),
         "{:?}",
         r[1].as_ref().err()
     );

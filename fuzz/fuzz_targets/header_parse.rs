@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use keyseal::{Header, HeaderLength};
+use keyseal_format::{Header, HeaderLength};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! authenticate.
 //!
 //! The first input byte picks the chunk sizes for streaming; the rest is used three ways:
-//! 1. as a whole message, through `keyseal::open` with a fixed data key;
+//! 1. as a whole message, through `keyseal_format::open` with a fixed data key;
 //! 2. as the body of a header made for that key (so the key commitment checks and the segment
 //!    code is reached), opened whole and streamed through `SegmentOpener` in arbitrary chunks;
 //! 3. as a plaintext, sealed under that header, then streamed back in arbitrary chunks, and
@@ -13,7 +13,7 @@
 
 #![no_main]
 
-use keyseal::{
+use keyseal_format::{
     DataKey, EncryptionContext, EntryKind, Header, MessageId, RustCryptoEngine, SegmentOpener,
     WrappedKeyEntry,
 };
@@ -30,7 +30,7 @@ fn header(dek: &DataKey) -> Header {
         key_id: "fuzz/key".into(),
         wrapped: vec![1],
     };
-    keyseal::new_header(
+    keyseal_format::new_header(
         dek,
         MessageId::assume_unique_for_key([7; 32]),
         SEGMENT_SIZE,
@@ -66,7 +66,7 @@ fn stream_open(header: &Header, dek: &DataKey, seed: u8, body: &[u8]) -> Option<
 }
 
 fn seal_body(header: &Header, dek: &DataKey, plaintext: &[u8]) -> Vec<u8> {
-    let sealed = keyseal::seal(&RustCryptoEngine, dek, header, plaintext).expect("sealing");
+    let sealed = keyseal_format::seal(&RustCryptoEngine, dek, header, plaintext).expect("sealing");
     sealed[header.encoded_len()..].to_vec()
 }
 
@@ -78,8 +78,8 @@ fuzz_target!(|data: &[u8]| {
     let engine = RustCryptoEngine;
 
     // 1. The input as a whole message.
-    if let Ok((h, plaintext)) = keyseal::open(&engine, &dek, rest, &EncryptionContext::new()) {
-        let again = keyseal::seal(&engine, &dek, &h, &plaintext).expect("resealing");
+    if let Ok((h, plaintext)) = keyseal_format::open(&engine, &dek, rest, &EncryptionContext::new()) {
+        let again = keyseal_format::seal(&engine, &dek, &h, &plaintext).expect("resealing");
         assert_eq!(
             again.as_slice(),
             rest,
@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
 
     // 2. The input as the body of a header made for this key.
     let h = header(&dek);
-    let whole = keyseal::open_body(&engine, &dek, &h, rest).ok();
+    let whole = keyseal_format::open_body(&engine, &dek, &h, rest).ok();
     let streamed = stream_open(&h, &dek, seed, rest);
     assert_eq!(whole, streamed, "whole and streamed open disagree");
     if let Some(plaintext) = &whole {
@@ -111,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
     let bit = (usize::from(seed) * 131 + rest.len() * 17) % (tampered.len() * 8);
     tampered[bit / 8] ^= 1 << (bit % 8);
     assert!(
-        keyseal::open_body(&engine, &dek, &h, &tampered).is_err(),
+        keyseal_format::open_body(&engine, &dek, &h, &tampered).is_err(),
         "tampered body opened"
     );
     assert!(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keyseal::hpke_p256::RecipientKeyPair;
+use keyseal_format::hpke_p256::RecipientKeyPair;
 use serde_json::{Value, json};
 
 struct Args {

@@ -1,8 +1,8 @@
 //! The operations of protocol v1, independent of HTTP: request/response types, authorization,
 //! auditing. The HTTP layer and the command line both call into this module.
 
-use keyseal::hpke_p256;
-use keyseal::{DataKey, EncryptionContext};
+use keyseal_format::hpke_p256;
+use keyseal_format::{DataKey, EncryptionContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;

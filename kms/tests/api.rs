@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Kms, assert_error, b64, unb64};
-use keyseal::hpke_p256::{self, RecipientKeyPair, SealedKey};
-use keyseal::{DataKey, EncryptionContext};
+use keyseal_format::hpke_p256::{self, RecipientKeyPair, SealedKey};
+use keyseal_format::{DataKey, EncryptionContext};
 use serde_json::{Value, json};
 
 fn ctx() -> Value {

@@ -60,7 +60,7 @@ struct Config {
 
 pub(crate) fn build(json: &str, token: Function, on_event: Option<Function>) -> Result<KeySeal, JsValue> {
     let c: Config = serde_json::from_str(json).map_err(|e| {
-        crate::js_error(&keyseal::Error::InvalidArgument {
+        crate::js_error(&keyseal::FormatError::InvalidArgument {
             reason: "invalid options",
         })
         .tap_message(&e.to_string())
@@ -121,7 +121,7 @@ pub(crate) fn build(json: &str, token: Function, on_event: Option<Function>) -> 
         None | Some("key-service") => WrapMode::KeyService,
         Some("public-key") => WrapMode::PublicKey,
         Some(_) => {
-            return Err(crate::js_error(&keyseal::Error::InvalidArgument {
+            return Err(crate::js_error(&keyseal::FormatError::InvalidArgument {
                 reason: "wrapMode must be 'key-service' or 'public-key'",
             }));
         }
@@ -131,7 +131,8 @@ pub(crate) fn build(json: &str, token: Function, on_event: Option<Function>) -> 
             services,
             cache,
             wrap_mode,
-            segment_size: c.segment_size.unwrap_or(KeySeal::DEFAULT_SEGMENT_SIZE),
+            segment_size: c.segment_size.unwrap_or(keyseal::DEFAULT_SEGMENT_SIZE),
+            engine: Box::new(keyseal::RustCryptoEngine),
         },
         clock,
         observer,

@@ -21,14 +21,15 @@ use wasm_bindgen_futures::future_to_promise;
 
 /// A JS `Error` whose `code` is the stable keyseal code; the JS layer turns it into the matching
 /// `KeySealError` subclass.
-pub(crate) fn js_error(e: &Error) -> JsValue {
+pub(crate) fn js_error<E: Clone + Into<Error>>(e: &E) -> JsValue {
+    let e: Error = e.clone().into();
     let err = js_sys::Error::new(&e.to_string());
     let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code().into());
     err.into()
 }
 
 pub(crate) fn invalid(reason: &'static str) -> JsValue {
-    js_error(&Error::InvalidArgument { reason })
+    js_error(&keyseal::FormatError::InvalidArgument { reason })
 }
 
 pub(crate) fn context_from_json(json: &str) -> Result<EncryptionContext, JsValue> {

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Promise, Uint8Array};
-use keyseal::{DecryptStream, EncryptStream, Error, Header, HeaderLength, KeySeal};
+use keyseal::{DecryptStream, EncryptStream, Header, HeaderLength, KeySeal};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -226,7 +226,7 @@ pub fn plan_range(header: &[u8], total_len: f64, offset: f64, len: f64) -> Resul
     let total = length(total_len, "size must be a non-negative integer")?;
     let offset = length(offset, "offset must be a non-negative integer")?;
     let len = length(len, "length must be a non-negative integer")?;
-    let p = keyseal::plan_range(header, total, offset, len).map_err(|e: Error| js_error(&e))?;
+    let p = keyseal::plan_range(header, total, offset, len).map_err(|e| js_error(&e))?;
     Ok(vec![
         p.fetch.start as f64,
         p.fetch.end as f64,

@@ -81,7 +81,9 @@ impl WebCryptoJob {
     /// The 12-byte nonce of segment `index` (`last` for the final one).
     pub fn nonce(&self, index: f64, last: bool) -> Result<Uint8Array, JsValue> {
         let i = length(Some(index), "segment index")?.unwrap_or(0);
-        let n = self.segments().nonce(i, last).map_err(|e| js_error(&e))?;
+        let n = keyseal::SegmentId::new(i, last)
+            .map_err(|e| js_error(&e))?
+            .nonce();
         Ok(Uint8Array::from(&n[..]))
     }
 

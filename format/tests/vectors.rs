@@ -2,8 +2,8 @@
 //! wasm-bindgen-test in Node and in headless Chromium (`make test`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use keyseal::hpke_p256::{RecipientKeyPair, open_entry};
-use keyseal::{
+use keyseal_format::hpke_p256::{RecipientKeyPair, open_entry};
+use keyseal_format::{
     BodyLayout, DataKey, EncryptionContext, EntryKind, Header, MessageId, RustCryptoEngine, SegmentOpener,
     WrappedKeyEntry,
 };
@@ -12,8 +12,8 @@ use serde_json::Value;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const POSITIVE: &str = include_str!("vectors/positive.json");
-const NEGATIVE: &str = include_str!("vectors/negative.json");
+const POSITIVE: &str = include_str!("../../tests/vectors/positive.json");
+const NEGATIVE: &str = include_str!("../../tests/vectors/negative.json");
 
 fn vectors(src: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(src).unwrap();
@@ -50,7 +50,7 @@ fn positive_vectors_open() {
         let name = v["name"].as_str().unwrap();
         let dek = DataKey::from_bytes(&hexf(v, "data_key")).unwrap();
         let sealed = hexf(v, "sealed");
-        let (header, pt) = keyseal::open(&RustCryptoEngine, &dek, &sealed, &EncryptionContext::new())
+        let (header, pt) = keyseal_format::open(&RustCryptoEngine, &dek, &sealed, &EncryptionContext::new())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(pt, hexf(v, "plaintext"), "{name}");
         assert_eq!(header.context(), &context(&v["context"]), "{name}");
@@ -85,8 +85,8 @@ fn positive_vectors_reseal_byte_identical() {
             })
             .collect();
         let seg = v["segment_size"].as_u64().unwrap() as u32;
-        let header = keyseal::new_header(&dek, mid, seg, context(&v["context"]), entries).unwrap();
-        let sealed = keyseal::seal(&RustCryptoEngine, &dek, &header, &hexf(v, "plaintext")).unwrap();
+        let header = keyseal_format::new_header(&dek, mid, seg, context(&v["context"]), entries).unwrap();
+        let sealed = keyseal_format::seal(&RustCryptoEngine, &dek, &header, &hexf(v, "plaintext")).unwrap();
         assert_eq!(hex::encode(&sealed), v["sealed"].as_str().unwrap(), "{name}");
     }
 }
@@ -152,7 +152,7 @@ fn negative_vectors_fail_with_their_error() {
             } else {
                 EncryptionContext::new()
             };
-            match keyseal::open(&RustCryptoEngine, &dek, &hexf(v, "sealed"), &required) {
+            match keyseal_format::open(&RustCryptoEngine, &dek, &hexf(v, "sealed"), &required) {
                 Ok(_) => panic!("{name}: opened, expected {want}"),
                 Err(e) => e,
             }

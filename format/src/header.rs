@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::context::EncryptionContext;
+use crate::entry::{EntryKind, WrappedKeyEntry};
 use crate::limits::*;
 
 /// The four magic bytes every message starts with (FORMAT.md §3.1).
@@ -47,79 +48,6 @@ impl MessageId {
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8; MESSAGE_ID_LEN] {
         &self.0
-    }
-}
-
-/// The kind of a wrapped-key entry (FORMAT.md §4.2).
-#[non_exhaustive]
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EntryKind {
-    /// Opaque bytes produced by the key service's `/wrap` or `/generate` (kind byte 1).
-    Kms,
-    /// RFC 9180 HPKE base mode to the key version's P-256 public key (kind byte 2).
-    HpkeP256,
-    /// A kind this build does not know; readers skip it and keep it on rewrap.
-    Unknown(u8),
-}
-
-impl EntryKind {
-    /// The kind byte.
-    pub fn to_byte(self) -> u8 {
-        match self {
-            Self::Kms => 1,
-            Self::HpkeP256 => 2,
-            Self::Unknown(b) => b,
-        }
-    }
-
-    /// Kind from its byte; 0 is reserved and invalid.
-    pub fn from_byte(b: u8) -> Result<Self, Error> {
-        Ok(match b {
-            0 => return Err(Error::format("entry kind 0 is reserved")),
-            1 => Self::Kms,
-            2 => Self::HpkeP256,
-            other => Self::Unknown(other),
-        })
-    }
-
-    /// The protocol name of the kind (`kms`, `hpke-p256`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Kms => "kms",
-            Self::HpkeP256 => "hpke-p256",
-            Self::Unknown(_) => "unknown",
-        }
-    }
-}
-
-/// One entry of the wrapped-key section: the data key wrapped for one key service.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct WrappedKeyEntry {
-    /// How `wrapped` was made.
-    pub kind: EntryKind,
-    /// Which configured key service can open it (e.g. `acme`, `acme-escrow`).
-    pub key_service_id: String,
-    /// The key id at that service (`tenant/name`).
-    pub key_id: String,
-    /// The wrapped data key.
-    pub wrapped: Vec<u8>,
-}
-
-impl WrappedKeyEntry {
-    fn check(&self) -> Result<(), Error> {
-        if self.key_service_id.is_empty() || self.key_service_id.len() > MAX_SERVICE_ID_LEN {
-            return Err(Error::limit("key service id length"));
-        }
-        if self.key_id.is_empty() || self.key_id.len() > MAX_KEY_ID_LEN {
-            return Err(Error::limit("key id length"));
-        }
-        if self.wrapped.is_empty() || self.wrapped.len() > MAX_WRAPPED_LEN {
-            return Err(Error::limit("wrapped key length"));
-        }
-        if matches!(self.kind, EntryKind::Unknown(0)) {
-            return Err(Error::format("entry kind 0 is reserved"));
-        }
-        Ok(())
     }
 }
 
@@ -403,7 +331,8 @@ fn check_prefix(prefix: &[u8]) -> Result<usize, Error> {
     Ok(auth_len)
 }
 
-pub(crate) fn check_segment_size(s: u32) -> Result<(), Error> {
+/// FORMAT.md §8: a segment size must be 64 … 16 MiB.
+pub fn check_segment_size(s: u32) -> Result<(), Error> {
     if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&s) {
         return Err(Error::limit("segment size"));
     }
@@ -412,9 +341,7 @@ pub(crate) fn check_segment_size(s: u32) -> Result<(), Error> {
 
 fn check_entries(entries: &[WrappedKeyEntry]) -> Result<(), Error> {
     if entries.is_empty() {
-        return Err(Error::InvalidArgument {
-            reason: "at least one wrapped-key entry is required",
-        });
+        return Err(Error::invalid("at least one wrapped-key entry is required"));
     }
     if entries.len() > MAX_ENTRIES {
         return Err(Error::limit("wrapped-key entry count"));

@@ -21,12 +21,12 @@ use hpke::aead::{Aead, AesGcm128, AesGcm256};
 use hpke::kdf::HkdfSha256;
 use hpke::kem::DhP256HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
-use keyseal::hpke_p256::{RecipientKeyPair, SealedKey};
+use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey};
 use serde::Deserialize;
 
 type Kem = DhP256HkdfSha256;
 
-const VECTORS: &str = include_str!("data/rfc9180-p256-base.json");
+const VECTORS: &str = include_str!("../../tests/data/rfc9180-p256-base.json");
 
 #[derive(Deserialize)]
 struct VectorFile {
@@ -323,7 +323,7 @@ fn keyseal_single_shot_open() {
         enc: h(&v.enc),
         ciphertext: h(&first.ct),
     };
-    let pt = keyseal::hpke_p256::open(&kp, &info, &h(&first.aad), &sealed).unwrap();
+    let pt = keyseal_format::hpke_p256::open(&kp, &info, &h(&first.aad), &sealed).unwrap();
     assert_eq!(pt.as_slice(), h(&first.pt));
 
     // Single-shot open is sequence 0: the second message, a wrong aad or a wrong info must fail.
@@ -333,9 +333,9 @@ fn keyseal_single_shot_open() {
         ciphertext: h(&second.ct),
     };
     assert_eq!(
-        keyseal::hpke_p256::open(&kp, &info, &h(&second.aad), &later).unwrap_err(),
-        keyseal::Error::DecryptionFailed
+        keyseal_format::hpke_p256::open(&kp, &info, &h(&second.aad), &later).unwrap_err(),
+        keyseal_format::Error::DecryptionFailed
     );
-    assert!(keyseal::hpke_p256::open(&kp, &info, b"Count-1", &sealed).is_err());
-    assert!(keyseal::hpke_p256::open(&kp, b"other info", &h(&first.aad), &sealed).is_err());
+    assert!(keyseal_format::hpke_p256::open(&kp, &info, b"Count-1", &sealed).is_err());
+    assert!(keyseal_format::hpke_p256::open(&kp, b"other info", &h(&first.aad), &sealed).is_err());
 }

@@ -1,10 +1,10 @@
-//! Regenerates `tests/vectors/*.json` (FORMAT.md §10). Run: `cargo run --example gen_vectors`.
+//! Regenerates `tests/vectors/*.json` (FORMAT.md §10). Run: `make vectors` (`cargo run -p keyseal-format --example gen_vectors`).
 //! The output is checked in; the vector tests re-derive the positive messages byte for byte, so
 //! any change to the format shows up as a diff here.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use keyseal::hpke_p256::{RecipientKeyPair, seal_entry};
-use keyseal::{DataKey, EncryptionContext, EntryKind, MessageId, RustCryptoEngine, WrappedKeyEntry};
+use keyseal_format::hpke_p256::{RecipientKeyPair, seal_entry};
+use keyseal_format::{DataKey, EncryptionContext, EntryKind, MessageId, RustCryptoEngine, WrappedKeyEntry};
 use serde_json::{Value, json};
 
 fn fill(n: usize, seed: u8) -> Vec<u8> {
@@ -190,8 +190,9 @@ fn main() {
         };
         let mid = MessageId::assume_unique_for_key(fill(32, 0x90 + i as u8).try_into().unwrap());
         let context = EncryptionContext::from_pairs(c.context.clone()).unwrap();
-        let header = keyseal::new_header(&dek, mid, c.segment_size, context, c.entries.clone()).unwrap();
-        let sealed = keyseal::seal(&RustCryptoEngine, &dek, &header, &c.plaintext).unwrap();
+        let header =
+            keyseal_format::new_header(&dek, mid, c.segment_size, context, c.entries.clone()).unwrap();
+        let sealed = keyseal_format::seal(&RustCryptoEngine, &dek, &header, &c.plaintext).unwrap();
         if c.name == "many-segments" {
             base = Some((sealed.clone(), header.encoded_len()));
         }
@@ -539,7 +540,7 @@ fn main() {
         }),
     );
 
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
     let write = |file: &str, about: &str, list: Vec<Value>| {
         let v =
             json!({"format": "keyseal v1", "spec": "docs/FORMAT.md §10", "about": about, "vectors": list});

@@ -3,7 +3,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use keyseal::{DataKey, EncryptionContext, EntryKind, Header, MessageId, RustCryptoEngine, WrappedKeyEntry};
+use keyseal_format::{
+    DataKey, EncryptionContext, EntryKind, Header, MessageId, RustCryptoEngine, WrappedKeyEntry,
+};
 use proptest::prelude::*;
 
 const SEG: u32 = 64;
@@ -16,8 +18,8 @@ fn seal(pt: &[u8], ctx: EncryptionContext) -> (DataKey, Vec<u8>) {
         key_id: "acme/k".into(),
         wrapped: vec![5; 20],
     };
-    let h = keyseal::new_header(&dek, MessageId::random().unwrap(), SEG, ctx, vec![e]).unwrap();
-    let sealed = keyseal::seal(&RustCryptoEngine, &dek, &h, pt).unwrap();
+    let h = keyseal_format::new_header(&dek, MessageId::random().unwrap(), SEG, ctx, vec![e]).unwrap();
+    let sealed = keyseal_format::seal(&RustCryptoEngine, &dek, &h, pt).unwrap();
     (dek, sealed)
 }
 
@@ -41,7 +43,7 @@ proptest! {
     fn round_trip(n in size(), ctx in context(), seed in any::<u8>()) {
         let pt: Vec<u8> = (0..n).map(|i| (i as u8) ^ seed).collect();
         let (dek, sealed) = seal(&pt, ctx.clone());
-        let (h, got) = keyseal::open(&RustCryptoEngine, &dek, &sealed, &ctx).unwrap();
+        let (h, got) = keyseal_format::open(&RustCryptoEngine, &dek, &sealed, &ctx).unwrap();
         prop_assert_eq!(got, pt);
         prop_assert_eq!(h.context(), &ctx);
     }
@@ -55,7 +57,7 @@ proptest! {
         let i = at.index(sealed.len());
         let mut bad = sealed.clone();
         bad[i] ^= 1 << bit;
-        match keyseal::open(&RustCryptoEngine, &dek, &bad, &EncryptionContext::new()) {
+        match keyseal_format::open(&RustCryptoEngine, &dek, &bad, &EncryptionContext::new()) {
             // Only the wrapped-key section is outside the authenticated part and the body (its
             // contents are checked by the key service, FORMAT.md §4.2); a flip there may still
             // open, and then only to the very same plaintext.

@@ -3,10 +3,10 @@
 //! Project Wycheproof vectors for the two primitives keyseal's security rests on:
 //!
 //! * AES-256-GCM with a 96-bit nonce and a 128-bit tag, through `aes_gcm::Aes256Gcm`, the exact
-//!   cipher `keyseal::RustCryptoEngine` wraps (and the AEAD of the HPKE suite).
+//!   cipher `keyseal_format::RustCryptoEngine` wraps (and the AEAD of the HPKE suite).
 //! * ECDH on P-256 through `p256::ecdh` (the curve arithmetic under DHKEM(P-256)), both the
 //!   ASN.1/X.509 (`ecdh_secp256r1`) and the uncompressed-point (`ecdh_secp256r1_ecpoint`) sets;
-//!   the point set also goes through `keyseal::hpke_p256::seal`, which must refuse every
+//!   the point set also goes through `keyseal_format::hpke_p256::seal`, which must refuse every
 //!   invalid recipient key.
 //!
 //! Wycheproof's keys cannot be fed to `RustCryptoEngine` itself: the engine is keyed with a
@@ -21,8 +21,8 @@
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use keyseal::key_schedule::payload_key;
-use keyseal::{AeadEngine, DataKey, MessageId, RustCryptoEngine};
+use keyseal_format::key_schedule::payload_key;
+use keyseal_format::{AeadEngine, DataKey, MessageId, RustCryptoEngine};
 use p256::pkcs8::DecodePublicKey;
 use wycheproof::TestResult;
 
@@ -197,11 +197,12 @@ fn run_ecdh(name: wycheproof::ecdh::TestName) -> Tally {
     tally
 }
 
-/// `keyseal::hpke_p256::seal` takes only 65-byte uncompressed points and must refuse every
+/// `keyseal_format::hpke_p256::seal` takes only 65-byte uncompressed points and must refuse every
 /// invalid one; a valid uncompressed point must be usable.
 fn keyseal_accepts_recipient(id: usize, expected: TestResult, public: &[u8]) {
-    let sealed = keyseal::hpke_p256::seal(public, b"wycheproof", b"", b"data key");
-    let uncompressed = public.len() == keyseal::hpke_p256::PUBLIC_KEY_LEN && public.first() == Some(&4);
+    let sealed = keyseal_format::hpke_p256::seal(public, b"wycheproof", b"", b"data key");
+    let uncompressed =
+        public.len() == keyseal_format::hpke_p256::PUBLIC_KEY_LEN && public.first() == Some(&4);
     match expected {
         TestResult::Valid if uncompressed => {
             assert!(sealed.is_ok(), "tcId {id}: keyseal refused a valid key")
@@ -222,7 +223,7 @@ fn ecdh_p256_x509() {
 fn ecdh_p256_ecpoint() {
     let tally = run_ecdh(wycheproof::ecdh::TestName::EcdhSecp256r1Ecpoint);
     println!(
-        "wycheproof ecdh_secp256r1_ecpoint (uncompressed points, also via keyseal::hpke_p256::seal): {tally:?}"
+        "wycheproof ecdh_secp256r1_ecpoint (uncompressed points, also via keyseal_format::hpke_p256::seal): {tally:?}"
     );
     assert!(tally.run > 0, "no ECDH test ran");
 }

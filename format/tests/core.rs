@@ -1,18 +1,11 @@
-//! Behaviour of the core API beyond the vectors: secrets stay secret, streaming equals one-shot,
-//! rewrap keeps the body, limits hold, the key-service trait drives a real envelope flow.
+//! Behaviour of the format API beyond the vectors: secrets stay secret, streaming equals one-shot,
+//! rewrap keeps the body, limits hold.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
-mod common;
-use common::block_on;
-
-use keyseal::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender, seal_to_recipient};
-use keyseal::{
-    BodyLayout, DataKey, EncryptionContext, EntryKind, Error, GeneratedKey, Header, HeaderLength, KeyService,
-    KeyServiceErrorKind, LocalBoxFuture, MessageId, PublicKeyInfo, RustCryptoEngine, SegmentOpener,
-    SegmentSealer, WrappedKeyEntry,
+use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender, seal_to_recipient};
+use keyseal_format::{
+    BodyLayout, DataKey, EncryptionContext, EntryKind, Error, Header, HeaderLength, MessageId,
+    RustCryptoEngine, SegmentOpener, SegmentSealer, WrappedKeyEntry,
 };
 
 #[cfg(target_arch = "wasm32")]
@@ -32,26 +25,15 @@ fn ctx() -> EncryptionContext {
 }
 
 fn sealed_with(dek: &DataKey, seg: u32, pt: &[u8]) -> Vec<u8> {
-    let h = keyseal::new_header(dek, MessageId::random().unwrap(), seg, ctx(), vec![entry(b"w")]).unwrap();
-    keyseal::seal(&RustCryptoEngine, dek, &h, pt).unwrap()
+    let h =
+        keyseal_format::new_header(dek, MessageId::random().unwrap(), seg, ctx(), vec![entry(b"w")]).unwrap();
+    keyseal_format::seal(&RustCryptoEngine, dek, &h, pt).unwrap()
 }
 
 #[test]
 fn data_key_debug_is_redacted_exactly() {
     let dek = DataKey::from_bytes(&[0xab; 32]).unwrap();
     assert_eq!(format!("{dek:?}"), "DataKey(<redacted>)");
-    assert_eq!(
-        format!(
-            "{:?}",
-            GeneratedKey {
-                data_key: dek.clone_secret(),
-                wrapped: vec![1]
-            }
-        )
-        .matches("ab")
-        .count(),
-        0
-    );
     let kp = RecipientKeyPair::generate();
     let dbg = format!("{kp:?}");
     assert!(dbg.contains("<redacted>"), "{dbg}");
@@ -60,7 +42,8 @@ fn data_key_debug_is_redacted_exactly() {
     // Errors never carry key bytes: a wrong-key failure is the bare opaque variant.
     let sealed = sealed_with(&dek, 64, b"x");
     let wrong = DataKey::from_bytes(&[0xcd; 32]).unwrap();
-    let err = keyseal::open(&RustCryptoEngine, &wrong, &sealed, &EncryptionContext::new()).unwrap_err();
+    let err =
+        keyseal_format::open(&RustCryptoEngine, &wrong, &sealed, &EncryptionContext::new()).unwrap_err();
     assert_eq!(err, Error::DecryptionFailed);
     assert_eq!(err.to_string(), "decryption failed");
 }
@@ -82,8 +65,9 @@ fn streaming_in_any_chunking_equals_one_shot() {
     let dek = DataKey::generate().unwrap();
     let pt: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
     let header =
-        keyseal::new_header(&dek, MessageId::random().unwrap(), 100, ctx(), vec![entry(b"w")]).unwrap();
-    let one_shot = keyseal::seal(&RustCryptoEngine, &dek, &header, &pt).unwrap();
+        keyseal_format::new_header(&dek, MessageId::random().unwrap(), 100, ctx(), vec![entry(b"w")])
+            .unwrap();
+    let one_shot = keyseal_format::seal(&RustCryptoEngine, &dek, &header, &pt).unwrap();
     for chunk in [1usize, 7, 99, 100, 101, 4096, 10_000] {
         let mut out = header.encode();
         let mut s = SegmentSealer::new(&RustCryptoEngine, &header, &dek).unwrap();
@@ -111,7 +95,7 @@ fn sealer_refuses_a_header_made_for_another_key() {
     let dek = DataKey::generate().unwrap();
     let other = DataKey::generate().unwrap();
     let header =
-        keyseal::new_header(&dek, MessageId::random().unwrap(), 64, ctx(), vec![entry(b"w")]).unwrap();
+        keyseal_format::new_header(&dek, MessageId::random().unwrap(), 64, ctx(), vec![entry(b"w")]).unwrap();
     assert_eq!(
         SegmentSealer::new(&RustCryptoEngine, &header, &other)
             .err()
@@ -165,7 +149,7 @@ fn rewrap_replaces_only_the_wrapped_key_section() {
         },
     ];
     // Only the header is needed as input.
-    let r = keyseal::rewrap(&sealed[..off], new_entries.clone()).unwrap();
+    let r = keyseal_format::rewrap(&sealed[..off], new_entries.clone()).unwrap();
     assert_eq!(r.body_offset, off);
     let mut moved = r.header.clone();
     moved.extend_from_slice(&sealed[r.body_offset..]);
@@ -178,10 +162,10 @@ fn rewrap_replaces_only_the_wrapped_key_section() {
         !h.entries().iter().any(|e| &e.wrapped == old_wrapped),
         "old wrapped key gone"
     );
-    let (_, got) = keyseal::open(&RustCryptoEngine, &dek, &moved, &ctx()).unwrap();
+    let (_, got) = keyseal_format::open(&RustCryptoEngine, &dek, &moved, &ctx()).unwrap();
     assert_eq!(got, pt);
     assert_eq!(
-        keyseal::rewrap(&sealed[..off], vec![]).unwrap_err().code(),
+        keyseal_format::rewrap(&sealed[..off], vec![]).unwrap_err().code(),
         "INVALID_ARGUMENT"
     );
 }
@@ -242,7 +226,7 @@ fn context_rules() {
 fn segment_size_limits() {
     let dek = DataKey::generate().unwrap();
     for bad in [0u32, 63, 16 * 1024 * 1024 + 1] {
-        let e = keyseal::new_header(&dek, MessageId::random().unwrap(), bad, ctx(), vec![entry(b"w")])
+        let e = keyseal_format::new_header(&dek, MessageId::random().unwrap(), bad, ctx(), vec![entry(b"w")])
             .unwrap_err();
         assert_eq!(e.code(), "LIMIT_EXCEEDED");
     }
@@ -276,181 +260,4 @@ fn recipient_sealing_round_trip_and_wrong_key() {
         seal_to_recipient(&[4; 10], &dek).unwrap_err().code(),
         "INVALID_ARGUMENT"
     );
-}
-
-/// An in-memory key service: wraps data keys by HPKE-sealing them to its own key pair, so the
-/// trait is exercised end to end without a network.
-struct MemoryKeyService {
-    kp: RecipientKeyPair,
-    disabled: RefCell<bool>,
-    calls: RefCell<HashMap<&'static str, u32>>,
-}
-
-impl MemoryKeyService {
-    fn count(&self, op: &'static str) {
-        *self.calls.borrow_mut().entry(op).or_default() += 1;
-    }
-    fn check(&self) -> Result<(), Error> {
-        if *self.disabled.borrow() {
-            return Err(Error::KeyService {
-                kind: KeyServiceErrorKind::KeyDisabled,
-                message: "key disabled".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl KeyService for MemoryKeyService {
-    fn id(&self) -> &str {
-        "memory"
-    }
-    fn generate<'a>(
-        &'a self,
-        key_id: &'a str,
-        context: &'a EncryptionContext,
-    ) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>> {
-        Box::pin(async move {
-            self.count("generate");
-            self.check()?;
-            let data_key = DataKey::generate()?;
-            let wrapped =
-                keyseal::hpke_p256::seal_entry(&self.kp.public_sec1(), key_id, 1, context, &data_key)?;
-            Ok(GeneratedKey { data_key, wrapped })
-        })
-    }
-    fn wrap<'a>(
-        &'a self,
-        key_id: &'a str,
-        dek: &'a DataKey,
-        context: &'a EncryptionContext,
-    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
-        Box::pin(
-            async move { keyseal::hpke_p256::seal_entry(&self.kp.public_sec1(), key_id, 1, context, dek) },
-        )
-    }
-    fn unwrap<'a>(
-        &'a self,
-        _kind: EntryKind,
-        key_id: &'a str,
-        wrapped: &'a [u8],
-        context: &'a EncryptionContext,
-    ) -> LocalBoxFuture<'a, Result<DataKey, Error>> {
-        Box::pin(async move {
-            self.count("unwrap");
-            self.check()?;
-            keyseal::hpke_p256::open_entry(&self.kp.secret_scalar(), key_id, wrapped, context)
-        })
-    }
-    fn rewrap<'a>(
-        &'a self,
-        _kind: EntryKind,
-        key_id: &'a str,
-        wrapped: &'a [u8],
-        context: &'a EncryptionContext,
-        to: Option<&'a str>,
-    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
-        Box::pin(async move {
-            let dek = keyseal::hpke_p256::open_entry(&self.kp.secret_scalar(), key_id, wrapped, context)?;
-            keyseal::hpke_p256::seal_entry(&self.kp.public_sec1(), to.unwrap_or(key_id), 1, context, &dek)
-        })
-    }
-    fn public_key<'a>(&'a self, key_id: &'a str) -> LocalBoxFuture<'a, Result<PublicKeyInfo, Error>> {
-        Box::pin(async move {
-            Ok(PublicKeyInfo {
-                key_id: key_id.into(),
-                version: 1,
-                public_sec1: self.kp.public_sec1().to_vec(),
-            })
-        })
-    }
-}
-
-#[test]
-fn key_service_trait_drives_an_envelope_flow() {
-    let ks = MemoryKeyService {
-        kp: RecipientKeyPair::generate(),
-        disabled: RefCell::new(false),
-        calls: RefCell::default(),
-    };
-    let svc: &dyn KeyService = &ks;
-    let c = ctx();
-    let g = block_on(svc.generate("acme/default", &c)).unwrap();
-    let e = WrappedKeyEntry {
-        kind: EntryKind::HpkeP256,
-        key_service_id: svc.id().into(),
-        key_id: "acme/default".into(),
-        wrapped: g.wrapped,
-    };
-    let header =
-        keyseal::new_header(&g.data_key, MessageId::random().unwrap(), 64, c.clone(), vec![e]).unwrap();
-    let sealed = keyseal::seal(&RustCryptoEngine, &g.data_key, &header, b"secret report").unwrap();
-
-    let (h, _) = Header::parse(&sealed).unwrap();
-    let e = &h.entries()[0];
-    let dek = block_on(svc.unwrap(e.kind, &e.key_id, &e.wrapped, h.context())).unwrap();
-    assert_eq!(
-        keyseal::open(&RustCryptoEngine, &dek, &sealed, &c).unwrap().1,
-        b"secret report"
-    );
-
-    // Moving the wrapped key to another context fails at the key service.
-    let other = EncryptionContext::from_pairs([("tenant", "evil")]).unwrap();
-    assert_eq!(
-        block_on(svc.unwrap(e.kind, &e.key_id, &e.wrapped, &other)).unwrap_err(),
-        Error::DecryptionFailed
-    );
-
-    // Rewrap through the trait: new header, same body, still opens.
-    let w2 = block_on(svc.rewrap(e.kind, &e.key_id, &e.wrapped, h.context(), Some("acme/2027"))).unwrap();
-    let r = keyseal::rewrap(
-        &sealed,
-        vec![WrappedKeyEntry {
-            key_id: "acme/2027".into(),
-            wrapped: w2,
-            ..e.clone()
-        }],
-    )
-    .unwrap();
-    let mut moved = r.header;
-    moved.extend_from_slice(&sealed[r.body_offset..]);
-    let (h2, _) = Header::parse(&moved).unwrap();
-    let e2 = &h2.entries()[0];
-    let dek2 = block_on(svc.unwrap(e2.kind, &e2.key_id, &e2.wrapped, h2.context())).unwrap();
-    assert_eq!(
-        keyseal::open(&RustCryptoEngine, &dek2, &moved, &c).unwrap().1,
-        b"secret report"
-    );
-
-    *ks.disabled.borrow_mut() = true;
-    assert_eq!(
-        block_on(svc.unwrap(e2.kind, &e2.key_id, &e2.wrapped, h2.context()))
-            .unwrap_err()
-            .code(),
-        "KEY_DISABLED"
-    );
-    assert_eq!(ks.calls.borrow()["unwrap"], 4);
-}
-
-#[test]
-fn inspect_reads_the_key_version_of_keyseal_kms_entries_only() {
-    // PROTOCOL.md §7.2: a keyseal-kms wrapped key is 97 bytes, layout version 1, then the key
-    // version (u32 BE). Any other shape is opaque: no version.
-    let dek = DataKey::from_bytes(&[3; 32]).unwrap();
-    let mut wrapped = vec![0u8; 97];
-    wrapped[0] = 1;
-    wrapped[1..5].copy_from_slice(&7u32.to_be_bytes());
-    let mut other = entry(b"opaque bytes of another key service");
-    other.key_service_id = "dr".into();
-    let h = keyseal::new_header(
-        &dek,
-        MessageId::random().unwrap(),
-        1024,
-        ctx(),
-        vec![entry(&wrapped), other],
-    )
-    .unwrap();
-    let info = keyseal::inspect(&keyseal::seal(&RustCryptoEngine, &dek, &h, b"x").unwrap()).unwrap();
-    assert_eq!(info.entries[0].key_version, Some(7));
-    assert_eq!(info.entries[1].key_version, None);
 }

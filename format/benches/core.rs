@@ -1,4 +1,4 @@
-//! Native core throughput for `make bench`: `keyseal::seal` / `keyseal::open` with the RustCrypto
+//! Native core throughput for `make bench`: `keyseal_format::seal` / `keyseal_format::open` with the RustCrypto
 //! engine (AES-NI/CLMUL when the CPU has them), per payload size, 5 runs each; prints one JSON
 //! line per (size, op) with the per-run rates. No assertions on time (README: speed is measured,
 //! never asserted). Run: `cargo bench --bench core` (make bench sets the profile for a short build).
@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyseal::{DataKey, EncryptionContext, EntryKind, MessageId, RustCryptoEngine, WrappedKeyEntry};
+use keyseal_format::{DataKey, EncryptionContext, EntryKind, MessageId, RustCryptoEngine, WrappedKeyEntry};
 
 fn main() {
     let dek = DataKey::from_bytes(&[7; 32]).unwrap();
@@ -22,7 +22,7 @@ fn main() {
         let pt: Vec<u8> = (0..size).map(|i| (i * 31) as u8).collect();
         // A fresh message id (and header) per message, as `encrypt` with a cached data key does.
         let seal_one = || {
-            let h = keyseal::new_header(
+            let h = keyseal_format::new_header(
                 &dek,
                 MessageId::random().unwrap(),
                 65536,
@@ -30,11 +30,11 @@ fn main() {
                 vec![entry.clone()],
             )
             .unwrap();
-            keyseal::seal(&RustCryptoEngine, &dek, &h, &pt).unwrap()
+            keyseal_format::seal(&RustCryptoEngine, &dek, &h, &pt).unwrap()
         };
         let sealed = seal_one();
         let none = EncryptionContext::new();
-        let open_one = || keyseal::open(&RustCryptoEngine, &dek, &sealed, &none).unwrap();
+        let open_one = || keyseal_format::open(&RustCryptoEngine, &dek, &sealed, &none).unwrap();
         assert_eq!(open_one().1, pt);
         for (op, f) in [
             ("seal", &seal_one as &dyn Fn() -> Vec<u8>),

@@ -6,9 +6,11 @@ use crate::Error;
 use crate::context::EncryptionContext;
 use crate::data_key::DataKey;
 use crate::engine::AeadEngine;
-use crate::header::{Header, MessageId, WrappedKeyEntry};
+use crate::entry::WrappedKeyEntry;
+use crate::header::{Header, MessageId};
 use crate::key_schedule::commitment;
-use crate::segment::{BodyLayout, SegmentOpener, SegmentSealer};
+use crate::layout::BodyLayout;
+use crate::segment::{SegmentOpener, SegmentSealer};
 
 /// Builds the header of a new message: computes the key commitment of `dek` under `message_id`.
 pub fn new_header(

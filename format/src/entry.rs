@@ -1,0 +1,80 @@
+//! Wrapped-key entries (FORMAT.md §4.2): the data key wrapped for one key service.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::Error;
+use crate::limits::{MAX_KEY_ID_LEN, MAX_SERVICE_ID_LEN, MAX_WRAPPED_LEN};
+
+/// The kind of a wrapped-key entry (FORMAT.md §4.2).
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EntryKind {
+    /// Opaque bytes produced by the key service's `/wrap` or `/generate` (kind byte 1).
+    Kms,
+    /// RFC 9180 HPKE base mode to the key version's P-256 public key (kind byte 2).
+    HpkeP256,
+    /// A kind this build does not know; readers skip it and keep it on rewrap.
+    Unknown(u8),
+}
+
+impl EntryKind {
+    /// The kind byte.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Self::Kms => 1,
+            Self::HpkeP256 => 2,
+            Self::Unknown(b) => b,
+        }
+    }
+
+    /// Kind from its byte; 0 is reserved and invalid.
+    pub fn from_byte(b: u8) -> Result<Self, Error> {
+        Ok(match b {
+            0 => return Err(Error::format("entry kind 0 is reserved")),
+            1 => Self::Kms,
+            2 => Self::HpkeP256,
+            other => Self::Unknown(other),
+        })
+    }
+
+    /// The protocol name of the kind (`kms`, `hpke-p256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kms => "kms",
+            Self::HpkeP256 => "hpke-p256",
+            Self::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// One entry of the wrapped-key section: the data key wrapped for one key service.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct WrappedKeyEntry {
+    /// How `wrapped` was made.
+    pub kind: EntryKind,
+    /// Which configured key service can open it (e.g. `acme`, `acme-escrow`).
+    pub key_service_id: String,
+    /// The key id at that service (`tenant/name`).
+    pub key_id: String,
+    /// The wrapped data key.
+    pub wrapped: Vec<u8>,
+}
+
+impl WrappedKeyEntry {
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.key_service_id.is_empty() || self.key_service_id.len() > MAX_SERVICE_ID_LEN {
+            return Err(Error::limit("key service id length"));
+        }
+        if self.key_id.is_empty() || self.key_id.len() > MAX_KEY_ID_LEN {
+            return Err(Error::limit("key id length"));
+        }
+        if self.wrapped.is_empty() || self.wrapped.len() > MAX_WRAPPED_LEN {
+            return Err(Error::limit("wrapped key length"));
+        }
+        if matches!(self.kind, EntryKind::Unknown(0)) {
+            return Err(Error::format("entry kind 0 is reserved"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! The keyseal sealed format, version 1 (docs/FORMAT.md): header and wrapped-key entries, the
+//! encryption context, the key schedule with key commitment, STREAM segments, `hpke-p256` entries
+//! and the limits. `no_std` + `alloc`, no I/O, no key-service knowledge: the SDK (`keyseal`), the
+//! reference key service (`keyseal-kms`), the fuzz targets and the vector generator build on it.
+#![no_std]
+
+extern crate alloc;
+
+pub mod context;
+pub mod data_key;
+pub mod engine;
+pub mod entry;
+mod error;
+pub mod header;
+pub mod hpke_p256;
+pub mod key_schedule;
+pub mod layout;
+pub mod limits;
+pub mod message;
+pub mod range;
+pub mod segment;
+
+pub use context::EncryptionContext;
+pub use data_key::{DataKey, PayloadKey};
+pub use engine::{AeadEngine, RustCryptoEngine, SegmentCipher};
+pub use entry::{EntryKind, WrappedKeyEntry};
+pub use error::Error;
+pub use header::{Header, HeaderLength, MessageId};
+pub use layout::{BodyLayout, Segment, SegmentCutter, SegmentId, TAG_LEN};
+pub use message::{Rewrapped, new_header, open, open_body, rewrap, seal};
+pub use range::{RangePlan, plan_range};
+pub use segment::{ExternalSegments, SegmentOpener, SegmentSealer};

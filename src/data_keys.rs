@@ -1,0 +1,229 @@
+//! Which data key a message gets and which one opens it: the encrypt cache, online wraps at the
+//! primary and escrow services or offline `hpke-p256` wraps, and on decrypt the walk over the
+//! header's entries with the decrypt cache, failover and the key-commitment check.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, FormatError, KeyServiceErrorKind};
+use crate::key_schedule::verify_commitment;
+use crate::keyseal::{KeySeal, ServiceBinding, WrapMode};
+use crate::{DataKey, EncryptionContext, EntryKind, Header, WrappedKeyEntry, hpke_p256};
+
+/// (service id, key id) → (version, SEC1 public key, fetched at ms).
+pub(crate) type PublicKeyCache = BTreeMap<(String, String), (u32, Vec<u8>, f64)>;
+
+/// Whether a failed unwrap should move on to the next entry (another service may answer):
+/// availability failures and a destroyed/unknown key (escrow exists for that). Refusals that
+/// express policy (disabled, access denied, context) stop at once.
+fn try_next_entry(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::KeyService {
+            kind: KeyServiceErrorKind::Unavailable
+                | KeyServiceErrorKind::Timeout
+                | KeyServiceErrorKind::Throttled
+                | KeyServiceErrorKind::KeyNotFound,
+            ..
+        } | Error::Format(FormatError::DecryptionFailed)
+    )
+}
+
+impl KeySeal {
+    async fn public_key(&self, b: &ServiceBinding) -> Result<(u32, Vec<u8>), Error> {
+        let k = (String::from(b.service.id()), b.key_id.clone());
+        let now = self.clock.now_ms();
+        if let Some((v, pk, at)) = self.public_keys.borrow().get(&k)
+            && now - at < self.cache_config.max_age_ms
+        {
+            return Ok((*v, pk.clone()));
+        }
+        let info = b.service.public_key(&b.key_id).await?;
+        self.public_keys
+            .borrow_mut()
+            .insert(k, (info.version, info.public_sec1.clone(), now));
+        Ok((info.version, info.public_sec1))
+    }
+
+    /// A data key and the wrapped-key entries for a new message of `len` bytes under `context`.
+    /// Uses the encrypt cache when allowed; otherwise asks the key services (or wraps offline).
+    /// `len: None` (a stream of unknown length) neither uses nor fills the encrypt cache, whose byte
+    /// limit could not be enforced.
+    pub(crate) async fn data_key_for_encrypt(
+        &self,
+        context: &EncryptionContext,
+        len: Option<u64>,
+    ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
+        let primary = &self.services[0];
+        let ctx = context.encode();
+        if let Some(len) = len {
+            let now = self.clock.now_ms();
+            let cached = self
+                .cache
+                .borrow_mut()
+                .take_for_encrypt(&primary.key_id, &ctx, len, now);
+            if let Some(hit) = cached {
+                self.observer.cache(true, "encrypt", &primary.key_id);
+                return Ok(hit);
+            }
+            self.observer.cache(false, "encrypt", &primary.key_id);
+        }
+        let (dek, entries) = match self.wrap_mode {
+            WrapMode::KeyService => self.wrap_online(context).await?,
+            WrapMode::PublicKey => self.wrap_offline(context).await?,
+        };
+        if let Some(len) = len {
+            self.cache.borrow_mut().put_for_encrypt(
+                &primary.key_id,
+                &ctx,
+                &dek,
+                &entries,
+                len,
+                self.clock.now_ms(),
+            );
+        }
+        Ok((dek, entries))
+    }
+
+    /// `/generate` at the primary service, `/wrap` at every escrow service: `kms` entries.
+    async fn wrap_online(
+        &self,
+        context: &EncryptionContext,
+    ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
+        let primary = &self.services[0];
+        let mut entries = Vec::with_capacity(self.services.len());
+        let g = primary
+            .service
+            .generate(&primary.key_id, context)
+            .await
+            .map_err(|e| self.on_key_error(&primary.key_id, e))?;
+        entries.push(WrappedKeyEntry {
+            kind: EntryKind::Kms,
+            key_service_id: primary.service.id().into(),
+            key_id: primary.key_id.clone(),
+            wrapped: g.wrapped,
+        });
+        for b in &self.services[1..] {
+            let w = b
+                .service
+                .wrap(&b.key_id, &g.data_key, context)
+                .await
+                .map_err(|e| self.on_key_error(&b.key_id, e))?;
+            entries.push(WrappedKeyEntry {
+                kind: EntryKind::Kms,
+                key_service_id: b.service.id().into(),
+                key_id: b.key_id.clone(),
+                wrapped: w,
+            });
+        }
+        Ok((g.data_key, entries))
+    }
+
+    /// HPKE to every service's published public key: `hpke-p256` entries, no key-service call
+    /// while the public keys are cached.
+    async fn wrap_offline(
+        &self,
+        context: &EncryptionContext,
+    ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
+        let dek = DataKey::generate()?;
+        let mut entries = Vec::with_capacity(self.services.len());
+        for b in &self.services {
+            let (version, pk) = self
+                .public_key(b)
+                .await
+                .map_err(|e| self.on_key_error(&b.key_id, e))?;
+            let w = hpke_p256::seal_entry(&pk, &b.key_id, version, context, &dek)?;
+            entries.push(WrappedKeyEntry {
+                kind: EntryKind::HpkeP256,
+                key_service_id: b.service.id().into(),
+                key_id: b.key_id.clone(),
+                wrapped: w,
+            });
+        }
+        Ok((dek, entries))
+    }
+
+    /// The data key of a parsed header: from the decrypt cache, else from the first entry whose
+    /// service is configured and answers, in header order. Verifies the key commitment.
+    pub(crate) async fn data_key_for_header(&self, header: &Header) -> Result<DataKey, Error> {
+        let ctx = header.context().encode();
+        let mut last = Error::NoUsableEntry;
+        for e in header.entries() {
+            if matches!(e.kind, EntryKind::Unknown(_)) {
+                continue;
+            }
+            let Some(b) = self.services.iter().find(|b| b.service.id() == e.key_service_id) else {
+                continue;
+            };
+            let cached = self
+                .cache
+                .borrow_mut()
+                .get_for_decrypt(e, &ctx, self.clock.now_ms());
+            if let Some(dek) = cached {
+                self.observer.cache(true, "decrypt", &e.key_id);
+                return Ok(dek);
+            }
+            self.observer.cache(false, "decrypt", &e.key_id);
+            match b
+                .service
+                .unwrap(e.kind, &e.key_id, &e.wrapped, header.context())
+                .await
+            {
+                Ok(dek) => {
+                    if verify_commitment(&dek, header.message_id(), header.commitment()).is_err() {
+                        last = FormatError::DecryptionFailed.into();
+                        continue;
+                    }
+                    self.cache
+                        .borrow_mut()
+                        .put_for_decrypt(e, &ctx, &dek, self.clock.now_ms());
+                    return Ok(dek);
+                }
+                Err(err) => {
+                    if let Error::KeyService {
+                        kind: KeyServiceErrorKind::KeyDisabled,
+                        ..
+                    } = err
+                    {
+                        self.purge_because(Some(&e.key_id), "key_disabled");
+                        return Err(err);
+                    }
+                    if !try_next_entry(&err) {
+                        return Err(err);
+                    }
+                    last = err;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// PROTOCOL.md §5: a `KeyDisabled` answer drops every cached data key of that key at once
+    /// (encrypt and decrypt caches, and its cached public key).
+    pub(crate) fn on_key_error(&self, key_id: &str, e: Error) -> Error {
+        if let Error::KeyService {
+            kind: KeyServiceErrorKind::KeyDisabled,
+            ..
+        } = e
+        {
+            self.purge_because(Some(key_id), "key_disabled");
+        }
+        e
+    }
+
+    /// The key version an entry was made with, when it can be read: from the entry bytes of an
+    /// `hpke-p256` entry (FORMAT.md §4.5), or as the entry's configured key service reads its own
+    /// layout ([`crate::KeyService::entry_version`]).
+    pub fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
+        match entry.kind {
+            EntryKind::HpkeP256 => hpke_p256::entry_key_version(&entry.wrapped).ok(),
+            EntryKind::Kms => self
+                .services
+                .iter()
+                .find(|b| b.service.id() == entry.key_service_id)
+                .and_then(|b| b.service.entry_version(entry)),
+            _ => None,
+        }
+    }
+}

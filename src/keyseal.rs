@@ -1,0 +1,204 @@
+//! `KeySeal`: the SDK object — its configuration, whole-message encrypt and decrypt, cache purge
+//! and metrics. Which data key a message gets or opens with is in `data_keys.rs`; streams, ranges,
+//! external engines and rotation have files of their own. Nothing here knows about JS.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use crate::cache::{CacheConfig, DataKeyCache};
+use crate::data_keys::PublicKeyCache;
+use crate::error::Error;
+use crate::events::{Event, Observer};
+use crate::key_service::KeyService;
+use crate::metrics::MetricsSnapshot;
+use crate::rewrap_memo::RewrapMemo;
+use crate::transport::Clock;
+use crate::{
+    AeadEngine, DataKey, EncryptionContext, Header, MessageId, RustCryptoEngine, new_header, open_body, seal,
+};
+
+/// How encrypt wraps new data keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapMode {
+    /// `/generate` at the primary service (and `/wrap` at each escrow service): `kms` entries.
+    KeyService,
+    /// HPKE to each service's public key, fetched once per `max_age_ms`: `hpke-p256` entries and
+    /// no key-service call on encrypt.
+    PublicKey,
+}
+
+/// One key service the SDK writes entries for and reads entries from.
+pub struct ServiceBinding {
+    /// The client (its `id()` is the entry's `key_service_id`).
+    pub service: Rc<dyn KeyService>,
+    /// The key id new entries are wrapped under at this service.
+    pub key_id: String,
+}
+
+/// SDK settings.
+pub struct KeySealConfig {
+    /// The first is the primary; the others (escrow, DR) get an entry in every new message.
+    pub services: Vec<ServiceBinding>,
+    /// Data-key cache limits.
+    pub cache: CacheConfig,
+    /// Online or offline wrapping.
+    pub wrap_mode: WrapMode,
+    /// Segment size of new messages.
+    pub segment_size: u32,
+    /// The synchronous AES-256-GCM engine of whole messages and streams (`RustCryptoEngine`, or a
+    /// native hardware engine); every engine gives the same bytes.
+    pub engine: Box<dyn AeadEngine>,
+}
+
+impl KeySealConfig {
+    /// Settings with the defaults: the cache of `CacheConfig::default()`, online wrapping, 64 KiB
+    /// segments, the RustCrypto engine.
+    pub fn new(services: Vec<ServiceBinding>) -> Self {
+        Self {
+            services,
+            cache: CacheConfig::default(),
+            wrap_mode: WrapMode::KeyService,
+            segment_size: crate::DEFAULT_SEGMENT_SIZE,
+            engine: Box::new(RustCryptoEngine),
+        }
+    }
+}
+
+/// The SDK object.
+pub struct KeySeal {
+    pub(crate) services: Vec<ServiceBinding>,
+    pub(crate) wrap_mode: WrapMode,
+    segment_size: u32,
+    pub(crate) cache_config: CacheConfig,
+    pub(crate) cache: RefCell<DataKeyCache>,
+    pub(crate) public_keys: RefCell<PublicKeyCache>,
+    pub(crate) rewrap_memo: RefCell<RewrapMemo>,
+    engine: Box<dyn AeadEngine>,
+    pub(crate) clock: Rc<dyn Clock>,
+    pub(crate) observer: Rc<Observer>,
+}
+
+impl KeySeal {
+    /// Builds the SDK. `observer` receives metrics and events (share it with the clients).
+    pub fn new(config: KeySealConfig, clock: Rc<dyn Clock>, observer: Rc<Observer>) -> Result<Self, Error> {
+        if config.services.is_empty() {
+            return Err(Error::invalid("at least one key service is required"));
+        }
+        keyseal_format::header::check_segment_size(config.segment_size)?;
+        Ok(Self {
+            services: config.services,
+            wrap_mode: config.wrap_mode,
+            segment_size: config.segment_size,
+            cache_config: config.cache,
+            cache: RefCell::new(DataKeyCache::new(config.cache)),
+            public_keys: RefCell::default(),
+            rewrap_memo: RefCell::new(RewrapMemo::new(config.cache)),
+            engine: config.engine,
+            clock,
+            observer,
+        })
+    }
+
+    /// Segment size of new messages.
+    pub fn segment_size(&self) -> u32 {
+        self.segment_size
+    }
+
+    /// The observer (metrics, events).
+    pub fn observer(&self) -> &Observer {
+        &self.observer
+    }
+
+    pub(crate) fn engine_ref(&self) -> &dyn AeadEngine {
+        self.engine.as_ref()
+    }
+
+    pub(crate) fn observer_rc(&self) -> Rc<Observer> {
+        self.observer.clone()
+    }
+
+    /// FORMAT.md §7.1 steps 1–2 for every encrypt path (whole message, stream, external engine):
+    /// checks the context, gets a data key and its entries, builds the header.
+    pub(crate) async fn new_message(
+        &self,
+        context: &EncryptionContext,
+        len: Option<u64>,
+    ) -> Result<(DataKey, Header), Error> {
+        context.check_limits()?;
+        let (dek, entries) = self.data_key_for_encrypt(context, len).await?;
+        let header = new_header(
+            &dek,
+            MessageId::random()?,
+            self.segment_size,
+            context.clone(),
+            entries,
+        )?;
+        Ok((dek, header))
+    }
+
+    /// Seals `plaintext` under `context` (FORMAT.md §7.1).
+    pub async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, Error> {
+        let r = async {
+            let (dek, header) = self.new_message(context, Some(plaintext.len() as u64)).await?;
+            Ok(seal(self.engine.as_ref(), &dek, &header, plaintext)?)
+        }
+        .await;
+        self.observer.encrypted(
+            r.as_ref().map(|_| ()).map_err(Error::code),
+            plaintext.len() as u64,
+        );
+        r
+    }
+
+    /// Opens a sealed message (FORMAT.md §7.2), requiring `required` context pairs first.
+    pub async fn decrypt(
+        &self,
+        sealed: &[u8],
+        required: &EncryptionContext,
+    ) -> Result<(Header, Vec<u8>), Error> {
+        let r = async {
+            let (header, off) = Header::parse(sealed)?;
+            header.context().require(required)?;
+            let dek = self.data_key_for_header(&header).await?;
+            let pt = open_body(self.engine.as_ref(), &dek, &header, &sealed[off..])?;
+            Ok((header, pt))
+        }
+        .await;
+        self.observer
+            .decrypted(r.as_ref().map(|_| ()).map_err(Error::code), sealed.len() as u64);
+        r
+    }
+
+    /// Drops cached data keys of `key_id`, or all. Returns how many.
+    pub fn purge(&self, key_id: Option<&str>) -> usize {
+        self.purge_because(key_id, "purge")
+    }
+
+    pub(crate) fn purge_because(&self, key_id: Option<&str>, reason: &'static str) -> usize {
+        let n = self.cache.borrow_mut().purge(key_id);
+        self.rewrap_memo.borrow_mut().purge(key_id);
+        if let Some(id) = key_id {
+            self.public_keys.borrow_mut().retain(|k, _| k.1 != id);
+        } else {
+            self.public_keys.borrow_mut().clear();
+        }
+        self.observer.emit(Event::CachePurged {
+            key_id: key_id.map(String::from),
+            reason,
+        });
+        n
+    }
+
+    /// The SLI figures.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.observer.snapshot()
+    }
+
+    /// Prometheus text of the same.
+    pub fn metrics_text(&self) -> String {
+        self.observer.prometheus_text()
+    }
+}

@@ -1,0 +1,469 @@
+//! `KmsClient`: a [`KeyService`] over the keyseal key-service protocol v1 (PROTOCOL.md), the
+//! `keyseal` kind of key service. Requests and answers are the typed structs of
+//! `keyseal-protocol`; the resilience policy is [`Endpoints`]. Every `/generate` and `/unwrap`
+//! carries a fresh recipient key and expects the data key sealed to it (PROTOCOL.md §6.1).
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender};
+use keyseal_protocol as proto;
+use keyseal_protocol::{ErrorBody, ErrorName, KeyAnswer, Token};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::endpoints::{Call, CallError, Endpoints, Refusal, Retry};
+use crate::error::{Error, KeyServiceErrorKind};
+use crate::events::Observer;
+use crate::key_service::{
+    GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
+};
+use crate::retry::RetryPolicy;
+use crate::transport::{Clock, HttpResponse, HttpTransport, TokenRequest, TokenSource};
+use crate::{DataKey, EncryptionContext, EntryKind, WrappedKeyEntry};
+
+/// Configuration of one key service for [`KmsClient`].
+pub struct KmsClientConfig {
+    /// The id written into wrapped-key entries (`acme`).
+    pub id: String,
+    /// Base URLs ending in `/v1`, tried in order.
+    pub urls: Vec<String>,
+    /// Timeouts and retries.
+    pub policy: RetryPolicy,
+    /// Accept a plaintext `key` answer (only for services that cannot seal to a recipient).
+    pub allow_plaintext_keys: bool,
+    /// `reason` sent with each call (audit log).
+    pub reason: Option<String>,
+}
+
+/// A protocol-v1 key-service client.
+pub struct KmsClient {
+    id: String,
+    endpoints: Endpoints,
+    allow_plaintext_keys: bool,
+    reason: Option<String>,
+    tokens: Rc<dyn TokenSource>,
+    observer: Rc<Observer>,
+    /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
+    batch_supported: Cell<bool>,
+}
+
+fn protocol_error(message: impl Into<String>) -> Error {
+    Error::key_service(KeyServiceErrorKind::Protocol, message)
+}
+
+/// The SDK kind for a protocol error name (PROTOCOL.md §5); `None` for names §5 does not define.
+fn kind_of(name: ErrorName) -> KeyServiceErrorKind {
+    match name {
+        ErrorName::InvalidRequest | ErrorName::PayloadTooLarge => KeyServiceErrorKind::InvalidRequest,
+        ErrorName::InvalidCiphertext => KeyServiceErrorKind::InvalidCiphertext,
+        ErrorName::ContextMismatch => KeyServiceErrorKind::ContextMismatch,
+        ErrorName::Unauthenticated | ErrorName::AccessDenied => KeyServiceErrorKind::AccessDenied,
+        ErrorName::KeyDisabled => KeyServiceErrorKind::KeyDisabled,
+        ErrorName::KeyNotFound | ErrorName::KeyDestroyed => KeyServiceErrorKind::KeyNotFound,
+        ErrorName::Throttled => KeyServiceErrorKind::Throttled,
+        ErrorName::Internal | ErrorName::Unavailable => KeyServiceErrorKind::Unavailable,
+        _ => KeyServiceErrorKind::Protocol,
+    }
+}
+
+/// The SDK kind for an answer without a known error name: by its status class.
+fn kind_of_status(status: u16) -> KeyServiceErrorKind {
+    match status {
+        401 | 403 => KeyServiceErrorKind::AccessDenied,
+        429 => KeyServiceErrorKind::Throttled,
+        500..=599 => KeyServiceErrorKind::Unavailable,
+        _ => KeyServiceErrorKind::Protocol,
+    }
+}
+
+/// PROTOCOL.md §5: an error body (or a whole `/rewrap-batch` item) as an SDK error.
+fn refusal_of(status: u16, body: Option<&ErrorBody>) -> (Error, Option<f64>) {
+    match body {
+        Some(b) => {
+            let kind = b.name().map_or_else(|| kind_of_status(status), kind_of);
+            let e = Error::key_service(kind, format!("{}: {}", b.error, b.message));
+            (e, b.disabled_at)
+        }
+        None => (
+            Error::key_service(
+                kind_of_status(status),
+                format!("HTTP {status} without a protocol error body"),
+            ),
+            None,
+        ),
+    }
+}
+
+/// Reads a non-2xx answer of a protocol-v1 service (PROTOCOL.md §5 "Retries").
+fn classify(resp: &HttpResponse) -> Refusal {
+    let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+    let (error, disabled_at_ms) = refusal_of(resp.status, body.as_ref());
+    let retry = match resp.status {
+        429 => Retry::SameUrl,
+        s if proto::errors::status_is_retryable(s) => Retry::NextUrl,
+        _ => Retry::Never,
+    };
+    Refusal {
+        error,
+        retry,
+        disabled_at_ms,
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|_| protocol_error("answer is not the expected JSON"))
+}
+
+fn recipient(kp: &RecipientKeyPair) -> proto::Recipient {
+    proto::Recipient {
+        suite: proto::Suite::V1,
+        public_key: proto::Bytes(kp.public_sec1().to_vec()),
+    }
+}
+
+/// The data key of a `/generate` or `/unwrap` answer: opened from `sealed_key` with our ephemeral
+/// `recipient`, or taken from a plaintext `key` only when `allow_plaintext` (otherwise
+/// `DOWNGRADE_REFUSED`, PROTOCOL.md §3.2).
+fn data_key_of(a: &KeyAnswer, recipient: &RecipientKeyPair, allow_plaintext: bool) -> Result<DataKey, Error> {
+    if let Some(s) = &a.sealed_key {
+        let sealed = SealedKey {
+            enc: s.enc.0.clone(),
+            ciphertext: s.ciphertext.0.clone(),
+        };
+        return open_from_sender(recipient, &sealed).map_err(|_| protocol_error("sealed_key does not open"));
+    }
+    match &a.key {
+        Some(_) if !allow_plaintext => Err(Error::key_service(
+            KeyServiceErrorKind::DowngradeRefused,
+            "key service answered a plaintext key although a recipient was sent",
+        )),
+        Some(k) => DataKey::from_bytes(k.expose_secret()).map_err(|_| protocol_error("key is not 32 bytes")),
+        None => Err(protocol_error("answer lacks sealed_key")),
+    }
+}
+
+fn wrapped_of(a: KeyAnswer) -> Result<Vec<u8>, Error> {
+    a.wrapped_key
+        .map(|w| w.0)
+        .ok_or_else(|| protocol_error("answer lacks wrapped_key"))
+}
+
+fn percent_encode_key_id(id: &str) -> String {
+    let mut s = String::with_capacity(id.len() + 4);
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+fn rewrap_item(q: &RewrapQuestion<'_>) -> proto::RewrapItem {
+    proto::RewrapItem {
+        key_id: q.key_id.into(),
+        kind: Some(q.kind.name().into()),
+        wrapped_key: q.wrapped.into(),
+        context: q.context.into(),
+        to_key_id: q.to_key_id.map(String::from),
+    }
+}
+
+impl KmsClient {
+    /// A client; no request is made until the first call.
+    pub fn new(
+        config: KmsClientConfig,
+        transport: Rc<dyn HttpTransport>,
+        clock: Rc<dyn Clock>,
+        tokens: Rc<dyn TokenSource>,
+        observer: Rc<Observer>,
+    ) -> Result<Self, Error> {
+        if config.id.is_empty() || config.id.len() > 255 {
+            return Err(Error::invalid("key service id must be 1..=255 bytes"));
+        }
+        let endpoints = Endpoints::new(
+            &config.id,
+            config.urls,
+            config.policy,
+            transport,
+            clock,
+            observer.clone(),
+        )?;
+        Ok(Self {
+            id: config.id,
+            endpoints,
+            allow_plaintext_keys: config.allow_plaintext_keys,
+            reason: config.reason,
+            tokens,
+            observer,
+            batch_supported: Cell::new(true),
+        })
+    }
+
+    /// The caller's token for `op` on `key_id` (a callback failure is `ACCESS_DENIED`).
+    async fn token(&self, op: &'static str, key_id: &str) -> Result<Token, Error> {
+        let request = TokenRequest {
+            service: &self.id,
+            key_id,
+            op,
+        };
+        self.tokens.token(request).await.map(Token::new).map_err(|e| {
+            Error::key_service(
+                KeyServiceErrorKind::AccessDenied,
+                format!("token callback failed: {e}"),
+            )
+        })
+    }
+
+    /// POSTs `request` to `/{path}` with the whole policy and returns the raw 2xx body.
+    async fn post<R: Serialize>(
+        &self,
+        op: &'static str,
+        path: &str,
+        key_id: &str,
+        request: &R,
+    ) -> Result<Vec<u8>, CallError> {
+        let body = Zeroizing::new(serde_json::to_vec(request).map_err(|_| CallError {
+            status: None,
+            error: protocol_error("request encoding"),
+        })?);
+        let call = Call {
+            op,
+            key_id,
+            method: "POST",
+            path,
+            body: Some(body.to_vec()),
+            classify,
+        };
+        self.endpoints.call(&call).await
+    }
+
+    async fn key_op<R: Serialize>(
+        &self,
+        op: &'static str,
+        key_id: &str,
+        request: &R,
+    ) -> Result<KeyAnswer, Error> {
+        let bytes = self
+            .post(op, &format!("/{op}"), key_id, request)
+            .await
+            .map_err(|e| e.error)?;
+        parse(&bytes)
+    }
+
+    /// The key version of a `kms` entry made by `keyseal-kms` (PROTOCOL.md §7.2), for display and
+    /// for skipping entries already on the newest version; never used for a security decision.
+    pub fn kms_entry_version(wrapped: &[u8]) -> Option<u32> {
+        proto::kms_layout::version(wrapped)
+    }
+}
+
+impl KeyService for KmsClient {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn generate<'a>(
+        &'a self,
+        key_id: &'a str,
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>> {
+        Box::pin(async move {
+            let authorization = Some(self.token("generate", key_id).await?);
+            let kp = RecipientKeyPair::generate();
+            let request = proto::GenerateRequest {
+                key_id: key_id.into(),
+                context: context.into(),
+                recipient: Some(recipient(&kp)),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            let a = self.key_op("generate", key_id, &request).await?;
+            let data_key = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
+            self.observer.key_worked(key_id);
+            Ok(GeneratedKey {
+                data_key,
+                wrapped: wrapped_of(a)?,
+            })
+        })
+    }
+
+    fn wrap<'a>(
+        &'a self,
+        key_id: &'a str,
+        data_key: &'a DataKey,
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
+        Box::pin(async move {
+            let authorization = Some(self.token("wrap", key_id).await?);
+            let request = proto::WrapRequest {
+                key_id: key_id.into(),
+                key: proto::SecretBytes(Zeroizing::new(data_key.expose_secret().to_vec())),
+                context: context.into(),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            wrapped_of(self.key_op("wrap", key_id, &request).await?)
+        })
+    }
+
+    fn unwrap<'a>(
+        &'a self,
+        kind: EntryKind,
+        key_id: &'a str,
+        wrapped: &'a [u8],
+        context: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<DataKey, Error>> {
+        Box::pin(async move {
+            let authorization = Some(self.token("unwrap", key_id).await?);
+            let kp = RecipientKeyPair::generate();
+            let request = proto::UnwrapRequest {
+                key_id: key_id.into(),
+                kind: Some(kind.name().into()),
+                wrapped_key: wrapped.into(),
+                context: context.into(),
+                recipient: Some(recipient(&kp)),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            let a = self.key_op("unwrap", key_id, &request).await?;
+            let dek = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
+            self.observer.key_worked(key_id);
+            Ok(dek)
+        })
+    }
+
+    fn rewrap<'a>(
+        &'a self,
+        kind: EntryKind,
+        key_id: &'a str,
+        wrapped: &'a [u8],
+        context: &'a EncryptionContext,
+        to_key_id: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
+        Box::pin(async move {
+            let authorization = Some(self.token("rewrap", key_id).await?);
+            let q = RewrapQuestion {
+                kind,
+                key_id,
+                wrapped,
+                context,
+                to_key_id,
+            };
+            let request = proto::RewrapRequest {
+                item: rewrap_item(&q),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            wrapped_of(self.key_op("rewrap", key_id, &request).await?)
+        })
+    }
+
+    fn rewrap_batch<'a>(
+        &'a self,
+        questions: &'a [RewrapQuestion<'a>],
+    ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
+        Box::pin(async move {
+            let Some(first) = questions.first() else {
+                return Ok(Vec::new());
+            };
+            if !self.batch_supported.get() {
+                return rewrap_one_by_one(self, questions).await;
+            }
+            // One token for the batch, asked for the first item's key (PROTOCOL.md §3.5.1).
+            let authorization = Some(self.token("rewrap_batch", first.key_id).await?);
+            let request = proto::RewrapBatchRequest {
+                items: questions.iter().map(rewrap_item).collect(),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            match self
+                .post("rewrap_batch", "/rewrap-batch", first.key_id, &request)
+                .await
+            {
+                Ok(bytes) => batch_answers(&bytes, questions.len()),
+                // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
+                // one from now on.
+                Err(CallError {
+                    status: Some(404 | 405),
+                    error:
+                        Error::KeyService {
+                            kind: KeyServiceErrorKind::Protocol,
+                            ..
+                        },
+                }) => {
+                    self.batch_supported.set(false);
+                    rewrap_one_by_one(self, questions).await
+                }
+                Err(e) => Err(e.error),
+            }
+        })
+    }
+
+    fn public_key<'a>(&'a self, key_id: &'a str) -> LocalBoxFuture<'a, Result<PublicKeyInfo, Error>> {
+        Box::pin(async move {
+            let path = format!("/keys/{}/public", percent_encode_key_id(key_id));
+            let call = Call {
+                op: "public_key",
+                key_id,
+                method: "GET",
+                path: &path,
+                body: None,
+                classify,
+            };
+            let bytes = self.endpoints.call(&call).await.map_err(|e| e.error)?;
+            let jwk: proto::PublicKeyJwk =
+                serde_json::from_slice(&bytes).map_err(|_| protocol_error("public key is not a JWK"))?;
+            let public_sec1 = jwk.to_sec1().ok_or_else(|| {
+                protocol_error("public key is not an EC P-256 JWK with 32-byte coordinates")
+            })?;
+            Ok(PublicKeyInfo {
+                key_id: key_id.into(),
+                version: jwk.key_version,
+                public_sec1,
+            })
+        })
+    }
+
+    fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
+        match entry.kind {
+            EntryKind::Kms => Self::kms_entry_version(&entry.wrapped),
+            _ => None,
+        }
+    }
+}
+
+/// The answer of `/rewrap-batch` (PROTOCOL.md §3.5.1): exactly `expected` items, each a wrapped
+/// key or a refusal mapped as §5 maps a whole answer.
+fn batch_answers(body: &[u8], expected: usize) -> Result<RewrapAnswers, Error> {
+    let b: proto::RewrapBatchAnswer =
+        serde_json::from_slice(body).map_err(|_| protocol_error("batch answer is not the expected JSON"))?;
+    if b.items.len() != expected {
+        return Err(protocol_error("batch answer has the wrong number of items"));
+    }
+    Ok(b.items
+        .into_iter()
+        .map(|item| match item {
+            proto::BatchItemAnswer::Refused { error, message } => {
+                let body = ErrorBody {
+                    code: 400,
+                    error,
+                    message,
+                    disabled_at: None,
+                };
+                Err(refusal_of(400, Some(&body)).0)
+            }
+            proto::BatchItemAnswer::Rewrapped(a) => a
+                .wrapped_key
+                .map(|w| w.0)
+                .ok_or_else(|| protocol_error("batch item lacks wrapped_key")),
+        })
+        .collect())
+}

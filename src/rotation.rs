@@ -1,0 +1,217 @@
+//! Rotation: header-only rewrap through the key services (FORMAT.md §4.4, PROTOCOL.md §3.5,
+//! §3.5.1), with the rewrap memo and batches, and what counts as "already current".
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::Error;
+use crate::key_service::RewrapQuestion;
+use crate::keyseal::KeySeal;
+use crate::rewrap_memo::MemoKey;
+use crate::{EncryptionContext, EntryKind, Header, Rewrapped, WrappedKeyEntry, rewrap};
+
+impl KeySeal {
+    /// The key id the primary service's entries end up under: `to_key_id` or the configured one.
+    fn rewrap_target<'a>(&'a self, to_key_id: Option<&'a str>) -> &'a str {
+        to_key_id.unwrap_or(&self.services[0].key_id)
+    }
+
+    /// The newest (primary) version of the rewrap target at the primary service, read fresh from
+    /// `GET /keys/{key_id}/public` (PROTOCOL.md §3.6; no token needed). `rewrap_all`-style jobs call
+    /// it once and pass the answer to [`Self::is_current`]. Starts a new rotation run: the rewrap
+    /// memo is emptied, so no answer from before this reading (maybe an older version) is reused.
+    pub async fn newest_version(&self, to_key_id: Option<&str>) -> Result<u32, Error> {
+        self.rewrap_memo.borrow_mut().purge(None);
+        let b = &self.services[0];
+        let target = self.rewrap_target(to_key_id);
+        let info = b
+            .service
+            .public_key(target)
+            .await
+            .map_err(|e| self.on_key_error(target, e))?;
+        Ok(info.version)
+    }
+
+    /// Whether the message whose header starts `header_prefix` is already where [`Self::rewrap`]
+    /// with `to_key_id` would put it: every entry of the primary service names the target key id
+    /// and, where the entry's key version is readable ([`KeySeal::entry_version`]) and `newest` is
+    /// given, was made with that version. A message with no entry of the primary service is
+    /// current (a rewrap would not change it).
+    pub fn is_current(
+        &self,
+        header_prefix: &[u8],
+        to_key_id: Option<&str>,
+        newest: Option<u32>,
+    ) -> Result<bool, Error> {
+        let (header, _) = Header::parse(header_prefix)?;
+        let primary = self.services[0].service.id();
+        let target = self.rewrap_target(to_key_id);
+        Ok(header
+            .entries()
+            .iter()
+            .filter(|e| e.key_service_id == primary && !matches!(e.kind, EntryKind::Unknown(_)))
+            .all(|e| {
+                e.key_id == target
+                    && match (newest, self.entry_version(e)) {
+                        (Some(n), Some(v)) => v >= n,
+                        _ => true,
+                    }
+            }))
+    }
+
+    /// FORMAT.md §4.4: replaces the wrapped-key section of the header at the start of
+    /// `header_prefix` (the header, or the whole message). Each entry of a configured key service
+    /// is re-wrapped by that service's `/rewrap` (the DEK never leaves it): the primary service's
+    /// entries go to `to_key_id` when given (else to the newest version of their own key), the
+    /// other services' entries to the newest version of their own key. The answers are `kms`
+    /// entries. Entries of unconfigured services and of unknown kinds are kept unchanged
+    /// (§4.2). Any refusal fails the whole rewrap: a header is never half rotated.
+    pub async fn rewrap(&self, header_prefix: &[u8], to_key_id: Option<&str>) -> Result<Rewrapped, Error> {
+        let mut r = self.rewrap_many(&[header_prefix], to_key_id).await;
+        r.pop().unwrap_or(Err(Error::invalid("nothing to rewrap")))
+    }
+
+    /// [`Self::rewrap`] for many headers at once: one result per header, in order, each as
+    /// [`Self::rewrap`] would give it (a refusal fails only the headers that need that answer).
+    /// The questions go to each key service in `/rewrap-batch` requests of at most
+    /// [`REWRAP_BATCH_MAX`] (PROTOCOL.md §3.5.1), after the rewrap memo and with duplicates asked
+    /// once: objects sealed under one cached data key share their question.
+    pub async fn rewrap_many(
+        &self,
+        header_prefixes: &[&[u8]],
+        to_key_id: Option<&str>,
+    ) -> Vec<Result<Rewrapped, Error>> {
+        let parsed: Vec<Result<Header, Error>> = header_prefixes
+            .iter()
+            .map(|p| Header::parse(p).map(|(h, _)| h).map_err(Error::from))
+            .collect();
+        // Every distinct question, with its answer when the memo has one.
+        let mut asked: Vec<Asked> = Vec::new();
+        let now = self.clock.now_ms();
+        for h in parsed.iter().flatten() {
+            let context = h.context().encode();
+            for e in h.entries() {
+                let Some(i) = self.rewrap_binding(e) else { continue };
+                let to = if i == 0 { to_key_id } else { None };
+                let key = MemoKey::of(i, e, &context, to);
+                if asked.iter().any(|a| a.is(&key)) {
+                    continue;
+                }
+                let answer = self.rewrap_memo.borrow_mut().get(&key, now).map(Ok);
+                asked.push(Asked {
+                    service: i,
+                    entry: e.clone(),
+                    context: h.context().clone(),
+                    encoded_context: context.clone(),
+                    to: to.map(String::from),
+                    answer,
+                });
+            }
+        }
+        // Ask each service what the memo did not know, in batches.
+        for i in 0..self.services.len() {
+            let open: Vec<usize> = (0..asked.len())
+                .filter(|&k| asked[k].service == i && asked[k].answer.is_none())
+                .collect();
+            for chunk in open.chunks(REWRAP_BATCH_MAX) {
+                let questions: Vec<RewrapQuestion<'_>> = chunk
+                    .iter()
+                    .map(|&k| RewrapQuestion {
+                        kind: asked[k].entry.kind,
+                        key_id: &asked[k].entry.key_id,
+                        wrapped: &asked[k].entry.wrapped,
+                        context: &asked[k].context,
+                        to_key_id: asked[k].to.as_deref(),
+                    })
+                    .collect();
+                let answers = self.services[i].service.rewrap_batch(&questions).await;
+                drop(questions);
+                let answers: Vec<Result<Vec<u8>, Error>> = match answers {
+                    Ok(a) => a,
+                    Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+                };
+                for (&k, answer) in chunk.iter().zip(answers) {
+                    let answer = answer.map_err(|err| self.on_key_error(&asked[k].entry.key_id, err));
+                    if let Ok(w) = &answer {
+                        self.rewrap_memo
+                            .borrow_mut()
+                            .put(&asked[k].key(), w, self.clock.now_ms());
+                    }
+                    asked[k].answer = Some(answer);
+                }
+            }
+        }
+        // Each header: its new entries, or the first refusal among them.
+        parsed
+            .into_iter()
+            .zip(header_prefixes)
+            .map(|(h, prefix)| {
+                let h = h?;
+                let context = h.context().encode();
+                let mut entries = Vec::with_capacity(h.entries().len());
+                for e in h.entries() {
+                    let Some(i) = self.rewrap_binding(e) else {
+                        entries.push(e.clone());
+                        continue;
+                    };
+                    let to = if i == 0 { to_key_id } else { None };
+                    let key = MemoKey::of(i, e, &context, to);
+                    let wrapped = match asked.iter().find(|a| a.is(&key)).and_then(|a| a.answer.as_ref()) {
+                        Some(Ok(w)) => w.clone(),
+                        Some(Err(err)) => return Err(err.clone()),
+                        // Every question above was asked or remembered; a service answering fewer
+                        // items fails its whole batch (parse_rewrap_batch).
+                        None => return Err(Error::NoUsableEntry),
+                    };
+                    entries.push(WrappedKeyEntry {
+                        kind: EntryKind::Kms,
+                        key_service_id: e.key_service_id.clone(),
+                        key_id: to.map_or_else(|| e.key_id.clone(), String::from),
+                        wrapped,
+                    });
+                }
+                Ok(rewrap(prefix, entries)?)
+            })
+            .collect()
+    }
+
+    /// The configured service that rewraps entry `e` (§4.2: unconfigured services and unknown
+    /// kinds are kept as they are).
+    fn rewrap_binding(&self, e: &WrappedKeyEntry) -> Option<usize> {
+        if matches!(e.kind, EntryKind::Unknown(_)) {
+            return None;
+        }
+        self.services
+            .iter()
+            .position(|b| b.service.id() == e.key_service_id)
+    }
+}
+
+/// Most questions in one `/rewrap-batch` request: 100 items stay well under the reference
+/// service's 64 KiB default body limit (about 300 bytes each).
+pub const REWRAP_BATCH_MAX: usize = 100;
+
+/// One distinct rewrap question of [`KeySeal::rewrap_many`] and, once known, its answer.
+struct Asked {
+    service: usize,
+    entry: WrappedKeyEntry,
+    context: EncryptionContext,
+    encoded_context: Vec<u8>,
+    to: Option<String>,
+    answer: Option<Result<Vec<u8>, Error>>,
+}
+
+impl Asked {
+    fn key(&self) -> MemoKey<'_> {
+        MemoKey::of(
+            self.service,
+            &self.entry,
+            &self.encoded_context,
+            self.to.as_deref(),
+        )
+    }
+
+    fn is(&self, k: &MemoKey<'_>) -> bool {
+        self.key() == *k
+    }
+}
