@@ -49,6 +49,18 @@ pub struct EntryInfo {
     pub key_version: Option<u32>,
     /// Length of the wrapped key.
     pub wrapped_len: usize,
+    /// The wrapped key (not secret: it opens only at its key service).
+    pub wrapped: WrappedBytes,
+}
+
+/// Wrapped-key bytes, serialized as bytes (a `Uint8Array` in JS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrappedBytes(pub Vec<u8>);
+
+impl Serialize for WrappedBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -83,6 +95,7 @@ fn header_info(
                 key_id: e.key_id.clone(),
                 key_version: version(e),
                 wrapped_len: e.wrapped.len(),
+                wrapped: WrappedBytes(e.wrapped.clone()),
             })
             .collect(),
         header_len: off,

@@ -40,7 +40,7 @@ pub use cache::CacheConfig;
 pub use error::{ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
 pub use events::{Event, Observer};
 pub use external::ExternalJob;
-pub use inspect::{EntryInfo, HeaderInfo, inspect};
+pub use inspect::{EntryInfo, HeaderInfo, WrappedBytes, inspect};
 pub use key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };

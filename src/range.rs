@@ -53,6 +53,20 @@ impl RangeRead {
 }
 
 impl KeySeal {
+    /// [`RangeRead::new`]: parse, context check and plan, with a failure recorded as a failed
+    /// decrypt (as every other decrypt failure is).
+    pub fn plan_read(
+        &self,
+        header_prefix: &[u8],
+        total_len: u64,
+        offset: u64,
+        len: u64,
+        required: &EncryptionContext,
+    ) -> Result<RangeRead, Error> {
+        RangeRead::new(header_prefix, total_len, offset, len, required)
+            .inspect_err(|e| self.observer.decrypted(Err(e.code()), 0))
+    }
+
     /// Opens the covering segments of `read` (`segments`: the message bytes `read.plan().fetch`)
     /// with the synchronous engine. Checks the key commitment before opening any segment; every
     /// covering segment is authenticated. An empty range returns nothing without calling a key
@@ -102,12 +116,7 @@ impl KeySeal {
         segments: &[u8],
         required: &EncryptionContext,
     ) -> Result<Vec<u8>, Error> {
-        match RangeRead::new(header_prefix, total_len, offset, len, required) {
-            Ok(read) => self.read_range(&read, segments).await,
-            Err(e) => {
-                self.observer.decrypted(Err(e.code()), segments.len() as u64);
-                Err(e)
-            }
-        }
+        let read = self.plan_read(header_prefix, total_len, offset, len, required)?;
+        self.read_range(&read, segments).await
     }
 }

@@ -11,5 +11,6 @@ const api = createApi(async () => {
 });
 export const KeySeal = api.KeySeal;
 export const inspect = api.inspect;
+export const headerLength = api.headerLength;
 export const lowLevel = api.lowLevel;
 export * from './errors.js';

@@ -25,7 +25,7 @@ import { createServer as createNetServer } from 'node:net';
 import { sign, randomUUID } from 'node:crypto';
 import { es256KeyPair } from './es256.mjs';
 import { launchChromium } from './chromium.mjs';
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve, extname, normalize } from 'node:path';
@@ -401,7 +401,8 @@ async function startWorkerd() {
   const dir = join(tmp, 'workerd');
   mkdirSync(dir, { recursive: true });
   const dist = join(PKG, 'dist');
-  const jsModules = ['index.workerd.js', 'keyseal.js', 'errors.js', 'keyseal_wasm.js'];
+  // every module of the package but the other runtimes' entries and the node:crypto engine
+  const jsModules = readdirSync(dist).filter((f) => f.endsWith('.js') && !['index.node.js', 'index.deno.js', 'index.browser.js', 'node-cipher.js'].includes(f));
   for (const f of [...jsModules, 'keyseal_wasm_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
   copyFileSync(join(ROOT, 'js/test/suite.js'), join(dir, 'suite.js'));
   writeFileSync(join(dir, 'worker.js'), `import * as keyseal from './index.workerd.js';

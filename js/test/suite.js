@@ -1070,7 +1070,23 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
 
   // engines (issue 5 item 3): the wasm aes-gcm engine and WebCrypto give the same bytes
 
-  const HIDE_SUBTLE = Symbol.for('keyseal.test.hideSubtle');
+  /**
+   * Runs `f` while this runtime's `globalThis.crypto` has no `subtle` (what a runtime without
+   * WebCrypto looks like to the package, which reads it when an instance is created), then puts
+   * the real one back. `getRandomValues` keeps working.
+   */
+  async function withoutSubtle(f) {
+    const real = globalThis.crypto;
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+    const stub = { getRandomValues: real.getRandomValues.bind(real), randomUUID: real.randomUUID?.bind(real) };
+    Object.defineProperty(globalThis, 'crypto', { value: stub, configurable: true, writable: true, enumerable: saved?.enumerable ?? true });
+    try {
+      assert(!globalThis.crypto.subtle, 'crypto.subtle hidden');
+      return await f();
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'crypto', saved); else delete globalThis.crypto;
+    }
+  }
   const ENGINE_SIZES = [0, 1, S - 1, S, S + 1, 5 * S + 7, 2 * 1024 * 1024 + 3];
 
   test('engines: seal with one engine, open with the other, both ways (0, 1, S−1, S, S+1, 5S+7, ~2 MiB; S = 1024)', async () => {
@@ -1233,16 +1249,20 @@ export async function run({ KeySeal, inspect, lowLevel, errors, env }) {
     }
     const pt = randomBytes(2 * 1024 * 1024);
     bytesEq(await auto.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'auto round trip, 2 MiB');
-    const none = await make({ segmentSize: S, [HIDE_SUBTLE]: true });
-    eq(none.engineFor(16 * 1024 * 1024), 'wasm', 'no crypto.subtle: wasm for large messages');
-    eq(none.engineFor(Infinity), 'wasm', 'no crypto.subtle: wasm for streams');
+    // Without crypto.subtle: the Node entry still has node:crypto; every other runtime falls back to wasm.
+    const none = await withoutSubtle(() => make({ segmentSize: S }));
+    const fallback = platform === 'node' ? 'node' : 'wasm';
+    eq(none.engineFor(16 * 1024 * 1024), fallback, 'no crypto.subtle: large messages');
+    eq(none.engineFor(Infinity), fallback, 'no crypto.subtle: streams');
+    const wasmOnly = await withoutSubtle(() => make({ segmentSize: S, engine: 'wasm' }));
+    eq(wasmOnly.engineFor(Infinity), 'wasm', "engine 'wasm'");
     const sealed = await none.encrypt(pt, { context: CTX });
     bytesEq(await auto.decrypt(sealed), pt, 'fallback seal opens with WebCrypto');
     bytesEq(await none.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'fallback opens a WebCrypto seal');
     const st = await drain(source(pt.subarray(0, 5 * S + 7), [999]).pipeThrough(none.encryptStream({ context: CTX })));
     bytesEq((await drain(source(st.bytes, [777]).pipeThrough(none.decryptStream()))).bytes, pt.subarray(0, 5 * S + 7), 'fallback streams');
     assert(globalThis.crypto && globalThis.crypto.subtle, 'the real crypto.subtle is untouched');
-    await rejects(make({ engine: 'webcrypto', [HIDE_SUBTLE]: true }), E.InvalidArgumentError, "engine 'webcrypto' without crypto.subtle");
+    await rejects(withoutSubtle(() => make({ engine: 'webcrypto' })), E.InvalidArgumentError, "engine 'webcrypto' without crypto.subtle");
     await rejects(make({ engine: 'fast' }), E.InvalidArgumentError, 'unknown engine');
     await rejects(lowLevel.sealWithDataKeyAssumingUniqueMessageId(randomBytes(32), randomBytes(32), S, [], [], pt, { engine: 'fast' }), E.InvalidArgumentError, 'lowLevel unknown engine');
   }, 60_000);

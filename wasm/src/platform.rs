@@ -1,142 +1,237 @@
-//! The core's platform traits over the JS global scope: `fetch` (with `AbortController` on
-//! drop), `setTimeout`, `performance.now`, and the caller's token callback. Only globals that exist
-//! in browsers, workers, Node, Deno, Bun and workerd are used — never `window`.
+//! The platform AES-256-GCM engines, driven from Rust: WebCrypto (`crypto.subtle`, through
+//! web-sys) and node:crypto (the small engine object of js/src/node-cipher.js, given by the Node
+//! entry). Plaintext and ciphertext stay JS `Uint8Array`s handed over by handle, so bulk data never
+//! enters wasm memory. Which segment is which — boundaries, nonces, the last-segment rule — comes
+//! from `keyseal_format::layout` only (FORMAT.md §6).
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use keyseal::{
-    Clock, HttpRequest, HttpResponse, HttpTransport, LocalBoxFuture, TokenRequest, TokenSource,
-    TransportError,
-};
+use std::cell::Cell;
+
+use js_sys::{Array, Promise, Uint8Array};
+use keyseal::PayloadKey;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+
+use crate::errors::{coded, has_code};
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(url: &str, init: &Object) -> Promise;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(cb: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
-
-    type Response;
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &Response) -> u16;
-    #[wasm_bindgen(method, getter)]
-    fn headers(this: &Response) -> Headers;
-    #[wasm_bindgen(method, js_name = arrayBuffer)]
-    fn array_buffer(this: &Response) -> Promise;
-
-    type Headers;
-    #[wasm_bindgen(method)]
-    fn get(this: &Headers, name: &str) -> Option<String>;
-
-    type AbortController;
-    #[wasm_bindgen(constructor)]
-    fn new() -> AbortController;
-    #[wasm_bindgen(method, getter)]
-    fn signal(this: &AbortController) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn abort(this: &AbortController);
+    /// The node:crypto engine object (js/src/node-cipher.js): a JS module's own object, which
+    /// web-sys cannot describe. Synchronous OpenSSL calls, plus a way to yield to the event loop.
+    pub type NodeCipher;
+    /// Imports a raw 32-byte key as a `KeyObject`.
+    #[wasm_bindgen(method, catch, js_name = importKey)]
+    fn import_key(this: &NodeCipher, raw: &Uint8Array) -> Result<JsValue, JsValue>;
+    /// Seals `data` (ciphertext ‖ tag) into `out` at `offset`.
+    #[wasm_bindgen(method, catch, js_name = sealInto)]
+    fn seal_into(
+        this: &NodeCipher,
+        key: &JsValue,
+        iv: &Uint8Array,
+        data: &Uint8Array,
+        out: &Uint8Array,
+        offset: f64,
+    ) -> Result<(), JsValue>;
+    /// Opens `data` (ciphertext ‖ tag) into `out` at `offset`; throws on a bad tag, writing nothing.
+    #[wasm_bindgen(method, catch, js_name = openInto)]
+    fn open_into(
+        this: &NodeCipher,
+        key: &JsValue,
+        iv: &Uint8Array,
+        data: &Uint8Array,
+        out: &Uint8Array,
+        offset: f64,
+    ) -> Result<(), JsValue>;
+    /// Resolves after pending I/O has run (`setImmediate`).
+    #[wasm_bindgen(method, js_name = yieldToIo)]
+    fn yield_to_io(this: &NodeCipher) -> Promise;
 }
 
-fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "fetch failed".into())
+/// Segments in flight per message on the WebCrypto engine.
+pub(crate) const IN_FLIGHT: usize = 8;
+/// The node engine yields to the event loop every this many segments (1 MiB at the default
+/// segment size): OpenSSL runs synchronously, so a long chain of segments would otherwise starve
+/// concurrent callers' key-service I/O (seen: `/generate` answers waiting 4 s, then `TIMEOUT`).
+const YIELD_EVERY: u32 = 16;
+
+/// A platform engine.
+pub(crate) enum Platform {
+    /// `crypto.subtle`.
+    Subtle(SubtleCrypto),
+    /// node:crypto.
+    Node {
+        /// The engine object.
+        cipher: NodeCipher,
+        /// Segments since the last yield.
+        since_yield: Cell<u32>,
+    },
 }
 
-/// Aborts the request when the future is dropped (timeout lost the race).
-struct AbortOnDrop(Option<AbortController>);
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            c.abort();
+/// A payload key imported into a platform engine (a non-extractable `CryptoKey`, or a node
+/// `KeyObject` held by OpenSSL).
+pub(crate) enum PlatformKey {
+    Subtle(CryptoKey),
+    Node(JsValue),
+}
+
+/// One segment operation under way: a WebCrypto promise, or a node result already computed.
+pub(crate) enum Pending {
+    Subtle(JsFuture),
+    Ready(Result<Uint8Array, JsValue>),
+}
+
+impl Pending {
+    /// The segment's output (ciphertext ‖ tag, or plaintext).
+    pub(crate) async fn output(self) -> Result<Uint8Array, JsValue> {
+        match self {
+            Pending::Subtle(f) => f.await.map(|buf| Uint8Array::new(&buf)),
+            Pending::Ready(r) => r,
         }
     }
 }
 
-/// `fetch` on the global scope.
-pub struct FetchTransport;
+fn gcm(nonce: &[u8; 12]) -> AesGcmParams {
+    let p = AesGcmParams::new("AES-GCM", &Uint8Array::from(&nonce[..]));
+    p.set_tag_length(128);
+    p
+}
 
-impl HttpTransport for FetchTransport {
-    fn send(&self, req: HttpRequest) -> LocalBoxFuture<'_, Result<HttpResponse, TransportError>> {
-        Box::pin(async move {
-            let ctl = AbortController::new();
-            let init = Object::new();
-            let _ = Reflect::set(&init, &"method".into(), &req.method.into());
-            let _ = Reflect::set(&init, &"signal".into(), &ctl.signal());
-            if let Some(body) = &req.body {
-                let headers = Object::new();
-                let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
-                let _ = Reflect::set(&init, &"headers".into(), &headers);
-                let _ = Reflect::set(&init, &"body".into(), &Uint8Array::from(&body[..]));
+impl Platform {
+    /// A node engine over the object the Node entry gives.
+    pub(crate) fn node(cipher: NodeCipher) -> Self {
+        Self::Node {
+            cipher,
+            since_yield: Cell::new(0),
+        }
+    }
+
+    /// `webcrypto` or `node`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Subtle(_) => "webcrypto",
+            Self::Node { .. } => "node",
+        }
+    }
+
+    /// Imports the payload key: its bytes are copied once into a JS-heap array that only the
+    /// import sees and that is zero-filled at once (the core's copy zeroizes when dropped).
+    pub(crate) async fn import(&self, key: &PayloadKey) -> Result<PlatformKey, JsValue> {
+        let raw = Uint8Array::from(&key.expose_secret()[..]);
+        let r = match self {
+            Self::Subtle(s) => {
+                let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
+                let alg = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&alg, &"name".into(), &"AES-GCM".into());
+                match s.import_key_with_object("raw", &raw, &alg, false, &usages) {
+                    Ok(p) => JsFuture::from(p)
+                        .await
+                        .map(|k| PlatformKey::Subtle(k.unchecked_into())),
+                    Err(e) => Err(e),
+                }
             }
-            let mut guard = AbortOnDrop(Some(ctl));
-            let resp = JsFuture::from(global_fetch(&req.url, &init))
-                .await
-                .map_err(|e| TransportError::Network(describe(&e)))?;
-            let resp: Response = resp.unchecked_into();
-            let status = resp.status();
-            let retry_after_ms = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map(|s| (s * 1000.0) as u64);
-            let buf = JsFuture::from(resp.array_buffer())
-                .await
-                .map_err(|e| TransportError::Network(describe(&e)))?;
-            guard.0 = None;
-            Ok(HttpResponse {
-                status,
-                retry_after_ms,
-                body: Uint8Array::new(&buf).to_vec(),
-            })
-        })
-    }
-}
-
-/// `performance.now`, `Date.now`, `setTimeout`.
-pub struct JsClock;
-
-impl Clock for JsClock {
-    fn now_ms(&self) -> f64 {
-        performance_now()
-    }
-    fn unix_ms(&self) -> f64 {
-        js_sys::Date::now()
-    }
-    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
-        let p = Promise::new(&mut |resolve, _| {
-            let _ = set_timeout(&resolve, ms as f64);
-        });
-        Box::pin(async move {
-            let _ = JsFuture::from(p).await;
-        })
-    }
-}
-
-/// The caller's `token({ service, keyId, op })` callback (returns a string or a Promise of one).
-pub struct JsTokens(pub Function);
-
-impl TokenSource for JsTokens {
-    fn token<'a>(&'a self, r: TokenRequest<'a>) -> LocalBoxFuture<'a, Result<String, String>> {
-        let arg = Object::new();
-        let _ = Reflect::set(&arg, &"service".into(), &r.service.into());
-        let _ = Reflect::set(&arg, &"keyId".into(), &r.key_id.into());
-        let _ = Reflect::set(&arg, &"op".into(), &r.op.into());
-        Box::pin(async move {
-            let v = self.0.call1(&JsValue::NULL, &arg).map_err(|e| describe(&e))?;
-            let v = if v.has_type::<Promise>() || v.is_instance_of::<Promise>() {
-                JsFuture::from(v.unchecked_into::<Promise>())
-                    .await
-                    .map_err(|e| describe(&e))?
+            Self::Node { cipher, .. } => cipher.import_key(&raw).map(PlatformKey::Node),
+        };
+        raw.fill(0, 0, raw.length());
+        r.map_err(|e| {
+            if has_code(&e) {
+                e
             } else {
-                v
-            };
-            v.as_string()
-                .ok_or_else(|| "token callback must return a string".into())
+                coded("INTERNAL", "the platform refused the payload key")
+            }
         })
+    }
+
+    /// Starts sealing one segment (`data`: its plaintext).
+    pub(crate) fn seal(&self, key: &PlatformKey, nonce: &[u8; 12], data: &Uint8Array) -> Pending {
+        match (self, key) {
+            (Self::Subtle(s), PlatformKey::Subtle(k)) => {
+                match s.encrypt_with_object_and_js_u8_array(&gcm(nonce), k, data) {
+                    Ok(p) => Pending::Subtle(JsFuture::from(p)),
+                    Err(e) => Pending::Ready(Err(e)),
+                }
+            }
+            (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
+                let out = Uint8Array::new_with_length(data.length() + 16);
+                let iv = Uint8Array::from(&nonce[..]);
+                Pending::Ready(cipher.seal_into(k, &iv, data, &out, 0.0).map(|()| out))
+            }
+            _ => Pending::Ready(Err(coded("INTERNAL", "key of another engine"))),
+        }
+    }
+
+    /// Starts opening one segment (`data`: ciphertext ‖ tag).
+    pub(crate) fn open(&self, key: &PlatformKey, nonce: &[u8; 12], data: &Uint8Array) -> Pending {
+        match (self, key) {
+            (Self::Subtle(s), PlatformKey::Subtle(k)) => {
+                match s.decrypt_with_object_and_js_u8_array(&gcm(nonce), k, data) {
+                    Ok(p) => Pending::Subtle(JsFuture::from(p)),
+                    Err(e) => Pending::Ready(Err(e)),
+                }
+            }
+            (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
+                let n = data.length().saturating_sub(16);
+                let out = Uint8Array::new_with_length(n);
+                let iv = Uint8Array::from(&nonce[..]);
+                Pending::Ready(cipher.open_into(k, &iv, data, &out, 0.0).map(|()| out))
+            }
+            _ => Pending::Ready(Err(coded("INTERNAL", "key of another engine"))),
+        }
+    }
+
+    /// Whether [`Self::seal_direct`] and [`Self::open_direct`] work (node: one copy fewer for whole
+    /// messages).
+    pub(crate) fn seal_direct_supported(&self) -> bool {
+        matches!(self, Self::Node { .. })
+    }
+
+    /// Seals one segment straight into `out` at `offset` when the engine can (node), else `None`
+    /// and the caller uses [`Self::seal`].
+    pub(crate) fn seal_direct(
+        &self,
+        key: &PlatformKey,
+        nonce: &[u8; 12],
+        data: &Uint8Array,
+        out: &Uint8Array,
+        offset: u64,
+    ) -> Option<Result<(), JsValue>> {
+        match (self, key) {
+            (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
+                let iv = Uint8Array::from(&nonce[..]);
+                Some(cipher.seal_into(k, &iv, data, out, offset as f64))
+            }
+            _ => None,
+        }
+    }
+
+    /// Opens one segment straight into `out` at `offset` when the engine can (node).
+    pub(crate) fn open_direct(
+        &self,
+        key: &PlatformKey,
+        nonce: &[u8; 12],
+        data: &Uint8Array,
+        out: &Uint8Array,
+        offset: u64,
+    ) -> Option<Result<(), JsValue>> {
+        match (self, key) {
+            (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
+                let iv = Uint8Array::from(&nonce[..]);
+                Some(cipher.open_into(k, &iv, data, out, offset as f64))
+            }
+            _ => None,
+        }
+    }
+
+    /// Between segments: the node engine yields to the event loop every [`YIELD_EVERY`]
+    /// segments; WebCrypto never needs to (its work is off the thread).
+    pub(crate) async fn fair(&self) {
+        if let Self::Node { cipher, since_yield } = self {
+            let n = since_yield.get() + 1;
+            if n >= YIELD_EVERY {
+                since_yield.set(0);
+                let _ = JsFuture::from(cipher.yield_to_io()).await;
+            } else {
+                since_yield.set(n);
+            }
+        }
     }
 }

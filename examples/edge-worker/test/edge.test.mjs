@@ -116,7 +116,7 @@ async function startKms() {
 
 /** Waits out a concurrent rebuild of pkg/ (files may be briefly missing). */
 async function waitForPkg() {
-  const need = ['dist/index.workerd.js', 'dist/keyseal.js', 'dist/keyseal_wasm.js', 'dist/errors.js', 'dist/keyseal_wasm_bg.wasm', 'package.json'];
+  const need = ['dist/index.workerd.js', 'dist/keyseal.js', 'dist/keyseal_wasm.js', 'dist/keyseal_wasm_bg.wasm', 'package.json'];
   for (let i = 0; ; i++) {
     const missing = need.filter((f) => !existsSync(join(PKG, f)));
     if (!missing.length) return;

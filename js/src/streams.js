@@ -1,0 +1,68 @@
+// WHATWG TransformStreams over the core's stream state (wasm/src/streams.rs): the core cuts,
+// seals, opens and orders segments on whichever engine; this only wires chunks in and out and
+// reports progress. Backpressure is the TransformStream's.
+import { fromCore } from './errors.js';
+import { progress, toBytes } from './bytes.js';
+
+async function call(f) {
+  try { return await f(); } catch (e) { throw fromCore(e); }
+}
+
+/** Seals the bytes written to it into one message: the header first, then each segment. */
+export function encryptStream(core, context, onProgress) {
+  let s = null;
+  let pt = 0, out = 0;
+  const enqueue = (controller) => (bytes) => { out += bytes.length; controller.enqueue(bytes); };
+  const start = async (controller) => {
+    if (s) return;
+    s = await call(() => core.beginEncrypt(context));
+    enqueue(controller)(s.header());
+  };
+  // the core state is freed as soon as the stream ends, fails or is cancelled
+  const dispose = () => { try { s?.free(); } catch { /* already freed */ } s = null; };
+  const guard = (f) => async (...a) => { try { return await f(...a); } catch (e) { dispose(); throw fromCore(e); } };
+  return new TransformStream({
+    transform: guard(async (chunk, controller) => {
+      await start(controller);
+      const bytes = toBytes(chunk, 'chunk');
+      await s.push(bytes, enqueue(controller));
+      pt += bytes.length;
+      progress(onProgress, { plaintextBytes: pt, sealedBytes: out });
+    }),
+    flush: guard(async (controller) => {
+      await start(controller);
+      await s.finish(enqueue(controller));
+      dispose();
+      progress(onProgress, { plaintextBytes: pt, sealedBytes: out, done: true });
+    }),
+    cancel: dispose,
+  });
+}
+
+/**
+ * Opens a sealed message written to it, releasing plaintext only segment by segment after each
+ * authenticated (FORMAT.md §7.2); on failure the readable errors after a prefix of whole segments.
+ */
+export function decryptStream(core, requireContext, onProgress) {
+  let s = null;
+  let sealedIn = 0, pt = 0;
+  const enqueue = (controller) => (bytes) => { pt += bytes.length; controller.enqueue(bytes); };
+  const dispose = () => { try { s?.free(); } catch { /* already freed */ } s = null; };
+  const guard = (f) => async (...a) => { try { return await f(...a); } catch (e) { dispose(); throw fromCore(e); } };
+  return new TransformStream({
+    transform: guard(async (chunk, controller) => {
+      s ??= core.beginDecrypt(requireContext);
+      const bytes = toBytes(chunk, 'chunk');
+      sealedIn += bytes.length;
+      await s.push(bytes, enqueue(controller));
+      progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt });
+    }),
+    flush: guard(async (controller) => {
+      s ??= core.beginDecrypt(requireContext);
+      await s.finish(enqueue(controller));
+      dispose();
+      progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt, done: true });
+    }),
+    cancel: dispose,
+  });
+}

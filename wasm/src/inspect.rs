@@ -1,0 +1,77 @@
+//! `inspect` and `headerLength`: header facts read from a message's first bytes, copied into wasm
+//! no further than the header (FORMAT.md §4.3), so a large message never enters wasm memory.
+
+use js_sys::Uint8Array;
+use keyseal::{Error, Header, HeaderInfo, HeaderLength};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::core::to_js;
+use crate::errors::js_error;
+
+/// The header bytes at the start of `sealed` (in at most three small copies), or the whole of it
+/// when its first bytes are not a complete header, so that the parser reports exactly what is wrong.
+pub(crate) fn prefix(sealed: &Uint8Array) -> Vec<u8> {
+    let total = sealed.length();
+    let mut want = (keyseal::header::PREFIX_LEN as u32).min(total);
+    loop {
+        let head = sealed.subarray(0, want).to_vec();
+        match Header::length_from_prefix(&head) {
+            Ok(HeaderLength::Complete(n)) if n as u32 <= total => {
+                return if n as u32 == want {
+                    head
+                } else {
+                    sealed.subarray(0, n as u32).to_vec()
+                };
+            }
+            Ok(HeaderLength::NeedAtLeast(n)) if n as u32 <= total && n as u32 > want => want = n as u32,
+            _ => return sealed.to_vec(),
+        }
+    }
+}
+
+/// [`HeaderInfo`] as a JS object, with the plaintext length computed from `sealed`'s full length.
+pub(crate) fn info_to_js(info: Result<HeaderInfo, Error>, sealed: &Uint8Array) -> Result<JsValue, JsValue> {
+    let mut info = info.map_err(js_error)?;
+    let total = u64::from(sealed.length());
+    if total > info.header_len as u64
+        && let Ok(layout) = keyseal::BodyLayout::for_body(info.segment_size, total - info.header_len as u64)
+    {
+        info.plaintext_len = Some(layout.plaintext_len());
+        info.segment_count = Some(layout.segment_count());
+    }
+    to_js(&info)
+}
+
+/// Header facts of a sealed message (or its first bytes). No key service involved.
+#[wasm_bindgen]
+pub fn inspect(sealed: &Uint8Array) -> Result<JsValue, JsValue> {
+    info_to_js(keyseal::inspect(&prefix(sealed)), sealed)
+}
+
+/// What [`header_length`] tells.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Length {
+    /// The whole header is this long (the body starts here).
+    header_len: Option<usize>,
+    /// Otherwise: how many bytes from the start are needed to learn more.
+    need_at_least: Option<usize>,
+}
+
+/// FORMAT.md §4.3: how long the header is, from a prefix of the message:
+/// `{ headerLen }` when the prefix tells it, else `{ needAtLeast }`.
+#[wasm_bindgen(js_name = headerLength)]
+pub fn header_length(prefix: &[u8]) -> Result<JsValue, JsValue> {
+    let l = match Header::length_from_prefix(prefix).map_err(js_error)? {
+        HeaderLength::Complete(n) => Length {
+            header_len: Some(n),
+            need_at_least: None,
+        },
+        HeaderLength::NeedAtLeast(n) => Length {
+            header_len: None,
+            need_at_least: Some(n),
+        },
+    };
+    to_js(&l)
+}

@@ -1,0 +1,285 @@
+//! `KeySeal.create(options)`: the JS options object, read with serde-wasm-bindgen (no JSON text
+//! crosses the boundary), and the SDK built from it. A value of the wrong shape is
+//! `INVALID_ARGUMENT` naming the option (`options.keyService.urls[0]: …`).
+
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect};
+use keyseal::{
+    CacheConfig, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy, ServiceBinding,
+    WrapMode,
+};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use wasm_bindgen::prelude::*;
+
+use crate::clock::JsClock;
+use crate::errors::{invalid, invalid_value, js_error};
+use crate::fetch::FetchTransport;
+use crate::tokens::JsTokens;
+
+/// `urls`: one URL or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Urls {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `keyService` and each of `escrow`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceOptions {
+    id: Option<String>,
+    urls: Option<Urls>,
+    /// Alias of `urls` with one URL.
+    url: Option<String>,
+    key_id: Option<String>,
+}
+
+/// `cache`: `false` (off) or limits.
+#[derive(Default)]
+enum CacheOption {
+    #[default]
+    Defaults,
+    Off,
+    Limits(CacheOptions),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CacheOptions {
+    max_age_ms: Option<f64>,
+    max_messages: Option<u64>,
+    max_bytes: Option<u64>,
+    max_entries: Option<usize>,
+}
+
+impl<'de> Deserialize<'de> for CacheOption {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CacheOption;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("false or { maxAgeMs, maxMessages, maxBytes, maxEntries }")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<CacheOption, E> {
+                Ok(if b {
+                    CacheOption::Defaults
+                } else {
+                    CacheOption::Off
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<CacheOption, E> {
+                Ok(CacheOption::Defaults)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CacheOption, A::Error> {
+                CacheOptions::deserialize(de::value::MapAccessDeserializer::new(map)).map(CacheOption::Limits)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RetryOptions {
+    attempt_timeout_ms: Option<u64>,
+    deadline_ms: Option<u64>,
+    max_rounds: Option<u32>,
+    backoff_base_ms: Option<u64>,
+    backoff_max_ms: Option<u64>,
+    breaker_threshold: Option<u32>,
+    breaker_cooldown_ms: Option<u64>,
+}
+
+/// Which AES-256-GCM engine: see [`crate::engine::EngineChoice`].
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EngineOption {
+    #[default]
+    Auto,
+    Wasm,
+    Webcrypto,
+    Node,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+enum WrapModeOption {
+    #[serde(rename = "key-service")]
+    KeyService,
+    #[serde(rename = "public-key")]
+    PublicKey,
+}
+
+/// The options of `KeySeal.create` (documented in js/types/index.d.ts and the README).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Options {
+    key_service: Option<ServiceOptions>,
+    key_id: Option<String>,
+    #[serde(default)]
+    escrow: Vec<ServiceOptions>,
+    /// A function: read separately (see [`function`]).
+    #[serde(default)]
+    #[allow(dead_code)]
+    token: IgnoredAny,
+    /// A function: read separately.
+    #[serde(default)]
+    #[allow(dead_code)]
+    on_event: IgnoredAny,
+    #[serde(default)]
+    cache: CacheOption,
+    timeout_ms: Option<u64>,
+    deadline_ms: Option<u64>,
+    #[serde(default)]
+    retry: RetryOptions,
+    wrap_mode: Option<WrapModeOption>,
+    #[serde(default)]
+    allow_plaintext_keys: bool,
+    segment_size: Option<u32>,
+    reason: Option<String>,
+    #[serde(default)]
+    engine: EngineOption,
+}
+
+/// What `create` builds.
+pub(crate) struct Built {
+    pub sdk: KeySeal,
+    pub engine: EngineOption,
+}
+
+fn function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
+    let v = Reflect::get(options, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| invalid_value(&format!("options.{name}"), "must be a function"))
+}
+
+fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
+    let urls = match (&s.urls, &s.url) {
+        (Some(Urls::Many(v)), _) => v.clone(),
+        (Some(Urls::One(u)), _) => vec![u.clone()],
+        (None, Some(u)) => vec![u.clone()],
+        (None, None) => Vec::new(),
+    };
+    if urls.is_empty() {
+        return Err(invalid_value(
+            &format!("{what}.urls"),
+            "must be a non-empty array of URLs",
+        ));
+    }
+    Ok(urls)
+}
+
+fn read(options: JsValue) -> Result<Options, JsValue> {
+    if !options.is_object() {
+        return Err(invalid("options are required"));
+    }
+    let d = serde_wasm_bindgen::Deserializer::from(options);
+    serde_path_to_error::deserialize(d).map_err(|e| {
+        let path = e.path().to_string();
+        let what = if path == "." {
+            "options".into()
+        } else {
+            format!("options.{path}")
+        };
+        invalid_value(&what, &e.into_inner().to_string())
+    })
+}
+
+/// Builds the SDK from the caller's options object.
+pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
+    let token = function(&options, "token")?;
+    let on_event = function(&options, "onEvent")?;
+    let o = read(options)?;
+    let d = RetryPolicy::default();
+    let r = &o.retry;
+    let policy = RetryPolicy {
+        attempt_timeout_ms: o
+            .timeout_ms
+            .or(r.attempt_timeout_ms)
+            .unwrap_or(d.attempt_timeout_ms),
+        deadline_ms: o.deadline_ms.or(r.deadline_ms).unwrap_or(d.deadline_ms),
+        max_rounds: r.max_rounds.unwrap_or(d.max_rounds),
+        backoff_base_ms: r.backoff_base_ms.unwrap_or(d.backoff_base_ms),
+        backoff_max_ms: r.backoff_max_ms.unwrap_or(d.backoff_max_ms),
+        breaker_threshold: r.breaker_threshold.unwrap_or(d.breaker_threshold),
+        breaker_cooldown_ms: r.breaker_cooldown_ms.unwrap_or(d.breaker_cooldown_ms),
+    };
+    let sink: Option<keyseal::events::EventSink> = on_event.map(|f| {
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        Box::new(move |e: &keyseal::Event| {
+            if let Ok(v) = serde::Serialize::serialize(e, &serializer) {
+                // a throwing listener must not break crypto
+                let _ = f.call1(&JsValue::NULL, &v);
+            }
+        }) as keyseal::events::EventSink
+    });
+    let observer = Rc::new(Observer::with_sink(sink));
+    let clock: Rc<dyn keyseal::Clock> = Rc::new(JsClock::new());
+    let transport: Rc<dyn keyseal::HttpTransport> = Rc::new(FetchTransport);
+    let tokens: Rc<dyn keyseal::TokenSource> = Rc::new(JsTokens(token));
+    let primary = o
+        .key_service
+        .as_ref()
+        .ok_or_else(|| invalid_value("options.keyService", "is required: { id, urls }"))?;
+    let mut bindings = vec![("keyService".to_string(), primary, o.key_id.clone())];
+    for (i, s) in o.escrow.iter().enumerate() {
+        bindings.push((format!("escrow[{i}]"), s, None));
+    }
+    let mut services = Vec::with_capacity(bindings.len());
+    for (what, s, default_key) in bindings {
+        let urls = urls_of(s, &format!("options.{what}"))?;
+        let key_id = s
+            .key_id
+            .clone()
+            .or(default_key)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| invalid_value(&format!("options.{what}"), "needs a keyId"))?;
+        let client = KmsClient::new(
+            KmsClientConfig {
+                id: s.id.clone().unwrap_or_else(|| "default".into()),
+                urls,
+                policy,
+                allow_plaintext_keys: o.allow_plaintext_keys,
+                reason: o.reason.clone(),
+            },
+            transport.clone(),
+            clock.clone(),
+            tokens.clone(),
+            observer.clone(),
+        )
+        .map_err(js_error)?;
+        services.push(ServiceBinding {
+            service: Rc::new(client),
+            key_id,
+        });
+    }
+    let defaults = CacheConfig::default();
+    let cache = match o.cache {
+        CacheOption::Off => CacheConfig::disabled(),
+        CacheOption::Defaults => defaults,
+        CacheOption::Limits(x) => CacheConfig {
+            max_age_ms: x.max_age_ms.unwrap_or(defaults.max_age_ms),
+            max_messages: x.max_messages.unwrap_or(defaults.max_messages),
+            max_bytes: x.max_bytes.unwrap_or(defaults.max_bytes),
+            max_entries: x.max_entries.unwrap_or(defaults.max_entries),
+        },
+    };
+    let mut config = KeySealConfig::new(services);
+    config.cache = cache;
+    config.wrap_mode = match o.wrap_mode {
+        Some(WrapModeOption::PublicKey) => WrapMode::PublicKey,
+        _ => WrapMode::KeyService,
+    };
+    config.segment_size = o.segment_size.unwrap_or(keyseal::DEFAULT_SEGMENT_SIZE);
+    let sdk = KeySeal::new(config, clock, observer).map_err(js_error)?;
+    Ok(Built {
+        sdk,
+        engine: o.engine,
+    })
+}

@@ -1,0 +1,177 @@
+//! Many segments through a platform engine: up to [`IN_FLIGHT`] under way at once, results used
+//! strictly in index order (FORMAT.md §7.2), nothing used after a failure, and every started
+//! operation settled before returning. Whole messages are sealed and opened here.
+
+use std::collections::VecDeque;
+
+use js_sys::Uint8Array;
+use keyseal::{BodyLayout, SegmentId};
+use wasm_bindgen::prelude::*;
+
+use crate::errors::open_failure;
+use crate::platform::{IN_FLIGHT, Pending, Platform, PlatformKey};
+
+/// One segment to seal or open: its id (nonce) and its input bytes.
+pub(crate) struct Op {
+    pub id: SegmentId,
+    pub input: Uint8Array,
+}
+
+/// A window of segment operations in flight, emitted in order.
+pub(crate) struct Window {
+    queue: VecDeque<Pending>,
+}
+
+impl Window {
+    pub(crate) fn new() -> Self {
+        Self {
+            queue: VecDeque::with_capacity(IN_FLIGHT),
+        }
+    }
+
+    /// Starts `op` (sealing or opening), then waits for the oldest until at most `keep` are under
+    /// way, handing each finished output to `emit` in order.
+    pub(crate) async fn push(
+        &mut self,
+        platform: &Platform,
+        key: &PlatformKey,
+        seal: bool,
+        op: Op,
+        keep: usize,
+        emit: &mut dyn FnMut(Uint8Array) -> Result<(), JsValue>,
+    ) -> Result<(), JsValue> {
+        platform.fair().await;
+        let nonce = op.id.nonce();
+        let p = if seal {
+            platform.seal(key, &nonce, &op.input)
+        } else {
+            platform.open(key, &nonce, &op.input)
+        };
+        self.queue.push_back(p);
+        self.drain(keep, emit).await
+    }
+
+    /// Waits until at most `keep` operations are under way, emitting outputs in order. On a failure
+    /// nothing more is emitted: the rest are settled and the error returned.
+    pub(crate) async fn drain(
+        &mut self,
+        keep: usize,
+        emit: &mut dyn FnMut(Uint8Array) -> Result<(), JsValue>,
+    ) -> Result<(), JsValue> {
+        while self.queue.len() > keep {
+            let Some(p) = self.queue.pop_front() else { break };
+            let r = p.output().await.and_then(&mut *emit);
+            if let Err(e) = r {
+                self.abandon().await;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles everything still under way and drops the results.
+    pub(crate) async fn abandon(&mut self) {
+        while let Some(p) = self.queue.pop_front() {
+            let _ = p.output().await;
+        }
+    }
+}
+
+/// Seals a whole body: `plaintext` laid out as `layout`, into `out` from `at` on.
+pub(crate) async fn seal_body(
+    platform: &Platform,
+    key: &PlatformKey,
+    layout: &BodyLayout,
+    plaintext: &Uint8Array,
+    out: &Uint8Array,
+    at: u64,
+) -> Result<(), JsValue> {
+    if platform.seal_direct_supported() {
+        for s in layout.segments() {
+            platform.fair().await;
+            let input = plaintext.subarray(s.plaintext.start as u32, s.plaintext.end as u32);
+            if let Some(r) = platform.seal_direct(key, &s.id.nonce(), &input, out, at + s.body.start) {
+                r?;
+            }
+        }
+        return Ok(());
+    }
+    let mut window = Window::new();
+    let mut next = at;
+    let mut emit = |ct: Uint8Array| {
+        out.set(&ct, next as u32);
+        next += u64::from(ct.length());
+        Ok(())
+    };
+    for s in layout.segments() {
+        let input = plaintext.subarray(s.plaintext.start as u32, s.plaintext.end as u32);
+        window
+            .push(
+                platform,
+                key,
+                true,
+                Op { id: s.id, input },
+                IN_FLIGHT - 1,
+                &mut emit,
+            )
+            .await?;
+    }
+    window.drain(0, &mut emit).await
+}
+
+/// Opens a whole body laid out as `layout` into `out` (the plaintext, preallocated): all or
+/// nothing — on any failure `out` is zero-filled and the error is `DECRYPTION_FAILED` (or the
+/// keyseal error that caused it).
+pub(crate) async fn open_body(
+    platform: &Platform,
+    key: &PlatformKey,
+    layout: &BodyLayout,
+    body: &Uint8Array,
+    out: &Uint8Array,
+) -> Result<(), JsValue> {
+    let r = open_body_inner(platform, key, layout, body, out).await;
+    if r.is_err() {
+        out.fill(0, 0, out.length());
+    }
+    r.map_err(open_failure)
+}
+
+async fn open_body_inner(
+    platform: &Platform,
+    key: &PlatformKey,
+    layout: &BodyLayout,
+    body: &Uint8Array,
+    out: &Uint8Array,
+) -> Result<(), JsValue> {
+    if platform.seal_direct_supported() {
+        for s in layout.segments() {
+            platform.fair().await;
+            let input = body.subarray(s.body.start as u32, s.body.end as u32);
+            if let Some(r) = platform.open_direct(key, &s.id.nonce(), &input, out, s.plaintext.start) {
+                r?;
+            }
+        }
+        return Ok(());
+    }
+    let mut window = Window::new();
+    let mut next = 0u64;
+    let mut emit = |pt: Uint8Array| {
+        out.set(&pt, next as u32);
+        next += u64::from(pt.length());
+        Ok(())
+    };
+    for s in layout.segments() {
+        let input = body.subarray(s.body.start as u32, s.body.end as u32);
+        window
+            .push(
+                platform,
+                key,
+                false,
+                Op { id: s.id, input },
+                IN_FLIGHT - 1,
+                &mut emit,
+            )
+            .await?;
+    }
+    window.drain(0, &mut emit).await
+}

@@ -1,0 +1,50 @@
+//! The SDK's `TokenSource`: the caller's `token({ service, keyId, op })` callback, which returns a
+//! string or a Promise of one.
+
+use js_sys::{Function, Promise};
+use keyseal::{LocalBoxFuture, TokenRequest, TokenSource};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// What the callback receives.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Asked<'a> {
+    service: &'a str,
+    key_id: &'a str,
+    op: &'a str,
+}
+
+fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "the token callback threw".into())
+}
+
+/// The caller's token callback (none: every call is sent with an empty token).
+pub struct JsTokens(pub Option<Function>);
+
+impl TokenSource for JsTokens {
+    fn token<'a>(&'a self, r: TokenRequest<'a>) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let Some(f) = &self.0 else {
+                return Ok(String::new());
+            };
+            let arg = serde_wasm_bindgen::to_value(&Asked {
+                service: r.service,
+                key_id: r.key_id,
+                op: r.op,
+            })
+            .map_err(|e| e.to_string())?;
+            let v = f.call1(&JsValue::NULL, &arg).map_err(|e| describe(&e))?;
+            // A string, a Promise or any thenable: Promise.resolve takes all three.
+            let v = JsFuture::from(Promise::resolve(&v))
+                .await
+                .map_err(|e| describe(&e))?;
+            v.as_string()
+                .ok_or_else(|| "token callback must return a string".into())
+        })
+    }
+}
