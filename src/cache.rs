@@ -1,4 +1,4 @@
-//! Data-key caches (the brief's "DEK cache"). Encrypt: reuse a generated data key for the same
+//! Data-key caches (DESIGN.md "Caches"). Encrypt: reuse a generated data key for the same
 //! key id and context within `max_age_ms`, `max_messages`, `max_bytes` (every message still gets its
 //! own payload key from its random message id, FORMAT.md §5). Decrypt: remember unwrapped data keys
 //! by wrapped key within `max_age_ms`. Both purge per key id, at once on `KEY_DISABLED`.

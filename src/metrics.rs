@@ -26,7 +26,8 @@ pub struct OpSnapshot {
     pub p99_ms: Option<f64>,
 }
 
-/// What `metrics()` returns (the SLIs of the brief).
+/// What `metrics()` returns: the SDK-side SLIs (key-service latency and errors, cache hit ratio,
+/// encrypt and decrypt outcomes, time to revoke; DESIGN.md "SDK policy").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsSnapshot {

@@ -111,7 +111,16 @@ export interface HeaderInfo {
   messageId: string;
   segmentSize: number;
   context: EncryptionContext;
-  entries: { kind: 'kms' | 'hpke-p256' | 'unknown'; keyServiceId: string; keyId: string; keyVersion: number | null; wrappedLen: number }[];
+  entries: {
+    kind: 'kms' | 'hpke-p256' | 'unknown';
+    keyServiceId: string;
+    keyId: string;
+    /** The key version, where the entry's kind of key service lets it be read; else null. */
+    keyVersion: number | null;
+    wrappedLen: number;
+    /** The wrapped key (not secret: only its key service can open it). */
+    wrapped: Uint8Array;
+  }[];
   headerLen: number;
   plaintextLen: number | null;
   segmentCount: number | null;
@@ -196,6 +205,12 @@ export declare class KeySeal {
 
 export declare function inspect(sealed: Input): Promise<HeaderInfo>;
 
+/**
+ * How long the header is, from the first bytes of a message (FORMAT.md §4.3): `{ headerLen }` once
+ * the prefix tells it, else `{ needAtLeast }`, the bytes from the start needed to learn more.
+ */
+export declare function headerLength(prefix: Input): Promise<{ headerLen: number; needAtLeast?: undefined } | { headerLen?: undefined; needAtLeast: number }>;
+
 export declare const lowLevel: {
   openWithDataKey(sealed: Input, dataKey: Input, options?: { requireContext?: EncryptionContext; engine?: 'wasm' | 'webcrypto' }): Promise<Uint8Array>;
   sealWithDataKeyAssumingUniqueMessageId(
@@ -205,6 +220,8 @@ export declare const lowLevel: {
   ): Promise<Uint8Array>;
   /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
   wasmMemoryBytes(): Promise<number>;
+  /** Every error code the Rust core can produce (each has an error class here). */
+  errorCodes(): Promise<KeySealErrorCode[]>;
 };
 
 export declare class KeySealError extends Error {

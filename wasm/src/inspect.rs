@@ -54,8 +54,10 @@ pub fn inspect(sealed: &Uint8Array) -> Result<JsValue, JsValue> {
 #[serde(rename_all = "camelCase")]
 struct Length {
     /// The whole header is this long (the body starts here).
+    #[serde(skip_serializing_if = "Option::is_none")]
     header_len: Option<usize>,
     /// Otherwise: how many bytes from the start are needed to learn more.
+    #[serde(skip_serializing_if = "Option::is_none")]
     need_at_least: Option<usize>,
 }
 
