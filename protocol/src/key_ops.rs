@@ -133,8 +133,9 @@ pub struct KeyAnswer {
     pub key: Option<SecretBytes>,
 }
 
-/// One result of `/rewrap-batch` (§3.5.1): the `/rewrap` answer or that item's error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One result of `/rewrap-batch` (§3.5.1): the `/rewrap` answer or that item's error. On the wire
+/// an item with an `error` member is a refusal, any other a rewrap answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum BatchItemAnswer {
     /// The item was refused: the error name and message `/rewrap` would have answered (§5).
@@ -142,11 +143,44 @@ pub enum BatchItemAnswer {
         /// The stable error name.
         error: String,
         /// For humans.
-        #[serde(default)]
         message: String,
     },
     /// The item was rewrapped.
     Rewrapped(KeyAnswer),
+}
+
+/// Every member either shape of [`BatchItemAnswer`] may have (a plain struct instead of serde's
+/// untagged enums, which buffer every value and weigh on the wasm).
+#[derive(Deserialize)]
+struct BatchItemWire {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    key_version: Option<u32>,
+    #[serde(default)]
+    wrapped_key: Option<Bytes>,
+}
+
+impl<'de> Deserialize<'de> for BatchItemAnswer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = BatchItemWire::deserialize(d)?;
+        Ok(match w.error {
+            Some(error) => BatchItemAnswer::Refused {
+                error,
+                message: w.message.unwrap_or_default(),
+            },
+            None => BatchItemAnswer::Rewrapped(KeyAnswer {
+                key_id: w.key_id,
+                key_version: w.key_version,
+                wrapped_key: w.wrapped_key,
+                ..KeyAnswer::default()
+            }),
+        })
+    }
 }
 
 /// The answer of `/rewrap-batch` (§3.5.1): one result per item, in order.

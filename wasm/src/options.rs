@@ -19,11 +19,28 @@ use crate::fetch::FetchTransport;
 use crate::tokens::JsTokens;
 
 /// `urls`: one URL or a list.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Urls {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Urls {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Urls;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a URL or an array of URLs")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Urls, E> {
+                Ok(Urls::One(s.into()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Urls, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Urls::Many)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `keyService` and each of `escrow`.
