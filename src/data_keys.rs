@@ -3,9 +3,11 @@
 //! header's entries with the decrypt cache, failover and the key-commitment check.
 
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::decrypt_policy::Refused;
 use crate::error::{Error, FormatError, KeyServiceErrorKind};
 use crate::key_schedule::verify_commitment;
 use crate::keyseal::{KeySeal, ServiceBinding, WrapMode};
@@ -144,17 +146,27 @@ impl KeySeal {
         Ok((dek, entries))
     }
 
-    /// The data key of a parsed header: from the decrypt cache, else from the first entry whose
-    /// service is configured and answers, in header order. Verifies the key commitment.
+    /// The data key of a parsed header (FORMAT.md §7.2 steps 3–4): the first entry, in header
+    /// order, that the decrypt policy accepts and that opens — from the decrypt cache or at its
+    /// key service — to a data key matching the key commitment. Entries the policy refuses are
+    /// skipped without any call (the token callback is never asked for their key ids).
     pub(crate) async fn data_key_for_header(&self, header: &Header) -> Result<DataKey, Error> {
         let ctx = header.context().encode();
-        let mut last = Error::NoUsableEntry;
+        let mut last: Option<Error> = None;
+        let mut skipped: Vec<String> = Vec::new();
         for e in header.entries() {
-            if matches!(e.kind, EntryKind::Unknown(_)) {
-                continue;
-            }
-            let Some(b) = self.services.iter().find(|b| b.service.id() == e.key_service_id) else {
-                continue;
+            let b = match self.usable(e) {
+                Ok(b) => b,
+                Err(why) => {
+                    skipped.push(format!(
+                        "{}:{} ({}): {}",
+                        e.key_service_id,
+                        e.key_id,
+                        e.kind.name(),
+                        why.as_str()
+                    ));
+                    continue;
+                }
             };
             let cached = self
                 .cache
@@ -162,7 +174,12 @@ impl KeySeal {
                 .get_for_decrypt(e, &ctx, self.clock.now_ms());
             if let Some(dek) = cached {
                 self.observer.cache(true, "decrypt", &e.key_id);
-                return Ok(dek);
+                // A cached key opens only the message it matches: another entry may still.
+                if verify_commitment(&dek, header.message_id(), header.commitment()).is_ok() {
+                    return Ok(dek);
+                }
+                last = Some(FormatError::DecryptionFailed.into());
+                continue;
             }
             self.observer.cache(false, "decrypt", &e.key_id);
             match b
@@ -172,7 +189,7 @@ impl KeySeal {
             {
                 Ok(dek) => {
                     if verify_commitment(&dek, header.message_id(), header.commitment()).is_err() {
-                        last = FormatError::DecryptionFailed.into();
+                        last = Some(FormatError::DecryptionFailed.into());
                         continue;
                     }
                     self.cache
@@ -192,11 +209,31 @@ impl KeySeal {
                     if !try_next_entry(&err) {
                         return Err(err);
                     }
-                    last = err;
+                    last = Some(err);
                 }
             }
         }
-        Err(last)
+        Err(last.unwrap_or_else(|| {
+            let known: Vec<&str> = self.services.iter().map(|b| b.service.id()).collect();
+            Error::NoUsableEntry {
+                detail: format!(
+                    "the message names [{}]; this client knows key services [{}]",
+                    skipped.join("; "),
+                    known.join(", ")
+                ),
+            }
+        }))
+    }
+
+    /// The configured service of entry `e`, if the decrypt policy lets this client use it.
+    fn usable(&self, e: &WrappedKeyEntry) -> Result<&ServiceBinding, Refused> {
+        let b = self
+            .services
+            .iter()
+            .find(|b| b.service.id() == e.key_service_id)
+            .ok_or(Refused::UnknownService)?;
+        self.decrypt_policy.check(e.kind, &b.key_id, &e.key_id)?;
+        Ok(b)
     }
 
     /// PROTOCOL.md §5: a `KeyDisabled` answer drops every cached data key of that key at once

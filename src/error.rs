@@ -21,9 +21,14 @@ pub enum Error {
         /// Text from the key service or transport, never containing key material.
         message: String,
     },
-    /// None of the message's wrapped-key entries could be opened with the configured key services.
-    #[error("no usable wrapped-key entry")]
-    NoUsableEntry,
+    /// None of the message's wrapped-key entries could be used: each names a key service this
+    /// client does not know, a key id or kind its decrypt policy does not accept, or failed.
+    #[error("no usable wrapped-key entry: {detail}")]
+    NoUsableEntry {
+        /// The entries the message names and why each was not used, and the services this client
+        /// knows (no secrets: entries and key ids are in clear in every header).
+        detail: String,
+    },
 }
 
 pub use keyseal_format::Error as FormatError;
@@ -104,7 +109,7 @@ impl Error {
         match self {
             Self::Format(e) => e.code(),
             Self::KeyService { kind, .. } => kind.code(),
-            Self::NoUsableEntry => "NO_USABLE_ENTRY",
+            Self::NoUsableEntry { .. } => "NO_USABLE_ENTRY",
         }
     }
 
@@ -162,7 +167,7 @@ mod tests {
             .into_iter()
             .map(Error::Format)
             .chain(kinds.into_iter().map(|k| Error::key_service(k, "")))
-            .chain([Error::NoUsableEntry]);
+            .chain([Error::NoUsableEntry { detail: String::new() }]);
         for e in all {
             assert!(
                 ERROR_CODES.contains(&e.code()),

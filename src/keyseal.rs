@@ -10,6 +10,7 @@ use core::cell::RefCell;
 
 use crate::cache::{CacheConfig, DataKeyCache};
 use crate::data_keys::PublicKeyCache;
+use crate::decrypt_policy::DecryptPolicy;
 use crate::error::Error;
 use crate::events::{Event, Observer};
 use crate::key_service::KeyService;
@@ -51,6 +52,8 @@ pub struct KeySealConfig {
     /// The synchronous AES-256-GCM engine of whole messages and streams (`RustCryptoEngine`, or a
     /// native hardware engine); every engine gives the same bytes.
     pub engine: Box<dyn AeadEngine>,
+    /// Which wrapped-key entries decrypt uses (besides each service's own key id).
+    pub decrypt: DecryptPolicy,
 }
 
 impl KeySealConfig {
@@ -63,6 +66,7 @@ impl KeySealConfig {
             wrap_mode: WrapMode::KeyService,
             segment_size: crate::DEFAULT_SEGMENT_SIZE,
             engine: Box::new(RustCryptoEngine),
+            decrypt: DecryptPolicy::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct KeySeal {
     pub(crate) public_keys: RefCell<PublicKeyCache>,
     pub(crate) rewrap_memo: RefCell<RewrapMemo>,
     engine: Box<dyn AeadEngine>,
+    pub(crate) decrypt_policy: DecryptPolicy,
     pub(crate) clock: Rc<dyn Clock>,
     pub(crate) observer: Rc<Observer>,
 }
@@ -97,6 +102,7 @@ impl KeySeal {
             public_keys: RefCell::default(),
             rewrap_memo: RefCell::new(RewrapMemo::new(config.cache)),
             engine: config.engine,
+            decrypt_policy: config.decrypt,
             clock,
             observer,
         })

@@ -7,6 +7,7 @@ mod attempt;
 mod breaker;
 pub mod cache;
 pub mod data_keys;
+pub mod decrypt_policy;
 mod endpoints;
 mod error;
 pub mod events;
@@ -37,6 +38,7 @@ pub use keyseal_format::{
 pub use keyseal_protocol as protocol;
 
 pub use cache::CacheConfig;
+pub use decrypt_policy::DecryptPolicy;
 pub use error::{ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
 pub use events::{Event, Observer};
 pub use external::ExternalJob;

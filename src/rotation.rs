@@ -161,7 +161,11 @@ impl KeySeal {
                         Some(Err(err)) => return Err(err.clone()),
                         // Every question above was asked or remembered; a service answering fewer
                         // items fails its whole batch (parse_rewrap_batch).
-                        None => return Err(Error::NoUsableEntry),
+                        None => {
+                            return Err(Error::NoUsableEntry {
+                                detail: "the key service answered fewer items than asked".into(),
+                            });
+                        }
                     };
                     entries.push(WrappedKeyEntry {
                         kind: EntryKind::Kms,

@@ -170,6 +170,7 @@ fn sdk_with_cache(services: Vec<(Rc<VersionedKms>, &str)>, cache: CacheConfig) -
             wrap_mode: WrapMode::KeyService,
             segment_size: S,
             engine: Box::new(keyseal::RustCryptoEngine),
+            decrypt: Default::default(),
         },
         Rc::new(FixedClock),
         Rc::new(Observer::with_sink(None)),
