@@ -100,16 +100,21 @@ impl AdminOp {
 }
 
 impl Service {
-    /// Verifies an admin token (§8.1); a refusal is audited as `operation` on `key_id`.
+    /// Verifies an admin token (§8.1); a refusal is audited as `operation` on `key_id`, under the
+    /// token's subject when the token itself is valid.
     pub fn admin_actor(&self, token: Option<&Token>, operation: &str, key_id: &str) -> Result<Actor> {
-        let checked = self.verify(token).and_then(|p| match p.role {
-            Role::Admin => Ok(Actor::Token(p)),
-            _ => Err(not_admin(&p)),
+        let mut call = Call::new(operation, key_id, None);
+        let checked = self.verify(token).and_then(|p| {
+            call.event.subject = p.subject.clone();
+            match p.role {
+                Role::Admin => Ok(Actor::Token(p)),
+                _ => Err(not_admin(&p)),
+            }
         });
-        if let Err(e) = &checked {
-            self.audit_refusal(operation, key_id, e);
+        match checked {
+            Ok(actor) => Ok(actor),
+            Err(e) => self.settle_and_finish(call, Err(e)),
         }
-        checked
     }
 
     /// Runs an admin operation (HTTP admin token or command line).
