@@ -332,6 +332,9 @@ async fn shutdown() {
 }
 
 fn audit_verify(db: &Path) -> Result<bool> {
+    if !db.exists() {
+        return Err(Error::InvalidRequest(format!("{} does not exist", db.display())));
+    }
     // Verification needs no master key: the chain is plain SHA-256.
     let report = store::verify_file(db)?;
     match &report.problem {
