@@ -12,12 +12,13 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use keyseal_protocol::Token;
 use p256::pkcs8::EncodePrivateKey;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, b64};
-use crate::error::{ApiError, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Issuer name of the service's own (local/dev) token issuer.
 pub const LOCAL_ISSUER: &str = "keyseal-kms-local";
@@ -110,8 +111,8 @@ pub struct Verifier {
     cache: Mutex<HashMap<[u8; 32], (Principal, i64)>>,
 }
 
-fn unauth(msg: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorKind::Unauthenticated, msg)
+fn unauth(msg: impl Into<String>) -> Error {
+    Error::Unauthenticated(msg.into())
 }
 
 /// `kid` of a P-256 public key: first 16 hex digits of SHA-256 of its SEC1 encoding.
@@ -124,14 +125,14 @@ pub fn kid_of(public_sec1: &[u8]) -> String {
 
 /// Public key (SEC1 uncompressed) of a P-256 scalar.
 pub fn public_of(secret: &[u8; 32]) -> Result<Vec<u8>> {
-    let sk = p256::SecretKey::from_slice(secret).map_err(|_| ApiError::internal("bad issuer key"))?;
+    let sk = p256::SecretKey::from_slice(secret).map_err(|_| Error::Internal("bad issuer key".into()))?;
     Ok(sk.public_key().to_sec1_bytes().to_vec())
 }
 
 /// A JWK (public) for a P-256 key given as SEC1 uncompressed bytes.
 pub fn ec_jwk_xy(public_sec1: &[u8]) -> Result<(String, String)> {
     if public_sec1.len() != 65 || public_sec1[0] != 0x04 {
-        return Err(ApiError::internal("not an uncompressed P-256 point"));
+        return Err(Error::Internal("not an uncompressed P-256 point".into()));
     }
     Ok((b64::url(&public_sec1[1..33]), b64::url(&public_sec1[33..65])))
 }
@@ -150,7 +151,7 @@ impl Verifier {
     pub fn add_local(&mut self, public_sec1: &[u8]) -> Result<()> {
         let (x, y) = ec_jwk_xy(public_sec1)?;
         let key = DecodingKey::from_ec_components(&x, &y)
-            .map_err(|e| ApiError::internal(format!("local issuer key: {e}")))?;
+            .map_err(|e| Error::Internal(format!("local issuer key: {e}")))?;
         self.issuers
             .entry(LOCAL_ISSUER.to_string())
             .or_default()
@@ -164,18 +165,20 @@ impl Verifier {
     /// Trust an issuer from a JWKS file: `{"issuer": "...", "keys": [EC P-256 JWKs]}`.
     pub fn add_jwks_file(&mut self, path: &Path) -> Result<String> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ApiError::invalid(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
         let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ApiError::invalid(format!("{}: not JSON: {e}", path.display())))?;
+            .map_err(|e| Error::InvalidRequest(format!("{}: not JSON: {e}", path.display())))?;
         let issuer = v
             .get("issuer")
             .and_then(|i| i.as_str())
-            .ok_or_else(|| ApiError::invalid(format!("{}: missing string member `issuer`", path.display())))?
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("{}: missing string member `issuer`", path.display()))
+            })?
             .to_string();
         let keys = v
             .get("keys")
             .and_then(|k| k.as_array())
-            .ok_or_else(|| ApiError::invalid(format!("{}: missing array `keys`", path.display())))?;
+            .ok_or_else(|| Error::InvalidRequest(format!("{}: missing array `keys`", path.display())))?;
         let mut added = 0;
         for k in keys {
             let s = |name: &str| k.get(name).and_then(|x| x.as_str());
@@ -191,7 +194,7 @@ impl Verifier {
                 continue;
             };
             let key = DecodingKey::from_ec_components(x, y)
-                .map_err(|e| ApiError::invalid(format!("{}: bad key: {e}", path.display())))?;
+                .map_err(|e| Error::InvalidRequest(format!("{}: bad key: {e}", path.display())))?;
             self.issuers.entry(issuer.clone()).or_default().push(IssuerKey {
                 kid: s("kid").map(str::to_string),
                 key,
@@ -199,7 +202,7 @@ impl Verifier {
             added += 1;
         }
         if added == 0 {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::InvalidRequest(format!(
                 "{}: no EC P-256 keys usable for ES256",
                 path.display()
             )));
@@ -243,7 +246,8 @@ impl Verifier {
         let keys = self
             .issuers
             .get(&iss)
-            .ok_or_else(|| unauth(format!("issuer {iss:?} is not trusted")))?;
+            // The issuer is not verified yet: the message must not echo it (nor the audit log).
+            .ok_or_else(|| unauth("token issuer is not trusted"))?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -261,7 +265,7 @@ impl Verifier {
                 Ok(data) => {
                     let c = data.claims;
                     let role = Role::parse(&c.role).ok_or_else(|| {
-                        ApiError::new(ErrorKind::AccessDenied, format!("unknown role {:?}", c.role))
+                        Error::AccessDenied("token role is not reader, writer or admin".into())
                     })?;
                     if c.tenant.is_empty() {
                         return Err(unauth("token has an empty tenant"));
@@ -314,10 +318,10 @@ pub struct MintOptions<'a> {
 /// Mint an ES256 token signed by the local issuer.
 pub fn mint(secret: &Zeroizing<[u8; 32]>, opts: &MintOptions<'_>) -> Result<String> {
     let sk =
-        p256::SecretKey::from_slice(secret.as_ref()).map_err(|_| ApiError::internal("bad issuer key"))?;
+        p256::SecretKey::from_slice(secret.as_ref()).map_err(|_| Error::Internal("bad issuer key".into()))?;
     let der = sk
         .to_pkcs8_der()
-        .map_err(|_| ApiError::internal("cannot encode issuer key"))?;
+        .map_err(|_| Error::Internal("cannot encode issuer key".into()))?;
     let key = EncodingKey::from_ec_der(der.as_bytes());
     let public = sk.public_key().to_sec1_bytes();
     let mut header = Header::new(Algorithm::ES256);
@@ -334,5 +338,21 @@ pub fn mint(secret: &Zeroizing<[u8; 32]>, opts: &MintOptions<'_>) -> Result<Stri
         role: opts.role.as_str(),
     };
     jsonwebtoken::encode(&header, &claims, &key)
-        .map_err(|e| ApiError::internal(format!("cannot sign token: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot sign token: {e}")))
+}
+
+/// Mints a token with the local issuer of `store` (§4.3): `keyseal-kms token mint` and the dev
+/// token of `serve --dev`.
+pub fn mint_local(store: &crate::store::Store, opts: &MintOptions<'_>) -> Result<Token> {
+    if !crate::key_id::is_tenant(opts.tenant) {
+        return Err(Error::InvalidRequest(
+            "tenant must be 1-64 of [A-Za-z0-9._-]".into(),
+        ));
+    }
+    let secret = store.local_issuer_secret(false)?.ok_or_else(|| {
+        Error::InvalidRequest(
+            "this database has no local issuer: run `keyseal-kms init` or `serve --dev` first".into(),
+        )
+    })?;
+    mint(&secret, opts).map(Token::new)
 }

@@ -1,5 +1,6 @@
-//! Symmetric crypto of the key service: the master key, per-version key material derivation,
-//! the `kms` wrapped-key layout (docs/PROTOCOL.md §7) and the service's import key.
+//! Symmetric crypto of the key service: the master key, per-version key material derivation
+//! (docs/PROTOCOL.md §7.1), wrapping and unwrapping in the `kms` layout (§7.2, whose layout facts
+//! are `keyseal_protocol::kms_layout`), and the service's import key (§8.2).
 //!
 //! Nothing in here implements `Debug` or `Display` for secret material; secrets live in
 //! zeroizing buffers and are dropped as soon as the operation is done.
@@ -7,6 +8,7 @@
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use hpke::{Deserializable, Kem as _, Serializable};
+use keyseal_protocol::kms_layout;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,10 +17,6 @@ pub type Kem = hpke::kem::DhP256HkdfSha256;
 
 /// Length of the AES-GCM nonce.
 const NONCE_LEN: usize = 12;
-/// Format byte that starts every `kms` wrapped key.
-pub const WRAPPED_FORMAT_V1: u8 = 0x01;
-/// Length of a v1 `kms` wrapped key: format(1) ‖ version(4) ‖ ctx hash(32) ‖ nonce(12) ‖ ct(32) ‖ tag(16).
-pub const WRAPPED_LEN_V1: usize = 1 + 4 + 32 + NONCE_LEN + 32 + 16;
 /// HPKE info label for customer key material imported under the service's import key.
 pub const IMPORT_INFO_PREFIX: &[u8] = b"keyseal-kms/v1 import";
 
@@ -175,7 +173,7 @@ fn wrap_aad(key_id: &str, version: u32, ctx_hash: &[u8; 32]) -> Vec<u8> {
     aad
 }
 
-/// Wrap a 32-byte DEK in the v1 `kms` layout.
+/// Wraps a 32-byte DEK in the v1 `kms` layout (§7.2).
 pub fn wrap_dek(
     kek: &[u8; 32],
     key_id: &str,
@@ -185,26 +183,22 @@ pub fn wrap_dek(
 ) -> Result<Vec<u8>, CryptoError> {
     let ctx_hash = sha256(&[context_encoded]);
     let sealed = seal(kek, &wrap_aad(key_id, version, &ctx_hash), dek)?;
-    let mut out = Vec::with_capacity(WRAPPED_LEN_V1);
-    out.push(WRAPPED_FORMAT_V1);
+    let mut out = Vec::with_capacity(kms_layout::LEN_V1);
+    out.push(kms_layout::FORMAT_V1);
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&ctx_hash);
     out.extend_from_slice(&sealed);
+    debug_assert_eq!(out.len(), kms_layout::LEN_V1);
     Ok(out)
 }
 
-/// The key version named in clear by a v1 `kms` wrapped key.
+/// The key version named in clear by a v1 `kms` wrapped key (§7.3 step 1).
 pub fn wrapped_version(wrapped: &[u8]) -> Result<u32, CryptoError> {
-    if wrapped.len() != WRAPPED_LEN_V1 || wrapped[0] != WRAPPED_FORMAT_V1 {
-        return Err(CryptoError::Invalid);
-    }
-    let mut v = [0u8; 4];
-    v.copy_from_slice(&wrapped[1..5]);
-    Ok(u32::from_be_bytes(v))
+    kms_layout::version(wrapped).ok_or(CryptoError::Invalid)
 }
 
-/// Unwrap a v1 `kms` wrapped key. The context hash stored in clear is compared first so that a
-/// different context is reported as [`CryptoError::ContextMismatch`].
+/// Unwraps a v1 `kms` wrapped key (§7.3). The context hash stored in clear is compared first so
+/// that a different context is reported as [`CryptoError::ContextMismatch`].
 pub fn unwrap_dek(
     kek: &[u8; 32],
     key_id: &str,
@@ -212,13 +206,16 @@ pub fn unwrap_dek(
     wrapped: &[u8],
 ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     let version = wrapped_version(wrapped)?;
+    let stored = kms_layout::context_hash(wrapped).ok_or(CryptoError::Invalid)?;
     let ctx_hash = sha256(&[context_encoded]);
-    let mut stored = [0u8; 32];
-    stored.copy_from_slice(&wrapped[5..37]);
-    if subtle_eq(&stored, &ctx_hash) != 1 {
+    if subtle_eq(stored, &ctx_hash) != 1 {
         return Err(CryptoError::ContextMismatch);
     }
-    open32(kek, &wrap_aad(key_id, version, &ctx_hash), &wrapped[37..])
+    open32(
+        kek,
+        &wrap_aad(key_id, version, &ctx_hash),
+        &wrapped[kms_layout::SEALED_OFFSET..],
+    )
 }
 
 fn subtle_eq(a: &[u8; 32], b: &[u8; 32]) -> u8 {
@@ -265,18 +262,21 @@ pub fn import_open(
     to_secret32(&pt)
 }
 
-/// Base64 helpers (standard alphabet with padding for the wire, url-safe unpadded for JWKs).
+/// Base64 helpers (standard alphabet with padding as on the wire, §2; url-safe unpadded for JWKs).
 pub mod b64 {
     use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// How the protocol's binary fields refuse anything but standard base64 (§2).
+    pub const EXPECTED: &str = "standard base64 with padding";
 
     /// Standard base64 with padding.
     pub fn enc(bytes: &[u8]) -> String {
-        STANDARD.encode(bytes)
+        keyseal_protocol::bytes::encode(bytes)
     }
     /// Decode standard base64 with padding (strict).
     pub fn dec(s: &str) -> Option<Vec<u8>> {
-        STANDARD.decode(s).ok()
+        keyseal_protocol::bytes::decode(s)
     }
     /// base64url without padding.
     pub fn url(bytes: &[u8]) -> String {
@@ -294,7 +294,7 @@ mod tests {
         let kek = [7u8; 32];
         let dek = [9u8; 32];
         let w = wrap_dek(&kek, "acme/default", 3, b"ctx", &dek).unwrap();
-        assert_eq!(w.len(), WRAPPED_LEN_V1);
+        assert_eq!(w.len(), kms_layout::LEN_V1);
         assert_eq!(wrapped_version(&w).unwrap(), 3);
         assert_eq!(*unwrap_dek(&kek, "acme/default", b"ctx", &w).unwrap(), dek);
         assert_eq!(

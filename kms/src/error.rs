@@ -1,156 +1,210 @@
-//! The error object of protocol v1 (docs/PROTOCOL.md §5): stable names with fixed HTTP statuses.
+//! The one error type of `keyseal-kms`: each variant is answered with the error name and HTTP
+//! status of docs/PROTOCOL.md §5 ([`Error::name`]). Storage and crypto failures have their own
+//! types ([`StoreError`], [`CryptoError`]) and are mapped here.
+//!
+//! Messages are for humans: they never contain key material, tokens or unverified token claims.
 
 use std::fmt;
 
-/// Stable error names. The HTTP status of each is fixed by [`ErrorKind::status`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// 400: malformed JSON, bad base64, wrong field types or lengths, bad key id syntax.
-    InvalidRequest,
-    /// 400: the wrapped key is not authentic or not well formed.
-    InvalidCiphertext,
-    /// 400: the wrapped key is bound to a different encryption context.
-    ContextMismatch,
-    /// 401: no token, or a token that fails verification (signature, issuer, audience, time).
-    Unauthenticated,
-    /// 403: a valid token whose tenant or role does not allow the operation.
-    AccessDenied,
-    /// 403: the key is disabled or scheduled for destruction.
-    KeyDisabled,
-    /// 404: the key (or key version) does not exist, or an unknown route.
-    KeyNotFound,
-    /// 404: unknown route.
-    NotFound,
-    /// 405: method not allowed on this route.
-    MethodNotAllowed,
-    /// 409: the key already exists (create / import).
-    KeyExists,
-    /// 410: the key (or the key version) was destroyed; its material is gone.
-    KeyDestroyed,
-    /// 413: the request body is over the limit.
-    PayloadTooLarge,
-    /// 429: too many requests.
-    Throttled,
-    /// 500: an internal error that is not the caller's fault.
-    Internal,
-    /// 503: the store is unavailable.
-    Unavailable,
-}
+use keyseal_protocol::{ErrorBody, ErrorName};
+use serde::Serialize;
 
-impl ErrorKind {
-    /// The stable name sent in the `error` member.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest => "InvalidRequest",
-            ErrorKind::InvalidCiphertext => "InvalidCiphertext",
-            ErrorKind::ContextMismatch => "ContextMismatch",
-            ErrorKind::Unauthenticated => "Unauthenticated",
-            ErrorKind::AccessDenied => "AccessDenied",
-            ErrorKind::KeyDisabled => "KeyDisabled",
-            ErrorKind::KeyNotFound => "KeyNotFound",
-            ErrorKind::NotFound => "NotFound",
-            ErrorKind::MethodNotAllowed => "MethodNotAllowed",
-            ErrorKind::KeyExists => "KeyExists",
-            ErrorKind::KeyDestroyed => "KeyDestroyed",
-            ErrorKind::PayloadTooLarge => "PayloadTooLarge",
-            ErrorKind::Throttled => "Throttled",
-            ErrorKind::Internal => "Internal",
-            ErrorKind::Unavailable => "Unavailable",
-        }
-    }
+use crate::crypto::CryptoError;
+use crate::store::StoreError;
 
-    /// The HTTP status code.
-    pub fn status(self) -> u16 {
-        match self {
-            ErrorKind::InvalidRequest | ErrorKind::InvalidCiphertext | ErrorKind::ContextMismatch => 400,
-            ErrorKind::Unauthenticated => 401,
-            ErrorKind::AccessDenied | ErrorKind::KeyDisabled => 403,
-            ErrorKind::KeyNotFound | ErrorKind::NotFound => 404,
-            ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::KeyExists => 409,
-            ErrorKind::KeyDestroyed => 410,
-            ErrorKind::PayloadTooLarge => 413,
-            ErrorKind::Throttled => 429,
-            ErrorKind::Internal => 500,
-            ErrorKind::Unavailable => 503,
-        }
-    }
-}
-
-/// An error with a stable kind and a human-readable message that never contains key material.
+/// Everything that can go wrong in the key service, by the §5 name it is answered with.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// The stable kind.
-    pub kind: ErrorKind,
-    /// Human-readable detail.
-    pub message: String,
-    /// For `KeyDisabled`: when the key was disabled (Unix ms), sent as `disabled_at`.
-    pub disabled_at_ms: Option<i64>,
+pub enum Error {
+    /// 400 `InvalidRequest`: malformed JSON, missing member, bad base64, bad key id or context,
+    /// a data key that is not 32 bytes, a bad `recipient`; also bad command-line input.
+    InvalidRequest(String),
+    /// 400 `InvalidCiphertext`: the wrapped key is malformed, not authentic, or names a version
+    /// the key never had.
+    InvalidCiphertext(String),
+    /// 400 `ContextMismatch`: the wrapped key is bound to another encryption context (§7.3).
+    ContextMismatch(String),
+    /// 401 `Unauthenticated`: no token, or a token that fails verification (§4.1).
+    Unauthenticated(String),
+    /// 403 `AccessDenied`: a valid token whose tenant or role does not allow the operation (§4.2).
+    AccessDenied(String),
+    /// 403 `KeyDisabled`: the key is disabled or scheduled for destruction.
+    KeyDisabled {
+        /// For humans.
+        message: String,
+        /// When the key became unusable, Unix ms (sent as `disabled_at`).
+        disabled_at_ms: Option<i64>,
+    },
+    /// 404 `KeyNotFound`: no such key.
+    KeyNotFound(String),
+    /// 404 `NotFound`: no such endpoint or admin action.
+    NotFound(String),
+    /// 405 `MethodNotAllowed`: wrong method on an endpoint.
+    MethodNotAllowed(String),
+    /// 409 `KeyExists`: create of a key id that exists.
+    KeyExists(String),
+    /// 410 `KeyDestroyed`: the key, or the wrapped key's version, was destroyed.
+    KeyDestroyed(String),
+    /// 413 `PayloadTooLarge`: the body is over the limit (§11).
+    PayloadTooLarge(String),
+    /// 429 `Throttled`: too many requests in flight (§11).
+    Throttled(String),
+    /// 500 `Internal`: a bug or a corrupt store.
+    Internal(String),
+    /// 503 `Unavailable`: the store or the audit log cannot be used.
+    Unavailable(String),
 }
 
-impl ApiError {
-    /// Build an error.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError {
-            kind,
-            message: message.into(),
-            disabled_at_ms: None,
+impl Error {
+    /// The §5 name (and through it the HTTP status).
+    pub fn name(&self) -> ErrorName {
+        match self {
+            Self::InvalidRequest(_) => ErrorName::InvalidRequest,
+            Self::InvalidCiphertext(_) => ErrorName::InvalidCiphertext,
+            Self::ContextMismatch(_) => ErrorName::ContextMismatch,
+            Self::Unauthenticated(_) => ErrorName::Unauthenticated,
+            Self::AccessDenied(_) => ErrorName::AccessDenied,
+            Self::KeyDisabled { .. } => ErrorName::KeyDisabled,
+            Self::KeyNotFound(_) => ErrorName::KeyNotFound,
+            Self::NotFound(_) => ErrorName::NotFound,
+            Self::MethodNotAllowed(_) => ErrorName::MethodNotAllowed,
+            Self::KeyExists(_) => ErrorName::KeyExists,
+            Self::KeyDestroyed(_) => ErrorName::KeyDestroyed,
+            Self::PayloadTooLarge(_) => ErrorName::PayloadTooLarge,
+            Self::Throttled(_) => ErrorName::Throttled,
+            Self::Internal(_) => ErrorName::Internal,
+            Self::Unavailable(_) => ErrorName::Unavailable,
         }
     }
-    /// InvalidRequest.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::InvalidRequest, message)
-    }
-    /// Unavailable (storage failures).
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Unavailable, message)
-    }
-    /// Internal.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Internal, message)
-    }
-    /// The JSON error object.
-    pub fn body(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "code": self.kind.status(),
-            "error": self.kind.name(),
-            "message": self.message,
-        });
-        if let (Some(at), Some(m)) = (self.disabled_at_ms, v.as_object_mut()) {
-            m.insert("disabled_at".into(), serde_json::json!(at));
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::InvalidRequest(m)
+            | Self::InvalidCiphertext(m)
+            | Self::ContextMismatch(m)
+            | Self::Unauthenticated(m)
+            | Self::AccessDenied(m)
+            | Self::KeyDisabled { message: m, .. }
+            | Self::KeyNotFound(m)
+            | Self::NotFound(m)
+            | Self::MethodNotAllowed(m)
+            | Self::KeyExists(m)
+            | Self::KeyDestroyed(m)
+            | Self::PayloadTooLarge(m)
+            | Self::Throttled(m)
+            | Self::Internal(m)
+            | Self::Unavailable(m) => m,
         }
-        v
+    }
+
+    /// The error body of §5.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.name(), self.message())
+    }
+
+    /// The error body of §5 as sent: [`ErrorBody`] plus `disabled_at` on `KeyDisabled`, written
+    /// as an integer number of milliseconds.
+    pub fn answer(&self) -> ErrorAnswer {
+        ErrorAnswer {
+            body: self.body(),
+            disabled_at: match self {
+                Self::KeyDisabled { disabled_at_ms, .. } => *disabled_at_ms,
+                _ => None,
+            },
+        }
     }
 }
 
-impl fmt::Display for ApiError {
+/// What an error answer serializes to: the §5 [`ErrorBody`] and, on `KeyDisabled`, `disabled_at`
+/// in integer milliseconds (the protocol type holds it as a float, which JSON would print as
+/// `1796112000000.0`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorAnswer {
+    /// `code`, `error`, `message`.
+    #[serde(flatten)]
+    pub body: ErrorBody,
+    /// When the key became unusable, Unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+}
+
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)
+        write!(f, "{}: {}", self.name().as_str(), self.message())
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::unavailable(format!("storage error: {e}"))
-    }
-}
-
-impl From<crate::crypto::CryptoError> for ApiError {
-    fn from(e: crate::crypto::CryptoError) -> Self {
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        let message = e.to_string();
         match e {
-            crate::crypto::CryptoError::Invalid => {
-                ApiError::new(ErrorKind::InvalidCiphertext, "wrapped key is not authentic")
+            StoreError::NotFound { .. } => Self::KeyNotFound(message),
+            StoreError::Exists { .. } => Self::KeyExists(message),
+            StoreError::Destroyed { .. } => Self::KeyDestroyed(message),
+            StoreError::Unusable { since_ms, .. } => Self::KeyDisabled {
+                message,
+                disabled_at_ms: since_ms,
+            },
+            StoreError::NoSuchVersion { .. } => Self::InvalidCiphertext(message),
+            StoreError::WrongState { .. }
+            | StoreError::NotExternal { .. }
+            | StoreError::External { .. }
+            | StoreError::BadKeyId
+            | StoreError::MasterKey(_) => Self::InvalidRequest(message),
+            StoreError::WrapLimit { .. } | StoreError::Unavailable(_) => Self::Unavailable(message),
+            StoreError::Corrupt(_) | StoreError::Rng => Self::Internal(message),
+        }
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Invalid => Self::InvalidCiphertext("wrapped key is not authentic".into()),
+            CryptoError::ContextMismatch => {
+                Self::ContextMismatch("the encryption context differs from the one bound at wrap".into())
             }
-            crate::crypto::CryptoError::ContextMismatch => ApiError::new(
-                ErrorKind::ContextMismatch,
-                "the encryption context differs from the one bound at wrap",
-            ),
-            crate::crypto::CryptoError::Rng => ApiError::internal("random number generator failed"),
+            CryptoError::Rng => Self::Internal("random number generator failed".into()),
         }
     }
 }
 
 /// Result alias.
-pub type Result<T> = std::result::Result<T, ApiError>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn disabled_at_is_an_integer_on_the_wire() {
+        let e = Error::KeyDisabled {
+            message: "key acme/default is disabled".into(),
+            disabled_at_ms: Some(1_796_112_000_000),
+        };
+        let v = serde_json::to_value(e.answer()).unwrap();
+        assert_eq!(v["disabled_at"].as_i64(), Some(1_796_112_000_000));
+        assert_eq!(v["code"], 403);
+        assert_eq!(v["error"], "KeyDisabled");
+        let other = serde_json::to_value(Error::KeyNotFound("x".into()).answer()).unwrap();
+        assert!(other.get("disabled_at").is_none());
+    }
+
+    #[test]
+    fn every_name_keeps_its_status() {
+        for (e, status) in [
+            (Error::InvalidRequest(String::new()), 400),
+            (Error::Unauthenticated(String::new()), 401),
+            (Error::KeyDestroyed(String::new()), 410),
+            (Error::Throttled(String::new()), 429),
+            (Error::Unavailable(String::new()), 503),
+        ] {
+            assert_eq!(e.name().status(), status);
+            assert_eq!(e.body().code, status);
+        }
+    }
+}

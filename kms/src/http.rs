@@ -1,35 +1,37 @@
-//! HTTP binding of protocol v1 (axum): routes, body limit, CORS allow-list, metrics, errors.
+//! HTTP binding of protocol v1 (axum): routes, body limit, in-flight limit and worker pool,
+//! metrics, and the error answers of docs/PROTOCOL.md §5. Bodies and answers are the
+//! `keyseal-protocol` types.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use keyseal_protocol::{
+    GenerateRequest, HealthAnswer, PROTOCOL_VERSION, RewrapBatchRequest, RewrapRequest, StatusAnswer, Suite,
+    Token, UnwrapRequest, WrapRequest,
+};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
-use crate::error::{ApiError, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::service::{AdminOp, Service};
+use crate::service::Service;
 
-/// Protocol version served.
-pub const PROTOCOL_VERSION: &str = "1";
-
-/// Server configuration for the HTTP layer.
+/// Server configuration of the HTTP layer.
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Allowed CORS origins (exact match; `*` allows any).
     pub cors_origins: Vec<String>,
     /// Request body limit in bytes.
     pub max_body: usize,
-    /// Maximum requests in flight before `Throttled`.
+    /// Most requests in flight (queued or running) before `Throttled`.
     pub max_in_flight: usize,
     /// Requests processed at once.
     pub workers: usize,
@@ -44,15 +46,16 @@ pub struct App {
     /// Config.
     pub config: HttpConfig,
     in_flight: AtomicUsize,
-    /// Bounds the request work (crypto + store) running at once (`--workers`, default twice the
-    /// cores), so requests queue in FIFO order instead of time-slicing against each other.
-    workers: tokio::sync::Semaphore,
+    /// Bounds the request work (crypto + store) running at once (`--workers`), so requests queue
+    /// in FIFO order instead of time-slicing against each other.
+    workers: Arc<tokio::sync::Semaphore>,
 }
 
-type Shared = Arc<App>;
+/// The app as handlers hold it.
+pub type Shared = Arc<App>;
 
 impl App {
-    /// Build the app state.
+    /// Builds the app state.
     pub fn new(service: Service, config: HttpConfig) -> Shared {
         let workers = config.workers.max(1);
         Arc::new(App {
@@ -60,30 +63,42 @@ impl App {
             metrics: Metrics::new(),
             config,
             in_flight: AtomicUsize::new(0),
-            workers: tokio::sync::Semaphore::new(workers),
+            workers: Arc::new(tokio::sync::Semaphore::new(workers)),
         })
+    }
+
+    /// Requests in flight now (queued for a worker or running).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 }
 
-fn error_response(e: &ApiError) -> Response {
-    let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, axum::Json(e.body())).into_response();
-    if e.kind == ErrorKind::PayloadTooLarge {
+/// The §5 answer of an error, with its headers.
+pub fn error_response(e: &Error) -> Response {
+    let status = StatusCode::from_u16(e.name().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, axum::Json(e.answer())).into_response();
+    let h = resp.headers_mut();
+    match e {
         // The rest of the body is not read: tell the client not to reuse the connection.
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    if e.kind == ErrorKind::Unauthenticated {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"keyseal-kms\""),
-        );
+        Error::PayloadTooLarge(_) => {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Error::Unauthenticated(_) => {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"keyseal-kms\""),
+            );
+        }
+        Error::Throttled(_) => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
     }
     resp
 }
 
-fn json_response(v: Result<Value>) -> Response {
-    match v {
+fn answer<T: Serialize>(result: Result<T>) -> Response {
+    match result {
         Ok(v) => {
             let mut r = (StatusCode::OK, axum::Json(v)).into_response();
             r.headers_mut()
@@ -94,69 +109,131 @@ fn json_response(v: Result<Value>) -> Response {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+/// The `Authorization: Bearer` token, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<Token> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
+        .then(|| Token::new(token.trim().to_string()))
 }
 
-fn parse_body<T: DeserializeOwned>(body: std::result::Result<Bytes, BytesRejection>) -> Result<T> {
-    let bytes = body.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorKind::PayloadTooLarge, "request body is over the limit")
-        } else {
-            ApiError::invalid(format!("cannot read body: {rej}"))
+/// What a malformed body is told: where and what kind of problem, but none of the request's own
+/// text (serde quotes the offending value in some messages).
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("malformed JSON at {at}"),
+        Category::Data => {
+            let text = e.to_string();
+            let safe = text.starts_with("missing field")
+                || text.starts_with("duplicate field")
+                || text.starts_with(crate::crypto::b64::EXPECTED);
+            if safe {
+                text
+            } else if let Some(i) = text.find(", expected ") {
+                // "invalid type: <the request's value>, expected <what>": keep only the expectation.
+                format!("a member has the wrong type or value: {}", &text[i + 2..])
+            } else {
+                format!("a member has the wrong type or value at {at}")
+            }
         }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("malformed JSON: {e}")))
-}
-
-struct InFlight<'a>(&'a AtomicUsize);
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Run a blocking service call with timing, metrics, throttling.
-async fn run<F>(app: Shared, op: &'static str, f: F) -> Response
+/// Parses a body into a protocol type (§2: InvalidRequest, or PayloadTooLarge past the limit).
+pub fn parse_body<T: DeserializeOwned>(body: &std::result::Result<Bytes, BytesRejection>) -> Result<T> {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Error::PayloadTooLarge("request body is over the limit".into()));
+        }
+        Err(_) => return Err(Error::InvalidRequest("cannot read the request body".into())),
+    };
+    serde_json::from_slice(bytes).map_err(|e| Error::InvalidRequest(json_error(&e)))
+}
+
+/// The key id a body names, when it is well formed: what a refusal of the body is audited under.
+pub fn key_id_hint(body: &std::result::Result<Bytes, BytesRejection>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        key_id: String,
+    }
+    body.as_ref()
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Named>(b).ok())
+        .map(|n| n.key_id)
+        .filter(|id| crate::key_id::split(id).is_some())
+        .unwrap_or_default()
+}
+
+/// Parses a key-operation body, auditing a refusal as `operation`.
+fn parse_or_refuse<T: DeserializeOwned>(
+    app: &App,
+    operation: &str,
+    body: &std::result::Result<Bytes, BytesRejection>,
+) -> Result<T> {
+    parse_body(body).inspect_err(|e| app.service.audit_refusal(operation, &key_id_hint(body), e))
+}
+
+/// One slot of the in-flight limit (§11), given back when dropped: when the request finishes,
+/// and also when it is dropped while queued for a worker (the client went away).
+struct InFlight(Shared);
+
+impl InFlight {
+    fn enter(app: &Shared) -> Option<InFlight> {
+        let n = app.in_flight.fetch_add(1, Ordering::SeqCst);
+        let slot = InFlight(app.clone());
+        (n < app.config.max_in_flight).then_some(slot)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs a blocking service call on a worker, with the in-flight limit, timing and metrics.
+pub async fn run<T, F>(app: Shared, op: &'static str, f: F) -> Response
 where
-    F: FnOnce(&App) -> Result<Value> + Send + 'static,
+    T: Serialize + Send + 'static,
+    F: FnOnce(&App) -> Result<T> + Send + 'static,
 {
     let start = Instant::now();
-    let n = app.in_flight.fetch_add(1, Ordering::Relaxed);
-    let result = if n >= app.config.max_in_flight {
-        app.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let e = ApiError::new(ErrorKind::Throttled, "too many requests in flight; retry later");
-        app.service.audit_refusal(op, &e);
-        Err(e)
-    } else {
-        let app2 = app.clone();
-        let permit = app.workers.acquire().await;
-        let joined = tokio::task::spawn_blocking(move || {
-            let _guard = InFlight(&app2.in_flight);
-            f(&app2)
-        })
-        .await;
-        drop(permit);
-        joined.unwrap_or_else(|_| Err(ApiError::internal("request task failed")))
+    let result = match InFlight::enter(&app) {
+        None => {
+            let e = Error::Throttled("too many requests in flight; retry later".into());
+            // §9: audited before the answer; SQLite blocks, so not on the async threads.
+            let (app2, e2) = (app.clone(), e.clone());
+            let _ = tokio::task::spawn_blocking(move || app2.service.audit_refusal(op, "", &e2)).await;
+            Err(e)
+        }
+        Some(slot) => match app.workers.clone().acquire_owned().await {
+            Err(_) => Err(Error::Unavailable("the service is shutting down".into())),
+            Ok(permit) => {
+                let app2 = app.clone();
+                // Slot and permit move into the task: a request whose client goes away keeps
+                // both until its work is done, and none is held by a request that never ran.
+                tokio::task::spawn_blocking(move || {
+                    let _held = (slot, permit);
+                    f(&app2)
+                })
+                .await
+                .unwrap_or_else(|_| Err(Error::Internal("request task failed".into())))
+            }
+        },
     };
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.kind.name(),
+        Err(e) => e.name().as_str(),
     };
     app.metrics.observe(op, outcome, start.elapsed().as_secs_f64());
-    let mut resp = json_response(result);
-    if outcome == "Throttled" {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    resp
+    answer(result)
 }
 
-macro_rules! data_handler {
+macro_rules! key_handler {
     ($name:ident, $op:literal, $req:ty, $method:ident) => {
         async fn $name(
             State(app): State<Shared>,
@@ -165,60 +242,71 @@ macro_rules! data_handler {
         ) -> Response {
             let token = bearer(&headers);
             run(app, $op, move |app| {
-                let req: $req = match parse_body(body) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        app.service.audit_refusal($op, &e);
-                        return Err(e);
-                    }
-                };
-                app.service.$method(req, token.as_deref())
+                let req: $req = parse_or_refuse(app, $op, &body)?;
+                app.service.$method(&req, token.as_ref())
             })
             .await
         }
     };
 }
 
-data_handler!(generate, "generate", crate::service::GenerateRequest, generate);
-data_handler!(wrap, "wrap", crate::service::WrapRequest, wrap);
-data_handler!(unwrap, "unwrap", crate::service::UnwrapRequest, unwrap);
-data_handler!(rewrap, "rewrap", crate::service::RewrapRequest, rewrap);
-data_handler!(
-    rewrap_batch,
-    "rewrap_batch",
-    crate::service::RewrapBatchRequest,
-    rewrap_batch
-);
+key_handler!(generate, "generate", GenerateRequest, generate);
+key_handler!(wrap, "wrap", WrapRequest, wrap);
+key_handler!(unwrap, "unwrap", UnwrapRequest, unwrap);
+key_handler!(rewrap, "rewrap", RewrapRequest, rewrap);
+key_handler!(rewrap_batch, "rewrap_batch", RewrapBatchRequest, rewrap_batch);
+
+/// `GET /status` (§3.1).
+pub fn status_answer() -> StatusAnswer {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    StatusAnswer {
+        server_type: "KEYSEAL_KMS".into(),
+        vendor_id: "keyseal".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol_version: PROTOCOL_VERSION.into(),
+        name: "keyseal-kms reference key service".into(),
+        operations_supported: strings(&[
+            "generate",
+            "wrap",
+            "unwrap",
+            "rewrap",
+            "rewrap_batch",
+            "public_key",
+            "admin",
+        ]),
+        wrapped_key_kinds: strings(&["kms", "hpke-p256"]),
+        hpke_suites: vec![Suite::V1],
+    }
+}
 
 async fn status() -> Response {
-    json_response(Ok(json!({
-        "server_type": "KEYSEAL_KMS",
-        "vendor_id": "keyseal",
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol_version": PROTOCOL_VERSION,
-        "name": "keyseal-kms reference key service",
-        "operations_supported": ["generate", "wrap", "unwrap", "rewrap", "rewrap_batch", "public_key", "admin"],
-        "wrapped_key_kinds": ["kms", "hpke-p256"],
-        "hpke_suites": [{"kem": 16, "kdf": 1, "aead": 2}],
-    })))
+    answer(Ok(status_answer()))
 }
 
 async fn healthz(State(app): State<Shared>) -> Response {
     let app2 = app.clone();
-    let ok = tokio::task::spawn_blocking(move || app2.service.store.state_counts().is_ok())
+    let ok = tokio::task::spawn_blocking(move || app2.service.store().state_counts().is_ok())
         .await
         .unwrap_or(false);
     if ok {
-        (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+        (StatusCode::OK, axum::Json(HealthAnswer { status: "ok".into() })).into_response()
     } else {
-        error_response(&ApiError::unavailable("store is not available"))
+        error_response(&Error::Unavailable("store is not available".into()))
     }
 }
 
+/// How long `/metrics` waits for the key counts before answering with the last ones.
+const METRICS_STORE_WAIT: Duration = Duration::from_millis(500);
+
 async fn metrics(State(app): State<Shared>) -> Response {
+    app.metrics.set_in_flight(app.in_flight());
     let app2 = app.clone();
-    let counts = tokio::task::spawn_blocking(move || app2.service.store.state_counts()).await;
-    if let Ok(Ok(counts)) = counts {
+    let counts = tokio::time::timeout(
+        METRICS_STORE_WAIT,
+        tokio::task::spawn_blocking(move || app2.service.store().state_counts()),
+    )
+    .await;
+    if let Ok(Ok(Ok(counts))) = counts {
         for (s, n) in counts {
             app.metrics.set_keys(s.as_str(), n);
         }
@@ -240,219 +328,19 @@ async fn public_key_encoded(State(app): State<Shared>, Path(key_id): Path<String
     run(app, "public_key", move |app| app.service.public_jwk(&key_id)).await
 }
 
-// ---- admin ----
-
-#[derive(Deserialize, Default)]
-struct AdminBody {
-    #[serde(default)]
-    key_id: Option<String>,
-    #[serde(default)]
-    grace_seconds: Option<u64>,
-    #[serde(default)]
-    enc: Option<String>,
-    #[serde(default)]
-    ciphertext: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    authorization: Option<String>,
-}
-
-fn admin_body(body: std::result::Result<Bytes, BytesRejection>) -> Result<AdminBody> {
-    match &body {
-        Ok(b) if b.is_empty() => Ok(AdminBody::default()),
-        _ => parse_body(body),
-    }
-}
-
-/// Default grace period of `destroy`: 7 days.
-pub const DEFAULT_GRACE_SECS: u64 = 7 * 24 * 3600;
-
-fn admin_call(
-    app: &App,
-    header_token: Option<String>,
-    body: std::result::Result<Bytes, BytesRejection>,
-    key_id: Option<String>,
-    action: &str,
-) -> Result<Value> {
-    let op_name = format!("key.{action}");
-    let body = match admin_body(body) {
-        Ok(b) => b,
-        Err(e) => {
-            app.service.audit_refusal(&op_name, &e);
-            return Err(e);
-        }
-    };
-    let token = body.authorization.clone().or(header_token);
-    let actor = match app.service.admin_actor(token.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            app.service.audit_refusal(&op_name, &e);
-            return Err(e);
-        }
-    };
-    let key_id = key_id.or(body.key_id.clone()).unwrap_or_default();
-    let op = match action {
-        "create" => AdminOp::Create,
-        "rotate" => AdminOp::Rotate,
-        "disable" => AdminOp::Disable,
-        "enable" => AdminOp::Enable,
-        "destroy" => AdminOp::Destroy {
-            grace_secs: body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECS),
-        },
-        "cancel-destroy" => AdminOp::CancelDestroy,
-        "import" => AdminOp::Import {
-            enc: body.enc.clone().unwrap_or_default(),
-            ciphertext: body.ciphertext.clone().unwrap_or_default(),
-        },
-        "show" => AdminOp::Show,
-        other => {
-            let e = ApiError::new(ErrorKind::NotFound, format!("unknown admin action {other:?}"));
-            app.service.audit_refusal(&op_name, &e);
-            return Err(e);
-        }
-    };
-    let info = app.service.admin(&actor, &key_id, op, body.reason.as_deref())?;
-    serde_json::to_value(info).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-async fn admin_create(
-    State(app): State<Shared>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let token = bearer(&headers);
-    run(app, "admin", move |app| {
-        admin_call(app, token, body, None, "create")
-    })
-    .await
-}
-
-async fn admin_action(
-    State(app): State<Shared>,
-    Path((tenant, name, action)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let token = bearer(&headers);
-    let key_id = format!("{tenant}/{name}");
-    run(app, "admin", move |app| {
-        admin_call(app, token, body, Some(key_id), &action)
-    })
-    .await
-}
-
-async fn admin_show(
-    State(app): State<Shared>,
-    Path((tenant, name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let token = bearer(&headers);
-    let key_id = format!("{tenant}/{name}");
-    run(app, "admin", move |app| {
-        admin_call(app, token, Ok(Bytes::new()), Some(key_id), "show")
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct ListQuery {
-    tenant: Option<String>,
-}
-
-async fn admin_list(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    let token = bearer(&headers);
-    run(app, "admin", move |app| {
-        let actor = match app.service.admin_actor(token.as_deref()) {
-            Ok(a) => a,
-            Err(e) => {
-                app.service.audit_refusal("key.list", &e);
-                return Err(e);
-            }
-        };
-        let keys = app.service.admin_list(&actor, q.tenant.as_deref())?;
-        Ok(json!({ "keys": keys }))
-    })
-    .await
-}
-
-async fn admin_import_key(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let token = bearer(&headers);
-    run(app, "admin", move |app| {
-        app.service.admin_actor(token.as_deref())?;
-        app.service.import_jwk()
-    })
-    .await
-}
-
 async fn not_found() -> Response {
-    error_response(&ApiError::new(ErrorKind::NotFound, "no such endpoint"))
+    error_response(&Error::NotFound("no such endpoint".into()))
 }
 
 async fn method_not_allowed() -> Response {
-    error_response(&ApiError::new(
-        ErrorKind::MethodNotAllowed,
-        "method not allowed on this endpoint",
+    error_response(&Error::MethodNotAllowed(
+        "method not allowed on this endpoint".into(),
     ))
-}
-
-/// CORS allow-list: exact origins; unknown origins get no CORS headers; preflights from unknown
-/// origins are refused with 403.
-async fn cors(State(app): State<Shared>, req: Request, next: Next) -> Response {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .map(str::to_string);
-    let allowed = origin.filter(|o| {
-        app.config
-            .cors_origins
-            .iter()
-            .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
-    });
-    let is_preflight =
-        req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if is_preflight {
-        let Some(o) = allowed else {
-            return error_response(&ApiError::new(
-                ErrorKind::AccessDenied,
-                "origin is not allowed (CORS)",
-            ));
-        };
-        let mut resp = StatusCode::NO_CONTENT.into_response();
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&o) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type"),
-        );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        return resp;
-    }
-    let mut resp = next.run(req).await;
-    if let Some(o) = allowed
-        && let Ok(v) = HeaderValue::from_str(&o)
-    {
-        let h = resp.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after, www-authenticate"),
-        );
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    resp
 }
 
 /// The router.
 pub fn router(app: Shared) -> Router {
+    use crate::http_admin as admin;
     let v1 = Router::new()
         .route("/status", get(status))
         .route("/healthz", get(healthz))
@@ -464,16 +352,60 @@ pub fn router(app: Shared) -> Router {
         .route("/rewrap-batch", post(rewrap_batch))
         .route("/keys/{tenant}/{name}/public", get(public_key))
         .route("/keys/{key_id}/public", get(public_key_encoded))
-        .route("/admin/keys", get(admin_list).post(admin_create))
-        .route("/admin/keys/{tenant}/{name}", get(admin_show))
-        .route("/admin/keys/{tenant}/{name}/{action}", post(admin_action))
-        .route("/admin/import-key", get(admin_import_key));
+        .route("/admin/keys", get(admin::list).post(admin::create))
+        .route("/admin/keys/{tenant}/{name}", get(admin::show))
+        .route("/admin/keys/{tenant}/{name}/{action}", post(admin::action))
+        .route("/admin/import-key", get(admin::import_key));
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(app.config.max_body))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), cors))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::cors::cors,
+        ))
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn json_errors_do_not_quote_the_request() {
+        let e = serde_json::from_str::<UnwrapRequest>(
+            r#"{"key_id": "acme/k", "wrapped_key": "AAAA", "context": {"a": 1}, "kind": {"evil-text": 1}}"#,
+        )
+        .unwrap_err();
+        let m = json_error(&e);
+        assert!(!m.contains("evil-text"), "{m}");
+        let e =
+            serde_json::from_str::<UnwrapRequest>(r#"{"key_id": 7, "wrapped_key": "AAAA", "context": {}}"#)
+                .unwrap_err();
+        assert!(json_error(&e).contains("expected a string"), "{}", json_error(&e));
+        let e = serde_json::from_str::<UnwrapRequest>(r#"{"key_id": "evil-text"}"#).unwrap_err();
+        assert!(json_error(&e).starts_with("missing field"), "{}", json_error(&e));
+        let e = serde_json::from_str::<UnwrapRequest>(r#"{"key_id": "evil-text""#).unwrap_err();
+        assert!(!json_error(&e).contains("evil-text"));
+        let e = serde_json::from_str::<UnwrapRequest>(
+            r#"{"key_id": "a/b", "wrapped_key": "evil-text", "context": {}}"#,
+        )
+        .unwrap_err();
+        assert!(json_error(&e).contains("RFC 4648"), "{}", json_error(&e));
+    }
+
+    #[test]
+    fn a_bearer_token_never_prints() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer eyJsecret.part.sig"),
+        );
+        let t = bearer(&h).unwrap();
+        assert_eq!(t.expose_secret(), "eyJsecret.part.sig");
+        assert!(!format!("{t:?}").contains("secret"));
+    }
 }

@@ -1,15 +1,5 @@
-//! `keyseal-kms`: the reference customer key service of keyseal (protocol v1, docs/PROTOCOL.md).
-//!
-//! One process, one embedded SQLite file. Key material at rest is encrypted under a master key
-//! (`KEYSEAL_KMS_MASTER_KEY` or a key file); tokens are ES256 JWTs from trusted issuers.
-
-mod auth;
-mod crypto;
-mod error;
-mod http;
-mod metrics;
-mod service;
-mod store;
+//! `keyseal-kms`: the command line of the reference key service (docs/PROTOCOL.md §8.3). Every
+//! command is a call into the `keyseal_kms` library.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -17,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::auth::{MintOptions, Role, Verifier};
-use crate::error::{ApiError, Result};
-use crate::service::{Actor, AdminOp, Service};
-use crate::store::Store;
+use keyseal_kms::admin::{Actor, AdminOp, decode_arg};
+use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
+use keyseal_kms::server::{ServeOptions, Server};
+use keyseal_kms::store::{self, Store};
+use keyseal_kms::{Error, Result, Service};
 
 #[derive(Parser)]
 #[command(
@@ -78,8 +68,8 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the URL line tells which).
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
-    /// Development mode: create the master key, the local issuer and `acme/default` when absent,
-    /// and print a writer token for tenant `acme`.
+    /// Development mode (loopback only): create the master key, the local issuer and
+    /// `acme/default` when absent, and print a writer token for tenant `acme`.
     #[arg(long)]
     dev: bool,
     /// Allowed CORS origin (repeatable; `*` allows any origin).
@@ -97,13 +87,31 @@ struct ServeArgs {
     /// Request body limit in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body: usize,
-    /// Requests in flight before answering `Throttled` (429).
+    /// Requests in flight (queued or running) before answering `Throttled` (429).
     #[arg(long, default_value_t = 4096)]
     max_in_flight: usize,
     /// Requests processed at once (crypto + store); the rest wait in FIFO order.
     /// Default: twice the number of CPU cores.
     #[arg(long)]
     workers: Option<usize>,
+}
+
+impl ServeArgs {
+    fn options(self) -> ServeOptions {
+        ServeOptions {
+            db: self.db.db,
+            master_key_file: self.db.master_key_file,
+            listen: self.listen,
+            dev: self.dev,
+            cors_origins: self.cors_origins,
+            issuers: self.issuers,
+            audience: self.audience,
+            no_local_issuer: self.no_local_issuer,
+            max_body: self.max_body,
+            max_in_flight: self.max_in_flight,
+            workers: self.workers,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -119,9 +127,9 @@ struct KeyRef {
 
 #[derive(Subcommand)]
 enum KeyCmd {
-    /// Create a key (version 1, fresh material).
+    /// Create a key whose material the service generates (version 1).
     Create(KeyRef),
-    /// Add a new version; new wraps use it, old versions still unwrap.
+    /// Add a new generated version; new wraps use it, old versions still unwrap.
     Rotate(KeyRef),
     /// Revoke: every use is refused from the next request on.
     Disable(KeyRef),
@@ -135,9 +143,10 @@ enum KeyCmd {
         #[arg(long, default_value = "7d")]
         grace: String,
     },
-    /// Cancel a scheduled destruction (the key comes back disabled).
+    /// Cancel a scheduled destruction before its time (the key comes back disabled).
     CancelDestroy(KeyRef),
-    /// Import customer key material HPKE-sealed to the import key (creates the key or adds a version).
+    /// Import customer key material HPKE-sealed to the import key: creates an external (BYOK)
+    /// key, or adds a version to one. Keys made by `create` refuse imports.
     Import {
         #[command(flatten)]
         key: KeyRef,
@@ -201,33 +210,25 @@ enum AuditCmd {
 
 fn open_store(db: &DbArgs, create_master: bool) -> Result<Store> {
     let master = store::load_master_key(&db.db, db.master_key_file.as_deref(), create_master)?;
-    Store::open(&db.db, master)
-}
-
-fn cli_actor() -> Actor {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    Actor::Cli(format!("cli:{user}"))
+    Ok(Store::open(&db.db, master)?)
 }
 
 fn service_for(db: &DbArgs) -> Result<Service> {
     let store = open_store(db, false)?;
     store.sweep_destroyed()?;
-    Ok(Service {
-        store,
-        verifier: Verifier::new(auth::DEFAULT_AUDIENCE),
-    })
+    Ok(Service::new(store, Verifier::new(auth::DEFAULT_AUDIENCE)))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| ApiError::internal(e.to_string()))?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Internal(e.to_string()))?;
     // A reader that closed early (`| head`) is not an error worth a panic: stop quietly.
     match writeln!(std::io::stdout().lock(), "{s}") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ApiError::internal(e.to_string())),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Internal(e.to_string())),
         _ => Ok(()),
     }
 }
 
-/// Parse `90`, `90s`, `15m`, `2h`, `7d`.
+/// Parses `90`, `90s`, `15m`, `2h`, `7d`.
 fn parse_duration_secs(s: &str) -> Result<u64> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {
@@ -240,11 +241,11 @@ fn parse_duration_secs(s: &str) -> Result<u64> {
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| ApiError::invalid(format!("bad duration {s:?} (e.g. 30s, 15m, 2h, 7d)")))
+        .ok_or_else(|| Error::InvalidRequest(format!("bad duration {s:?} (e.g. 30s, 15m, 2h, 7d)")))
 }
 
 fn key_cmd(cmd: KeyCmd) -> Result<()> {
-    let actor = cli_actor();
+    let actor = Actor::cli();
     let (db, key_id, reason, op) = match cmd {
         KeyCmd::Create(k) => (k.db, k.key_id, k.reason, AdminOp::Create),
         KeyCmd::Rotate(k) => (k.db, k.key_id, k.reason, AdminOp::Rotate),
@@ -256,97 +257,47 @@ fn key_cmd(cmd: KeyCmd) -> Result<()> {
             let grace_secs = parse_duration_secs(&grace)?;
             (key.db, key.key_id, key.reason, AdminOp::Destroy { grace_secs })
         }
-        KeyCmd::Import { key, enc, ciphertext } => (
-            key.db,
-            key.key_id,
-            key.reason,
-            AdminOp::Import { enc, ciphertext },
-        ),
-        KeyCmd::ImportKey { db } => {
-            let svc = service_for(&db)?;
-            return print_json(&svc.import_jwk()?);
+        KeyCmd::Import { key, enc, ciphertext } => {
+            let op = AdminOp::Import {
+                enc: decode_arg("enc", &enc)?,
+                ciphertext: decode_arg("ciphertext", &ciphertext)?,
+            };
+            (key.db, key.key_id, key.reason, op)
         }
+        KeyCmd::ImportKey { db } => return print_json(&service_for(&db)?.import_key(&actor)?),
         KeyCmd::List { db, tenant } => {
-            let svc = service_for(&db)?;
-            return print_json(&svc.admin_list(&actor, tenant.as_deref())?);
+            return print_json(&service_for(&db)?.admin_list(&actor, tenant.as_deref())?);
         }
     };
-    let svc = service_for(&db)?;
-    let info = svc.admin(&actor, &key_id, op, reason.as_deref())?;
+    let info = service_for(&db)?.admin(&actor, &key_id, op, reason.as_deref())?;
     print_json(&info)
 }
 
-fn mint_local(store: &Store, tenant: &str, role: &str, ttl: i64, sub: &str, aud: &str) -> Result<String> {
-    let role = Role::parse(role).ok_or_else(|| ApiError::invalid("role must be reader, writer or admin"))?;
-    store::parse_key_id(&format!("{tenant}/x"))?;
-    let secret = store.local_issuer_secret(false)?.ok_or_else(|| {
-        ApiError::invalid("this database has no local issuer: run `keyseal-kms init` or `serve --dev` first")
-    })?;
-    auth::mint(
-        &secret,
-        &MintOptions {
-            tenant,
-            role,
-            subject: sub,
-            audience: aud,
-            ttl_secs: ttl,
-        },
-    )
+fn mint(db: &DbArgs, tenant: &str, role: &str, ttl_secs: i64, subject: &str, audience: &str) -> Result<()> {
+    let role = Role::parse(role)
+        .ok_or_else(|| Error::InvalidRequest("role must be reader, writer or admin".into()))?;
+    let store = open_store(db, false)?;
+    let opts = MintOptions {
+        tenant,
+        role,
+        subject,
+        audience,
+        ttl_secs,
+    };
+    let token = auth::mint_local(&store, &opts)?;
+    println!("{}", token.expose_secret());
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.db, args.dev)?;
-    let local = store.local_issuer_secret(args.dev)?;
-    let mut verifier = Verifier::new(&args.audience);
-    if let Some(secret) = &local
-        && !args.no_local_issuer
-    {
-        verifier.add_local(&auth::public_of(secret)?)?;
-    }
-    for path in &args.issuers {
-        let iss = verifier.add_jwks_file(path)?;
-        eprintln!("keyseal-kms: trusting issuer {iss:?} from {}", path.display());
-    }
-    let mut dev_token = None;
-    if args.dev {
-        match store.create_key("acme/default", None) {
-            Ok(_) => eprintln!("keyseal-kms: created key acme/default"),
-            Err(e) if e.kind == error::ErrorKind::KeyExists => {}
-            Err(e) => return Err(e),
-        }
-        dev_token = Some(mint_local(
-            &store,
-            "acme",
-            "writer",
-            24 * 3600,
-            "dev",
-            &args.audience,
-        )?);
-    }
-    store.sweep_destroyed()?;
-    let service = Service { store, verifier };
-    let app = http::App::new(
-        service,
-        http::HttpConfig {
-            cors_origins: args.cors_origins.clone(),
-            max_body: args.max_body,
-            max_in_flight: args.max_in_flight,
-            workers: args.workers.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
-            }),
-        },
-    );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let opts = args.options();
+    let server = Server::bind(&opts).await?;
+    let addr = server.local_addr();
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "KEYSEAL_KMS_URL=http://{addr}/v1");
-        if let Some(t) = &dev_token {
-            let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={t}");
+        let _ = writeln!(out, "KEYSEAL_KMS_URL={}", server.url());
+        if let Some(t) = server.dev_token() {
+            let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={}", t.expose_secret());
         }
         let _ = out.flush();
     }
@@ -356,25 +307,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
              (the protocol requires https off loopback)"
         );
     }
-    if args.dev {
+    if opts.dev {
         eprintln!(
             "keyseal-kms: dev mode. Mint more tokens with:\n  keyseal-kms token mint --db {} --tenant acme --role reader|writer|admin",
-            args.db.db.display()
+            opts.db.display()
         );
     }
-    // Destruction sweeper.
-    let sweeper = app.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let s = sweeper.clone();
-            let _ = tokio::task::spawn_blocking(move || s.service.store.sweep_destroyed()).await;
-        }
-    });
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| ApiError::unavailable(format!("server error: {e}")))
+    server.run(shutdown()).await
 }
 
 async fn shutdown() {
@@ -393,6 +332,9 @@ async fn shutdown() {
 }
 
 fn audit_verify(db: &Path) -> Result<bool> {
+    if !db.exists() {
+        return Err(Error::InvalidRequest(format!("{} does not exist", db.display())));
+    }
     // Verification needs no master key: the chain is plain SHA-256.
     let report = store::verify_file(db)?;
     match &report.problem {
@@ -423,7 +365,7 @@ fn run(cli: Cli) -> Result<bool> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| ApiError::internal(format!("cannot start runtime: {e}")))?;
+                .map_err(|e| Error::Internal(format!("cannot start runtime: {e}")))?;
             rt.block_on(serve(args))?;
             Ok(true)
         }
@@ -438,12 +380,7 @@ fn run(cli: Cli) -> Result<bool> {
                     sub,
                     aud,
                 },
-        } => {
-            let store = open_store(&db, false)?;
-            let t = mint_local(&store, &tenant, &role, ttl, &sub, &aud)?;
-            println!("{t}");
-            Ok(true)
-        }
+        } => mint(&db, &tenant, &role, ttl, &sub, &aud).map(|_| true),
         Cmd::Audit {
             cmd: AuditCmd::Verify { db },
         } => audit_verify(&db),
@@ -455,7 +392,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("keyseal-kms: {} ({})", e.message, e.kind.name());
+            eprintln!("keyseal-kms: {} ({})", e.message(), e.name().as_str());
             ExitCode::from(2)
         }
     }

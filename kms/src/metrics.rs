@@ -28,12 +28,19 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
 
-/// All metrics of the service.
+/// All metrics of the service (docs/PROTOCOL.md §10, plus `keyseal_kms_requests_in_flight`).
 pub struct Metrics {
     registry: Registry,
     requests: Family<OpLabels, Counter>,
     latency: Family<OpLabels, Histogram, fn() -> Histogram>,
     keys: Family<StateLabels, Gauge>,
+    in_flight: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
@@ -55,11 +62,18 @@ impl Metrics {
             latency.clone(),
         );
         registry.register("keys", "Keys by state", keys.clone());
+        let in_flight = Gauge::default();
+        registry.register(
+            "requests_in_flight",
+            "Requests queued for a worker or running (the --max-in-flight limit applies to it)",
+            in_flight.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             keys,
+            in_flight,
         }
     }
 
@@ -80,6 +94,11 @@ impl Metrics {
                 state: state.to_string(),
             })
             .set(n);
+    }
+
+    /// Set the in-flight gauge.
+    pub fn set_in_flight(&self, n: usize) {
+        self.in_flight.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Encode as OpenMetrics text.

@@ -1,5 +1,6 @@
 //! Test harness: starts the real `keyseal-kms` binary on 127.0.0.1 (port 0, the URL is scraped
-//! from its stdout), waits for `/healthz`, and kills it on drop.
+//! from its stdout), waits for `/healthz`, and kills it on drop. Its stderr goes to
+//! `<dir>/kms.stderr` ([`Kms::stderr`]). The only place Rust tests start the binary.
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -31,6 +32,8 @@ pub struct Kms {
     pub url: String,
     /// Database path.
     pub db: PathBuf,
+    /// Where the process's stderr goes.
+    pub stderr_path: PathBuf,
     /// Dev writer token for tenant acme.
     pub dev_token: String,
     /// HTTP client.
@@ -41,12 +44,18 @@ impl Kms {
     /// Start `serve --dev` on the database in `dir` with extra arguments.
     pub async fn start(dir: &Path, extra: &[&str]) -> Kms {
         let db = dir.join("kms.db");
+        let stderr_path = dir.join("kms.stderr");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -70,6 +79,7 @@ impl Kms {
             child,
             url: url.unwrap(),
             db,
+            stderr_path,
             dev_token: token.unwrap(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -87,6 +97,44 @@ impl Kms {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         kms
+    }
+
+    /// What the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The OpenMetrics text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (at most 10 s) until `/metrics` reports `n` requests in flight.
+    pub async fn wait_in_flight(&self, n: usize) {
+        let want = format!("keyseal_kms_requests_in_flight {n}\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = self.metrics().await;
+            if m.contains(&want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "requests in flight never became {n}:\n{}",
+                m.lines()
+                    .filter(|l| l.contains("in_flight"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGKILL the process.
@@ -170,6 +218,29 @@ impl Drop for Kms {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs `keyseal-kms serve ARGS` on a fresh database in `dir` that is expected to refuse to
+/// start; returns its output (killed after 10 s if it serves instead).
+pub fn serve_refused(dir: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .arg("--db")
+        .arg(dir.join("refused.db"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// Run the CLI.

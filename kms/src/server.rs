@@ -1,0 +1,217 @@
+//! `keyseal-kms serve`: opens the store, trusts the issuers, binds the listener, serves the router
+//! and sweeps destroyed keys. Usable in-process (tests) as well as from the command line.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyseal_protocol::Token;
+
+use crate::auth::{self, MintOptions, Role, Verifier};
+use crate::error::{Error, Result};
+use crate::http::{App, HttpConfig, Shared, router};
+use crate::service::Service;
+use crate::store::{Store, StoreError, load_master_key};
+
+/// What `serve` needs to know (the flags of docs/PROTOCOL.md §8.3).
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// SQLite database file.
+    pub db: PathBuf,
+    /// Master key file (default `<db>.master-key`).
+    pub master_key_file: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Development mode: create what is missing and mint a writer token; loopback only.
+    pub dev: bool,
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// JWKS files of trusted issuers.
+    pub issuers: Vec<PathBuf>,
+    /// Audience tokens must carry.
+    pub audience: String,
+    /// Do not trust the local issuer.
+    pub no_local_issuer: bool,
+    /// Request body limit in bytes.
+    pub max_body: usize,
+    /// Requests in flight before `Throttled`.
+    pub max_in_flight: usize,
+    /// Requests processed at once (default twice the cores).
+    pub workers: Option<usize>,
+}
+
+impl ServeOptions {
+    /// The defaults of the command line for `db`, on 127.0.0.1 with a free port.
+    pub fn new(db: PathBuf) -> Self {
+        ServeOptions {
+            db,
+            master_key_file: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dev: false,
+            cors_origins: Vec::new(),
+            issuers: Vec::new(),
+            audience: auth::DEFAULT_AUDIENCE.into(),
+            no_local_issuer: false,
+            max_body: 64 * 1024,
+            max_in_flight: 4096,
+            workers: None,
+        }
+    }
+}
+
+/// Key created by `serve --dev` when absent.
+pub const DEV_KEY: &str = "acme/default";
+/// Lifetime of the dev token.
+const DEV_TOKEN_TTL_SECS: i64 = 24 * 3600;
+
+/// A bound, not yet serving, key service.
+pub struct Server {
+    app: Shared,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    dev_token: Option<Token>,
+}
+
+impl Server {
+    /// Opens the store, sets up the issuers (and with `dev` the master key, the local issuer, key
+    /// `acme/default` and a writer token) and binds the listener.
+    pub async fn bind(opts: &ServeOptions) -> Result<Server> {
+        if opts.dev && !opts.listen.ip().is_loopback() {
+            return Err(Error::InvalidRequest(format!(
+                "--dev hands out a writer token and creates keys: it listens on loopback only \
+                 (127.0.0.1 or [::1]), not on {}",
+                opts.listen
+            )));
+        }
+        let master = load_master_key(&opts.db, opts.master_key_file.as_deref(), opts.dev)?;
+        let store = Store::open(&opts.db, master)?;
+        let local = store.local_issuer_secret(opts.dev)?;
+        let mut verifier = Verifier::new(&opts.audience);
+        if let Some(secret) = &local
+            && !opts.no_local_issuer
+        {
+            verifier.add_local(&auth::public_of(secret)?)?;
+        }
+        for path in &opts.issuers {
+            let iss = verifier.add_jwks_file(path)?;
+            eprintln!("keyseal-kms: trusting issuer {iss:?} from {}", path.display());
+        }
+        let mut dev_token = None;
+        if opts.dev {
+            match store.create_key(DEV_KEY) {
+                Ok(_) => eprintln!("keyseal-kms: created key {DEV_KEY}"),
+                Err(StoreError::Exists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let mint = MintOptions {
+                tenant: "acme",
+                role: Role::Writer,
+                subject: "dev",
+                audience: &opts.audience,
+                ttl_secs: DEV_TOKEN_TTL_SECS,
+            };
+            dev_token = Some(auth::mint_local(&store, &mint)?);
+        }
+        store.sweep_destroyed()?;
+        let config = HttpConfig {
+            cors_origins: opts.cors_origins.clone(),
+            max_body: opts.max_body,
+            max_in_flight: opts.max_in_flight,
+            workers: opts.workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
+            }),
+        };
+        let app = App::new(Service::new(store, verifier), config);
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", opts.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(Server {
+            app,
+            listener,
+            addr,
+            dev_token,
+        })
+    }
+
+    /// The address listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://ADDR/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The writer token of `--dev`.
+    pub fn dev_token(&self) -> Option<&Token> {
+        self.dev_token.as_ref()
+    }
+
+    /// The shared app state.
+    pub fn app(&self) -> &Shared {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, sweeping destroyed keys every second.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let app = self.app.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut sweeper = Sweeper::default();
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let a = app.clone();
+                let result = tokio::task::spawn_blocking(move || a.service.store().sweep_destroyed())
+                    .await
+                    .map_err(|e| format!("sweep task failed: {e}"))
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                sweeper.record(result, &mut std::io::stderr().lock());
+            }
+        });
+        let served = axum::serve(self.listener, router(self.app))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        served.map_err(|e| Error::Unavailable(format!("server error: {e}")))
+    }
+}
+
+/// Logs the destruction sweeps: each destruction, a failure when it starts (once per distinct
+/// error, not every second), and the recovery.
+#[derive(Debug, Default)]
+pub struct Sweeper {
+    failing: Option<String>,
+}
+
+impl Sweeper {
+    /// Sweeps `store` once and logs the outcome to `log`.
+    pub fn sweep(&mut self, store: &Store, log: &mut dyn Write) {
+        self.record(store.sweep_destroyed().map_err(|e| e.to_string()), log);
+    }
+
+    /// Logs one sweep's outcome to `log`.
+    pub fn record(&mut self, result: std::result::Result<Vec<String>, String>, log: &mut dyn Write) {
+        // A log that cannot be written is not a reason to stop sweeping.
+        match result {
+            Ok(destroyed) => {
+                if self.failing.take().is_some() {
+                    let _ = writeln!(log, "keyseal-kms: destruction sweep works again");
+                }
+                for id in destroyed {
+                    let _ = writeln!(log, "keyseal-kms: key {id} destroyed (grace period elapsed)");
+                }
+            }
+            Err(e) => {
+                if self.failing.as_deref() != Some(e.as_str()) {
+                    let _ = writeln!(log, "keyseal-kms: destruction sweep failed: {e}");
+                    self.failing = Some(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The master key (docs/PROTOCOL.md §7.1): where it comes from, the check value that refuses a
+//! wrong one, and the service secrets stored sealed under it (local token issuer, import key).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use zeroize::Zeroizing;
+
+use super::{Result, Store, StoreError};
+use crate::crypto::{self, b64};
+
+const MASTER_CHECK_AAD: &[u8] = b"keyseal-kms/v1 master-check";
+const ISSUER_AAD: &[u8] = b"keyseal-kms/v1 local-issuer";
+const IMPORT_AAD: &[u8] = b"keyseal-kms/v1 import-seed";
+
+/// Where the master key file of a database lives by default: `<db>.master-key`.
+pub fn default_master_key_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".master-key");
+    PathBuf::from(p)
+}
+
+/// Loads the master key: `KEYSEAL_KMS_MASTER_KEY` (base64 of 32 bytes), else the key file
+/// (explicit or `<db>.master-key`). With `create`, a missing key file is created (mode 0600).
+pub fn load_master_key(db: &Path, key_file: Option<&Path>, create: bool) -> Result<Zeroizing<[u8; 32]>> {
+    if let Ok(v) = std::env::var("KEYSEAL_KMS_MASTER_KEY") {
+        let bytes =
+            Zeroizing::new(b64::dec(v.trim()).ok_or_else(|| {
+                StoreError::MasterKey("KEYSEAL_KMS_MASTER_KEY is not standard base64".into())
+            })?);
+        return crypto::to_secret32(&bytes)
+            .map_err(|_| StoreError::MasterKey("KEYSEAL_KMS_MASTER_KEY must decode to 32 bytes".into()));
+    }
+    let path = key_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_master_key_path(db));
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let s = Zeroizing::new(s);
+            let bytes = Zeroizing::new(b64::dec(s.trim()).ok_or_else(|| {
+                StoreError::MasterKey(format!("{} is not standard base64", path.display()))
+            })?);
+            crypto::to_secret32(&bytes)
+                .map_err(|_| StoreError::MasterKey(format!("{} must decode to 32 bytes", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = crypto::random_secret().map_err(|_| StoreError::Rng)?;
+            write_secret_file(&path, &Zeroizing::new(b64::enc(key.as_ref())))?;
+            Ok(key)
+        }
+        Err(e) => Err(StoreError::MasterKey(format!(
+            "no master key: set KEYSEAL_KMS_MASTER_KEY or create {} (`keyseal-kms init`): {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_secret_file(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| StoreError::MasterKey(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(contents.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| StoreError::MasterKey(format!("cannot write {}: {e}", path.display())))
+}
+
+impl Store {
+    /// Refuses a master key that is not the one this database was made with (§7.1 check value);
+    /// a new database records the check value.
+    pub(super) fn check_master(&self) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let check: Option<Vec<u8>> = tx
+            .query_row("SELECT v FROM meta WHERE k='master_check'", [], |r| r.get(0))
+            .optional()?;
+        match check {
+            Some(c) => {
+                crypto::open(&self.master, MASTER_CHECK_AAD, &c).map_err(|_| {
+                    StoreError::MasterKey("the master key does not match this database".into())
+                })?;
+            }
+            None => {
+                let c = crypto::seal(&self.master, MASTER_CHECK_AAD, b"keyseal-kms")
+                    .map_err(|_| StoreError::Rng)?;
+                tx.execute("INSERT INTO meta(k, v) VALUES('master_check', ?1)", params![c])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A secret stored under the master key in `meta`, created when absent if asked.
+    fn meta_secret(&self, name: &str, aad: &[u8], create: bool) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v: Option<Vec<u8>> = tx
+            .query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
+            .optional()?;
+        let out = match v {
+            Some(sealed) => Some(
+                crypto::open32(&self.master, aad, &sealed)
+                    .map_err(|_| StoreError::Corrupt(format!("stored {name} does not open")))?,
+            ),
+            None if create => {
+                let s = crypto::random_secret().map_err(|_| StoreError::Rng)?;
+                let sealed = crypto::seal(&self.master, aad, s.as_ref()).map_err(|_| StoreError::Rng)?;
+                tx.execute("INSERT INTO meta(k, v) VALUES(?1, ?2)", params![name, sealed])?;
+                Some(s)
+            }
+            None => None,
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The local token issuer's signing scalar (§4.3), if it exists (or created with `create`).
+    pub fn local_issuer_secret(&self, create: bool) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        self.meta_secret("local_issuer_key", ISSUER_AAD, create)
+    }
+
+    /// Seed of the service's import key pair (§8.2), created on first use.
+    pub fn import_seed(&self) -> Result<Zeroizing<[u8; 32]>> {
+        self.meta_secret("import_seed", IMPORT_AAD, true)?
+            .ok_or_else(|| StoreError::Corrupt("import key missing".into()))
+    }
+}

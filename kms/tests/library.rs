@@ -1,0 +1,383 @@
+//! `keyseal-kms` as a library, in process: the service over a temporary store with the protocol
+//! types, the in-flight limit of the HTTP layer, the destruction sweeper's log, and a server
+//! bound and served inside the test.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyseal_format::hpke_p256::{self, RecipientKeyPair};
+use keyseal_format::{DataKey, EncryptionContext};
+use keyseal_kms::admin::{Actor, AdminOp};
+use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
+use keyseal_kms::http::{App, HttpConfig, run};
+use keyseal_kms::server::{ServeOptions, Server, Sweeper};
+use keyseal_kms::store::{StateOp, Store};
+use keyseal_kms::{Error, Service};
+use keyseal_protocol::{
+    BatchItemAnswer, Bytes, ErrorBody, GenerateRequest, KeyAnswer, Recipient, RewrapBatchRequest, RewrapItem,
+    SecretBytes, StatusAnswer, Suite, Token, UnwrapRequest, WireContext, WrapRequest,
+};
+use zeroize::Zeroizing;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    service: Service,
+    writer: Token,
+    reader: Token,
+    admin: Token,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lib.db");
+    let store = Store::open(&db, Zeroizing::new([11u8; 32])).unwrap();
+    let secret = store.local_issuer_secret(true).unwrap().unwrap();
+    let mut verifier = Verifier::new(auth::DEFAULT_AUDIENCE);
+    verifier.add_local(&auth::public_of(&secret).unwrap()).unwrap();
+    let token = |role| {
+        let opts = MintOptions {
+            tenant: "acme",
+            role,
+            subject: "lib-test",
+            audience: auth::DEFAULT_AUDIENCE,
+            ttl_secs: 600,
+        };
+        auth::mint_local(&store, &opts).unwrap()
+    };
+    let (writer, reader, admin) = (token(Role::Writer), token(Role::Reader), token(Role::Admin));
+    store.create_key("acme/default").unwrap();
+    Fixture {
+        _dir: dir,
+        db,
+        service: Service::new(store, verifier),
+        writer,
+        reader,
+        admin,
+    }
+}
+
+fn context() -> WireContext {
+    WireContext(vec![
+        ("tenant".into(), "acme".into()),
+        ("object".into(), "doc-42".into()),
+    ])
+}
+
+#[test]
+fn the_service_answers_protocol_types_directly() {
+    let f = fixture();
+    let kp = RecipientKeyPair::generate();
+    let req = GenerateRequest {
+        key_id: "acme/default".into(),
+        context: context(),
+        recipient: Some(Recipient {
+            suite: Suite::V1,
+            public_key: Bytes(kp.public_sec1().to_vec()),
+        }),
+        authorization: Some(f.writer.clone()),
+        reason: Some("library test".into()),
+    };
+    let g = f.service.generate(&req, None).unwrap();
+    assert_eq!(g.key_version, Some(1));
+    assert!(g.key.is_none(), "a recipient was sent: the key comes sealed");
+    let sealed = g.sealed_key.clone().unwrap();
+    let dek = hpke_p256::open_from_sender(
+        &kp,
+        &hpke_p256::SealedKey {
+            enc: sealed.enc.0,
+            ciphertext: sealed.ciphertext.0,
+        },
+    )
+    .unwrap();
+    let wrapped = g.wrapped_key.clone().unwrap();
+    assert_eq!(keyseal_protocol::kms_layout::version(&wrapped.0), Some(1));
+
+    // A reader unwraps with the token in the header position.
+    let unwrap = UnwrapRequest {
+        key_id: "acme/default".into(),
+        kind: None,
+        wrapped_key: wrapped.clone(),
+        context: context(),
+        recipient: None,
+        authorization: None,
+        reason: None,
+    };
+    let u = f.service.unwrap(&unwrap, Some(&f.reader)).unwrap();
+    assert_eq!(u.key.unwrap().expose_secret(), dek.expose_secret());
+    // The wrong context is a ContextMismatch; an admin may not unwrap (roles do not nest).
+    let mut other = unwrap.clone();
+    other.context = WireContext(vec![("tenant".into(), "acme".into())]);
+    assert!(matches!(
+        f.service.unwrap(&other, Some(&f.reader)),
+        Err(Error::ContextMismatch(_))
+    ));
+    assert!(matches!(
+        f.service.unwrap(&unwrap, Some(&f.admin)),
+        Err(Error::AccessDenied(_))
+    ));
+    assert!(matches!(
+        f.service.unwrap(&unwrap, None),
+        Err(Error::Unauthenticated(_))
+    ));
+
+    // wrap, then rotate, then a batch moves both entries to version 2 and refuses a bad item.
+    let mine = DataKey::from_bytes(&[42u8; 32]).unwrap();
+    let w = f
+        .service
+        .wrap(
+            &WrapRequest {
+                key_id: "acme/default".into(),
+                key: SecretBytes(Zeroizing::new(mine.expose_secret().to_vec())),
+                context: context(),
+                authorization: Some(f.writer.clone()),
+                reason: None,
+            },
+            None,
+        )
+        .unwrap();
+    f.service
+        .admin(&Actor::cli(), "acme/default", AdminOp::Rotate, Some("test"))
+        .unwrap();
+    let item = |w: &KeyAnswer, ctx: WireContext| RewrapItem {
+        key_id: "acme/default".into(),
+        kind: None,
+        wrapped_key: w.wrapped_key.clone().unwrap(),
+        context: ctx,
+        to_key_id: None,
+    };
+    let batch = RewrapBatchRequest {
+        items: vec![
+            item(&g, context()),
+            item(&w, WireContext::default()),
+            item(&w, context()),
+        ],
+        authorization: Some(f.writer.clone()),
+        reason: Some("rotation".into()),
+    };
+    let answer = f.service.rewrap_batch(&batch, None).unwrap();
+    let versions: Vec<Option<u32>> = answer
+        .items
+        .iter()
+        .map(|i| match i {
+            BatchItemAnswer::Rewrapped(a) => a.key_version,
+            BatchItemAnswer::Refused { error, .. } => {
+                assert_eq!(error, "ContextMismatch");
+                None
+            }
+        })
+        .collect();
+    assert_eq!(versions, vec![Some(2), None, Some(2)]);
+
+    // Every call above is in the audit chain, which verifies.
+    let report = f.service.store().audit_verify().unwrap();
+    assert!(report.problem.is_none());
+    assert!(report.rows >= 10, "{} rows", report.rows);
+}
+
+#[test]
+fn admin_import_is_for_external_keys_only() {
+    let f = fixture();
+    let seed = f.service.store().import_seed().unwrap();
+    let import_pk = keyseal_kms::crypto::import_public(&seed);
+    let sealed_for = |key_id: &str| {
+        let sealed = hpke_p256::seal(
+            &import_pk,
+            &keyseal_kms::crypto::import_info(key_id),
+            b"",
+            &[5u8; 32],
+        )
+        .unwrap();
+        AdminOp::Import {
+            enc: sealed.enc,
+            ciphertext: sealed.ciphertext,
+        }
+    };
+    let admin = Actor::Token(f.service.verify(Some(&f.admin)).unwrap());
+    let e = f
+        .service
+        .admin(&admin, "acme/default", sealed_for("acme/default"), None)
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidRequest(m) if m.contains("external")),
+        "{e}"
+    );
+    let info = f
+        .service
+        .admin(&admin, "acme/byok", sealed_for("acme/byok"), None)
+        .unwrap();
+    assert_eq!(info.versions[0].origin, "imported");
+    assert!(matches!(
+        f.service.admin(&admin, "acme/byok", AdminOp::Rotate, None),
+        Err(Error::InvalidRequest(_))
+    ));
+    // The material the customer kept derives the same public key as the service's version.
+    let keys = keyseal_kms::crypto::derive_version_keys(&[5u8; 32]).unwrap();
+    assert_eq!(keys.hpke().unwrap().public, info.versions[0].public_key.0);
+}
+
+#[test]
+fn cancel_destroy_is_refused_once_the_time_has_come() {
+    let f = fixture();
+    let cli = Actor::cli();
+    f.service
+        .admin(&cli, "acme/default", AdminOp::Destroy { grace_secs: 0 }, None)
+        .unwrap();
+    let e = f
+        .service
+        .admin(&cli, "acme/default", AdminOp::CancelDestroy, None)
+        .unwrap_err();
+    assert!(matches!(e, Error::KeyDestroyed(_)), "{e}");
+    assert_eq!(e.name().status(), 410);
+}
+
+fn app(f: Fixture, max_in_flight: usize) -> (Arc<App>, tempfile::TempDir) {
+    let config = HttpConfig {
+        cors_origins: vec![],
+        max_body: 64 * 1024,
+        max_in_flight,
+        workers: 1,
+    };
+    (App::new(f.service, config), f._dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_while_queued_frees_its_slot() {
+    let (app, _dir) = app(fixture(), 2);
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    // Occupies the one worker until released.
+    let busy = tokio::spawn(run(app.clone(), "test", move |_| {
+        wait.recv().unwrap();
+        Ok(())
+    }));
+    while app.in_flight() != 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Queued behind it, then dropped: its client went away.
+    let queued = tokio::time::timeout(Duration::from_millis(100), run(app.clone(), "test", |_| Ok(()))).await;
+    assert!(queued.is_err(), "it could not have run");
+    assert_eq!(app.in_flight(), 1, "the dropped request gave its slot back");
+    release.send(()).unwrap();
+    assert_eq!(busy.await.unwrap().status(), 200);
+    assert_eq!(app.in_flight(), 0);
+    // Both slots are usable again.
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            run(app.clone(), "test", |_| Ok(())),
+            run(app.clone(), "test", |_| Ok(()))
+        );
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_requests_are_answered_and_audited() {
+    let (app, dir) = app(fixture(), 0);
+    let r = run(app.clone(), "generate", |_| Ok(())).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(app.in_flight(), 0);
+    let conn = rusqlite::Connection::open(dir.path().join("lib.db")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE operation='generate' AND outcome='Throttled'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn sweep_failures_are_logged_once_and_the_recovery_too() {
+    let f = fixture();
+    let store = f.service.store();
+    store
+        .set_state("acme/default", StateOp::Destroy { grace_ms: 0 })
+        .unwrap();
+    let other = rusqlite::Connection::open(&f.db).unwrap();
+    other
+        .execute_batch("ALTER TABLE keys RENAME TO keys_away")
+        .unwrap();
+    let mut sweeper = Sweeper::default();
+    let mut log = Vec::new();
+    sweeper.sweep(store, &mut log);
+    sweeper.sweep(store, &mut log);
+    let text = String::from_utf8(log.clone()).unwrap();
+    assert_eq!(text.matches("destruction sweep failed").count(), 1, "{text}");
+    assert!(text.contains("keys"), "the cause is named: {text}");
+    other
+        .execute_batch("ALTER TABLE keys_away RENAME TO keys")
+        .unwrap();
+    sweeper.sweep(store, &mut log);
+    let text = String::from_utf8(log).unwrap();
+    assert!(text.contains("destruction sweep works again"), "{text}");
+    assert!(text.contains("key acme/default destroyed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_server_bound_in_process_speaks_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    // The master key comes from the key file next to the database (created by --dev).
+    let mut opts = ServeOptions::new(dir.path().join("srv.db"));
+    opts.dev = true;
+    opts.listen = "0.0.0.0:0".parse().unwrap();
+    let e = Server::bind(&opts).await.err().unwrap();
+    assert!(
+        matches!(&e, Error::InvalidRequest(m) if m.contains("loopback")),
+        "{e}"
+    );
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(&opts).await.unwrap();
+    let url = server.url();
+    let token = server.dev_token().unwrap().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let status: StatusAnswer = http
+        .get(format!("{url}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status.hpke_suites, vec![Suite::V1]);
+    assert_eq!(status.protocol_version, keyseal_protocol::PROTOCOL_VERSION);
+    let ctx = EncryptionContext::from_pairs([("object", "o1")]).unwrap();
+    let req = GenerateRequest {
+        key_id: "acme/default".into(),
+        context: WireContext::from(&ctx),
+        recipient: None,
+        authorization: Some(token),
+        reason: None,
+    };
+    let g: KeyAnswer = http
+        .post(format!("{url}/generate"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g.key_id.as_deref(), Some("acme/default"));
+    assert_eq!(g.key.unwrap().expose_secret().len(), 32);
+    let refused = http
+        .post(format!("{url}/generate"))
+        .json(&GenerateRequest {
+            authorization: None,
+            ..req
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let body: ErrorBody = refused.json().await.unwrap();
+    assert_eq!(body.name(), Some(keyseal_protocol::ErrorName::Unauthenticated));
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
+}
