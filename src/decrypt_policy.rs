@@ -100,7 +100,10 @@ mod tests {
             accept_public_key_entries: true,
             ..DecryptPolicy::default()
         };
-        assert_eq!(open.check(EntryKind::HpkeP256, "acme/default", "acme/default"), Ok(()));
+        assert_eq!(
+            open.check(EntryKind::HpkeP256, "acme/default", "acme/default"),
+            Ok(())
+        );
         assert_eq!(
             open.check(EntryKind::HpkeP256, "acme/default", "globex/default"),
             Err(Refused::KeyIdNotAllowed)

@@ -167,7 +167,9 @@ mod tests {
             .into_iter()
             .map(Error::Format)
             .chain(kinds.into_iter().map(|k| Error::key_service(k, "")))
-            .chain([Error::NoUsableEntry { detail: String::new() }]);
+            .chain([Error::NoUsableEntry {
+                detail: String::new(),
+            }]);
         for e in all {
             assert!(
                 ERROR_CODES.contains(&e.code()),

@@ -88,7 +88,7 @@ fn refusal_of(status: u16, body: Option<&ErrorBody>) -> (Error, Option<f64>) {
         Some(b) => {
             let kind = b.name().map_or_else(|| kind_of_status(status), kind_of);
             let e = Error::key_service(kind, format!("{}: {}", b.error, b.message));
-            (e, b.disabled_at)
+            (e, b.disabled_at.map(|t| t as f64))
         }
         None => (
             Error::key_service(

@@ -43,7 +43,11 @@ impl KeyService for Recorder {
     fn id(&self) -> &str {
         "acme"
     }
-    fn generate<'a>(&'a self, _: &'a str, _: &'a EncryptionContext) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>> {
+    fn generate<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a EncryptionContext,
+    ) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>> {
         Box::pin(async { unreachable!("readers do not generate") })
     }
     fn wrap<'a>(
@@ -134,8 +138,14 @@ fn a_public_key_forgery_is_refused_unless_the_reader_opted_in() {
 
     let strict = reader(svc.clone(), DecryptPolicy::default());
     let detail = no_usable_entry(block_on(strict.decrypt(&forged, &ctx())));
-    assert!(detail.contains("public-key (hpke-p256) entries not accepted"), "{detail}");
-    assert!(svc.unwraps.borrow().is_empty(), "no key-service call for a refused entry");
+    assert!(
+        detail.contains("public-key (hpke-p256) entries not accepted"),
+        "{detail}"
+    );
+    assert!(
+        svc.unwraps.borrow().is_empty(),
+        "no key-service call for a refused entry"
+    );
 
     let opted_in = reader(
         svc.clone(),
@@ -165,7 +175,8 @@ fn an_entry_under_another_key_id_is_skipped_without_a_call() {
     let strict = reader(svc.clone(), DecryptPolicy::default());
     let detail = no_usable_entry(block_on(strict.decrypt(&sealed, &ctx())));
     assert!(
-        detail.contains("acme:acme/other (kms): key id not allowed") && detail.contains("knows key services [acme]"),
+        detail.contains("acme:acme/other (kms): key id not allowed")
+            && detail.contains("knows key services [acme]"),
         "{detail}"
     );
     assert!(svc.unwraps.borrow().is_empty());
@@ -195,8 +206,13 @@ fn an_unconfigured_service_is_named_in_the_error() {
         wrapped: dek.expose_secret().to_vec(),
     };
     let sealed = message(&dek, vec![entry], b"x");
-    let detail = no_usable_entry(block_on(reader(svc, DecryptPolicy::default()).decrypt(&sealed, &ctx())));
-    assert!(detail.contains("default:acme/default (kms): key service not configured"), "{detail}");
+    let detail = no_usable_entry(block_on(
+        reader(svc, DecryptPolicy::default()).decrypt(&sealed, &ctx()),
+    ));
+    assert!(
+        detail.contains("default:acme/default (kms): key service not configured"),
+        "{detail}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ extern crate alloc;
 
 pub mod context;
 pub mod data_key;
+pub mod ecdsa_p256;
 pub mod engine;
 pub mod entry;
 mod error;

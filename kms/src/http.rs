@@ -276,6 +276,7 @@ pub fn status_answer() -> StatusAnswer {
         ]),
         wrapped_key_kinds: strings(&["kms", "hpke-p256"]),
         hpke_suites: vec![Suite::V1],
+        identity_key: None,
     }
 }
 

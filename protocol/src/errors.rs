@@ -116,7 +116,7 @@ pub struct ErrorBody {
     pub message: String,
     /// On `KeyDisabled`: when the key became unusable, Unix ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<f64>,
+    pub disabled_at: Option<i64>,
 }
 
 impl ErrorBody {

@@ -131,6 +131,9 @@ pub struct KeyAnswer {
     /// The data key in clear, only when no recipient was sent (generate, unwrap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<SecretBytes>,
+    /// The service identity's signature of the answer statement (§6.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_signature: Option<Bytes>,
 }
 
 /// One result of `/rewrap-batch` (§3.5.1): the `/rewrap` answer or that item's error. On the wire
@@ -163,6 +166,8 @@ struct BatchItemWire {
     key_version: Option<u32>,
     #[serde(default)]
     wrapped_key: Option<Bytes>,
+    #[serde(default)]
+    identity_signature: Option<Bytes>,
 }
 
 impl<'de> Deserialize<'de> for BatchItemAnswer {
@@ -177,6 +182,7 @@ impl<'de> Deserialize<'de> for BatchItemAnswer {
                 key_id: w.key_id,
                 key_version: w.key_version,
                 wrapped_key: w.wrapped_key,
+                identity_signature: w.identity_signature,
                 ..KeyAnswer::default()
             }),
         })

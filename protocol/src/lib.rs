@@ -14,6 +14,7 @@ pub mod bytes;
 pub mod context;
 pub mod errors;
 pub mod hpke;
+pub mod identity;
 pub mod key_ops;
 pub mod kms_layout;
 pub mod public_key;

@@ -31,6 +31,9 @@ pub struct PublicKeyJwk {
     pub key_id: String,
     /// The version whose public key this is.
     pub key_version: u32,
+    /// The service identity's signature of the public-key statement (§6.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_signature: Option<crate::Bytes>,
 }
 
 /// The JWK `alg` of an HPKE P-256 key (§3.6).
@@ -52,6 +55,7 @@ impl PublicKeyJwk {
             kid: alloc::format!("{key_id}#{version}"),
             key_id: key_id.into(),
             key_version: version,
+            identity_signature: None,
         })
     }
 

@@ -28,6 +28,9 @@ pub struct StatusAnswer {
     pub wrapped_key_kinds: Vec<String>,
     /// The `recipient` suites accepted.
     pub hpke_suites: Vec<Suite>,
+    /// The service's identity public key (§6.3), for display only: clients pin it out of band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<crate::Bytes>,
 }
 
 /// §3.7: `{"status": "ok"}`.
