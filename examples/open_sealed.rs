@@ -129,6 +129,7 @@ fn main() {
             policy: RetryPolicy::default(),
             allow_plaintext_keys: false,
             reason: Some("native cross-runtime check".into()),
+            identity: None,
         },
         Rc::new(LoopbackHttp),
         clock.clone(),

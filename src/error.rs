@@ -59,6 +59,9 @@ pub enum KeyServiceErrorKind {
     Protocol,
     /// The service answered with a plaintext key where a sealed one was required.
     DowngradeRefused,
+    /// An answer or public key is not signed by the key-service identity pinned in the
+    /// configuration (PROTOCOL.md §6.3): someone else answered in the service's place.
+    IdentityMismatch,
 }
 
 impl KeyServiceErrorKind {
@@ -76,6 +79,7 @@ impl KeyServiceErrorKind {
             Self::Timeout => "TIMEOUT",
             Self::Protocol => "PROTOCOL_ERROR",
             Self::DowngradeRefused => "DOWNGRADE_REFUSED",
+            Self::IdentityMismatch => "IDENTITY_MISMATCH",
         }
     }
 }
@@ -99,6 +103,7 @@ pub const ERROR_CODES: &[&str] = &[
     "TIMEOUT",
     "PROTOCOL_ERROR",
     "DOWNGRADE_REFUSED",
+    "IDENTITY_MISMATCH",
     "NO_USABLE_ENTRY",
     "INTERNAL",
 ];
@@ -162,6 +167,7 @@ mod tests {
             KeyServiceErrorKind::Timeout,
             KeyServiceErrorKind::Protocol,
             KeyServiceErrorKind::DowngradeRefused,
+            KeyServiceErrorKind::IdentityMismatch,
         ];
         let all = format
             .into_iter()

@@ -12,6 +12,7 @@ use core::cell::Cell;
 
 use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender};
 use keyseal_protocol as proto;
+use keyseal_protocol::identity::AnswerFacts;
 use keyseal_protocol::{ErrorBody, ErrorName, KeyAnswer, Token};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::endpoints::{Call, CallError, Endpoints, Refusal, Retry};
 use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::Observer;
+use crate::identity::PinnedIdentity;
 use crate::key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };
@@ -39,6 +41,9 @@ pub struct KmsClientConfig {
     pub allow_plaintext_keys: bool,
     /// `reason` sent with each call (audit log).
     pub reason: Option<String>,
+    /// The service's identity public key (uncompressed SEC1), pinned: every answer and public key
+    /// must be signed by it (PROTOCOL.md §6.3). `None`: answers are not checked for a signature.
+    pub identity: Option<Vec<u8>>,
 }
 
 /// A protocol-v1 key-service client.
@@ -47,6 +52,7 @@ pub struct KmsClient {
     endpoints: Endpoints,
     allow_plaintext_keys: bool,
     reason: Option<String>,
+    identity: Option<PinnedIdentity>,
     tokens: Rc<dyn TokenSource>,
     observer: Rc<Observer>,
     /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
@@ -100,8 +106,20 @@ fn refusal_of(status: u16, body: Option<&ErrorBody>) -> (Error, Option<f64>) {
     }
 }
 
-/// Reads a non-2xx answer of a protocol-v1 service (PROTOCOL.md §5 "Retries").
+/// Reads a non-2xx answer of a protocol-v1 service (PROTOCOL.md §5 "Retries"). A redirect (3xx,
+/// or the opaque status 0 a browser reports for one) is refused and never followed: following it
+/// would send the token — and for `/wrap` the data key — wherever it points.
 fn classify(resp: &HttpResponse) -> Refusal {
+    if resp.status == 0 || (300..400).contains(&resp.status) {
+        return Refusal {
+            error: protocol_error(format!(
+                "the key service answered a redirect (HTTP {}); keyseal does not follow redirects: configure the final URL",
+                resp.status
+            )),
+            retry: Retry::Never,
+            disabled_at_ms: None,
+        };
+    }
     let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
     let (error, disabled_at_ms) = refusal_of(resp.status, body.as_ref());
     let retry = match resp.status {
@@ -176,8 +194,34 @@ fn rewrap_item(q: &RewrapQuestion<'_>) -> proto::RewrapItem {
     }
 }
 
+/// PROTOCOL.md §1: a base URL is `https`, or plain `http` on loopback only (tests, the demo).
+fn check_url(url: &str) -> Result<(), Error> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(Error::invalid("a key-service URL must start with https:// (http:// on loopback only)"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let ipv4_loopback = {
+        let octets: Vec<&str> = host.split('.').collect();
+        octets.len() == 4 && octets[0] == "127" && octets.iter().all(|o| o.parse::<u8>().is_ok())
+    };
+    let loopback = host == "localhost" || host == "::1" || ipv4_loopback;
+    if loopback {
+        Ok(())
+    } else {
+        Err(Error::invalid("plain http:// key-service URLs are allowed on loopback only: use https://"))
+    }
+}
+
 impl KmsClient {
-    /// A client; no request is made until the first call.
+    /// A client; no request is made until the first call. Every URL must be `https` (or `http` on
+    /// loopback).
     pub fn new(
         config: KmsClientConfig,
         transport: Rc<dyn HttpTransport>,
@@ -188,6 +232,7 @@ impl KmsClient {
         if config.id.is_empty() || config.id.len() > 255 {
             return Err(Error::invalid("key service id must be 1..=255 bytes"));
         }
+        config.urls.iter().try_for_each(|u| check_url(u))?;
         let endpoints = Endpoints::new(
             &config.id,
             config.urls,
@@ -201,6 +246,7 @@ impl KmsClient {
             endpoints,
             allow_plaintext_keys: config.allow_plaintext_keys,
             reason: config.reason,
+            identity: config.identity.map(PinnedIdentity::new).transpose()?,
             tokens,
             observer,
             batch_supported: Cell::new(true),
@@ -258,6 +304,36 @@ impl KmsClient {
         parse(&bytes)
     }
 
+    /// With a pinned identity: the answer must be signed for this request (PROTOCOL.md §6.3).
+    fn check(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
+        match &self.identity {
+            Some(id) => id.check_answer(request, a),
+            None => Ok(()),
+        }
+    }
+
+    fn check_rewrap(&self, q: &RewrapQuestion<'_>, a: &KeyAnswer) -> Result<(), Error> {
+        let ctx = q.context.encode();
+        let facts = AnswerFacts {
+            op: "rewrap",
+            key_id: q.key_id,
+            to_key_id: q.to_key_id.unwrap_or(q.key_id),
+            context: &ctx,
+            wrapped_in: q.wrapped,
+            ..AnswerFacts::default()
+        };
+        self.check(facts, a)
+    }
+
+    /// With a pinned identity, the data key never crosses the connection (§6.3): it is sealed
+    /// offline to the key's signature-checked public key as an `hpke-p256` entry, which the
+    /// service's `/rewrap` turns into a `kms` wrapped key.
+    async fn wrap_sealed(&self, key_id: &str, data_key: &DataKey, context: &EncryptionContext) -> Result<Vec<u8>, Error> {
+        let pk = self.public_key(key_id).await?;
+        let entry = keyseal_format::hpke_p256::seal_entry(&pk.public_sec1, key_id, pk.version, context, data_key)?;
+        self.rewrap(EntryKind::HpkeP256, key_id, &entry, context, None).await
+    }
+
     /// The key version of a `kms` entry made by `keyseal-kms` (PROTOCOL.md §7.2), for display and
     /// for skipping entries already on the newest version; never used for a security decision.
     pub fn kms_entry_version(wrapped: &[u8]) -> Option<u32> {
@@ -286,6 +362,16 @@ impl KeyService for KmsClient {
                 reason: self.reason.clone(),
             };
             let a = self.key_op("generate", key_id, &request).await?;
+            let ctx = context.encode();
+            let facts = AnswerFacts {
+                op: "generate",
+                key_id,
+                to_key_id: key_id,
+                context: &ctx,
+                recipient: &kp.public_sec1(),
+                ..AnswerFacts::default()
+            };
+            self.check(facts, &a)?;
             let data_key = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
             self.observer.key_worked(key_id);
             Ok(GeneratedKey {
@@ -302,6 +388,9 @@ impl KeyService for KmsClient {
         context: &'a EncryptionContext,
     ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
         Box::pin(async move {
+            if self.identity.is_some() {
+                return self.wrap_sealed(key_id, data_key, context).await;
+            }
             let authorization = Some(self.token("wrap", key_id).await?);
             let request = proto::WrapRequest {
                 key_id: key_id.into(),
@@ -310,7 +399,17 @@ impl KeyService for KmsClient {
                 authorization,
                 reason: self.reason.clone(),
             };
-            wrapped_of(self.key_op("wrap", key_id, &request).await?)
+            let a = self.key_op("wrap", key_id, &request).await?;
+            let ctx = context.encode();
+            let facts = AnswerFacts {
+                op: "wrap",
+                key_id,
+                to_key_id: key_id,
+                context: &ctx,
+                ..AnswerFacts::default()
+            };
+            self.check(facts, &a)?;
+            wrapped_of(a)
         })
     }
 
@@ -334,6 +433,17 @@ impl KeyService for KmsClient {
                 reason: self.reason.clone(),
             };
             let a = self.key_op("unwrap", key_id, &request).await?;
+            let ctx = context.encode();
+            let facts = AnswerFacts {
+                op: "unwrap",
+                key_id,
+                to_key_id: key_id,
+                context: &ctx,
+                recipient: &kp.public_sec1(),
+                wrapped_in: wrapped,
+                ..AnswerFacts::default()
+            };
+            self.check(facts, &a)?;
             let dek = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
             self.observer.key_worked(key_id);
             Ok(dek)
@@ -362,7 +472,9 @@ impl KeyService for KmsClient {
                 authorization,
                 reason: self.reason.clone(),
             };
-            wrapped_of(self.key_op("rewrap", key_id, &request).await?)
+            let a = self.key_op("rewrap", key_id, &request).await?;
+            self.check_rewrap(&q, &a)?;
+            wrapped_of(a)
         })
     }
 
@@ -388,7 +500,7 @@ impl KeyService for KmsClient {
                 .post("rewrap_batch", "/rewrap-batch", first.key_id, &request)
                 .await
             {
-                Ok(bytes) => batch_answers(&bytes, questions.len()),
+                Ok(bytes) => batch_answers(&bytes, questions, |q, a| self.check_rewrap(q, a)),
                 // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
                 // one from now on.
                 Err(CallError {
@@ -424,6 +536,12 @@ impl KeyService for KmsClient {
             let public_sec1 = jwk.to_sec1().ok_or_else(|| {
                 protocol_error("public key is not an EC P-256 JWK with 32-byte coordinates")
             })?;
+            if jwk.key_id != key_id {
+                return Err(protocol_error("public key of another key id"));
+            }
+            if let Some(id) = &self.identity {
+                id.check_public_key(key_id, jwk.key_version, &public_sec1, jwk.identity_signature.as_ref())?;
+            }
             Ok(PublicKeyInfo {
                 key_id: key_id.into(),
                 version: jwk.key_version,
@@ -442,15 +560,20 @@ impl KeyService for KmsClient {
 
 /// The answer of `/rewrap-batch` (PROTOCOL.md §3.5.1): exactly `expected` items, each a wrapped
 /// key or a refusal mapped as §5 maps a whole answer.
-fn batch_answers(body: &[u8], expected: usize) -> Result<RewrapAnswers, Error> {
+fn batch_answers(
+    body: &[u8],
+    questions: &[RewrapQuestion<'_>],
+    check: impl Fn(&RewrapQuestion<'_>, &KeyAnswer) -> Result<(), Error>,
+) -> Result<RewrapAnswers, Error> {
     let b: proto::RewrapBatchAnswer =
         serde_json::from_slice(body).map_err(|_| protocol_error("batch answer is not the expected JSON"))?;
-    if b.items.len() != expected {
+    if b.items.len() != questions.len() {
         return Err(protocol_error("batch answer has the wrong number of items"));
     }
     Ok(b.items
         .into_iter()
-        .map(|item| match item {
+        .zip(questions)
+        .map(|(item, q)| match item {
             proto::BatchItemAnswer::Refused { error, message } => {
                 let body = ErrorBody {
                     code: 400,
@@ -460,10 +583,12 @@ fn batch_answers(body: &[u8], expected: usize) -> Result<RewrapAnswers, Error> {
                 };
                 Err(refusal_of(400, Some(&body)).0)
             }
-            proto::BatchItemAnswer::Rewrapped(a) => a
-                .wrapped_key
-                .map(|w| w.0)
-                .ok_or_else(|| protocol_error("batch item lacks wrapped_key")),
+            proto::BatchItemAnswer::Rewrapped(a) => {
+                check(q, &a)?;
+                a.wrapped_key
+                    .map(|w| w.0)
+                    .ok_or_else(|| protocol_error("batch item lacks wrapped_key"))
+            }
         })
         .collect())
 }

@@ -152,6 +152,7 @@ fn rig(urls: &[&str], steps: Vec<Step>, allow_plaintext: bool) -> Rig {
             policy,
             allow_plaintext_keys: allow_plaintext,
             reason: None,
+            identity: None,
         },
         Rc::new(Tr(script.clone())),
         Rc::new(ClockH(clock.clone())),
@@ -179,21 +180,21 @@ fn generate(r: &Rig) -> Result<keyseal::GeneratedKey, keyseal::Error> {
 #[test]
 fn refused_url_fails_over_to_the_next() {
     let r = rig(
-        &["http://a/v1", "http://b/v1"],
+        &["https://a/v1", "https://b/v1"],
         vec![Step::Refuse, Step::Good],
         false,
     );
     assert_eq!(generate(&r).unwrap().data_key.expose_secret(), &[7; 32]);
     assert_eq!(
         *r.script.seen.borrow(),
-        ["http://a/v1/generate", "http://b/v1/generate"]
+        ["https://a/v1/generate", "https://b/v1/generate"]
     );
 }
 
 #[test]
 fn server_error_then_success_is_retried_with_backoff() {
     let r = rig(
-        &["http://a/v1"],
+        &["https://a/v1"],
         vec![
             Step::Status(500, None, r#"{"code":500,"error":"Internal","message":"x"}"#),
             Step::Good,
@@ -221,7 +222,7 @@ fn server_error_then_success_is_retried_with_backoff() {
 #[test]
 fn retry_after_is_honoured() {
     let r = rig(
-        &["http://a/v1"],
+        &["https://a/v1"],
         vec![
             Step::Status(
                 429,
@@ -239,7 +240,7 @@ fn retry_after_is_honoured() {
 #[test]
 fn hang_times_out_per_attempt_then_fails_over() {
     let r = rig(
-        &["http://a/v1", "http://b/v1"],
+        &["https://a/v1", "https://b/v1"],
         vec![Step::Hang, Step::Good],
         false,
     );
@@ -249,7 +250,7 @@ fn hang_times_out_per_attempt_then_fails_over() {
 
 #[test]
 fn hanging_everywhere_is_a_timeout_within_the_deadline() {
-    let r = rig(&["http://a/v1"], (0..20).map(|_| Step::Hang).collect(), false);
+    let r = rig(&["https://a/v1"], (0..20).map(|_| Step::Hang).collect(), false);
     assert_eq!(generate(&r).unwrap_err().code(), "TIMEOUT");
     assert!(r.clock.0.get() <= 5000.0 + 1.0, "{}", r.clock.0.get());
 }
@@ -286,7 +287,7 @@ fn definitive_refusals_are_not_retried() {
             .as_u64()
             .unwrap() as u16;
         let r = rig(
-            &["http://a/v1", "http://b/v1"],
+            &["https://a/v1", "https://b/v1"],
             vec![Step::Status(status, None, body)],
             false,
         );
@@ -298,7 +299,7 @@ fn definitive_refusals_are_not_retried() {
 #[test]
 fn disabled_answer_records_time_to_revoke() {
     let r = rig(
-        &["http://a/v1"],
+        &["https://a/v1"],
         vec![Step::Status(
             403,
             None,
@@ -314,27 +315,27 @@ fn disabled_answer_records_time_to_revoke() {
 #[test]
 fn garbage_answers_are_protocol_errors() {
     let r = rig(
-        &["http://a/v1"],
+        &["https://a/v1"],
         vec![Step::Status(200, None, "<html>not json")],
         false,
     );
     assert_eq!(generate(&r).unwrap_err().code(), "PROTOCOL_ERROR");
-    let r = rig(&["http://a/v1"], vec![Step::Status(418, None, "teapot")], false);
+    let r = rig(&["https://a/v1"], vec![Step::Status(418, None, "teapot")], false);
     assert_eq!(generate(&r).unwrap_err().code(), "PROTOCOL_ERROR");
 }
 
 #[test]
 fn plaintext_key_answer_is_a_downgrade_unless_allowed() {
-    let r = rig(&["http://a/v1"], vec![Step::Plaintext], false);
+    let r = rig(&["https://a/v1"], vec![Step::Plaintext], false);
     assert_eq!(generate(&r).unwrap_err().code(), "DOWNGRADE_REFUSED");
-    let r = rig(&["http://a/v1"], vec![Step::Plaintext], true);
+    let r = rig(&["https://a/v1"], vec![Step::Plaintext], true);
     assert_eq!(generate(&r).unwrap().data_key.expose_secret(), &[7; 32]);
 }
 
 #[test]
 fn circuit_opens_after_repeated_failures_and_half_opens_after_cooldown() {
     let steps = (0..9).map(|_| Step::Refuse).collect();
-    let r = rig(&["http://a/v1", "http://b/v1"], steps, false);
+    let r = rig(&["https://a/v1", "https://b/v1"], steps, false);
     assert_eq!(generate(&r).unwrap_err().code(), "KMS_UNAVAILABLE");
     // 3 rounds × 2 URLs = 6 attempts; threshold 3 opens both circuits.
     assert_eq!(r.script.seen.borrow().len(), 6);
@@ -358,8 +359,8 @@ fn circuit_opens_after_repeated_failures_and_half_opens_after_cooldown() {
 
 #[test]
 fn sdk_caches_data_keys_and_fails_over_across_entries() {
-    let primary = rig(&["http://a/v1"], vec![], false);
-    let escrow = rig(&["http://e/v1"], vec![], false);
+    let primary = rig(&["https://a/v1"], vec![], false);
+    let escrow = rig(&["https://e/v1"], vec![], false);
     let clock = primary.clock.clone();
     let observer = primary.observer.clone();
     let p = Rc::new(primary.client);
@@ -367,10 +368,11 @@ fn sdk_caches_data_keys_and_fails_over_across_entries() {
         KmsClient::new(
             KmsClientConfig {
                 id: "escrow".into(),
-                urls: vec!["http://e/v1".into()],
+                urls: vec!["https://e/v1".into()],
                 policy: RetryPolicy::default(),
                 allow_plaintext_keys: false,
                 reason: None,
+                identity: None,
             },
             Rc::new(Tr(escrow.script.clone())),
             Rc::new(ClockH(clock.clone())),
@@ -460,7 +462,7 @@ fn sdk_caches_data_keys_and_fails_over_across_entries() {
 
 #[test]
 fn key_disabled_purges_the_cache_and_does_not_fail_over() {
-    let primary = rig(&["http://a/v1"], vec![], false);
+    let primary = rig(&["https://a/v1"], vec![], false);
     let clock = primary.clock.clone();
     let observer = primary.observer.clone();
     let events = primary.events.clone();

@@ -70,6 +70,16 @@ impl fmt::Debug for SignatureKeyPair {
     }
 }
 
+/// Checks that `public_sec1` is an uncompressed SEC1 point on P-256.
+pub fn check_public_key(public_sec1: &[u8]) -> Result<(), Error> {
+    if public_sec1.len() != PUBLIC_KEY_LEN || public_sec1[0] != 4 {
+        return Err(Error::invalid("not an uncompressed SEC1 P-256 point"));
+    }
+    VerifyingKey::from_sec1_bytes(public_sec1)
+        .map(|_| ())
+        .map_err(|_| Error::invalid("not a point on P-256"))
+}
+
 /// Verifies `signature` (`r ‖ s`) over `message` (hashed with SHA-256) under the uncompressed SEC1
 /// public key `public_sec1`. Any failure — a bad key, a malformed or wrong signature — is
 /// [`Error::DecryptionFailed`]: for a reader, a message that does not verify is not authentic.

@@ -33,13 +33,14 @@ export const TimeoutError = make('TimeoutError', 'TIMEOUT');
 export const ProtocolError = make('ProtocolError', 'PROTOCOL_ERROR');
 export const DowngradeRefusedError = make('DowngradeRefusedError', 'DOWNGRADE_REFUSED');
 export const NoUsableEntryError = make('NoUsableEntryError', 'NO_USABLE_ENTRY');
+export const IdentityMismatchError = make('IdentityMismatchError', 'IDENTITY_MISMATCH');
 
 const BY_CODE = Object.fromEntries(
   [
     DecryptionFailedError, InvalidFormatError, UnsupportedVersionError, UnsupportedSuiteError,
     LimitExceededError, ContextMismatchError, InvalidArgumentError, RandomUnavailableError,
     AccessDeniedError, KeyDisabledError, KeyNotFoundError, ThrottledError, KmsUnavailableError,
-    TimeoutError, ProtocolError, DowngradeRefusedError, NoUsableEntryError,
+    TimeoutError, ProtocolError, DowngradeRefusedError, NoUsableEntryError, IdentityMismatchError,
   ].map((C) => [C.code, C]),
 );
 

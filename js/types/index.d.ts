@@ -9,7 +9,7 @@ export type KeySealErrorCode =
   | 'DECRYPTION_FAILED' | 'INVALID_FORMAT' | 'UNSUPPORTED_VERSION' | 'UNSUPPORTED_SUITE'
   | 'LIMIT_EXCEEDED' | 'CONTEXT_MISMATCH' | 'INVALID_ARGUMENT' | 'RANDOM_UNAVAILABLE'
   | 'ACCESS_DENIED' | 'KEY_DISABLED' | 'KEY_NOT_FOUND' | 'THROTTLED' | 'KMS_UNAVAILABLE'
-  | 'TIMEOUT' | 'PROTOCOL_ERROR' | 'DOWNGRADE_REFUSED' | 'NO_USABLE_ENTRY' | 'INTERNAL';
+  | 'TIMEOUT' | 'PROTOCOL_ERROR' | 'DOWNGRADE_REFUSED' | 'IDENTITY_MISMATCH' | 'NO_USABLE_ENTRY' | 'INTERNAL';
 
 export interface KeyServiceOptions {
   /** Written into each wrapped-key entry; decrypt uses it to find the service. Default `default`. */
@@ -18,6 +18,29 @@ export interface KeyServiceOptions {
   urls: string[] | string;
   /** Key id at this service (`tenant/name`); defaults to the top-level `keyId` for the primary. */
   keyId?: string;
+  /**
+   * The service's identity public key (base64 of the 65-byte SEC1 point, `keyseal-kms identity
+   * show`). When set, every answer and public key must be signed by it (PROTOCOL.md §6.3), so an
+   * active TLS-terminating proxy cannot hand out data keys of its own (`IdentityMismatchError`),
+   * and escrow wraps never send the data key over the connection.
+   */
+  identity?: string;
+}
+
+/** Which wrapped-key entries `decrypt` uses (SECURITY.md). */
+export interface DecryptOptions {
+  /**
+   * Key ids accepted besides each service's configured `keyId`: exact ids or prefixes ending in
+   * `*` (`'acme/*'`), e.g. the key objects were rotated to. Entries of other key ids are skipped
+   * without a key-service call.
+   */
+  allowKeyIds?: string[];
+  /**
+   * Accept `hpke-p256` (public-key) entries. Default: only when this instance's `wrapMode` is
+   * `'public-key'`. Public-key mode authenticates no sender: anyone with the key's public key can
+   * make such an entry.
+   */
+  acceptPublicKeyEntries?: boolean;
 }
 
 export interface CacheOptions {
@@ -56,7 +79,7 @@ export interface KeySealOptions {
   /** More services (escrow, DR): every new message gets an entry for each; decrypt fails over to them. */
   escrow?: (KeyServiceOptions & { id: string; keyId: string })[];
   /** Returns the caller's access token (JWT) for a key-service call; `service` tells which service (primary or escrow) it is for. */
-  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' }) => string | Promise<string>;
+  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'rewrap_batch' }) => string | Promise<string>;
   /** Data-key cache, or `false` for none. */
   cache?: CacheOptions | false;
   /** Per-attempt timeout (default 5000 ms). */
@@ -80,6 +103,8 @@ export interface KeySealOptions {
    * `crypto.subtle` (create fails where it is absent). `node`: always node:crypto (Node entry only).
    */
   engine?: 'auto' | 'wasm' | 'webcrypto' | 'node';
+  /** Which wrapped-key entries decrypt uses (default: each service's own `keyId`, no public-key entries). */
+  decrypt?: DecryptOptions;
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */
   onEvent?: (event: KeySealEvent) => void;
 }
@@ -245,5 +270,6 @@ export declare class TimeoutError extends KeySealError {}
 export declare class ProtocolError extends KeySealError {}
 export declare class DowngradeRefusedError extends KeySealError {}
 export declare class NoUsableEntryError extends KeySealError {}
+export declare class IdentityMismatchError extends KeySealError {}
 export declare const ERROR_CODES: readonly KeySealErrorCode[];
 export declare function fromCore(e: unknown): KeySealError;

@@ -6,7 +6,7 @@ use js_sys::Uint8Array;
 use keyseal::{HttpRequest, HttpResponse, HttpTransport, LocalBoxFuture, TransportError};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, Request, RequestInit, Response};
+use web_sys::{AbortController, Headers, Request, RequestInit, RequestRedirect, Response};
 
 use crate::globals::global_fetch;
 
@@ -47,6 +47,9 @@ fn request(req: &HttpRequest, ctl: &AbortController) -> Result<Request, JsValue>
     let init = RequestInit::new();
     init.set_method(req.method);
     init.set_signal(Some(&ctl.signal()));
+    // Never follow a redirect: the SDK refuses it (its token, and for /wrap a data key, would go
+    // wherever it points).
+    init.set_redirect(RequestRedirect::Manual);
     if let Some(body) = &req.body {
         let headers = Headers::new()?;
         headers.set("content-type", "application/json")?;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use js_sys::{Function, Reflect};
 use keyseal::{
-    CacheConfig, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy, ServiceBinding,
+    CacheConfig, DecryptPolicy, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy, ServiceBinding,
     WrapMode,
 };
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -52,6 +52,17 @@ struct ServiceOptions {
     /// Alias of `urls` with one URL.
     url: Option<String>,
     key_id: Option<String>,
+    /// The service's identity public key to pin (base64 of 65-byte SEC1, PROTOCOL.md §6.3).
+    identity: Option<String>,
+}
+
+/// `decrypt`: which entries this instance uses (DESIGN.md "Decrypt policy").
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DecryptOptions {
+    #[serde(default)]
+    allow_key_ids: Vec<String>,
+    accept_public_key_entries: Option<bool>,
 }
 
 /// `cache`: `false` (off) or limits.
@@ -158,6 +169,8 @@ struct Options {
     reason: Option<String>,
     #[serde(default)]
     engine: EngineOption,
+    #[serde(default)]
+    decrypt: DecryptOptions,
 }
 
 /// What `create` builds.
@@ -257,6 +270,14 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
             .or(default_key)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| invalid_value(&format!("options.{what}"), "needs a keyId"))?;
+        let identity = s
+            .identity
+            .as_deref()
+            .map(|b| {
+                keyseal::protocol::bytes::decode(b)
+                    .ok_or_else(|| invalid_value(&format!("options.{what}.identity"), "must be base64 (RFC 4648 §4)"))
+            })
+            .transpose()?;
         let client = KmsClient::new(
             KmsClientConfig {
                 id: s.id.clone().unwrap_or_else(|| "default".into()),
@@ -264,6 +285,7 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
                 policy,
                 allow_plaintext_keys: o.allow_plaintext_keys,
                 reason: o.reason.clone(),
+                identity,
             },
             transport.clone(),
             clock.clone(),
@@ -294,6 +316,14 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
         _ => WrapMode::KeyService,
     };
     config.segment_size = o.segment_size.unwrap_or(keyseal::DEFAULT_SEGMENT_SIZE);
+    // An instance that writes public-key entries reads them too, unless told otherwise.
+    config.decrypt = DecryptPolicy {
+        allow_key_ids: o.decrypt.allow_key_ids,
+        accept_public_key_entries: o
+            .decrypt
+            .accept_public_key_entries
+            .unwrap_or(config.wrap_mode == WrapMode::PublicKey),
+    };
     let sdk = KeySeal::new(config, clock, observer).map_err(js_error)?;
     Ok(Built {
         sdk,

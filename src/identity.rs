@@ -1,0 +1,67 @@
+//! Service identity on the client side (PROTOCOL.md §6.3): with a key service's identity key
+//! pinned in the configuration, every answer and public key the client uses must carry a valid
+//! signature by it, so whoever answers in the service's place (an active TLS-terminating proxy)
+//! cannot hand this client a data key, a wrapped key or a public key of its own.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use keyseal_format::ecdsa_p256;
+use keyseal_protocol::identity::{AnswerFacts, public_key_statement};
+use keyseal_protocol::{Bytes, KeyAnswer};
+
+use crate::error::{Error, KeyServiceErrorKind};
+
+/// A pinned identity public key (uncompressed SEC1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PinnedIdentity(Vec<u8>);
+
+fn mismatch(what: &str) -> Error {
+    Error::key_service(
+        KeyServiceErrorKind::IdentityMismatch,
+        format!("{what} is not signed by the pinned key-service identity"),
+    )
+}
+
+impl PinnedIdentity {
+    /// Checks the key: an uncompressed SEC1 P-256 point.
+    pub(crate) fn new(public_sec1: Vec<u8>) -> Result<Self, Error> {
+        ecdsa_p256::check_public_key(&public_sec1)
+            .map_err(|_| Error::invalid("identity must be a 65-byte uncompressed SEC1 P-256 public key"))?;
+        Ok(Self(public_sec1))
+    }
+
+    fn verify(&self, statement: &[u8], signature: Option<&Bytes>, what: &str) -> Result<(), Error> {
+        let sig = signature.ok_or_else(|| mismatch(what))?;
+        ecdsa_p256::verify(&self.0, statement, &sig.0).map_err(|_| mismatch(what))
+    }
+
+    /// Verifies a key-operation answer: `request` holds what the client asked (op, key ids,
+    /// context, recipient, wrapped key in); the rest comes from the answer itself.
+    pub(crate) fn check_answer(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
+        let sealed = a.sealed_key.as_ref();
+        let facts = AnswerFacts {
+            wrapped_out: a.wrapped_key.as_ref().map_or(&[][..], |w| &w.0),
+            key_version: a.key_version.unwrap_or(0),
+            enc: sealed.map_or(&[][..], |s| &s.enc.0),
+            ciphertext: sealed.map_or(&[][..], |s| &s.ciphertext.0),
+            ..request
+        };
+        self.verify(&facts.statement(), a.identity_signature.as_ref(), request.op)
+    }
+
+    /// Verifies a public key for offline wraps (§3.6).
+    pub(crate) fn check_public_key(
+        &self,
+        key_id: &str,
+        version: u32,
+        public_sec1: &[u8],
+        signature: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        self.verify(
+            &public_key_statement(key_id, version, public_sec1),
+            signature,
+            "the public key",
+        )
+    }
+}
