@@ -200,7 +200,9 @@ fn check_url(url: &str) -> Result<(), Error> {
         return Ok(());
     }
     let Some(rest) = url.strip_prefix("http://") else {
-        return Err(Error::invalid("a key-service URL must start with https:// (http:// on loopback only)"));
+        return Err(Error::invalid(
+            "a key-service URL must start with https:// (http:// on loopback only)",
+        ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = match authority.strip_prefix('[') {
@@ -215,7 +217,9 @@ fn check_url(url: &str) -> Result<(), Error> {
     if loopback {
         Ok(())
     } else {
-        Err(Error::invalid("plain http:// key-service URLs are allowed on loopback only: use https://"))
+        Err(Error::invalid(
+            "plain http:// key-service URLs are allowed on loopback only: use https://",
+        ))
     }
 }
 
@@ -328,10 +332,17 @@ impl KmsClient {
     /// With a pinned identity, the data key never crosses the connection (§6.3): it is sealed
     /// offline to the key's signature-checked public key as an `hpke-p256` entry, which the
     /// service's `/rewrap` turns into a `kms` wrapped key.
-    async fn wrap_sealed(&self, key_id: &str, data_key: &DataKey, context: &EncryptionContext) -> Result<Vec<u8>, Error> {
+    async fn wrap_sealed(
+        &self,
+        key_id: &str,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, Error> {
         let pk = self.public_key(key_id).await?;
-        let entry = keyseal_format::hpke_p256::seal_entry(&pk.public_sec1, key_id, pk.version, context, data_key)?;
-        self.rewrap(EntryKind::HpkeP256, key_id, &entry, context, None).await
+        let entry =
+            keyseal_format::hpke_p256::seal_entry(&pk.public_sec1, key_id, pk.version, context, data_key)?;
+        self.rewrap(EntryKind::HpkeP256, key_id, &entry, context, None)
+            .await
     }
 
     /// The key version of a `kms` entry made by `keyseal-kms` (PROTOCOL.md §7.2), for display and
@@ -540,7 +551,12 @@ impl KeyService for KmsClient {
                 return Err(protocol_error("public key of another key id"));
             }
             if let Some(id) = &self.identity {
-                id.check_public_key(key_id, jwk.key_version, &public_sec1, jwk.identity_signature.as_ref())?;
+                id.check_public_key(
+                    key_id,
+                    jwk.key_version,
+                    &public_sec1,
+                    jwk.identity_signature.as_ref(),
+                )?;
             }
             Ok(PublicKeyInfo {
                 key_id: key_id.into(),

@@ -82,6 +82,15 @@ impl EncryptStream {
     }
 }
 
+/// Opens `data`; when a segment fails, the plaintext of the segments before it in this same push
+/// is wiped rather than dropped in memory (it is never released either way).
+fn push_or_wipe(opener: &mut SegmentOpener, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    opener.push(data, out).map_err(|e| {
+        zeroize::Zeroize::zeroize(out);
+        Error::from(e)
+    })
+}
+
 enum DecryptState {
     /// Collecting the header (bounded by the limits of FORMAT.md §8, checked as bytes arrive).
     Header(Vec<u8>),
@@ -137,7 +146,7 @@ impl DecryptStream {
             DecryptState::Done(e) => Err(e.unwrap_or_else(|| Error::invalid("the stream is finished"))),
             DecryptState::Body(mut opener) => {
                 let mut out = Vec::new();
-                opener.push(data, &mut out)?;
+                push_or_wipe(&mut opener, data, &mut out)?;
                 self.state = DecryptState::Body(opener);
                 Ok(out)
             }
@@ -156,7 +165,7 @@ impl DecryptStream {
                 let mut opener = SegmentOpener::new(ks.engine_ref(), &header, &dek)?;
                 self.header = Some(header);
                 let mut out = Vec::new();
-                opener.push(&buf[n..], &mut out)?;
+                push_or_wipe(&mut opener, &buf[n..], &mut out)?;
                 self.state = DecryptState::Body(opener);
                 Ok(out)
             }

@@ -15,9 +15,9 @@ use keyseal::hpke_p256::{RecipientKeyPair, open_entry, seal_to_recipient};
 use keyseal::protocol::identity::{AnswerFacts, public_key_statement};
 use keyseal::protocol::{self as proto, Bytes};
 use keyseal::{
-    Clock, DataKey, EncryptionContext, EntryKind, Error, HttpRequest, HttpResponse, HttpTransport, KeyService,
-    KeyServiceErrorKind, KmsClient, KmsClientConfig, LocalBoxFuture, Observer, RetryPolicy, TokenRequest,
-    TokenSource, TransportError,
+    Clock, DataKey, EncryptionContext, EntryKind, Error, HttpRequest, HttpResponse, HttpTransport,
+    KeyService, KeyServiceErrorKind, KmsClient, KmsClientConfig, LocalBoxFuture, Observer, RetryPolicy,
+    TokenRequest, TokenSource, TransportError,
 };
 
 struct Now;
@@ -77,10 +77,19 @@ impl Server {
     fn answer(&self, req: &HttpRequest) -> HttpResponse {
         self.seen.borrow_mut().push(req.url.clone());
         if let Answerer::Redirect = self.who {
-            return HttpResponse { status: 307, retry_after_ms: None, body: Vec::new() };
+            return HttpResponse {
+                status: 307,
+                retry_after_ms: None,
+                body: Vec::new(),
+            };
         }
-        let ok = |v: serde_json::Value| HttpResponse { status: 200, retry_after_ms: None, body: v.to_string().into_bytes() };
-        let body: serde_json::Value = serde_json::from_slice(req.body.as_deref().unwrap_or(b"{}")).unwrap_or_default();
+        let ok = |v: serde_json::Value| HttpResponse {
+            status: 200,
+            retry_after_ms: None,
+            body: v.to_string().into_bytes(),
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(req.body.as_deref().unwrap_or(b"{}")).unwrap_or_default();
         let ctx = |v: &serde_json::Value| {
             let w: proto::WireContext = serde_json::from_value(v["context"].clone()).unwrap();
             w.to_context().unwrap()
@@ -88,7 +97,11 @@ impl Server {
         if req.url.contains("/keys/") {
             let pk = self.kek.public_sec1();
             let mut jwk = proto::PublicKeyJwk::from_sec1("acme/escrow", 4, &pk).unwrap();
-            jwk.identity_signature = Some(Bytes(self.identity.sign(&public_key_statement("acme/escrow", 4, &pk)).to_vec()));
+            jwk.identity_signature = Some(Bytes(
+                self.identity
+                    .sign(&public_key_statement("acme/escrow", 4, &pk))
+                    .to_vec(),
+            ));
             if let Answerer::Proxy = self.who {
                 let substitute = RecipientKeyPair::generate().public_sec1();
                 jwk = proto::PublicKeyJwk::from_sec1("acme/escrow", 4, &substitute).unwrap();
@@ -99,14 +112,30 @@ impl Server {
         let key_id = body["key_id"].as_str().unwrap().to_string();
         let c = ctx(&body);
         let encoded = match self.who {
-            Answerer::SwapContext => EncryptionContext::from_pairs([("tenant", "globex")]).unwrap().encode(),
+            Answerer::SwapContext => EncryptionContext::from_pairs([("tenant", "globex")])
+                .unwrap()
+                .encode(),
             _ => c.encode(),
         };
-        let recipient: Vec<u8> = body["recipient"]["public_key"].as_str().map(|s| proto::bytes::decode(s).unwrap()).unwrap_or_default();
-        let dek = if matches!(self.who, Answerer::Proxy) { &self.proxy_dek } else { &self.dek };
-        let wrapped_in: Vec<u8> = body["wrapped_key"].as_str().map(|s| proto::bytes::decode(s).unwrap()).unwrap_or_default();
+        let recipient: Vec<u8> = body["recipient"]["public_key"]
+            .as_str()
+            .map(|s| proto::bytes::decode(s).unwrap())
+            .unwrap_or_default();
+        let dek = if matches!(self.who, Answerer::Proxy) {
+            &self.proxy_dek
+        } else {
+            &self.dek
+        };
+        let wrapped_in: Vec<u8> = body["wrapped_key"]
+            .as_str()
+            .map(|s| proto::bytes::decode(s).unwrap())
+            .unwrap_or_default();
         let to_key_id = body["to_key_id"].as_str().unwrap_or(&key_id).to_string();
-        let mut a = proto::KeyAnswer { key_id: Some(to_key_id.clone()), key_version: Some(1), ..Default::default() };
+        let mut a = proto::KeyAnswer {
+            key_id: Some(to_key_id.clone()),
+            key_version: Some(1),
+            ..Default::default()
+        };
         if op == "rewrap" {
             // an hpke-p256 entry made to our KEK: opened, wrapped "kms" as the data key itself
             let opened = open_entry(&self.kek.secret_scalar(), &key_id, &wrapped_in, &c).unwrap();
@@ -116,7 +145,10 @@ impl Server {
         }
         if !recipient.is_empty() {
             let s = seal_to_recipient(&recipient, dek).unwrap();
-            a.sealed_key = Some(proto::SealedKey { enc: Bytes(s.enc), ciphertext: Bytes(s.ciphertext) });
+            a.sealed_key = Some(proto::SealedKey {
+                enc: Bytes(s.enc),
+                ciphertext: Bytes(s.ciphertext),
+            });
         }
         if !matches!(self.who, Answerer::Proxy) {
             let sealed = a.sealed_key.clone();
@@ -196,18 +228,45 @@ fn pinned_identity_accepts_the_service_and_refuses_a_substituting_proxy() {
     // every object's key), refused when the identity is pinned.
     let proxy = server(Answerer::Proxy);
     let trusting = client(&proxy, "https://kms.acme.example/v1", false).unwrap();
-    assert_eq!(block_on(trusting.generate("acme/default", &ctx())).unwrap().data_key.expose_secret(), &[6; 32]);
-    let pinned = Rc::new(Server { identity: SignatureKeyPair::from_secret_scalar(&real.identity.secret_scalar()).unwrap(), ..Rc::try_unwrap(server(Answerer::Proxy)).ok().unwrap() });
+    assert_eq!(
+        block_on(trusting.generate("acme/default", &ctx()))
+            .unwrap()
+            .data_key
+            .expose_secret(),
+        &[6; 32]
+    );
+    let pinned = Rc::new(Server {
+        identity: SignatureKeyPair::from_secret_scalar(&real.identity.secret_scalar()).unwrap(),
+        ..Rc::try_unwrap(server(Answerer::Proxy)).ok().unwrap()
+    });
     let c = client(&pinned, "https://kms.acme.example/v1", true).unwrap();
-    assert_eq!(code(block_on(c.generate("acme/default", &ctx())).unwrap_err()), "IDENTITY_MISMATCH");
-    assert_eq!(code(block_on(c.unwrap(EntryKind::Kms, "acme/default", &[6; 32], &ctx())).unwrap_err()), "IDENTITY_MISMATCH");
-    assert_eq!(code(block_on(c.public_key("acme/escrow")).unwrap_err()), "IDENTITY_MISMATCH");
+    assert_eq!(
+        code(block_on(c.generate("acme/default", &ctx())).unwrap_err()),
+        "IDENTITY_MISMATCH"
+    );
+    assert_eq!(
+        code(block_on(c.unwrap(EntryKind::Kms, "acme/default", &[6; 32], &ctx())).unwrap_err()),
+        "IDENTITY_MISMATCH"
+    );
+    assert_eq!(
+        code(block_on(c.public_key("acme/escrow")).unwrap_err()),
+        "IDENTITY_MISMATCH"
+    );
 
     // A proxy that signs with a key of its own is refused too.
     let own = server(Answerer::ProxyWithOwnKey);
     let c = client(&own, "https://kms.acme.example/v1", true).unwrap();
     let e = block_on(c.generate("acme/default", &ctx())).unwrap_err();
-    assert!(matches!(e, Error::KeyService { kind: KeyServiceErrorKind::IdentityMismatch, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::KeyService {
+                kind: KeyServiceErrorKind::IdentityMismatch,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -216,7 +275,10 @@ fn a_genuine_answer_to_another_request_is_refused() {
     // gets a genuine, signed answer from the service — for the request the service saw.
     let swap = server(Answerer::SwapContext);
     let c = client(&swap, "https://kms.acme.example/v1", true).unwrap();
-    assert_eq!(code(block_on(c.generate("acme/default", &ctx())).unwrap_err()), "IDENTITY_MISMATCH");
+    assert_eq!(
+        code(block_on(c.generate("acme/default", &ctx())).unwrap_err()),
+        "IDENTITY_MISMATCH"
+    );
 }
 
 #[test]
@@ -225,7 +287,11 @@ fn with_a_pinned_identity_wrap_never_sends_the_data_key() {
     let c = client(&real, "https://kms.acme.example/v1", true).unwrap();
     let dek = DataKey::from_bytes(&[9; 32]).unwrap();
     let w = block_on(c.wrap("acme/escrow", &dek, &ctx())).unwrap();
-    assert_eq!(w, vec![9; 32], "the service opened the hpke entry and re-wrapped the same key");
+    assert_eq!(
+        w,
+        vec![9; 32],
+        "the service opened the hpke entry and re-wrapped the same key"
+    );
     let seen = real.seen.borrow();
     assert!(seen.iter().all(|u| !u.ends_with("/wrap")), "{seen:?}");
     assert!(seen.iter().any(|u| u.ends_with("/rewrap")) && seen.iter().any(|u| u.contains("/keys/")));
@@ -234,10 +300,20 @@ fn with_a_pinned_identity_wrap_never_sends_the_data_key() {
 #[test]
 fn plain_http_is_refused_off_loopback() {
     let s = server(Answerer::Service);
-    for ok in ["https://kms.example/v1", "http://127.0.0.1:8787/v1", "http://localhost/v1", "http://[::1]:9/v1"] {
+    for ok in [
+        "https://kms.example/v1",
+        "http://127.0.0.1:8787/v1",
+        "http://localhost/v1",
+        "http://[::1]:9/v1",
+    ] {
         assert!(client(&s, ok, false).is_ok(), "{ok}");
     }
-    for bad in ["http://kms.example/v1", "http://127.0.0.1.evil.example/v1", "ftp://x/v1", "kms.example/v1"] {
+    for bad in [
+        "http://kms.example/v1",
+        "http://127.0.0.1.evil.example/v1",
+        "ftp://x/v1",
+        "kms.example/v1",
+    ] {
         let e = client(&s, bad, false).err().unwrap();
         assert_eq!(e.code(), "INVALID_ARGUMENT", "{bad}");
     }

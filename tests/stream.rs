@@ -326,6 +326,18 @@ fn ranged_decrypt_needs_only_the_covering_segments() {
         let segs = plan.segments.end - plan.segments.start;
         assert!(plan.fetch.end - plan.fetch.start <= segs * (s + 16));
     }
+    // a store that cut the object after 4 segments plus 16 bytes serves an object whose length is
+    // valid (an "empty last segment"): a read to the end must fail, not return 4 segments
+    let cut = &sealed[..h + 4 * (S as usize + 16) + 16];
+    for (off, len) in [(0, u64::MAX), (2 * s, 10 * s), (4 * s, 1)] {
+        let plan = plan_range(&cut[..h], cut.len() as u64, off, len).unwrap();
+        let fetch = &cut[plan.fetch.start as usize..plan.fetch.end as usize];
+        assert_eq!(
+            block_on(ks.decrypt_range(&cut[..h], cut.len() as u64, off, len, fetch, &none)).unwrap_err(),
+            Error::DECRYPTION_FAILED,
+            "truncated, {off}+{len}"
+        );
+    }
     // tamper inside the range fails; the wrong fetch length fails
     let mut bad = sealed.clone();
     bad[h + 2 * (S as usize + 16) + 3] ^= 1;

@@ -72,6 +72,9 @@ impl WrappedKeyEntry {
         if self.wrapped.is_empty() || self.wrapped.len() > MAX_WRAPPED_LEN {
             return Err(Error::limit("wrapped key length"));
         }
+        if self.kind == EntryKind::HpkeP256 && self.wrapped.len() != crate::hpke_p256::ENTRY_LEN {
+            return Err(Error::format("hpke-p256 entry has the wrong length"));
+        }
         if matches!(self.kind, EntryKind::Unknown(0)) {
             return Err(Error::format("entry kind 0 is reserved"));
         }

@@ -213,11 +213,12 @@ impl Header {
         message_id.copy_from_slice(r.take(MESSAGE_ID_LEN)?);
         let segment_size = r.u32()?;
         check_segment_size(segment_size)?;
+        // §8: the limit is on the whole §3.3 encoding, pair count included (as writers count it).
+        let ctx_start = r.pos;
         let pair_count = r.u16()? as usize;
         if pair_count > MAX_CONTEXT_PAIRS {
             return Err(Error::limit("context pair count"));
         }
-        let ctx_start = r.pos;
         let mut map = BTreeMap::new();
         let mut prev: Option<&[u8]> = None;
         for _ in 0..pair_count {
@@ -279,6 +280,9 @@ impl Header {
             let wlen = r.u16()? as usize;
             if wlen == 0 || wlen > MAX_WRAPPED_LEN {
                 return Err(Error::limit("wrapped key length"));
+            }
+            if kind == EntryKind::HpkeP256 && wlen != crate::hpke_p256::ENTRY_LEN {
+                return Err(Error::format("hpke-p256 entry has the wrong length"));
             }
             let wrapped = r.take(wlen)?.to_vec();
             entries.push(WrappedKeyEntry {

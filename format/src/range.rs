@@ -35,7 +35,18 @@ impl RangePlan {
     ) -> Result<Self, Error> {
         let body_len = total_len.checked_sub(header_len).ok_or(Error::DecryptionFailed)?;
         let layout = BodyLayout::for_body(header.segment_size(), body_len)?;
-        let segments = layout.segments_for(offset, len);
+        let mut segments = layout.segments_for(offset, len);
+        // A read that reaches the end of the plaintext also opens the last segment, even when it
+        // holds none of the requested bytes (an empty last segment, or a start past the end):
+        // only the last segment's flag proves the object was not cut at a segment boundary.
+        if len > 0 && offset.saturating_add(len) >= layout.plaintext_len() {
+            let start = if offset >= layout.plaintext_len() {
+                layout.segment_count() - 1
+            } else {
+                segments.start
+            };
+            segments = start..layout.segment_count();
+        }
         let end = offset.saturating_add(len).min(layout.plaintext_len());
         let plaintext = offset.min(end)..end;
         let fetch = if segments.is_empty() {

@@ -261,3 +261,119 @@ fn recipient_sealing_round_trip_and_wrong_key() {
         "INVALID_ARGUMENT"
     );
 }
+
+/// A body cut after `k` whole segments plus 16 bytes of the next one has a valid length (an empty
+/// last segment): a ranged read to the end must open that "last segment" and fail, not return the
+/// first `k` segments as the whole plaintext.
+#[test]
+fn a_range_to_the_end_of_a_truncated_body_fails() {
+    let dek = DataKey::from_bytes(&[5; 32]).unwrap();
+    let pt: Vec<u8> = (0..64 * 5 + 9).map(|i| i as u8).collect();
+    let sealed = sealed_with(&dek, 64, &pt);
+    let (h, hl) = Header::parse(&sealed).unwrap();
+    let cut = &sealed[..hl + 3 * (64 + 16) + 16];
+    let plan = keyseal_format::plan_range(cut, cut.len() as u64, 0, u64::MAX).unwrap();
+    assert_eq!(plan.segments, 0..4, "the fake empty last segment is read");
+    assert_eq!(plan.plaintext, 0..3 * 64);
+    let opener = SegmentOpener::new(&RustCryptoEngine, &h, &dek).unwrap();
+    let last = plan.fetched_range(3);
+    let fetched = &cut[plan.fetch.start as usize..plan.fetch.end as usize];
+    assert_eq!(
+        opener
+            .open_segment(&plan.layout, 3, &fetched[last.start as usize..last.end as usize])
+            .unwrap_err(),
+        Error::DecryptionFailed
+    );
+    // A start past the (apparent) end reads the last segment too; an explicitly empty range reads nothing.
+    let past = keyseal_format::plan_range(cut, cut.len() as u64, 10_000, 5).unwrap();
+    assert_eq!(past.segments, 3..4);
+    assert!(
+        keyseal_format::plan_range(cut, cut.len() as u64, 10, 0)
+            .unwrap()
+            .segments
+            .is_empty()
+    );
+    // An untruncated object: a range to the end ends with the real (partial) last segment.
+    let whole = keyseal_format::plan_range(&sealed, sealed.len() as u64, 64 * 5, 100).unwrap();
+    assert_eq!(whole.segments, 5..6);
+}
+
+/// FORMAT.md §8: the 16,384-byte limit is on the whole context encoding, pair count included; a
+/// reader refuses an encoding one or two bytes over it (it once counted from after the pair count).
+#[test]
+fn context_limit_counts_the_pair_count() {
+    let dek = DataKey::from_bytes(&[5; 32]).unwrap();
+    // A context whose encoding is exactly the limit: 2 + (4 + 1 + v) for one pair.
+    let max_value = 16 * 1024 - 2 - 4 - 1;
+    let value = "v".repeat(4096);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut left = max_value + 4 + 1; // bytes of pairs
+    let mut i = 0;
+    while left > 0 {
+        let key = format!("k{i:03}");
+        let room = left - 4 - key.len();
+        let v = value[..room.min(4096)].to_string();
+        left -= 4 + key.len() + v.len();
+        pairs.push((key, v));
+        i += 1;
+    }
+    let ctx = EncryptionContext::from_pairs(pairs.clone()).unwrap();
+    assert_eq!(ctx.encoded_len(), 16 * 1024);
+    let h =
+        keyseal_format::new_header(&dek, MessageId::random().unwrap(), 64, ctx, vec![entry(b"w")]).unwrap();
+    let ok = h.encode();
+    Header::parse(&ok).unwrap();
+    // Grow the last value by 1 and by 2 bytes in the encoded header (lengths patched by hand).
+    for extra in [1usize, 2] {
+        let mut bytes = ok.clone();
+        let auth_len = u32::from_be_bytes(bytes[7..11].try_into().unwrap()) as usize;
+        let commit_at = auth_len - 32;
+        let last_value_len_at = {
+            let last = &pairs.last().unwrap().1;
+            commit_at - last.len() - 2
+        };
+        let old = u16::from_be_bytes(
+            bytes[last_value_len_at..last_value_len_at + 2]
+                .try_into()
+                .unwrap(),
+        ) as usize;
+        bytes[last_value_len_at..last_value_len_at + 2]
+            .copy_from_slice(&((old + extra) as u16).to_be_bytes());
+        for _ in 0..extra {
+            bytes.insert(commit_at, b'v');
+        }
+        bytes[7..11].copy_from_slice(&((auth_len + extra) as u32).to_be_bytes());
+        let e = Header::parse(&bytes).unwrap_err();
+        assert_eq!(e, Error::LimitExceeded { what: "context size" }, "{extra} over");
+    }
+}
+
+/// FORMAT.md §4.5: an `hpke-p256` entry is 117 bytes; any other length is INVALID_FORMAT when
+/// the header is read (before any key service sees it) and when a writer builds it.
+#[test]
+fn hpke_entry_of_the_wrong_length_is_invalid_format() {
+    let dek = DataKey::from_bytes(&[5; 32]).unwrap();
+    let mut e = entry(&[1; 117]);
+    e.kind = EntryKind::HpkeP256;
+    let h =
+        keyseal_format::new_header(&dek, MessageId::random().unwrap(), 64, ctx(), vec![e.clone()]).unwrap();
+    let good = h.encode();
+    Header::parse(&good).unwrap();
+    let short = WrappedKeyEntry {
+        wrapped: vec![1; 116],
+        ..e
+    };
+    let err =
+        keyseal_format::new_header(&dek, MessageId::random().unwrap(), 64, ctx(), vec![short]).unwrap_err();
+    assert_eq!(err.code(), "INVALID_FORMAT");
+    // the same, in bytes: cut one byte from the entry and patch its length fields
+    let mut bytes = good.clone();
+    let n = bytes.len();
+    bytes.truncate(n - 1);
+    let wl = n - 117 - 2;
+    bytes[wl..wl + 2].copy_from_slice(&116u16.to_be_bytes());
+    let auth_len = u32::from_be_bytes(bytes[7..11].try_into().unwrap()) as usize;
+    let sl = u32::from_be_bytes(bytes[auth_len..auth_len + 4].try_into().unwrap());
+    bytes[auth_len..auth_len + 4].copy_from_slice(&(sl - 1).to_be_bytes());
+    assert_eq!(Header::parse(&bytes).unwrap_err().code(), "INVALID_FORMAT");
+}

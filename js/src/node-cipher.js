@@ -7,9 +7,9 @@ import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 const TAG = 16;
 
 export const nodeCipher = {
-  /** A KeyObject held by OpenSSL, like a non-extractable CryptoKey; the core zero-fills `raw`. */
+  /** A KeyObject held by OpenSSL (it copies `raw`), like a non-extractable CryptoKey; the core zero-fills `raw`. */
   importKey(raw) {
-    return createSecretKey(Uint8Array.from(raw));
+    return createSecretKey(raw);
   },
   /** Seals `data` as ciphertext ‖ tag into `out` at `offset`. */
   sealInto(key, iv, data, out, offset) {

@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use js_sys::{Function, Reflect};
 use keyseal::{
-    CacheConfig, DecryptPolicy, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy, ServiceBinding,
-    WrapMode,
+    CacheConfig, DecryptPolicy, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy,
+    ServiceBinding, WrapMode,
 };
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -274,8 +274,12 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
             .identity
             .as_deref()
             .map(|b| {
-                keyseal::protocol::bytes::decode(b)
-                    .ok_or_else(|| invalid_value(&format!("options.{what}.identity"), "must be base64 (RFC 4648 §4)"))
+                keyseal::protocol::bytes::decode(b).ok_or_else(|| {
+                    invalid_value(
+                        &format!("options.{what}.identity"),
+                        "must be base64 (RFC 4648 §4)",
+                    )
+                })
             })
             .transpose()?;
         let client = KmsClient::new(
