@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 
 use crate::decrypt_policy::Refused;
 use crate::error::{Error, FormatError, KeyServiceErrorKind};
-use crate::key_schedule::verify_commitment;
 use crate::keyseal::{KeySeal, ServiceBinding, WrapMode};
 use crate::{DataKey, EncryptionContext, EntryKind, Header, WrappedKeyEntry, hpke_p256};
 
@@ -150,12 +149,16 @@ impl KeySeal {
     /// order, that the decrypt policy accepts and that opens — from the decrypt cache or at its
     /// key service — to a data key matching the key commitment. Entries the policy refuses are
     /// skipped without any call (the token callback is never asked for their key ids).
-    pub(crate) async fn data_key_for_header(&self, header: &Header) -> Result<DataKey, Error> {
+    pub(crate) async fn data_key_for_header(
+        &self,
+        header: &Header,
+        signed_only: bool,
+    ) -> Result<DataKey, Error> {
         let ctx = header.context().encode();
         let mut last: Option<Error> = None;
         let mut skipped: Vec<String> = Vec::new();
         for e in header.entries() {
-            let b = match self.usable(e) {
+            let b = match self.usable(e, signed_only) {
                 Ok(b) => b,
                 Err(why) => {
                     skipped.push(format!(
@@ -175,7 +178,7 @@ impl KeySeal {
             if let Some(dek) = cached {
                 self.observer.cache(true, "decrypt", &e.key_id);
                 // A cached key opens only the message it matches: another entry may still.
-                if verify_commitment(&dek, header.message_id(), header.commitment()).is_ok() {
+                if header.check_data_key(&dek).is_ok() {
                     return Ok(dek);
                 }
                 last = Some(FormatError::DecryptionFailed.into());
@@ -188,7 +191,7 @@ impl KeySeal {
                 .await
             {
                 Ok(dek) => {
-                    if verify_commitment(&dek, header.message_id(), header.commitment()).is_err() {
+                    if header.check_data_key(&dek).is_err() {
                         last = Some(FormatError::DecryptionFailed.into());
                         continue;
                     }
@@ -226,12 +229,17 @@ impl KeySeal {
     }
 
     /// The configured service of entry `e`, if the decrypt policy lets this client use it.
-    fn usable(&self, e: &WrappedKeyEntry) -> Result<&ServiceBinding, Refused> {
+    fn usable(&self, e: &WrappedKeyEntry, signed_only: bool) -> Result<&ServiceBinding, Refused> {
         let b = self
             .services
             .iter()
             .find(|b| b.service.id() == e.key_service_id)
             .ok_or(Refused::UnknownService)?;
+        // Anyone with the key's public key can make an hpke-p256 entry (and sign the message with
+        // a key of their own): such an entry proves no writer.
+        if signed_only && e.kind == EntryKind::HpkeP256 {
+            return Err(Refused::PublicKeyEntryUnsigned);
+        }
         self.decrypt_policy.check(e.kind, &b.key_id, &e.key_id)?;
         Ok(b)
     }

@@ -31,6 +31,8 @@ pub(crate) enum Refused {
     PublicKeyEntry,
     /// An entry kind this build does not know.
     UnknownKind,
+    /// An `hpke-p256` entry for a reader that requires signed messages (it proves no writer).
+    PublicKeyEntryUnsigned,
 }
 
 impl Refused {
@@ -40,6 +42,9 @@ impl Refused {
             Self::KeyIdNotAllowed => "key id not allowed by the decrypt policy",
             Self::PublicKeyEntry => "public-key (hpke-p256) entries not accepted",
             Self::UnknownKind => "unknown entry kind",
+            Self::PublicKeyEntryUnsigned => {
+                "public-key (hpke-p256) entries prove no writer of a signed message"
+            }
         }
     }
 }

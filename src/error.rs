@@ -21,6 +21,10 @@ pub enum Error {
         /// Text from the key service or transport, never containing key material.
         message: String,
     },
+    /// The reader requires a signed message (suite 2) and this one is not (FORMAT.md §6.5): a
+    /// downgrade, refused before any key service is asked.
+    #[error("the message is not signed, and this reader requires signed messages")]
+    Unsigned,
     /// None of the message's wrapped-key entries could be used: each names a key service this
     /// client does not know, a key id or kind its decrypt policy does not accept, or failed.
     #[error("no usable wrapped-key entry: {detail}")]
@@ -115,6 +119,7 @@ impl Error {
             Self::Format(e) => e.code(),
             Self::KeyService { kind, .. } => kind.code(),
             Self::NoUsableEntry { .. } => "NO_USABLE_ENTRY",
+            Self::Unsigned => "DOWNGRADE_REFUSED",
         }
     }
 
@@ -173,9 +178,12 @@ mod tests {
             .into_iter()
             .map(Error::Format)
             .chain(kinds.into_iter().map(|k| Error::key_service(k, "")))
-            .chain([Error::NoUsableEntry {
-                detail: String::new(),
-            }]);
+            .chain([
+                Error::NoUsableEntry {
+                    detail: String::new(),
+                },
+                Error::Unsigned,
+            ]);
         for e in all {
             assert!(
                 ERROR_CODES.contains(&e.code()),

@@ -8,9 +8,15 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, FormatError};
 use crate::events::Observer;
+use crate::format::ecdsa_p256::PUBLIC_KEY_LEN;
+use crate::format::signature::SignatureChain;
 use crate::keyseal::KeySeal;
 use crate::range::RangeRead;
-use crate::{BodyLayout, EncryptionContext, ExternalSegments, Header};
+use crate::{BodyLayout, EncryptionContext, ExternalSegments, Header, Suite};
+
+fn chain_of(header: &Header) -> Option<SignatureChain> {
+    (header.suite() == Suite::Signed).then(|| SignatureChain::new(header.auth_hash()))
+}
 
 /// A message prepared for an external (asynchronous) engine such as WebCrypto: the core has
 /// obtained the data key, built or checked the header and derived the payload key; the engine
@@ -21,8 +27,13 @@ pub struct ExternalJob {
     pub header: Vec<u8>,
     /// The body layout, when the plaintext (seal) or body (open) length was given.
     pub layout: Option<BodyLayout>,
-    /// Key and nonces for the segments.
+    /// The payload key for the segments.
     pub segments: ExternalSegments,
+    /// A signed message (suite 2): the signature chain at `T_0` (FORMAT.md §6.5), to absorb each
+    /// sealed segment in order, then to sign (seal) or verify (open).
+    pub signature: Option<SignatureChain>,
+    /// A signed message being opened: its verification key.
+    pub verification_key: Option<[u8; PUBLIC_KEY_LEN]>,
     decrypt: bool,
     reported: bool,
     observer: Rc<Observer>,
@@ -60,14 +71,17 @@ impl KeySeal {
         &self,
         context: &EncryptionContext,
         plaintext_len: Option<u64>,
+        verification_key: Option<&[u8; PUBLIC_KEY_LEN]>,
     ) -> Result<ExternalJob, Error> {
         let r: Result<ExternalJob, Error> = async {
             let layout = plaintext_len
                 .map(|n| BodyLayout::for_plaintext(self.segment_size(), n))
                 .transpose()?;
-            let (dek, header) = self.new_message(context, plaintext_len).await?;
+            let (dek, header) = self.new_message(context, plaintext_len, verification_key).await?;
             Ok(ExternalJob {
                 segments: ExternalSegments::for_seal(&header, &dek)?,
+                signature: chain_of(&header),
+                verification_key: None,
                 header: header.encode(),
                 layout,
                 decrypt: false,
@@ -84,26 +98,32 @@ impl KeySeal {
     }
 
     /// Prepares opening a message for an external engine (FORMAT.md §7.2 up to the body): parses
-    /// the header at the start of `header_prefix`, checks `required`, obtains the data key (cache,
-    /// entry failover) and verifies the key commitment. `body_len`, when known, is checked (an
-    /// impossible length is `DECRYPTION_FAILED`, §6.3) and fixes [`ExternalJob::layout`]. A
+    /// the header at the start of `header_prefix`, checks `required` (and, with `require_signed`,
+    /// that the message is signed), obtains the data key (cache, entry failover) and verifies the
+    /// key commitment. `after_header`, the length of what follows the header when known, is checked
+    /// (an impossible length is `DECRYPTION_FAILED`, §6.3) and fixes [`ExternalJob::layout`]. A
     /// failure here is recorded in the metrics; success must be followed by
     /// [`ExternalJob::finish`].
     pub async fn prepare_external_decrypt(
         &self,
         header_prefix: &[u8],
-        body_len: Option<u64>,
+        after_header: Option<u64>,
         required: &EncryptionContext,
+        require_signed: bool,
     ) -> Result<ExternalJob, Error> {
+        let body_len = after_header;
         let r: Result<ExternalJob, Error> = async {
             let (header, n) = Header::parse(header_prefix)?;
             header.context().require(required)?;
-            let layout = body_len
-                .map(|b| BodyLayout::for_body(header.segment_size(), b))
+            KeySeal::check_signed(&header, require_signed)?;
+            let layout = after_header
+                .map(|b| BodyLayout::for_message(&header, b))
                 .transpose()?;
-            let dek = self.data_key_for_header(&header).await?;
+            let dek = self.data_key_for_header(&header, require_signed).await?;
             Ok(ExternalJob {
                 segments: ExternalSegments::for_open(&header, &dek)?,
+                signature: chain_of(&header),
+                verification_key: header.verification_key().copied(),
                 header: header_prefix[..n].to_vec(),
                 layout,
                 decrypt: true,
@@ -130,9 +150,11 @@ impl KeySeal {
     ) -> Result<ExternalJob, Error> {
         let r: Result<ExternalJob, Error> = async {
             read.check_fetched(fetched_len)?;
-            let dek = self.data_key_for_header(read.header()).await?;
+            let dek = self.data_key_for_header(read.header(), false).await?;
             Ok(ExternalJob {
                 segments: ExternalSegments::for_open(read.header(), &dek)?,
+                signature: None,
+                verification_key: None,
                 header: read.header().encode(),
                 layout: Some(read.plan().layout),
                 decrypt: true,

@@ -13,12 +13,15 @@ use crate::data_keys::PublicKeyCache;
 use crate::decrypt_policy::DecryptPolicy;
 use crate::error::Error;
 use crate::events::{Event, Observer};
+use crate::format::ecdsa_p256::{PUBLIC_KEY_LEN, SignatureKeyPair};
+use crate::format::signature::RESERVED_CONTEXT_PREFIX;
 use crate::key_service::KeyService;
 use crate::metrics::MetricsSnapshot;
 use crate::rewrap_memo::RewrapMemo;
 use crate::transport::Clock;
 use crate::{
-    AeadEngine, DataKey, EncryptionContext, Header, MessageId, RustCryptoEngine, new_header, open_body, seal,
+    AeadEngine, DataKey, EncryptionContext, Header, MessageId, RustCryptoEngine, Suite, new_header,
+    new_signed_header, open_body, seal, seal_signed, signed_context,
 };
 
 /// How encrypt wraps new data keys.
@@ -127,29 +130,73 @@ impl KeySeal {
     }
 
     /// FORMAT.md §7.1 steps 1–2 for every encrypt path (whole message, stream, external engine):
-    /// checks the context, gets a data key and its entries, builds the header.
+    /// checks the context, gets a data key and its entries, builds the header. With a
+    /// `verification_key` the message is signed (suite 2): the key joins the context the key
+    /// service binds (§3.4), and the data key is never from the cache (each signed message has its
+    /// own context).
     pub(crate) async fn new_message(
         &self,
         context: &EncryptionContext,
         len: Option<u64>,
+        verification_key: Option<&[u8; PUBLIC_KEY_LEN]>,
     ) -> Result<(DataKey, Header), Error> {
         context.check_limits()?;
-        let (dek, entries) = self.data_key_for_encrypt(context, len).await?;
-        let header = new_header(
-            &dek,
-            MessageId::random()?,
-            self.segment_size,
-            context.clone(),
-            entries,
-        )?;
+        if context
+            .iter()
+            .any(|(k, _)| k.starts_with(RESERVED_CONTEXT_PREFIX))
+        {
+            return Err(Error::invalid(
+                "context keys beginning with \"keyseal:\" are reserved",
+            ));
+        }
+        let Some(vk) = verification_key else {
+            let (dek, entries) = self.data_key_for_encrypt(context, len).await?;
+            let header = new_header(
+                &dek,
+                MessageId::random()?,
+                self.segment_size,
+                context.clone(),
+                entries,
+            )?;
+            return Ok((dek, header));
+        };
+        let signed = signed_context(context, vk)?;
+        let (dek, entries) = self.data_key_for_encrypt(&signed, None).await?;
+        let header = new_signed_header(&dek, MessageId::random()?, self.segment_size, signed, entries)?;
         Ok((dek, header))
     }
 
     /// Seals `plaintext` under `context` (FORMAT.md §7.1).
     pub async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, Error> {
+        self.encrypt_with(plaintext, context, false).await
+    }
+
+    /// Seals `plaintext` under `context` as a signed message (suite 2, FORMAT.md §6.5): only a
+    /// principal allowed to generate or wrap data keys can make a message that verifies.
+    pub async fn encrypt_signed(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, Error> {
+        self.encrypt_with(plaintext, context, true).await
+    }
+
+    async fn encrypt_with(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+        sign: bool,
+    ) -> Result<Vec<u8>, Error> {
         let r = async {
-            let (dek, header) = self.new_message(context, Some(plaintext.len() as u64)).await?;
-            Ok(seal(self.engine.as_ref(), &dek, &header, plaintext)?)
+            if !sign {
+                let (dek, header) = self
+                    .new_message(context, Some(plaintext.len() as u64), None)
+                    .await?;
+                return Ok(seal(self.engine.as_ref(), &dek, &header, plaintext)?);
+            }
+            let key = SignatureKeyPair::generate()?;
+            let (dek, header) = self.new_message(context, None, Some(&key.public_sec1())).await?;
+            Ok(seal_signed(self.engine.as_ref(), &dek, &header, plaintext, &key)?)
         }
         .await;
         self.observer.encrypted(
@@ -159,16 +206,38 @@ impl KeySeal {
         r
     }
 
-    /// Opens a sealed message (FORMAT.md §7.2), requiring `required` context pairs first.
+    /// Opens a sealed message (FORMAT.md §7.2), requiring `required` context pairs first. A
+    /// signed message's signature is verified before anything is returned.
     pub async fn decrypt(
         &self,
         sealed: &[u8],
         required: &EncryptionContext,
     ) -> Result<(Header, Vec<u8>), Error> {
+        self.decrypt_with(sealed, required, false).await
+    }
+
+    /// As [`Self::decrypt`], but only a signed message (suite 2) is accepted: an unsigned one is
+    /// [`Error::Unsigned`] (`DOWNGRADE_REFUSED`) and `hpke-p256` entries, which anyone can make,
+    /// are not used. Success means a principal allowed to generate or wrap data keys wrote it.
+    pub async fn decrypt_signed(
+        &self,
+        sealed: &[u8],
+        required: &EncryptionContext,
+    ) -> Result<(Header, Vec<u8>), Error> {
+        self.decrypt_with(sealed, required, true).await
+    }
+
+    async fn decrypt_with(
+        &self,
+        sealed: &[u8],
+        required: &EncryptionContext,
+        require_signed: bool,
+    ) -> Result<(Header, Vec<u8>), Error> {
         let r = async {
             let (header, off) = Header::parse(sealed)?;
             header.context().require(required)?;
-            let dek = self.data_key_for_header(&header).await?;
+            Self::check_signed(&header, require_signed)?;
+            let dek = self.data_key_for_header(&header, require_signed).await?;
             let pt = open_body(self.engine.as_ref(), &dek, &header, &sealed[off..])?;
             Ok((header, pt))
         }
@@ -176,6 +245,14 @@ impl KeySeal {
         self.observer
             .decrypted(r.as_ref().map(|_| ()).map_err(Error::code), sealed.len() as u64);
         r
+    }
+
+    /// A reader that requires signed messages refuses any other before a key service is asked.
+    pub(crate) fn check_signed(header: &Header, require_signed: bool) -> Result<(), Error> {
+        if require_signed && header.suite() != Suite::Signed {
+            return Err(Error::Unsigned);
+        }
+        Ok(())
     }
 
     /// Drops cached data keys of `key_id`, or all. Returns how many.

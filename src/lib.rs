@@ -32,8 +32,9 @@ pub use keyseal_format::limits::DEFAULT_SEGMENT_SIZE;
 pub use keyseal_format::{
     AeadEngine, BodyLayout, DataKey, EncryptionContext, EntryKind, ExternalSegments, Header, HeaderLength,
     MessageId, PayloadKey, RangePlan, Rewrapped, RustCryptoEngine, Segment, SegmentCipher, SegmentCutter,
-    SegmentId, SegmentOpener, SegmentSealer, WrappedKeyEntry, context, data_key, engine, header, hpke_p256,
-    key_schedule, layout, limits, new_header, open, open_body, plan_range, rewrap, seal,
+    SegmentId, SegmentOpener, SegmentSealer, Suite, WrappedKeyEntry, context, data_key, engine, header,
+    hpke_p256, key_schedule, layout, limits, new_header, new_signed_header, open, open_body, plan_range,
+    rewrap, seal, seal_signed, signed_context,
 };
 /// The key-service protocol (crate `keyseal-protocol`), re-exported.
 pub use keyseal_protocol as protocol;

@@ -84,7 +84,7 @@ impl KeySeal {
         if plan.segments.is_empty() {
             return Ok(Vec::new());
         }
-        let dek = self.data_key_for_header(&read.header).await?;
+        let dek = self.data_key_for_header(&read.header, false).await?;
         let opener = SegmentOpener::new(self.engine_ref(), &read.header, &dek)?;
         let mut out = Vec::with_capacity((plan.plaintext.end - plan.plaintext.start) as usize);
         for k in plan.segments.clone() {

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, FormatError};
 use crate::events::Observer;
+use crate::format::ecdsa_p256::SignatureKeyPair;
 use crate::keyseal::KeySeal;
 use crate::{EncryptionContext, Header, HeaderLength, SegmentOpener, SegmentSealer};
 
@@ -15,6 +16,8 @@ use crate::{EncryptionContext, Header, HeaderLength, SegmentOpener, SegmentSeale
 pub struct EncryptStream {
     header: Vec<u8>,
     sealer: Option<SegmentSealer>,
+    /// A signed message's key, discarded once the signature is appended (FORMAT.md §6.5).
+    signer: Option<SignatureKeyPair>,
     expected_len: Option<u64>,
     plaintext_bytes: u64,
     observer: Rc<Observer>,
@@ -65,7 +68,10 @@ impl EncryptStream {
                 return Err(Error::invalid("less plaintext than the expected length"));
             }
             let mut out = Vec::new();
-            sealer.finish(&mut out)?;
+            match self.signer.take() {
+                Some(key) => sealer.finish_signed(&mut out, &key)?,
+                None => sealer.finish(&mut out)?,
+            }
             Ok(out)
         })();
         match &r {
@@ -107,6 +113,7 @@ enum DecryptState {
 pub struct DecryptStream {
     state: DecryptState,
     required: EncryptionContext,
+    require_signed: bool,
     header: Option<Header>,
     sealed_bytes: u64,
     plaintext_bytes: u64,
@@ -161,7 +168,8 @@ impl DecryptStream {
                 };
                 let (header, _) = Header::parse(&buf[..n])?;
                 header.context().require(&self.required)?;
-                let dek = ks.data_key_for_header(&header).await?;
+                KeySeal::check_signed(&header, self.require_signed)?;
+                let dek = ks.data_key_for_header(&header, self.require_signed).await?;
                 let mut opener = SegmentOpener::new(ks.engine_ref(), &header, &dek)?;
                 self.header = Some(header);
                 let mut out = Vec::new();
@@ -223,12 +231,30 @@ impl KeySeal {
         context: &EncryptionContext,
         expected_len: Option<u64>,
     ) -> Result<EncryptStream, Error> {
+        self.begin_encrypt_with(context, expected_len, None).await
+    }
+
+    /// Starts sealing a signed message (suite 2, FORMAT.md §6.5); the signature follows the last
+    /// segment when the stream finishes.
+    pub async fn begin_encrypt_signed(&self, context: &EncryptionContext) -> Result<EncryptStream, Error> {
+        let key = SignatureKeyPair::generate()?;
+        self.begin_encrypt_with(context, None, Some(key)).await
+    }
+
+    async fn begin_encrypt_with(
+        &self,
+        context: &EncryptionContext,
+        expected_len: Option<u64>,
+        signer: Option<SignatureKeyPair>,
+    ) -> Result<EncryptStream, Error> {
         let r: Result<EncryptStream, Error> = async {
-            let (dek, header) = self.new_message(context, expected_len).await?;
+            let vk = signer.as_ref().map(SignatureKeyPair::public_sec1);
+            let (dek, header) = self.new_message(context, expected_len, vk.as_ref()).await?;
             let sealer = SegmentSealer::new(self.engine_ref(), &header, &dek)?;
             Ok(EncryptStream {
                 header: header.encode(),
                 sealer: Some(sealer),
+                signer,
                 expected_len,
                 plaintext_bytes: 0,
                 observer: self.observer_rc(),
@@ -244,9 +270,22 @@ impl KeySeal {
     /// Starts opening a message piece by piece, requiring the `required` context pairs. No key
     /// service is called until the header is complete.
     pub fn begin_decrypt(&self, required: EncryptionContext) -> DecryptStream {
+        self.begin_decrypt_with(required, false)
+    }
+
+    /// As [`Self::begin_decrypt`], accepting only a signed message (suite 2): an unsigned one fails
+    /// when its header completes (`DOWNGRADE_REFUSED`); segments are released as they authenticate
+    /// (reader-authenticated) and the stream fails at its end unless the signature verifies
+    /// (FORMAT.md §6.5).
+    pub fn begin_decrypt_signed(&self, required: EncryptionContext) -> DecryptStream {
+        self.begin_decrypt_with(required, true)
+    }
+
+    fn begin_decrypt_with(&self, required: EncryptionContext, require_signed: bool) -> DecryptStream {
         DecryptStream {
             state: DecryptState::Header(Vec::new()),
             required,
+            require_signed,
             header: None,
             sealed_bytes: 0,
             plaintext_bytes: 0,

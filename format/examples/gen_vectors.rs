@@ -3,7 +3,9 @@
 //! any change to the format shows up as a diff here.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use keyseal_format::hpke_p256::{RecipientKeyPair, seal_entry};
+use keyseal_format::ecdsa_p256::SignatureKeyPair;
+use keyseal_format::hpke_p256::{RecipientKeyPair, open_entry, seal_entry};
+use keyseal_format::signature::{VERIFICATION_KEY_CONTEXT_KEY, encode_verification_key};
 use keyseal_format::{DataKey, EncryptionContext, EntryKind, MessageId, RustCryptoEngine, WrappedKeyEntry};
 use serde_json::{Value, json};
 
@@ -32,6 +34,9 @@ fn entry_json(e: &WrappedKeyEntry) -> Value {
 
 struct Case {
     name: &'static str,
+    /// Suite 2: the signing key's secret scalar (published in the vector: RFC 6979 signatures are
+    /// deterministic, so re-sealing gives the same bytes).
+    signing: Option<[u8; 32]>,
     description: &'static str,
     segment_size: u32,
     context: Vec<(&'static str, &'static str)>,
@@ -47,11 +52,43 @@ fn main() {
     let recipient = RecipientKeyPair::from_secret_scalar(&fill(32, 7).try_into().unwrap()).unwrap();
     let hpke_dek = dek_for(9);
     let hpke_ctx = EncryptionContext::from_pairs(ctx()).unwrap();
-    let hpke_wrapped = seal_entry(&recipient.public_sec1(), "acme/default", 3, &hpke_ctx, &hpke_dek).unwrap();
+    // HPKE seals with fresh randomness: keep the published entry while it still opens to the same
+    // data key, so that regenerating changes nothing that did not change.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
+    let published = std::fs::read_to_string(format!("{dir}/positive.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| {
+            v["vectors"]
+                .as_array()?
+                .iter()
+                .find(|x| x["name"] == "hpke-p256-entry")
+                .cloned()
+        })
+        .and_then(|v| hex::decode(v["entries"][0]["wrapped"].as_str()?).ok())
+        .filter(|w| {
+            open_entry(&recipient.secret_scalar(), "acme/default", w, &hpke_ctx)
+                .is_ok_and(|k| k.expose_secret() == hpke_dek.expose_secret())
+        });
+    let hpke_wrapped = published.unwrap_or_else(|| {
+        seal_entry(&recipient.public_sec1(), "acme/default", 3, &hpke_ctx, &hpke_dek).unwrap()
+    });
+    // The signing key of the suite-2 vectors and the context it goes into (FORMAT.md §3.4).
+    let signing_secret: [u8; 32] = fill(32, 0x51).try_into().unwrap();
+    let signing = SignatureKeyPair::from_secret_scalar(&signing_secret).unwrap();
+    let vk: &'static str = Box::leak(encode_verification_key(&signing.public_sec1()).into_boxed_str());
+    let signed_ctx = move || {
+        vec![
+            ("tenant", "acme"),
+            ("object", "doc-42"),
+            (VERIFICATION_KEY_CONTEXT_KEY, vk),
+        ]
+    };
 
     let cases = vec![
         Case {
             name: "empty",
+            signing: None,
             description: "empty plaintext: one empty last segment (16-byte body)",
             segment_size: 64,
             context: ctx(),
@@ -61,6 +98,7 @@ fn main() {
         },
         Case {
             name: "one-byte",
+            signing: None,
             description: "a single byte",
             segment_size: 64,
             context: ctx(),
@@ -70,6 +108,7 @@ fn main() {
         },
         Case {
             name: "segment-minus-one",
+            signing: None,
             description: "S-1 bytes: one last segment, one byte short of full",
             segment_size: 64,
             context: ctx(),
@@ -79,6 +118,7 @@ fn main() {
         },
         Case {
             name: "exact-segment",
+            signing: None,
             description: "exactly S bytes: one full segment then an empty last segment",
             segment_size: 64,
             context: ctx(),
@@ -88,6 +128,7 @@ fn main() {
         },
         Case {
             name: "exact-multiple",
+            signing: None,
             description: "3*S bytes: three full segments and an empty last one",
             segment_size: 64,
             context: ctx(),
@@ -97,6 +138,7 @@ fn main() {
         },
         Case {
             name: "many-segments",
+            signing: None,
             description: "1000 bytes in 64-byte segments: 16 segments, last holds 40 bytes",
             segment_size: 64,
             context: ctx(),
@@ -106,6 +148,7 @@ fn main() {
         },
         Case {
             name: "empty-context",
+            signing: None,
             description: "no context pairs",
             segment_size: 128,
             context: vec![],
@@ -115,6 +158,7 @@ fn main() {
         },
         Case {
             name: "non-ascii-context",
+            signing: None,
             description: "UTF-8 context, keys sorted by bytes (\u{00e9} > z), a value with emoji and CJK",
             segment_size: 64,
             context: vec![
@@ -128,6 +172,7 @@ fn main() {
         },
         Case {
             name: "two-entries",
+            signing: None,
             description: "primary and escrow key services",
             segment_size: 64,
             context: ctx(),
@@ -140,6 +185,7 @@ fn main() {
         },
         Case {
             name: "hpke-p256-entry",
+            signing: None,
             description: "an hpke-p256 entry sealed offline to key version 3; open it with recipient_secret to get the data key",
             segment_size: 64,
             context: ctx(),
@@ -154,6 +200,7 @@ fn main() {
         },
         Case {
             name: "large-segment",
+            signing: None,
             description: "4096-byte segments, 10000 bytes",
             segment_size: 4096,
             context: ctx(),
@@ -163,6 +210,7 @@ fn main() {
         },
         Case {
             name: "unknown-entry-kind",
+            signing: None,
             description: "an entry of unknown kind 0x7f before a kms entry: readers keep and skip it",
             segment_size: 64,
             context: ctx(),
@@ -178,6 +226,26 @@ fn main() {
             plaintext: fill(65, 9),
             extra: json!({}),
         },
+        Case {
+            name: "signed",
+            signing: Some(signing_secret),
+            description: "suite 2: 200 bytes in 64-byte segments, the verification key in the context, the 64-byte signature after the body",
+            segment_size: 64,
+            context: signed_ctx(),
+            entries: default_entry(),
+            plaintext: fill(200, 10),
+            extra: json!({"signing_secret": hex::encode(signing_secret)}),
+        },
+        Case {
+            name: "signed-empty",
+            signing: Some(signing_secret),
+            description: "suite 2, empty plaintext: one empty segment, then the signature",
+            segment_size: 64,
+            context: signed_ctx(),
+            entries: default_entry(),
+            plaintext: vec![],
+            extra: json!({"signing_secret": hex::encode(signing_secret)}),
+        },
     ];
 
     let mut positives = vec![];
@@ -190,9 +258,24 @@ fn main() {
         };
         let mid = MessageId::assume_unique_for_key(fill(32, 0x90 + i as u8).try_into().unwrap());
         let context = EncryptionContext::from_pairs(c.context.clone()).unwrap();
-        let header =
-            keyseal_format::new_header(&dek, mid, c.segment_size, context, c.entries.clone()).unwrap();
-        let sealed = keyseal_format::seal(&RustCryptoEngine, &dek, &header, &c.plaintext).unwrap();
+        let (header, sealed) = match c.signing {
+            None => {
+                let h = keyseal_format::new_header(&dek, mid, c.segment_size, context, c.entries.clone())
+                    .unwrap();
+                let sealed = keyseal_format::seal(&RustCryptoEngine, &dek, &h, &c.plaintext).unwrap();
+                (h, sealed)
+            }
+            Some(secret) => {
+                let key = SignatureKeyPair::from_secret_scalar(&secret).unwrap();
+                let h =
+                    keyseal_format::new_signed_header(&dek, mid, c.segment_size, context, c.entries.clone())
+                        .unwrap();
+                let sealed =
+                    keyseal_format::message::seal_signed(&RustCryptoEngine, &dek, &h, &c.plaintext, &key)
+                        .unwrap();
+                (h, sealed)
+            }
+        };
         if c.name == "many-segments" {
             base = Some((sealed.clone(), header.encoded_len()));
         }
@@ -260,10 +343,10 @@ fn main() {
     );
     add(
         "unknown-suite",
-        "suite 0x0002",
+        "suite 0x00ff",
         {
             let mut b = good.clone();
-            b[6] = 2;
+            b[6] = 0xff;
             b
         },
         "UNSUPPORTED_SUITE",
@@ -540,7 +623,66 @@ fn main() {
         }),
     );
 
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
+    // Suite 2 (mutations of "signed"): the signature is part of what authenticates.
+    let signed = hex::decode(positives[12]["sealed"].as_str().unwrap()).unwrap();
+    let signed_dek = positives[12]["data_key"].as_str().unwrap().to_string();
+    let mut add_signed = |name: &str, description: &str, bytes: Vec<u8>, error: &str| {
+        neg.push(json!({"name": name, "description": description, "data_key": signed_dek, "sealed": hex::encode(bytes), "error": error}));
+    };
+    let n = signed.len();
+    add_signed(
+        "signed-signature-flipped",
+        "suite 2: one bit of the signature flipped",
+        {
+            let mut b = signed.clone();
+            b[n - 10] ^= 0x01;
+            b
+        },
+        "DECRYPTION_FAILED",
+    );
+    add_signed(
+        "signed-signature-missing",
+        "suite 2: the 64-byte signature cut off",
+        signed[..n - 64].to_vec(),
+        "DECRYPTION_FAILED",
+    );
+    add_signed(
+        "signed-signature-truncated",
+        "suite 2: the last byte of the signature cut off",
+        signed[..n - 1].to_vec(),
+        "DECRYPTION_FAILED",
+    );
+    add_signed(
+        "signed-extended",
+        "suite 2: a byte appended after the signature",
+        {
+            let mut b = signed.clone();
+            b.push(0);
+            b
+        },
+        "DECRYPTION_FAILED",
+    );
+    add_signed(
+        "signed-suite-downgraded",
+        "suite 2 message with its suite byte set to 1: a verification key in an unsigned header",
+        {
+            let mut b = signed.clone();
+            b[6] = 1;
+            b
+        },
+        "INVALID_FORMAT",
+    );
+    add_signed(
+        "unsigned-suite-upgraded",
+        "the many-segments (suite 1) message with its suite byte set to 2: a signed header without a verification key",
+        {
+            let mut b = good.clone();
+            b[6] = 2;
+            b
+        },
+        "INVALID_FORMAT",
+    );
+
     let write = |file: &str, about: &str, list: Vec<Value>| {
         let v =
             json!({"format": "keyseal v1", "spec": "docs/FORMAT.md §10", "about": about, "vectors": list});

@@ -18,6 +18,44 @@ pub const MAGIC: [u8; 4] = [0x89, b'K', b'S', b'L'];
 pub const VERSION_1: u8 = 1;
 /// Suite 1: AES-256-GCM, HKDF-SHA256, key commitment, STREAM segments (FORMAT.md §2).
 pub const SUITE_1: u16 = 0x0001;
+/// Suite 2: suite 1 plus an ECDSA P-256 signature (FORMAT.md §2, §6.5).
+pub const SUITE_2: u16 = 0x0002;
+
+/// The algorithm suites of FORMAT.md §2.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Suite {
+    /// `0x0001`: AES-256-GCM, HKDF-SHA256, key commitment, STREAM segments.
+    Aead,
+    /// `0x0002`: suite 1 plus a per-message ECDSA P-256 signature (§6.5).
+    Signed,
+}
+
+impl Suite {
+    /// The suite id in the header.
+    pub fn id(self) -> u16 {
+        match self {
+            Self::Aead => SUITE_1,
+            Self::Signed => SUITE_2,
+        }
+    }
+
+    /// The suite of an id; any other is [`Error::UnsupportedSuite`].
+    pub fn from_id(id: u16) -> Result<Self, Error> {
+        match id {
+            SUITE_1 => Ok(Self::Aead),
+            SUITE_2 => Ok(Self::Signed),
+            other => Err(Error::UnsupportedSuite(other)),
+        }
+    }
+
+    /// Bytes after the body: the signature of suite 2, nothing for suite 1.
+    pub fn trailer_len(self) -> usize {
+        match self {
+            Self::Aead => 0,
+            Self::Signed => crate::signature::TRAILER_LEN,
+        }
+    }
+}
 /// Length of the fixed prefix of the authenticated part: magic, version, suite, `auth_len`.
 pub const PREFIX_LEN: usize = 11;
 /// Length of a message id.
@@ -54,6 +92,8 @@ impl MessageId {
 /// A parsed or newly built header.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Header {
+    suite: Suite,
+    verification_key: Option<[u8; crate::ecdsa_p256::PUBLIC_KEY_LEN]>,
     message_id: MessageId,
     segment_size: u32,
     context: EncryptionContext,
@@ -75,6 +115,7 @@ impl Header {
     /// Builds a header for a new message. Computes nothing secret: the commitment comes from the
     /// key schedule.
     pub(crate) fn new(
+        suite: Suite,
         message_id: MessageId,
         segment_size: u32,
         context: EncryptionContext,
@@ -84,7 +125,10 @@ impl Header {
         check_segment_size(segment_size)?;
         context.check_limits()?;
         check_entries(&entries)?;
+        let verification_key = verification_key_of(suite, &context)?;
         let mut h = Self {
+            suite,
+            verification_key,
             message_id,
             segment_size,
             context,
@@ -96,6 +140,14 @@ impl Header {
         Ok(h)
     }
 
+    /// The algorithm suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+    /// The verification key of a signed message (suite 2, §3.4): uncompressed SEC1.
+    pub fn verification_key(&self) -> Option<&[u8; crate::ecdsa_p256::PUBLIC_KEY_LEN]> {
+        self.verification_key.as_ref()
+    }
     /// The message id.
     pub fn message_id(&self) -> &MessageId {
         &self.message_id
@@ -121,6 +173,12 @@ impl Header {
         &self.auth_hash
     }
 
+    /// FORMAT.md §5: whether `dek` is this message's data key (constant-time commitment check).
+    /// Another key is [`Error::DecryptionFailed`].
+    pub fn check_data_key(&self, dek: &crate::DataKey) -> Result<(), Error> {
+        crate::key_schedule::verify_commitment(dek, self.suite, &self.message_id, &self.commitment)
+    }
+
     /// The same header with its wrapped-key section replaced (rewrap, FORMAT.md §4.4). The
     /// authenticated part, and so the body, stay valid.
     pub fn with_entries(&self, entries: Vec<WrappedKeyEntry>) -> Result<Self, Error> {
@@ -135,7 +193,7 @@ impl Header {
         let mut out = Vec::with_capacity(auth_len);
         out.extend_from_slice(&MAGIC);
         out.push(VERSION_1);
-        out.extend_from_slice(&SUITE_1.to_be_bytes());
+        out.extend_from_slice(&self.suite.id().to_be_bytes());
         out.extend_from_slice(&(auth_len as u32).to_be_bytes());
         out.extend_from_slice(&self.message_id.0);
         out.extend_from_slice(&self.segment_size.to_be_bytes());
@@ -295,15 +353,40 @@ impl Header {
         if r.pos != total {
             return Err(Error::format("wrapped-key section length mismatch"));
         }
+        let suite = Suite::from_id(u16::from_be_bytes([bytes[5], bytes[6]]))?;
+        let context = EncryptionContext::from_sorted_map(map);
+        let verification_key = verification_key_of(suite, &context)?;
         let header = Self {
+            suite,
+            verification_key,
             message_id: MessageId(message_id),
             segment_size,
-            context: EncryptionContext::from_sorted_map(map),
+            context,
             commitment,
             entries,
             auth_hash: Sha256::digest(auth).into(),
         };
         Ok((header, total))
+    }
+}
+
+/// §3.4: a suite-2 header carries a valid verification key in its context; a suite-1 header none.
+fn verification_key_of(
+    suite: Suite,
+    context: &EncryptionContext,
+) -> Result<Option<[u8; crate::ecdsa_p256::PUBLIC_KEY_LEN]>, Error> {
+    let value = context.get(crate::signature::VERIFICATION_KEY_CONTEXT_KEY);
+    match (suite, value) {
+        (Suite::Aead, None) => Ok(None),
+        (Suite::Aead, Some(_)) => Err(Error::format("a verification key in an unsigned message")),
+        (Suite::Signed, None) => Err(Error::format("a signed message without a verification key")),
+        (Suite::Signed, Some(v)) => {
+            crate::signature::decode_verification_key(v)
+                .map(Some)
+                .ok_or(Error::format(
+                    "the verification key is not a P-256 point in base64",
+                ))
+        }
     }
 }
 
@@ -321,10 +404,7 @@ fn check_prefix_so_far(prefix: &[u8]) -> Result<(), Error> {
 /// Checks magic, version, suite and `auth_len` (§3.1); returns `auth_len`.
 fn check_prefix(prefix: &[u8]) -> Result<usize, Error> {
     check_prefix_so_far(&prefix[..5])?;
-    let suite = u16::from_be_bytes([prefix[5], prefix[6]]);
-    if suite != SUITE_1 {
-        return Err(Error::UnsupportedSuite(suite));
-    }
+    Suite::from_id(u16::from_be_bytes([prefix[5], prefix[6]]))?;
     let auth_len = read_u32(prefix, 7) as usize;
     if auth_len < MIN_AUTH_LEN {
         return Err(Error::format("authenticated part too short"));

@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use crate::Error;
 use crate::data_key::{DataKey, PayloadKey};
-use crate::header::{COMMITMENT_LEN, MessageId, SUITE_1};
+use crate::header::{COMMITMENT_LEN, MessageId, Suite};
 
 /// HKDF info label of the key commitment (FORMAT.md §5).
 pub const COMMIT_LABEL: &[u8] = b"keyseal/v1 commit";
@@ -18,10 +18,14 @@ fn prk(dek: &DataKey, message_id: &MessageId) -> Hkdf<Sha256> {
 }
 
 /// §5: `commitment = HKDF-Expand(PRK, "keyseal/v1 commit" ‖ suite, 32)`.
-pub fn commitment(dek: &DataKey, message_id: &MessageId) -> Result<[u8; COMMITMENT_LEN], Error> {
+pub fn commitment(
+    dek: &DataKey,
+    suite: Suite,
+    message_id: &MessageId,
+) -> Result<[u8; COMMITMENT_LEN], Error> {
     let mut out = [0u8; COMMITMENT_LEN];
     prk(dek, message_id)
-        .expand_multi_info(&[COMMIT_LABEL, &SUITE_1.to_be_bytes()], &mut out)
+        .expand_multi_info(&[COMMIT_LABEL, &suite.id().to_be_bytes()], &mut out)
         .map_err(|_| Error::InvalidArgument {
             reason: "HKDF output length",
         })?;
@@ -29,10 +33,15 @@ pub fn commitment(dek: &DataKey, message_id: &MessageId) -> Result<[u8; COMMITME
 }
 
 /// §5: `payload_key = HKDF-Expand(PRK, "keyseal/v1 payload" ‖ suite ‖ SHA-256(auth part), 32)`.
-pub fn payload_key(dek: &DataKey, message_id: &MessageId, auth_hash: &[u8; 32]) -> Result<PayloadKey, Error> {
+pub fn payload_key(
+    dek: &DataKey,
+    suite: Suite,
+    message_id: &MessageId,
+    auth_hash: &[u8; 32],
+) -> Result<PayloadKey, Error> {
     let mut key = PayloadKey([0u8; 32]);
     prk(dek, message_id)
-        .expand_multi_info(&[PAYLOAD_LABEL, &SUITE_1.to_be_bytes(), auth_hash], &mut key.0)
+        .expand_multi_info(&[PAYLOAD_LABEL, &suite.id().to_be_bytes(), auth_hash], &mut key.0)
         .map_err(|_| Error::InvalidArgument {
             reason: "HKDF output length",
         })?;
@@ -43,10 +52,11 @@ pub fn payload_key(dek: &DataKey, message_id: &MessageId, auth_hash: &[u8; 32]) 
 /// [`Error::DecryptionFailed`], like every other authentication failure.
 pub fn verify_commitment(
     dek: &DataKey,
+    suite: Suite,
     message_id: &MessageId,
     expected: &[u8; COMMITMENT_LEN],
 ) -> Result<(), Error> {
-    let got = commitment(dek, message_id)?;
+    let got = commitment(dek, suite, message_id)?;
     if bool::from(got.ct_eq(expected)) {
         Ok(())
     } else {

@@ -104,6 +104,16 @@ impl BodyLayout {
         })
     }
 
+    /// The layout of what follows `header` in a message, `after_header` bytes: the body, and for a
+    /// signed message (suite 2) the 64-byte signature after it (§6.5). Too short is
+    /// [`Error::DecryptionFailed`].
+    pub fn for_message(header: &crate::Header, after_header: u64) -> Result<Self, Error> {
+        let body = after_header
+            .checked_sub(header.suite().trailer_len() as u64)
+            .ok_or(Error::DecryptionFailed)?;
+        Self::for_body(header.segment_size(), body)
+    }
+
     /// Number of segments (at least 1).
     pub fn segment_count(&self) -> u64 {
         self.segment_count

@@ -33,8 +33,8 @@ impl RangePlan {
         offset: u64,
         len: u64,
     ) -> Result<Self, Error> {
-        let body_len = total_len.checked_sub(header_len).ok_or(Error::DecryptionFailed)?;
-        let layout = BodyLayout::for_body(header.segment_size(), body_len)?;
+        let after_header = total_len.checked_sub(header_len).ok_or(Error::DecryptionFailed)?;
+        let layout = BodyLayout::for_message(header, after_header)?;
         let mut segments = layout.segments_for(offset, len);
         // A read that reaches the end of the plaintext also opens the last segment, even when it
         // holds none of the requested bytes (an empty last segment, or a start past the end):

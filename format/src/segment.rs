@@ -7,21 +7,30 @@ use alloc::vec::Vec;
 
 use crate::Error;
 use crate::data_key::{DataKey, PayloadKey};
+use crate::ecdsa_p256::SignatureKeyPair;
 use crate::engine::{AeadEngine, SegmentCipher};
 use crate::header::Header;
-use crate::key_schedule::{payload_key, verify_commitment};
+use crate::header::Suite;
+use crate::key_schedule::payload_key;
 use crate::layout::{BodyLayout, SegmentCutter, SegmentId, TAG_LEN};
+use crate::signature::{SignatureChain, Trailer};
 
 fn keyed(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Box<dyn SegmentCipher>, Error> {
-    let key = payload_key(dek, header.message_id(), header.auth_hash())?;
+    let key = payload_key(dek, header.suite(), header.message_id(), header.auth_hash())?;
     engine.keyed(&key)
 }
 
 /// §6.1 step "the header was made for this key": a sealer refuses a header whose commitment did not
 /// come from `dek`.
 fn check_made_for(header: &Header, dek: &DataKey) -> Result<(), Error> {
-    verify_commitment(dek, header.message_id(), header.commitment())
+    header
+        .check_data_key(dek)
         .map_err(|_| Error::invalid("header was not made for this data key"))
+}
+
+/// The signature chain of a suite-2 message (§6.5), none for suite 1.
+fn chain_for(header: &Header) -> Option<SignatureChain> {
+    (header.suite() == Suite::Signed).then(|| SignatureChain::new(header.auth_hash()))
 }
 
 /// Seals plaintext pushed in pieces of any size; holds at most one segment of plaintext.
@@ -29,6 +38,8 @@ pub struct SegmentSealer {
     cipher: Box<dyn SegmentCipher>,
     cutter: SegmentCutter,
     pending: Vec<u8>,
+    chain: Option<SignatureChain>,
+    verification_key: Option<[u8; crate::ecdsa_p256::PUBLIC_KEY_LEN]>,
 }
 
 impl SegmentSealer {
@@ -41,6 +52,8 @@ impl SegmentSealer {
             cipher: keyed(engine, header, dek)?,
             pending: Vec::with_capacity(cutter.unit() + TAG_LEN),
             cutter,
+            chain: chain_for(header),
+            verification_key: header.verification_key().copied(),
         })
     }
 
@@ -57,14 +70,39 @@ impl SegmentSealer {
         Ok(())
     }
 
-    /// Seals the last segment (the 0 to S-1 bytes still pending) into `out`.
+    /// Seals the last segment (the 0 to S-1 bytes still pending) into `out`. A signed message
+    /// (suite 2) ends with [`Self::finish_signed`] instead.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.chain.is_some() {
+            return Err(Error::invalid("a signed message ends with finish_signed"));
+        }
         let id = self.cutter.finish()?;
         self.seal_pending(id, out)
     }
 
+    /// Suite 2: seals the last segment, then appends the signature by `key`, whose public key must
+    /// be the header's verification key (§6.5).
+    pub fn finish_signed(mut self, out: &mut Vec<u8>, key: &SignatureKeyPair) -> Result<(), Error> {
+        if self.verification_key != Some(key.public_sec1()) {
+            return Err(Error::invalid(
+                "the signing key is not the header's verification key",
+            ));
+        }
+        let id = self.cutter.finish()?;
+        self.seal_pending(id, out)?;
+        let chain = self
+            .chain
+            .take()
+            .ok_or(Error::invalid("an unsigned message ends with finish"))?;
+        out.extend_from_slice(&chain.sign(key));
+        Ok(())
+    }
+
     fn seal_pending(&mut self, id: SegmentId, out: &mut Vec<u8>) -> Result<(), Error> {
         self.cipher.seal_in_place(&id.nonce(), &mut self.pending)?;
+        if let Some(c) = self.chain.as_mut() {
+            c.absorb_segment(&self.pending);
+        }
         out.extend_from_slice(&self.pending);
         self.pending.clear();
         Ok(())
@@ -77,24 +115,43 @@ pub struct SegmentOpener {
     cipher: Box<dyn SegmentCipher>,
     cutter: SegmentCutter,
     pending: Vec<u8>,
+    /// Suite 2: the chain, the trailer held back, the verification key.
+    signed: Option<(SignatureChain, Trailer, [u8; crate::ecdsa_p256::PUBLIC_KEY_LEN])>,
 }
 
 impl SegmentOpener {
     /// Checks the key commitment (§6.1), then derives the payload key. A data key that does not
     /// match the header is [`Error::DecryptionFailed`].
     pub fn new(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        verify_commitment(dek, header.message_id(), header.commitment())?;
+        header.check_data_key(dek)?;
         let cutter = SegmentCutter::for_body(header.segment_size());
+        let signed = match (chain_for(header), header.verification_key()) {
+            (Some(c), Some(vk)) => Some((c, Trailer::default(), *vk)),
+            _ => None,
+        };
         Ok(Self {
             cipher: keyed(engine, header, dek)?,
             pending: Vec::with_capacity(cutter.unit()),
             cutter,
+            signed,
         })
     }
 
-    /// Adds body bytes; appends the plaintext of every full segment that authenticates to `out`.
-    /// A full-size segment is never the last one (§6.3), so no look-ahead is needed.
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    /// Adds message bytes after the header; appends the plaintext of every full segment that
+    /// authenticates to `out`. A full-size segment is never the last one (§6.3), so no look-ahead
+    /// is needed — but for the 64-byte signature a signed message holds back (§6.5).
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        match self.signed.as_mut() {
+            Some((_, trailer, _)) => {
+                let (held, rest) = trailer.push(data);
+                self.push_body(&held, out)?;
+                self.push_body(rest, out)
+            }
+            None => self.push_body(data, out),
+        }
+    }
+
+    fn push_body(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         while !data.is_empty() {
             let (take, done) = self.cutter.take(data.len())?;
             self.pending.extend_from_slice(&data[..take]);
@@ -106,14 +163,30 @@ impl SegmentOpener {
         Ok(())
     }
 
-    /// Opens the last segment. Fails with [`Error::DecryptionFailed`] if the body was truncated
-    /// (fewer than 16 bytes pending, or the real last segment is missing).
+    /// Opens the last segment and, for a signed message, verifies the signature before releasing
+    /// it. Fails with [`Error::DecryptionFailed`] if the body was truncated (fewer than 16 bytes
+    /// pending, or the real last segment is missing) or the signature does not verify.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         let id = self.cutter.finish()?;
-        self.open_pending(id, out)
+        let Some((mut chain, trailer, vk)) = self.signed.take() else {
+            return self.open_pending(id, out);
+        };
+        let signature = trailer.finish()?;
+        chain.absorb_segment(&self.pending);
+        self.cipher.open_in_place(&id.nonce(), &mut self.pending)?;
+        if let Err(e) = chain.verify(&vk, &signature) {
+            zeroize::Zeroize::zeroize(&mut self.pending);
+            return Err(e);
+        }
+        out.extend_from_slice(&self.pending);
+        self.pending.clear();
+        Ok(())
     }
 
     fn open_pending(&mut self, id: SegmentId, out: &mut Vec<u8>) -> Result<(), Error> {
+        if let Some((chain, _, _)) = self.signed.as_mut() {
+            chain.absorb_segment(&self.pending);
+        }
         self.cipher.open_in_place(&id.nonce(), &mut self.pending)?;
         out.extend_from_slice(&self.pending);
         self.pending.clear();
@@ -159,13 +232,18 @@ impl ExternalSegments {
     /// For opening the body of `header`: checks the key commitment (§6.1) first, like
     /// [`SegmentOpener::new`]; a data key that does not match is [`Error::DecryptionFailed`].
     pub fn for_open(header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        verify_commitment(dek, header.message_id(), header.commitment())?;
+        header.check_data_key(dek)?;
         Self::keyed(header, dek)
     }
 
     fn keyed(header: &Header, dek: &DataKey) -> Result<Self, Error> {
         Ok(Self {
-            key: Some(payload_key(dek, header.message_id(), header.auth_hash())?),
+            key: Some(payload_key(
+                dek,
+                header.suite(),
+                header.message_id(),
+                header.auth_hash(),
+            )?),
             segment_size: header.segment_size(),
         })
     }

@@ -108,7 +108,7 @@ fn aes_256_gcm() {
 fn engine_matches_aes256gcm(id: usize, key: &[u8], nonce: &[u8; 12], pt: &[u8]) {
     let dek = DataKey::from_bytes(key).unwrap();
     let message_id = MessageId::assume_unique_for_key([0x5a; 32]);
-    let pk = payload_key(&dek, &message_id, &[0u8; 32]).unwrap();
+    let pk = payload_key(&dek, keyseal_format::header::Suite::Aead, &message_id, &[0u8; 32]).unwrap();
     let engine = RustCryptoEngine.keyed(&pk).unwrap();
 
     let mut by_engine = pt.to_vec();

@@ -49,16 +49,23 @@ export function createApi(loadWasm, platform = {}) {
       return this.#core.engineFor(byteLength);
     }
 
-    /** Seals bytes or a string under `context`. */
-    async encrypt(data, { context } = {}) {
+    /**
+     * Seals bytes or a string under `context`. `sign: true` makes a signed message (FORMAT.md
+     * §6.5): only a principal allowed to generate data keys can make one that verifies.
+     */
+    async encrypt(data, { context, sign = false } = {}) {
       const bytes = toBytes(data, 'data');
-      return call(() => this.#core.encrypt(bytes, context));
+      return call(() => this.#core.encrypt(bytes, context, sign === true));
     }
 
-    /** Opens a sealed message; `requireContext` pairs must match the message's context. */
-    async decrypt(sealed, { requireContext } = {}) {
+    /**
+     * Opens a sealed message; `requireContext` pairs must match the message's context. A signed
+     * message's signature is always verified; `requireSigned: true` refuses any other
+     * (DowngradeRefusedError) and public-key entries.
+     */
+    async decrypt(sealed, { requireContext, requireSigned = false } = {}) {
       const bytes = toBytes(sealed, 'sealed');
-      return call(() => this.#core.decrypt(bytes, requireContext));
+      return call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
     }
 
     /** Like decrypt, then UTF-8 decodes (fails on invalid UTF-8). */
@@ -72,9 +79,9 @@ export function createApi(loadWasm, platform = {}) {
      * into one message: the header first, then each segment as it completes, the last one on
      * close. Memory is O(segment size + chunk). `onProgress({ plaintextBytes, sealedBytes })`.
      */
-    encryptStream({ context, onProgress } = {}) {
+    encryptStream({ context, sign = false, onProgress } = {}) {
       callSync(() => this.#wasm.checkContext(context, 'context'));
-      return encryptStream(this.#core, context, onProgress);
+      return encryptStream(this.#core, context, sign === true, onProgress);
     }
 
     /**
@@ -83,10 +90,13 @@ export function createApi(loadWasm, platform = {}) {
      * extended or tampered stream the readable errors with DecryptionFailedError after having
      * delivered a prefix of the true plaintext made of whole segments. A stream that ends inside
      * the header errors with InvalidFormatError. `onProgress({ sealedBytes, plaintextBytes })`.
+     * A signed message's segments are reader-authenticated as they come; the stream errors at its
+     * end unless the signature verifies, so writer authenticity holds only for a stream that
+     * ended without error. `requireSigned: true` refuses an unsigned message.
      */
-    decryptStream({ requireContext, onProgress } = {}) {
+    decryptStream({ requireContext, requireSigned = false, onProgress } = {}) {
       callSync(() => this.#wasm.checkContext(requireContext, 'requireContext'));
-      return decryptStream(this.#core, requireContext, onProgress);
+      return decryptStream(this.#core, requireContext, requireSigned === true, onProgress);
     }
 
     /**
@@ -96,7 +106,10 @@ export function createApi(loadWasm, platform = {}) {
      * end) }` or a reader function `(start, end) => bytes` plus `options.size`; `end` is exclusive
      * and a read must return exactly `end − start` bytes (e.g. HTTP `Range: bytes=start-(end−1)`).
      */
-    async decryptRange(source, { offset = 0, length, size, requireContext } = {}) {
+    async decryptRange(source, { offset = 0, length, size, requireContext, requireSigned } = {}) {
+      if (requireSigned) {
+        throw new InvalidArgumentError('a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
+      }
       return call(async () => {
         callSync(() => this.#wasm.checkContext(requireContext, 'requireContext'));
         const src = rangeSource(source, size);
@@ -187,10 +200,10 @@ export function createApi(loadWasm, platform = {}) {
       return call(() => w.openWithDataKey(toBytes(sealed, 'sealed'), toBytes(dataKey, 'dataKey'), { requireContext, engine }));
     },
     /** Seals with a caller-held data key and a message id the caller MUST never reuse with it. */
-    async sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, contextPairs, entries, plaintext, { engine } = {}) {
+    async sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, contextPairs, entries, plaintext, { engine, signingSecret } = {}) {
       const w = await wasmNow();
       return call(() => w.sealWithDataKeyAssumingUniqueMessageId(toBytes(dataKey, 'dataKey'), toBytes(messageId, 'messageId'),
-        segmentSize, contextPairs, entries, toBytes(plaintext, 'plaintext'), { engine }));
+        segmentSize, contextPairs, entries, toBytes(plaintext, 'plaintext'), { engine, signingSecret }));
     },
     /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
     async wasmMemoryBytes() {

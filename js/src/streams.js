@@ -9,13 +9,13 @@ async function call(f) {
 }
 
 /** Seals the bytes written to it into one message: the header first, then each segment. */
-export function encryptStream(core, context, onProgress) {
+export function encryptStream(core, context, sign, onProgress) {
   let s = null;
   let pt = 0, out = 0;
   const enqueue = (controller) => (bytes) => { out += bytes.length; controller.enqueue(bytes); };
   const start = async (controller) => {
     if (s) return;
-    s = await call(() => core.beginEncrypt(context));
+    s = await call(() => core.beginEncrypt(context, sign));
     enqueue(controller)(s.header());
   };
   // the core state is freed as soon as the stream ends, fails or is cancelled
@@ -43,7 +43,7 @@ export function encryptStream(core, context, onProgress) {
  * Opens a sealed message written to it, releasing plaintext only segment by segment after each
  * authenticated (FORMAT.md §7.2); on failure the readable errors after a prefix of whole segments.
  */
-export function decryptStream(core, requireContext, onProgress) {
+export function decryptStream(core, requireContext, requireSigned, onProgress) {
   let s = null;
   let sealedIn = 0, pt = 0;
   const enqueue = (controller) => (bytes) => { pt += bytes.length; controller.enqueue(bytes); };
@@ -51,14 +51,14 @@ export function decryptStream(core, requireContext, onProgress) {
   const guard = (f) => async (...a) => { try { return await f(...a); } catch (e) { dispose(); throw fromCore(e); } };
   return new TransformStream({
     transform: guard(async (chunk, controller) => {
-      s ??= core.beginDecrypt(requireContext);
+      s ??= core.beginDecrypt(requireContext, requireSigned);
       const bytes = toBytes(chunk, 'chunk');
       sealedIn += bytes.length;
       await s.push(bytes, enqueue(controller));
       progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt });
     }),
     flush: guard(async (controller) => {
-      s ??= core.beginDecrypt(requireContext);
+      s ??= core.beginDecrypt(requireContext, requireSigned);
       await s.finish(enqueue(controller));
       dispose();
       progress(onProgress, { sealedBytes: sealedIn, plaintextBytes: pt, done: true });

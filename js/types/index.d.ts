@@ -172,6 +172,11 @@ export interface RangeOptions {
   /** Total sealed length; required when `source` is a reader function. */
   size?: number;
   requireContext?: EncryptionContext;
+  /**
+   * Refused (`InvalidArgumentError`): a ranged read does not read every segment, so it cannot
+   * verify a signature; its plaintext is reader-authenticated only (FORMAT.md §6.5).
+   */
+  requireSigned?: false;
 }
 
 /** One object for `rewrapAll`. */
@@ -197,13 +202,26 @@ export interface RewrapAllResult {
 export declare class KeySeal {
   private constructor();
   static create(options: KeySealOptions): Promise<KeySeal>;
-  encrypt(data: Input, options?: { context?: EncryptionContext }): Promise<Uint8Array>;
-  decrypt(sealed: Input, options?: { requireContext?: EncryptionContext }): Promise<Uint8Array>;
-  decryptText(sealed: Input, options?: { requireContext?: EncryptionContext }): Promise<string>;
+  /**
+   * Seals `data` under `context`. `sign: true`: a signed message (FORMAT.md §6.5) — only a
+   * principal allowed to generate data keys can make one that verifies; readers cannot.
+   */
+  encrypt(data: Input, options?: { context?: EncryptionContext; sign?: boolean }): Promise<Uint8Array>;
+  /**
+   * Opens a sealed message. A signed message's signature is always verified. `requireSigned: true`
+   * refuses an unsigned message (`DowngradeRefusedError`) and public-key entries.
+   */
+  decrypt(sealed: Input, options?: { requireContext?: EncryptionContext; requireSigned?: boolean }): Promise<Uint8Array>;
+  decryptText(sealed: Input, options?: { requireContext?: EncryptionContext; requireSigned?: boolean }): Promise<string>;
   /** Seals what is written into one message; use as `blob.stream().pipeThrough(ks.encryptStream({ context }))`. */
-  encryptStream(options?: { context?: EncryptionContext; onProgress?: (p: StreamProgress) => void }): TransformStream<Input, Uint8Array>;
-  /** Opens a sealed stream; plaintext only per authenticated segment (errors: DecryptionFailedError on truncation, reorder, extension, tamper). */
-  decryptStream(options?: { requireContext?: EncryptionContext; onProgress?: (p: StreamProgress) => void }): TransformStream<Uint8Array | ArrayBuffer, Uint8Array>;
+  encryptStream(options?: { context?: EncryptionContext; sign?: boolean; onProgress?: (p: StreamProgress) => void }): TransformStream<Input, Uint8Array>;
+  /**
+   * Opens a sealed stream; plaintext only per authenticated segment (errors: DecryptionFailedError on
+   * truncation, reorder, extension, tamper). For a signed message the segments are
+   * reader-authenticated as they come and the stream errors at its end unless the signature
+   * verifies: treat the plaintext as writer-authenticated only once the stream ended without error.
+   */
+  decryptStream(options?: { requireContext?: EncryptionContext; requireSigned?: boolean; onProgress?: (p: StreamProgress) => void }): TransformStream<Uint8Array | ArrayBuffer, Uint8Array>;
   /** Reads the header and only the segments covering the range. */
   decryptRange(source: RangeSource, options?: RangeOptions): Promise<Uint8Array>;
   /** Header-only rewrap through the key services' /rewrap; new object = header ‖ old.subarray(bodyOffset). */
@@ -241,7 +259,7 @@ export declare const lowLevel: {
   sealWithDataKeyAssumingUniqueMessageId(
     dataKey: Input, messageId: Input, segmentSize: number, contextPairs: [string, string][],
     entries: { kind: string; key_service_id: string; key_id: string; wrapped: string }[], plaintext: Input,
-    options?: { engine?: 'wasm' | 'webcrypto' },
+    options?: { engine?: 'wasm' | 'webcrypto'; /** suite 2: hex of the signing key's 32-byte scalar */ signingSecret?: string },
   ): Promise<Uint8Array>;
   /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
   wasmMemoryBytes(): Promise<number>;

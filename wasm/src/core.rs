@@ -14,7 +14,6 @@ use crate::engine::Engines;
 use crate::errors::{invalid, invalid_value, js_error};
 use crate::options::build;
 use crate::platform::{Platform, PlatformKey};
-use crate::segments::{open_body, seal_body};
 
 /// The SDK and its engines, shared by the exported objects (streams and range reads hold a clone).
 pub(crate) struct Shared {
@@ -83,38 +82,20 @@ impl KeySealCore {
         self.shared.engines.name_for(len).into()
     }
 
-    /// Seals `plaintext` under `context` (an object of strings). Resolves to a `Uint8Array`.
-    pub fn encrypt(&self, plaintext: Uint8Array, context: JsValue) -> Promise {
+    /// Seals `plaintext` under `context` (an object of strings), signed (suite 2) when `sign`.
+    /// Resolves to a `Uint8Array`.
+    pub fn encrypt(&self, plaintext: Uint8Array, context: JsValue, sign: bool) -> Promise {
         let s = self.shared.clone();
         let ctx = context_from(context, "context");
-        future_to_promise(async move {
-            let ctx = ctx?;
-            let len = u64::from(plaintext.length());
-            match s.engines.platform_for(Some(len)) {
-                Some(p) => seal_platform(&s.sdk, p, &plaintext, &ctx).await,
-                None => {
-                    let out = s.sdk.encrypt(&plaintext.to_vec(), &ctx).await.map_err(js_error)?;
-                    Ok(Uint8Array::from(&out[..]).into())
-                }
-            }
-        })
+        future_to_promise(async move { crate::messages::encrypt(&s, &plaintext, &ctx?, sign).await })
     }
 
-    /// Opens `sealed`, requiring the pairs of `require_context` (an object of strings, or nothing).
-    pub fn decrypt(&self, sealed: Uint8Array, require_context: JsValue) -> Promise {
+    /// Opens `sealed`, requiring the pairs of `require_context` (an object of strings, or nothing)
+    /// and, with `require_signed`, a signed message (suite 2).
+    pub fn decrypt(&self, sealed: Uint8Array, require_context: JsValue, require_signed: bool) -> Promise {
         let s = self.shared.clone();
         let req = context_from(require_context, "requireContext");
-        future_to_promise(async move {
-            let req = req?;
-            let len = u64::from(sealed.length());
-            match s.engines.platform_for(Some(len)) {
-                Some(p) => open_platform(&s.sdk, p, &sealed, &req).await,
-                None => {
-                    let (_, pt) = s.sdk.decrypt(&sealed.to_vec(), &req).await.map_err(js_error)?;
-                    Ok(Uint8Array::from(&pt[..]).into())
-                }
-            }
-        })
+        future_to_promise(async move { crate::messages::decrypt(&s, &sealed, &req?, require_signed).await })
     }
 
     /// Drops cached data keys of `key_id`, or all when absent. Returns how many were dropped.
@@ -138,67 +119,6 @@ impl KeySealCore {
         let head = crate::inspect::prefix(sealed);
         crate::inspect::info_to_js(self.shared.sdk.inspect(&head), sealed)
     }
-}
-
-/// Whole-message seal on a platform engine: header, then every segment, into one new array.
-async fn seal_platform(
-    sdk: &KeySeal,
-    platform: &Platform,
-    plaintext: &Uint8Array,
-    ctx: &EncryptionContext,
-) -> Result<JsValue, JsValue> {
-    let len = u64::from(plaintext.length());
-    let mut job = sdk
-        .prepare_external_encrypt(ctx, Some(len))
-        .await
-        .map_err(js_error)?;
-    let r = async {
-        let layout = job.layout.ok_or_else(|| invalid("layout"))?;
-        let key = import_key(platform, &mut job).await?;
-        let header_len = job.header.len() as u64;
-        let out = Uint8Array::new_with_length((header_len + layout.body_len()) as u32);
-        out.set(&Uint8Array::from(&job.header[..]), 0);
-        seal_body(platform, &key, &layout, plaintext, &out, header_len).await?;
-        Ok::<_, JsValue>(out)
-    }
-    .await;
-    job.finish(r.is_ok(), len);
-    r.map(Into::into)
-}
-
-/// Whole-message open on a platform engine: the SDK checks the header, the context, the body
-/// length and the commitment; all or nothing.
-async fn open_platform(
-    sdk: &KeySeal,
-    platform: &Platform,
-    sealed: &Uint8Array,
-    req: &EncryptionContext,
-) -> Result<JsValue, JsValue> {
-    let total = u64::from(sealed.length());
-    let head = crate::inspect::prefix(sealed);
-    let header_len = match keyseal::Header::length_from_prefix(&head) {
-        Ok(keyseal::HeaderLength::Complete(n)) if n as u64 <= total => n as u64,
-        _ => total,
-    };
-    let mut job = sdk
-        .prepare_external_decrypt(
-            &head[..header_len.min(head.len() as u64) as usize],
-            Some(total - header_len),
-            req,
-        )
-        .await
-        .map_err(js_error)?;
-    let r = async {
-        let layout = job.layout.ok_or_else(|| invalid("layout"))?;
-        let key = import_key(platform, &mut job).await?;
-        let out = Uint8Array::new_with_length(layout.plaintext_len() as u32);
-        let body = sealed.subarray(header_len as u32, total as u32);
-        open_body(platform, &key, &layout, &body, &out).await?;
-        Ok::<_, JsValue>(out)
-    }
-    .await;
-    job.finish(r.is_ok(), total);
-    r.map(Into::into)
 }
 
 /// Checks that `value` is an encryption context (an object of strings, or nothing), so that

@@ -49,6 +49,14 @@ impl Engines {
         }
     }
 
+    /// The engine of a signed message (FORMAT.md §6.5): the platform engine, whatever the size,
+    /// wherever the runtime also has WebCrypto for the signature and the segment digests; `None`
+    /// (the SDK's Rust ECDSA and the wasm engine) elsewhere and with `engine: 'wasm'`.
+    pub(crate) fn signing_platform(&self) -> Option<(&Platform, web_sys::SubtleCrypto)> {
+        let p = self.platform.as_ref()?;
+        Some((p, subtle()?))
+    }
+
     /// `wasm`, `webcrypto` or `node`: the engine of a message of `len` bytes.
     pub(crate) fn name_for(&self, len: Option<u64>) -> &'static str {
         self.platform_for(len).map_or("wasm", Platform::name)

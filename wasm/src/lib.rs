@@ -15,11 +15,14 @@ mod fetch;
 mod globals;
 mod inspect;
 mod low_level;
+mod messages;
 mod options;
 mod platform;
+mod platform_stream;
 mod range;
 mod rotation;
 mod segments;
+mod signing;
 mod streams;
 mod tokens;
 

@@ -76,7 +76,7 @@ async fn open_platform(
     let out = Uint8Array::new_with_length((plan.plaintext.end - plan.plaintext.start) as u32);
     let r = async {
         let key = import_key(platform, &mut job).await?;
-        let mut window = Window::new();
+        let mut window = Window::new(None);
         let mut k = plan.segments.start;
         let mut place = |pt: Uint8Array| {
             let (at, within) = plan.placement(k);

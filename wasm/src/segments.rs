@@ -1,6 +1,8 @@
 //! Many segments through a platform engine: up to [`IN_FLIGHT`] under way at once, results used
 //! strictly in index order (FORMAT.md §7.2), nothing used after a failure, and every started
-//! operation settled before returning. Whole messages are sealed and opened here.
+//! operation settled before returning. Whole messages are sealed and opened here. For a signed
+//! message (suite 2) each sealed segment — the output when sealing, the input when opening — also
+//! goes into the signature chain, in order (§6.5).
 
 use std::collections::VecDeque;
 
@@ -10,6 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::errors::open_failure;
 use crate::platform::{IN_FLIGHT, Pending, Platform, PlatformKey};
+use crate::signing::PlatformChain;
 
 /// One segment to seal or open: its id (nonce) and its input bytes.
 pub(crate) struct Op {
@@ -19,13 +22,16 @@ pub(crate) struct Op {
 
 /// A window of segment operations in flight, emitted in order.
 pub(crate) struct Window {
-    queue: VecDeque<Pending>,
+    queue: VecDeque<(Pending, Option<Uint8Array>)>,
+    /// A signed message's chain.
+    pub(crate) chain: Option<PlatformChain>,
 }
 
 impl Window {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(chain: Option<PlatformChain>) -> Self {
         Self {
             queue: VecDeque::with_capacity(IN_FLIGHT),
+            chain,
         }
     }
 
@@ -47,7 +53,8 @@ impl Window {
         } else {
             platform.open(key, &nonce, &op.input)
         };
-        self.queue.push_back(p);
+        let sealed_input = (!seal && self.chain.is_some()).then_some(op.input);
+        self.queue.push_back((p, sealed_input));
         self.drain(keep, emit).await
     }
 
@@ -59,8 +66,16 @@ impl Window {
         emit: &mut dyn FnMut(Uint8Array) -> Result<(), JsValue>,
     ) -> Result<(), JsValue> {
         while self.queue.len() > keep {
-            let Some(p) = self.queue.pop_front() else { break };
-            let r = p.output().await.and_then(&mut *emit);
+            let Some((p, sealed_input)) = self.queue.pop_front() else {
+                break;
+            };
+            let r = match p.output().await {
+                Ok(out) => match self.absorb(sealed_input.as_ref().unwrap_or(&out)).await {
+                    Ok(()) => emit(out),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
             if let Err(e) = r {
                 self.abandon().await;
                 return Err(e);
@@ -69,15 +84,29 @@ impl Window {
         Ok(())
     }
 
+    /// Operations under way.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Settles everything still under way and drops the results.
     pub(crate) async fn abandon(&mut self) {
-        while let Some(p) = self.queue.pop_front() {
+        while let Some((p, _)) = self.queue.pop_front() {
             let _ = p.output().await;
+        }
+    }
+
+    /// The next sealed segment into the signature chain, if the message is signed.
+    pub(crate) async fn absorb(&mut self, sealed: &Uint8Array) -> Result<(), JsValue> {
+        match self.chain.as_mut() {
+            Some(c) => c.absorb(sealed).await,
+            None => Ok(()),
         }
     }
 }
 
-/// Seals a whole body: `plaintext` laid out as `layout`, into `out` from `at` on.
+/// Seals a whole body: `plaintext` laid out as `layout`, into `out` from `at` on. Hands the
+/// signature chain back.
 pub(crate) async fn seal_body(
     platform: &Platform,
     key: &PlatformKey,
@@ -85,7 +114,9 @@ pub(crate) async fn seal_body(
     plaintext: &Uint8Array,
     out: &Uint8Array,
     at: u64,
-) -> Result<(), JsValue> {
+    chain: Option<PlatformChain>,
+) -> Result<Option<PlatformChain>, JsValue> {
+    let mut window = Window::new(chain);
     if platform.seal_direct_supported() {
         for s in layout.segments() {
             platform.fair().await;
@@ -93,10 +124,11 @@ pub(crate) async fn seal_body(
             if let Some(r) = platform.seal_direct(key, &s.id.nonce(), &input, out, at + s.body.start) {
                 r?;
             }
+            let sealed = out.subarray((at + s.body.start) as u32, (at + s.body.end) as u32);
+            window.absorb(&sealed).await?;
         }
-        return Ok(());
+        return Ok(window.chain);
     }
-    let mut window = Window::new();
     let mut next = at;
     let mut emit = |ct: Uint8Array| {
         out.set(&ct, next as u32);
@@ -105,31 +137,28 @@ pub(crate) async fn seal_body(
     };
     for s in layout.segments() {
         let input = plaintext.subarray(s.plaintext.start as u32, s.plaintext.end as u32);
+        let op = Op { id: s.id, input };
         window
-            .push(
-                platform,
-                key,
-                true,
-                Op { id: s.id, input },
-                IN_FLIGHT - 1,
-                &mut emit,
-            )
+            .push(platform, key, true, op, IN_FLIGHT - 1, &mut emit)
             .await?;
     }
-    window.drain(0, &mut emit).await
+    window.drain(0, &mut emit).await?;
+    Ok(window.chain)
 }
 
 /// Opens a whole body laid out as `layout` into `out` (the plaintext, preallocated): all or
 /// nothing — on any failure `out` is zero-filled and the error is `DECRYPTION_FAILED` (or the
-/// keyseal error that caused it).
+/// keyseal error that caused it). Hands the signature chain back, for the caller to verify
+/// before it releases `out`.
 pub(crate) async fn open_body(
     platform: &Platform,
     key: &PlatformKey,
     layout: &BodyLayout,
     body: &Uint8Array,
     out: &Uint8Array,
-) -> Result<(), JsValue> {
-    let r = open_body_inner(platform, key, layout, body, out).await;
+    chain: Option<PlatformChain>,
+) -> Result<Option<PlatformChain>, JsValue> {
+    let r = open_body_inner(platform, key, layout, body, out, chain).await;
     if r.is_err() {
         out.fill(0, 0, out.length());
     }
@@ -142,18 +171,20 @@ async fn open_body_inner(
     layout: &BodyLayout,
     body: &Uint8Array,
     out: &Uint8Array,
-) -> Result<(), JsValue> {
+    chain: Option<PlatformChain>,
+) -> Result<Option<PlatformChain>, JsValue> {
+    let mut window = Window::new(chain);
     if platform.seal_direct_supported() {
         for s in layout.segments() {
             platform.fair().await;
             let input = body.subarray(s.body.start as u32, s.body.end as u32);
+            window.absorb(&input).await?;
             if let Some(r) = platform.open_direct(key, &s.id.nonce(), &input, out, s.plaintext.start) {
                 r?;
             }
         }
-        return Ok(());
+        return Ok(window.chain);
     }
-    let mut window = Window::new();
     let mut next = 0u64;
     let mut emit = |pt: Uint8Array| {
         out.set(&pt, next as u32);
@@ -162,16 +193,11 @@ async fn open_body_inner(
     };
     for s in layout.segments() {
         let input = body.subarray(s.body.start as u32, s.body.end as u32);
+        let op = Op { id: s.id, input };
         window
-            .push(
-                platform,
-                key,
-                false,
-                Op { id: s.id, input },
-                IN_FLIGHT - 1,
-                &mut emit,
-            )
+            .push(platform, key, false, op, IN_FLIGHT - 1, &mut emit)
             .await?;
     }
-    window.drain(0, &mut emit).await
+    window.drain(0, &mut emit).await?;
+    Ok(window.chain)
 }

@@ -8,16 +8,15 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Uint8Array};
-use keyseal::{
-    DecryptStream, EncryptStream, EncryptionContext, ExternalJob, Header, HeaderLength, SegmentCutter,
-};
+use keyseal::{DecryptStream, EncryptStream, EncryptionContext, Header, HeaderLength};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::core::{KeySealCore, Shared, context_from, import_key};
+use crate::core::{KeySealCore, Shared, context_from};
 use crate::errors::{invalid, js_error, open_failure};
-use crate::platform::{IN_FLIGHT, Platform, PlatformKey};
-use crate::segments::{Op, Window};
+use crate::platform::Platform;
+use crate::platform_stream::{PlatformSegments, emit};
+use crate::signing::WebSigner;
 
 /// Largest piece copied into wasm memory at once on the wasm engine, so memory stays bounded
 /// whatever the chunk size.
@@ -28,13 +27,6 @@ fn pieces(chunk: &Uint8Array) -> impl Iterator<Item = Uint8Array> + '_ {
     (0..n.div_ceil(PIECE)).map(move |i| chunk.subarray(i * PIECE, ((i + 1) * PIECE).min(n)))
 }
 
-fn emit(enqueue: &Function, bytes: &Uint8Array) -> Result<(), JsValue> {
-    if bytes.length() > 0 {
-        enqueue.call1(&JsValue::NULL, bytes)?;
-    }
-    Ok(())
-}
-
 fn platform_of(shared: &Shared) -> Result<&Platform, JsValue> {
     shared
         .engines
@@ -42,92 +34,8 @@ fn platform_of(shared: &Shared) -> Result<&Platform, JsValue> {
         .ok_or_else(|| invalid("the platform engine went away"))
 }
 
-/// Segments of one message on a platform engine: the cutter, the buffer being filled, the window.
-struct PlatformSegments {
-    job: ExternalJob,
-    key: PlatformKey,
-    cutter: SegmentCutter,
-    buf: Uint8Array,
-    window: Window,
-    seal: bool,
-}
-
-impl PlatformSegments {
-    async fn new(platform: &Platform, mut job: ExternalJob, seal: bool) -> Result<Self, JsValue> {
-        let key = import_key(platform, &mut job).await?;
-        let s = job.segments.segment_size();
-        let cutter = if seal {
-            SegmentCutter::for_plaintext(s)
-        } else {
-            SegmentCutter::for_body(s)
-        };
-        Ok(Self {
-            buf: Uint8Array::new_with_length(cutter.unit() as u32),
-            job,
-            key,
-            cutter,
-            window: Window::new(),
-            seal,
-        })
-    }
-
-    /// Cuts `chunk` into segments; each complete one is started, and outputs go to `enqueue`.
-    async fn push(
-        &mut self,
-        platform: &Platform,
-        chunk: &Uint8Array,
-        enqueue: &Function,
-    ) -> Result<(), JsValue> {
-        let n = chunk.length() as usize;
-        let mut at = 0usize;
-        while at < n {
-            let filled = self.cutter.filled();
-            let (take, done) = self.cutter.take(n - at).map_err(js_error)?;
-            self.buf
-                .set(&chunk.subarray(at as u32, (at + take) as u32), filled as u32);
-            at += take;
-            if let Some(id) = done {
-                let input = std::mem::replace(
-                    &mut self.buf,
-                    Uint8Array::new_with_length(self.cutter.unit() as u32),
-                );
-                let mut out = |b: Uint8Array| emit(enqueue, &b);
-                self.window
-                    .push(
-                        platform,
-                        &self.key,
-                        self.seal,
-                        Op { id, input },
-                        IN_FLIGHT - 1,
-                        &mut out,
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The last segment, then everything still in flight.
-    async fn finish(&mut self, platform: &Platform, enqueue: &Function) -> Result<(), JsValue> {
-        let filled = self.cutter.filled() as u32;
-        let mut out = |b: Uint8Array| emit(enqueue, &b);
-        let id = match self.cutter.finish() {
-            Ok(id) => id,
-            Err(e) => {
-                // a truncated body: release what authenticated, then fail
-                self.window.drain(0, &mut out).await?;
-                return Err(js_error(e));
-            }
-        };
-        let input = self.buf.subarray(0, filled);
-        self.window
-            .push(platform, &self.key, self.seal, Op { id, input }, 0, &mut out)
-            .await
-    }
-}
-
 enum EncState {
-    Wasm(EncryptStream),
+    Wasm(Box<EncryptStream>),
     Platform(Box<PlatformSegments>, u64),
     Done,
 }
@@ -213,9 +121,9 @@ async fn fail_encrypt(state: EncState) {
 }
 
 enum DecState {
-    Wasm(DecryptStream),
+    Wasm(Box<DecryptStream>),
     /// Platform engine, collecting the header (at most as many bytes as it needs).
-    Header(Vec<u8>, EncryptionContext, u64),
+    Header(Vec<u8>, EncryptionContext, u64, bool),
     Body(Box<PlatformSegments>, u64),
     Done(Option<JsValue>),
 }
@@ -285,7 +193,7 @@ async fn push_decrypt(
             }
             (DecState::Wasm(s), Ok(()))
         }
-        DecState::Header(mut head, req, sealed) => {
+        DecState::Header(mut head, req, sealed, signed_only) => {
             let sealed = sealed + u64::from(chunk.length());
             let n = chunk.length();
             let mut at = 0u32;
@@ -295,7 +203,7 @@ async fn push_decrypt(
                     Ok(HeaderLength::Complete(want) | HeaderLength::NeedAtLeast(want)) => {
                         let more = ((want - head.len()) as u32).min(n - at);
                         if more == 0 {
-                            return (DecState::Header(head, req, sealed), Ok(()));
+                            return (DecState::Header(head, req, sealed, signed_only), Ok(()));
                         }
                         head.extend(chunk.subarray(at, at + more).to_vec());
                         at += more;
@@ -304,7 +212,7 @@ async fn push_decrypt(
                     Err(_) => break head.len(),
                 }
             };
-            match begin_body(shared, &head[..header_len], &req).await {
+            match begin_body(shared, &head[..header_len], &req, signed_only).await {
                 Ok(mut p) => {
                     let Ok(platform) = platform_of(shared) else {
                         return failed(invalid("the platform engine went away"));
@@ -336,14 +244,18 @@ async fn begin_body(
     shared: &Shared,
     header: &[u8],
     req: &EncryptionContext,
+    signed_only: bool,
 ) -> Result<Box<PlatformSegments>, JsValue> {
     let job = shared
         .sdk
-        .prepare_external_decrypt(header, None, req)
+        .prepare_external_decrypt(header, None, req, signed_only)
         .await
         .map_err(js_error)?;
     let platform = platform_of(shared)?;
-    PlatformSegments::new(platform, job, false).await.map(Box::new)
+    let subtle = crate::globals::subtle();
+    PlatformSegments::new(platform, job, false, subtle, None)
+        .await
+        .map(Box::new)
 }
 
 async fn fail_body(mut p: Box<PlatformSegments>, sealed: u64, e: JsValue) -> (DecState, Result<(), JsValue>) {
@@ -370,12 +282,14 @@ async fn finish_decrypt(
             Err(e) => failed(js_error(e)),
         },
         // a stream that ended inside the header: the SDK reports it (INVALID_FORMAT) and counts it
-        DecState::Header(head, req, _) => match begin_body(shared, &head, &req).await {
-            Ok(_) => failed(js_error(keyseal::FormatError::InvalidFormat {
-                reason: "truncated header",
-            })),
-            Err(e) => failed(e),
-        },
+        DecState::Header(head, req, _, signed_only) => {
+            match begin_body(shared, &head, &req, signed_only).await {
+                Ok(_) => failed(js_error(keyseal::FormatError::InvalidFormat {
+                    reason: "truncated header",
+                })),
+                Err(e) => failed(e),
+            }
+        }
         DecState::Body(mut p, sealed) => {
             let Ok(platform) = platform_of(shared) else {
                 return failed(invalid("the platform engine went away"));
@@ -393,27 +307,41 @@ async fn finish_decrypt(
 
 #[wasm_bindgen]
 impl KeySealCore {
-    /// Starts an encrypt stream under `context`. Resolves to an `EncryptStreamCore`.
+    /// Starts an encrypt stream under `context`, signed (suite 2) when `sign`. Resolves to an
+    /// `EncryptStreamCore`.
     #[wasm_bindgen(js_name = beginEncrypt)]
-    pub fn begin_encrypt(&self, context: JsValue) -> Promise {
+    pub fn begin_encrypt(&self, context: JsValue, sign: bool) -> Promise {
         let shared = self.shared.clone();
         let ctx = context_from(context, "context");
         future_to_promise(async move {
             let ctx = ctx?;
-            let (header, state) = match shared.engines.platform_for(None) {
-                Some(platform) => {
+            let route = match sign {
+                true => shared.engines.signing_platform().map(|(p, sc)| (p, Some(sc))),
+                false => shared.engines.platform_for(None).map(|p| (p, None)),
+            };
+            let (header, state) = match route {
+                Some((platform, subtle)) => {
+                    let signer = match &subtle {
+                        Some(sc) => Some(WebSigner::generate(sc).await?),
+                        None => None,
+                    };
+                    let vk = signer.as_ref().map(|k| *k.public_sec1());
                     let job = shared
                         .sdk
-                        .prepare_external_encrypt(&ctx, None)
+                        .prepare_external_encrypt(&ctx, None, vk.as_ref())
                         .await
                         .map_err(js_error)?;
                     let header = job.header.clone();
-                    let p = PlatformSegments::new(platform, job, true).await?;
+                    let p = PlatformSegments::new(platform, job, true, subtle, signer).await?;
                     (header, EncState::Platform(Box::new(p), 0))
                 }
                 None => {
-                    let s = shared.sdk.begin_encrypt(&ctx, None).await.map_err(js_error)?;
-                    (s.header().to_vec(), EncState::Wasm(s))
+                    let s = match sign {
+                        true => shared.sdk.begin_encrypt_signed(&ctx).await,
+                        false => shared.sdk.begin_encrypt(&ctx, None).await,
+                    }
+                    .map_err(js_error)?;
+                    (s.header().to_vec(), EncState::Wasm(Box::new(s)))
                 }
             };
             Ok(EncryptStreamCore {
@@ -425,13 +353,21 @@ impl KeySealCore {
         })
     }
 
-    /// Starts a decrypt stream requiring `require_context` (an object of strings, or nothing).
+    /// Starts a decrypt stream requiring `require_context` (an object of strings, or nothing) and,
+    /// with `require_signed`, a signed message. A signed message takes the platform engine only
+    /// where WebCrypto can check its signature.
     #[wasm_bindgen(js_name = beginDecrypt)]
-    pub fn begin_decrypt(&self, require_context: JsValue) -> Result<DecryptStreamCore, JsValue> {
+    pub fn begin_decrypt(
+        &self,
+        require_context: JsValue,
+        require_signed: bool,
+    ) -> Result<DecryptStreamCore, JsValue> {
         let req = context_from(require_context, "requireContext")?;
-        let state = match self.shared.engines.platform_for(None) {
-            Some(_) => DecState::Header(Vec::new(), req, 0),
-            None => DecState::Wasm(self.shared.sdk.begin_decrypt(req)),
+        let platform = self.shared.engines.platform_for(None).is_some() && crate::globals::subtle().is_some();
+        let state = match (platform, require_signed) {
+            (true, _) => DecState::Header(Vec::new(), req, 0, require_signed),
+            (false, true) => DecState::Wasm(Box::new(self.shared.sdk.begin_decrypt_signed(req))),
+            (false, false) => DecState::Wasm(Box::new(self.shared.sdk.begin_decrypt(req))),
         };
         Ok(DecryptStreamCore {
             shared: self.shared.clone(),
