@@ -77,8 +77,11 @@ fuzz_target!(|data: &[u8]| {
     let dek = DataKey::from_bytes(&KEY).expect("32-byte key");
     let engine = RustCryptoEngine;
 
-    // 1. The input as a whole message.
-    if let Ok((h, plaintext)) = keyseal_format::open(&engine, &dek, rest, &EncryptionContext::new()) {
+    // 1. The input as a whole message. (A signed message cannot be resealed without its
+    // signing key; it opened only if its signature verified.)
+    if let Ok((h, plaintext)) = keyseal_format::open(&engine, &dek, rest, &EncryptionContext::new())
+        && h.suite() == keyseal_format::Suite::Aead
+    {
         let again = keyseal_format::seal(&engine, &dek, &h, &plaintext).expect("resealing");
         assert_eq!(
             again.as_slice(),
@@ -118,4 +121,29 @@ fuzz_target!(|data: &[u8]| {
         stream_open(&h, &dek, seed, &tampered).is_none(),
         "tampered body streamed"
     );
+
+    // 4. Signed (suite 2): the same round trip, and a flipped bit anywhere after the header —
+    // a segment or the signature — must not open, whole or streamed. ECDSA is slow under the
+    // sanitizer, so one input in 16 takes this path.
+    if seed % 16 != 0 {
+        return;
+    }
+    let key = keyseal_format::ecdsa_p256::SignatureKeyPair::from_secret_scalar(&[0x17; 32]).expect("signing key");
+    let ctx = keyseal_format::signed_context(&EncryptionContext::new(), &key.public_sec1()).expect("context");
+    let entry = WrappedKeyEntry {
+        kind: EntryKind::Kms,
+        key_service_id: "fuzz".into(),
+        key_id: "fuzz/key".into(),
+        wrapped: vec![1],
+    };
+    let sh = keyseal_format::new_signed_header(&dek, MessageId::assume_unique_for_key([7; 32]), SEGMENT_SIZE, ctx, vec![entry])
+        .expect("signed header");
+    let sealed = keyseal_format::seal_signed(&engine, &dek, &sh, rest, &key).expect("signed seal");
+    let sbody = &sealed[sh.encoded_len()..];
+    assert_eq!(stream_open(&sh, &dek, seed, sbody).as_deref(), Some(rest), "signed round trip");
+    let mut tampered = sbody.to_vec();
+    let bit = (usize::from(seed) * 97 + rest.len() * 13) % (tampered.len() * 8);
+    tampered[bit / 8] ^= 1 << (bit % 8);
+    assert!(keyseal_format::open_body(&engine, &dek, &sh, &tampered).is_err(), "tampered signed message opened");
+    assert!(stream_open(&sh, &dek, seed, &tampered).is_none(), "tampered signed message streamed");
 });
