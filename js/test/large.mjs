@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve, extname, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium } from './support/chromium.mjs';
 
 const execFileP = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

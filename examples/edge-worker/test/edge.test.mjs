@@ -17,7 +17,7 @@
 
 import { spawn, execFile } from 'node:child_process';
 import { sign, createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { es256KeyPair } from '../../../js/test/es256.mjs';
+import { es256KeyPair } from '../../../js/test/support/es256.mjs';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, symlinkSync, copyFileSync, rmSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
