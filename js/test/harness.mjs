@@ -33,7 +33,7 @@ import { promisify } from 'node:util';
 import { es256KeyPair } from './support/es256.mjs';
 import { launchChromium } from './support/chromium.mjs';
 import { Kms, KMS_BIN } from './support/kms.mjs';
-import { spawnTracked, stopAll, giveUpAfter } from './support/processes.mjs';
+import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { freePort, withTimeout } from './support/net.mjs';
 import { ROOT, PKG, NODE_BIN as BIN, target } from './support/paths.mjs';
 
@@ -51,12 +51,14 @@ const HARNESS_TIMEOUT_MS = 15 * 60_000;
 
 for (const r of RUNTIMES) if (!ALL.includes(r)) { console.error(`unknown runtime ${r} (known: ${ALL.join(', ')})`); process.exit(2); }
 
-// every child (key services, runtimes, workerd) is killed on any exit path (support/processes.mjs)
+// every child (key services, runtimes, workerd) is killed on any exit path (support/processes.mjs);
+// a signal or the time limit still ends with the count line
 let browser = null;
 giveUpAfter(HARNESS_TIMEOUT_MS, () => {
   console.error(`js harness: gave up after ${HARNESS_TIMEOUT_MS / 1000} s`);
   console.log('js: 0 passed, 1 failed');
 });
+onSignal((sig) => { console.error(`js harness: ${sig}`); console.log('js: 0 passed, 1 failed'); killAll(); process.exit(130); });
 
 const log = (...a) => console.error('[harness]', ...a);
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-js-'));

@@ -37,7 +37,7 @@ import { join, extname, normalize } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { launchChromium } from './support/chromium.mjs';
 import { Kms, KMS_BIN } from './support/kms.mjs';
-import { stopAll, giveUpAfter } from './support/processes.mjs';
+import { stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { withTimeout } from './support/net.mjs';
 import { PKG } from './support/paths.mjs';
 const GROUPS = (process.env.KEYSEAL_LARGE_GROUPS || 'stream,range,rotate').split(',').map((s) => s.trim()).filter(Boolean);
@@ -47,12 +47,14 @@ const OBJECT_BYTES = Number(process.env.KEYSEAL_LARGE_OBJECT_BYTES || (1 << 20))
 const VERBOSE = process.env.KEYSEAL_LARGE_VERBOSE === '1';
 const TOTAL_TIMEOUT_MS = 10 * 60_000;
 
-// every child (the kms) is killed on any exit path (support/processes.mjs)
+// every child (the kms) is killed on any exit path (support/processes.mjs); a signal or the time
+// limit still ends with the count line
 let browser = null;
 giveUpAfter(TOTAL_TIMEOUT_MS, () => {
   console.error(`js-large: gave up after ${TOTAL_TIMEOUT_MS / 1000} s`);
   console.log('js-large: 0 passed, 1 failed (timeout)');
 });
+onSignal((sig) => { console.error(`js-large: ${sig}`); console.log('js-large: 0 passed, 1 failed'); killAll(); process.exit(130); });
 
 const log = (...a) => console.error('[js-large]', ...a);
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-large-'));
