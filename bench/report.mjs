@@ -1,6 +1,8 @@
 // Renders bench/run.mjs results as the generated part of docs/BENCHMARKS.md: machine facts, the
 // command, the date, per-runtime tables (median of the runs, min–max), ratios against raw
-// WebCrypto and each peer, and every goal of the benchmark issue with its figure and verdict.
+// WebCrypto and each peer, and every performance goal (the `goals` table below: throughput against
+// raw WebCrypto and the ESDK, package size, key-service calls, rotation, flat stream memory) with
+// its figure and verdict.
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -167,7 +169,7 @@ ${s.shipped.map((f) => `| keyseal \`${f.file}\` | ${int(f.bytes)} | ${int(f.gzip
 ${[rot, rot.shared].filter(Boolean).map((r) => `- **Rotation, ${r.sharedContext ? 'one context shared by all objects (one data key and wrapped key for all, by the default cache; the rewrap asks the key service once: src/rewrap_memo.rs)' : 'a context naming each object (one data key each)'}** (Node, ${int(r.objects)} objects × 1 MiB in memory, \`keyseal-kms key rotate\` on the live service, concurrency ${r.concurrency}): header-only \`rewrapAll\` **${(r.rewrapMs / 1000).toFixed(2)} s** (${int(r.objects / (r.rewrapMs / 1000))} objects/s), wrote ${int(r.headerBytesWritten)} B of headers, every body byte-identical (checked); decrypt + re-encrypt of the same objects **${(r.reencryptMs / 1000).toFixed(2)} s**, wrote ${int(r.reencryptBytesWritten)} B.`).join('\n')}
 ${d.chromium.memory.map((mm) => `- **Stream memory** (Chromium, \`encryptStream\` → \`decryptStream\`, ${mm.engine} engine, ${sizeName(mm.total)} generated in 1 MiB chunks): wasm linear memory ${mm.readings.map((r) => `${int(r.bytes)} B at ${r.at ? sizeName(r.at) : 'start'}`).join(', ')}; ${(mm.total / 1e6 / mm.seconds).toFixed(1)} MB/s through both streams.`).join('\n')}
 
-### Goals (benchmark issue)
+### Goals
 ${goals(d)}
 `;
 }

@@ -9,14 +9,16 @@
 //
 // Env: KEYSEAL_DEMO_PORT (8787)  KEYSEAL_DEMO_KMS_PORT / KEYSEAL_DEMO_ESCROW_PORT (0 = ephemeral)
 //      KEYSEAL_DEMO_STORE (target/demo-store)  KEYSEAL_DEMO_KMS_DIR (target/demo-kms)
-//      KEYSEAL_KMS_BIN (target/debug/keyseal-kms)   --fresh: wipe store and key databases first.
+//      KEYSEAL_KMS_BIN (<cargo target dir>/debug/keyseal-kms: CARGO_TARGET_DIR or target/)
+//      --fresh: wipe store and key databases first.
 // Prints `KEYSEAL_DEMO_URL=http://127.0.0.1:PORT/` once everything is up. SIGINT/SIGTERM stop all.
 
 import { createServer } from 'node:http';
 import { rmSync, mkdirSync, existsSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { KmsInstance } from './kms.mjs';
+import { Kms, KMS_BIN } from '../js/test/support/kms.mjs';
+import { stopAll, onSignal } from '../js/test/support/processes.mjs';
 import { ObjectStore } from './store.mjs';
 import { serveStatic, serveObject, sendJson, readBody, HttpError } from './http.mjs';
 
@@ -25,7 +27,6 @@ const PORT = Number(process.env.KEYSEAL_DEMO_PORT ?? 8787);
 const HOST = '127.0.0.1';
 const STORE = resolve(process.env.KEYSEAL_DEMO_STORE || join(ROOT, 'target/demo-store'));
 const KMS_DIR = resolve(process.env.KEYSEAL_DEMO_KMS_DIR || join(ROOT, 'target/demo-kms'));
-const KMS_BIN = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
 const PRIMARY_KEY = 'acme/demo';
 const ESCROW_KEY = 'acme/escrow';
 
@@ -33,25 +34,21 @@ const log = (...a) => console.error('[demo]', ...a);
 function die(msg) { console.error(`keyseal demo: ${msg}`); shutdown(1); }
 
 // ---------------------------------------------------------------------------------------------
-// process hygiene: every child we start is killed on every exit path
+// process hygiene: the key services are tracked (js/test/support/processes.mjs) and killed on every
+// exit path; a signal stops them gracefully (SIGTERM, then SIGKILL) before the server exits.
 
-const children = new Set();
-const track = (c) => { children.add(c); c.on('exit', () => children.delete(c)); return c; };
 let server = null;
 let stopping = false;
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
-  for (const c of children) { try { c.kill('SIGTERM'); } catch { /* gone */ } }
-  setTimeout(() => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } process.exit(code); }, 1500).unref();
+  setTimeout(() => process.exit(code), 1500).unref(); // never hang on the way out
   server?.closeAllConnections?.();
   server?.close();
-  const wait = [...children].map((c) => new Promise((r) => c.once('exit', r)));
-  await Promise.race([Promise.all(wait), new Promise((r) => setTimeout(r, 1200))]);
+  await stopAll({ graceMs: 1200 });
   process.exit(code);
 }
-process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: stopping`); shutdown(0); });
+onSignal((sig) => { log(`${sig}: stopping`); shutdown(0); });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -90,12 +87,13 @@ const port = server.address().port;
 const origins = [`http://${HOST}:${port}`, `http://localhost:${port}`];
 
 try {
-  primary = new KmsInstance({ name: 'primary', bin: KMS_BIN, db: join(KMS_DIR, 'primary.db'), port: Number(process.env.KEYSEAL_DEMO_KMS_PORT || 0), origins, track });
-  escrow = new KmsInstance({ name: 'escrow', bin: KMS_BIN, db: join(KMS_DIR, 'escrow.db'), port: Number(process.env.KEYSEAL_DEMO_ESCROW_PORT || 0), origins, track });
+  // Each keeps its port across a stop/start (the page keeps the URL it was given).
+  primary = new Kms({ name: 'keyseal-kms primary', db: join(KMS_DIR, 'primary.db'), port: Number(process.env.KEYSEAL_DEMO_KMS_PORT || 0), origins });
+  escrow = new Kms({ name: 'keyseal-kms escrow', db: join(KMS_DIR, 'escrow.db'), port: Number(process.env.KEYSEAL_DEMO_ESCROW_PORT || 0), origins });
   await Promise.all([primary.start(), escrow.start()]);
   const key = await primary.ensureKey(PRIMARY_KEY);
   // A previous run may have ended with the key revoked; a new demo starts with it usable.
-  if (key.state === 'disabled') await primary.cli('key', 'enable', PRIMARY_KEY, '--reason', 'demo start');
+  if (key.state === 'disabled') await primary.json('key', 'enable', PRIMARY_KEY, '--reason', 'demo start');
   await escrow.ensureKey(ESCROW_KEY);
 } catch (e) {
   die(e.message);
@@ -168,7 +166,7 @@ function config() {
 }
 
 async function status() {
-  const key = await primary.cli('key', 'show', PRIMARY_KEY).catch((e) => ({ error: String(e.message) }));
+  const key = await primary.json('key', 'show', PRIMARY_KEY).catch((e) => ({ error: String(e.message) }));
   return { primaryRunning: primary.running, escrowRunning: escrow.running, key: summary(key) };
 }
 const summary = (k) => (k && k.key_id ? { keyId: k.key_id, state: k.state, primaryVersion: k.primary_version, versions: k.versions.length } : k);
@@ -180,7 +178,7 @@ function control(action) {
     const t0 = Date.now();
     switch (action) {
       case 'rotate': case 'disable': case 'enable': {
-        const k = await primary.cli('key', action, PRIMARY_KEY, '--reason', `demo page: ${action}`);
+        const k = await primary.json('key', action, PRIMARY_KEY, '--reason', `demo page: ${action}`);
         log(`key ${action} ${PRIMARY_KEY} → ${k.state}, version ${k.primary_version}`);
         return { action, at: Date.now(), ms: Date.now() - t0, key: summary(k), primaryRunning: primary.running };
       }

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # `make bench`: keyseal beside its peers in Node and headless Chromium, plus native core
 # throughput, package sizes, key-service calls, rotation and stream memory; rewrites the
-# generated part of docs/BENCHMARKS.md (bench/run.mjs, bench/report.mjs). Nothing is asserted on
-# time. About 12 min on 2 cores from a warm tree. Arguments go to bench/run.mjs (--quick: a short
-# development run that still writes the file, marked as such).
+# generated part of docs/BENCHMARKS.md. Nothing is asserted on time. About 9 min on 2 cores from a
+# warm tree. Arguments go to bench/run.mjs (--quick: a short development run that still writes the
+# file, marked as such).
+#
+#   1. native core      cargo bench -p keyseal-format --bench core (format/benches/core.rs) → JSON lines
+#   2. everything in JS bench/run.mjs, against the release keyseal-kms: bench/peers/ (throughput
+#                       beside the peers, package sizes), bench/key-service/, bench/rotation/,
+#                       bench/memory/; bench/report.mjs renders the Markdown
+# Not run here: bench/engines/engines.mjs (engine sweep, by hand) and `make bench-kms` (the key
+# service under load, kms/examples/bench_kms.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 # npm packages (peers included), the debug kms, and pkg/ rebuilt when its sources changed.
 NAME=bench
@@ -19,7 +27,9 @@ source scripts/js-prepare.sh >&2
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export CARGO_PROFILE_BENCH_OPT_LEVEL=3 CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
 cargo build --release -p keyseal-kms --bin keyseal-kms
-echo "bench: native core (cargo bench --bench core)" >&2
-cargo bench -p keyseal-format --bench core > target/bench-native.jsonl
 
-exec timeout -k 15 1500 node bench/run.mjs --kms target/release/keyseal-kms --native target/bench-native.jsonl --write docs/BENCHMARKS.md "$@"
+echo "bench: 1. native core (cargo bench --bench core)" >&2
+cargo bench -p keyseal-format --bench core > "$TARGET_DIR/bench-native.jsonl"
+
+echo "bench: 2. JS: peers, sizes, key-service calls, rotation, stream memory (bench/run.mjs)" >&2
+exec timeout -k 15 1500 node bench/run.mjs --kms "$TARGET_DIR/release/keyseal-kms" --native "$TARGET_DIR/bench-native.jsonl" --write docs/BENCHMARKS.md "$@"

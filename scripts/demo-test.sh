@@ -6,11 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/keyseal-demo-run.XXXXXX")
+pidfile="$tmp/pids"
+: >"$pidfile"
 cleanup() {
-  # Everything this script started (the test, its demo server, key services, Chromium).
+  # Everything the test started (the demo server, its key services), by id, even after a crash or
+  # a timeout kill: js/test/support/processes.mjs appends each pid to KEYSEAL_PIDFILE. Then this
+  # script's own children (timeout).
+  while read -r pid; do
+    [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
+  done <"$pidfile"
   local kids
   kids=$(pgrep -P $$ || true)
   [[ -n "$kids" ]] && kill $kids 2>/dev/null || true
+  rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -20,5 +29,5 @@ trap 'exit 130' INT TERM
 NAME=demo-e2e
 source scripts/js-prepare.sh
 
-timeout -k 15 900 node demo/test/e2e.test.mjs "$@" &
+KEYSEAL_PIDFILE="$pidfile" timeout -k 15 900 node demo/test/e2e.test.mjs "$@" &
 wait $!

@@ -28,7 +28,7 @@ NAME=edge
 source scripts/js-prepare.sh >&2
 
 set +e
-KEYSEAL_EDGE_PIDFILE="$pidfile" timeout -k 15 900 node examples/edge-worker/test/edge.test.mjs >"$tmp/out" 2>"$tmp/err"
+KEYSEAL_PIDFILE="$pidfile" timeout -k 15 900 node examples/edge-worker/test/edge.test.mjs >"$tmp/out" 2>"$tmp/err"
 rc=$?
 set -e
 cat "$tmp/err" >&2

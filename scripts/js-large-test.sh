@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Large-data tests (issue 5), separate from scripts/js-test.sh so the main suite stays fast:
+# Large-data tests, separate from scripts/js-test.sh so the main suite stays fast:
 # a 1 GiB encryptStream → decryptStream round trip in headless Chromium with flat wasm memory,
 # ranged decrypts through a real HTTP Range server counting the bytes it sent, and header-only
 # rotation of 1,000 sealed objects on disk (js/test/large.mjs). About 2–4 minutes on 2 cores.

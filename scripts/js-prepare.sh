@@ -3,8 +3,12 @@
 # wasm must be recompiled) only when an input is newer than the built .wasm AND the inputs' content
 # differs from what the last build here recorded (a checkout touches mtimes, not content).
 # KEYSEAL_SKIP_PKG_BUILD=1 uses pkg/ as it is. On failure prints "NAME: 0 passed, 1 failed (...)".
+# Cargo's output goes to CARGO_TARGET_DIR when set (a git worktree with its own target/), else
+# target/; the runners look for the kms binary and the native opener there too
+# (js/test/support/paths.mjs).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 if [ ! -x node_modules/.bin/deno ] || [ ! -d node_modules/playwright-core ]; then
   npm install --no-audit --no-fund
@@ -16,8 +20,10 @@ if ! cargo build -p keyseal-kms -p keyseal --bin keyseal-kms --example open_seal
 fi
 
 wasm=pkg/dist/keyseal_wasm_bg.wasm
-stamp=target/js-test-pkg-inputs.sha256
-inputs_list() { find Cargo.toml Cargo.lock src wasm js/src js/types pkg-config -type f "$@"; }
+stamp=$TARGET_DIR/js-test-pkg-inputs.sha256
+# everything the wasm package is built from: the workspace manifest, the crates it links (the SDK,
+# the format, the protocol, the wasm boundary), the JS and types it ships, and its build script
+inputs_list() { find Cargo.toml Cargo.lock src format/Cargo.toml format/src protocol/Cargo.toml protocol/src wasm js/src js/types pkg-config -type f "$@"; }
 inputs_hash() { inputs_list -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1; }
 need_build=0
 if [ ! -f "$wasm" ]; then
@@ -33,6 +39,6 @@ if [ "$need_build" = 1 ]; then
   fi
 fi
 if [ "${KEYSEAL_SKIP_PKG_BUILD:-0}" != 1 ]; then
-  mkdir -p target
+  mkdir -p "$TARGET_DIR"
   inputs_hash > "$stamp"
 fi

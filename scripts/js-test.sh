@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JS tests: builds the reference key service and the npm package (when its inputs changed), then
-# runs js/test/suite.js in node, deno, bun, workerd, a Chromium page and a Chromium worker against
-# real keyseal-kms processes on 127.0.0.1 (js/test/harness.mjs).
+# runs the suite (js/test/suite/) in node, deno, bun, workerd, a Chromium page and a Chromium worker
+# against real keyseal-kms processes on 127.0.0.1 (js/test/harness.mjs; js/test/README.md).
 # Output ends with one `js RUNTIME: N passed, M failed` line per runtime and `js: N passed, M failed`.
 # Env: KEYSEAL_JS_RUNTIMES=node,deno,… (subset), KEYSEAL_SKIP_PKG_BUILD=1 (use pkg/ as it is),
 #      KEYSEAL_JS_VERBOSE=1 (per-test lines).

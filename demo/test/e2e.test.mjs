@@ -6,44 +6,41 @@
 // Screenshots: target/demo-artifacts/NN-step.png. Last line: `demo-e2e: N passed, M failed`.
 // Env: KEYSEAL_DEMO_E2E_MIB (size of the big file, default 50)  KEYSEAL_DEMO_E2E_VERBOSE=1
 
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, openSync, writeSync, closeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchChromium } from '../../js/test/chromium.mjs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from '../../js/test/support/chromium.mjs';
+import { spawnTracked, stopAll, onSignal } from '../../js/test/support/processes.mjs';
+import { freePort } from '../../js/test/support/net.mjs';
+import { ROOT } from '../../js/test/support/paths.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ART = join(ROOT, 'target/demo-artifacts');
 const MIB = Number(process.env.KEYSEAL_DEMO_E2E_MIB || 50);
 const VERBOSE = process.env.KEYSEAL_DEMO_E2E_VERBOSE === '1';
 const log = (...a) => console.error('[demo-e2e]', ...a);
 
-// ---------------------------------------------------------------------------------------------
-// process hygiene
+// The demo server is tracked (js/test/support/processes.mjs) and killed on every exit path. At the
+// end and on a signal it gets a SIGTERM first, so that it stops its own key services; those are
+// also listed in KEYSEAL_PIDFILE when scripts/demo-test.sh runs this.
 
 let server = null;
 let browser = null;
-function killServer() { if (server && server.exitCode === null) { try { server.kill('SIGTERM'); } catch { /* gone */ } } }
-process.on('exit', killServer);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { killServer(); process.exit(130); });
+onSignal(async () => {
+  console.log('demo-e2e: 0 passed, 1 failed');
+  await stopAll({ graceMs: 3000 });
+  process.exit(130);
+});
 
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-demo-e2e-'));
 const STORE = join(tmp, 'store');
 mkdirSync(ART, { recursive: true });
 for (const f of readdirSync(ART)) if (f.endsWith('.png')) rmSync(join(ART, f));
 
-const freePort = () => new Promise((res, rej) => {
-  const s = createServer();
-  s.once('error', rej);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-});
-
 async function startDemo() {
   const port = await freePort();
-  server = spawn(process.execPath, [join(ROOT, 'demo/server.mjs')], {
+  server = spawnTracked(process.execPath, [join(ROOT, 'demo/server.mjs')], {
     env: { ...process.env, KEYSEAL_DEMO_PORT: String(port), KEYSEAL_DEMO_STORE: STORE, KEYSEAL_DEMO_KMS_DIR: join(tmp, 'kms') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -121,7 +118,7 @@ async function main() {
   const url = await startDemo();
   log(`demo at ${url}`);
   const big = makeBigFile();
-  ({ inspect } = await import(pathToFileURL(join(ROOT, 'pkg/dist/index.node.js')).href));
+  ({ headerLength } = await import(pathToFileURL(join(ROOT, 'pkg/dist/index.node.js')).href));
   browser = await launchChromium();
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();
@@ -309,11 +306,11 @@ async function main() {
   });
 }
 
-let inspect;
-/** SHA-256 of everything after the header (header length from the package's own inspect). */
+let headerLength;
+/** SHA-256 of everything after the header (header length from the package's own headerLength). */
 async function bodySha(file) {
   const b = readFileSync(file);
-  const { headerLen } = await inspect(b.subarray(0, 65536));
+  const { headerLen } = await headerLength(b.subarray(0, 65536));
   return createHash('sha256').update(b.subarray(headerLen)).digest('hex');
 }
 
@@ -325,7 +322,7 @@ finish(fatal ? 1 : 0);
 async function finish() {
   clearTimeout(overall);
   if (browser) await browser.close().catch(() => {});
-  killServer();
+  await stopAll({ graceMs: 3000 });
   if (fatal) results.push({ name: 'harness', ok: false, error: String(fatal.message || fatal) });
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs js/test/suite.js in every JS runtime keyseal supports, against real processes on loopback:
+// Runs the test suite (js/test/suite/, entry suite/index.js) in every JS runtime keyseal supports,
+// against real processes on loopback:
 //   - two `keyseal-kms serve --dev` (primary + escrow, separate temp databases, port 0), both also
 //     trusting a test identity provider (an ES256 JWKS written here) so one token works at both;
 //   - one Node HTTP server on 127.0.0.1 that is at once the fault server (/fault/<mode>/<id>/v1/…),
@@ -14,29 +15,30 @@
 // Exit status 1 if anything failed or a runtime ran 0 tests.
 //
 // Options: --runtimes node,deno,…   (or KEYSEAL_JS_RUNTIMES)   --only REGEX (test name filter)
-//          --verbose (per-test lines)   KEYSEAL_KMS_BIN (default target/debug/keyseal-kms)
+//          --verbose (per-test lines)   KEYSEAL_KMS_BIN (default <cargo target dir>/debug/keyseal-kms;
+//          the target dir is CARGO_TARGET_DIR when set, else target/)
 //          KEYSEAL_JS_NOTHING_LOST=N (encrypts in the "nothing lost" test; default 1000 in node, 200 elsewhere)
 //          KEYSEAL_WORKERD=direct (skip miniflare, run `workerd serve` with a generated config)
 //          KEYSEAL_JS_KEEP_TMP=1 (keep the temp dir: databases, configs)
 
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { sign, randomUUID } from 'node:crypto';
-import { es256KeyPair } from './es256.mjs';
-import { launchChromium } from './chromium.mjs';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { sign } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, symlinkSync, copyFileSync, cpSync, rmSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve, extname, normalize } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, extname, normalize } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { es256KeyPair } from './support/es256.mjs';
+import { launchChromium } from './support/chromium.mjs';
+import { Kms, KMS_BIN } from './support/kms.mjs';
+import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
+import { freePort, withTimeout } from './support/net.mjs';
+import { ROOT, PKG, NODE_BIN as BIN, target } from './support/paths.mjs';
 
 const execFileP = promisify(execFile);
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const PKG = join(ROOT, 'pkg');
-const BIN = join(ROOT, 'node_modules/.bin');
-const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
+const SUITE = join(ROOT, 'js/test/suite');
 const ALL = ['node', 'deno', 'bun', 'workerd', 'chromium', 'chromium-worker'];
 
 const args = process.argv.slice(2);
@@ -49,24 +51,14 @@ const HARNESS_TIMEOUT_MS = 15 * 60_000;
 
 for (const r of RUNTIMES) if (!ALL.includes(r)) { console.error(`unknown runtime ${r} (known: ${ALL.join(', ')})`); process.exit(2); }
 
-// ---------------------------------------------------------------------------------------------
-// process hygiene: every child is killed on any exit path
-
-const children = new Set();
+// every child (key services, runtimes, workerd) is killed on any exit path (support/processes.mjs);
+// a signal or the time limit still ends with the count line
 let browser = null;
-function track(child) {
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-function killAll() {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  children.clear();
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { killAll(); process.exit(130); });
-const overall = setTimeout(() => { console.error(`js harness: gave up after ${HARNESS_TIMEOUT_MS / 1000} s`); killAll(); process.exit(1); }, HARNESS_TIMEOUT_MS);
-overall.unref();
+giveUpAfter(HARNESS_TIMEOUT_MS, () => {
+  console.error(`js harness: gave up after ${HARNESS_TIMEOUT_MS / 1000} s`);
+  console.log('js: 0 passed, 1 failed');
+});
+onSignal((sig) => { console.error(`js harness: ${sig}`); console.log('js: 0 passed, 1 failed'); killAll(); process.exit(130); });
 
 const log = (...a) => console.error('[harness]', ...a);
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-js-'));
@@ -90,46 +82,17 @@ function mint(tenant, role, ttl = 3600) {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-  });
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([p.finally(() => clearTimeout(t)), new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms); })]);
-}
-async function kmsCli(db, ...a) {
-  const { stdout } = await execFileP(KMS, [...a, '--db', db], { timeout: 20_000 });
-  return stdout.trim();
-}
 
-/** Starts `keyseal-kms serve --dev` and waits for its URL and dev-token lines. */
-async function startKms(name, origin) {
-  const db = join(tmp, `${name}.db`);
-  const child = track(spawn(KMS, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--dev', '--cors-origin', origin,
-    '--issuer', join(tmp, 'idp.jwks.json')], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '', err = '';
-  child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
-  const info = await withTimeout(new Promise((res, rej) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const url = out.match(/KEYSEAL_KMS_URL=(\S+)/);
-      const tok = out.match(/KEYSEAL_DEV_TOKEN=(\S+)/);
-      if (url && tok) res({ url: url[1], devToken: tok[1] });
-    });
-    child.on('exit', (code) => rej(new Error(`keyseal-kms ${name} exited (${code}): ${err}`)));
-  }), 20_000, `keyseal-kms ${name} start`);
-  return { ...info, db, child, stderr: () => err };
+/** A `keyseal-kms serve --dev` on a temp database, trusting the test identity provider. */
+function startKms(name, origin) {
+  return new Kms({ name: `keyseal-kms ${name}`, db: join(tmp, `${name}.db`), origins: [origin], issuers: [join(tmp, 'idp.jwks.json')] }).start();
 }
 
 // ---------------------------------------------------------------------------------------------
 // the HTTP server: fault modes, control endpoint, static files, env, page
 
-const state = { kmsUrl: null, primaryDb: null, env: null, cross: null };
+const state = { kmsUrl: null, primary: null, env: null, cross: null };
 const seen = new Map(); // fault-id → requests seen
 const hung = new Set();
 
@@ -249,8 +212,7 @@ async function control(req, res, action, url) {
   if (!['disable', 'enable', 'create', 'rotate'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
   try {
-    const out = await kmsCli(state.primaryDb, 'key', action, key);
-    const info = JSON.parse(out);
+    const info = await state.primary.json('key', action, key);
     sendJson(res, 200, { key, state: info.state, primaryVersion: info.primary_version });
   } catch (e) {
     sendJson(res, 500, { error: String(e.message || e) });
@@ -272,12 +234,12 @@ async function staticFile(res, base, rel) {
 const PAGE = `<!doctype html><meta charset="utf-8"><title>keyseal js tests</title>
 <script type="module">
 import * as keyseal from '/pkg/dist/index.browser.js';
-import { run } from '/test/suite.js';
+import { run } from '/test/suite/index.js';
 async function env(runtime, phase) {
   const r = await fetch('/env?runtime=' + runtime + '&phase=' + phase);
   return r.json();
 }
-window.runPage = async (phase) => run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env: await env('chromium', phase) });
+window.runPage = async (phase) => run(keyseal, await env('chromium', phase));
 window.runWorker = (phase) => new Promise((resolve, reject) => {
   const w = new Worker('/worker.js', { type: 'module' });
   w.onmessage = (e) => { w.terminate(); e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result); };
@@ -288,12 +250,12 @@ window.ready = true;
 </script>`;
 
 const WORKER = `import * as keyseal from '/pkg/dist/index.browser.js';
-import { run } from '/test/suite.js';
+import { run } from '/test/suite/index.js';
 self.onmessage = async (e) => {
   try {
     if (typeof window !== 'undefined' || typeof document !== 'undefined') throw new Error('not a worker scope');
     const env = await (await fetch('/env?runtime=chromium-worker&phase=' + e.data.phase)).json();
-    const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+    const result = await run(keyseal, env);
     self.postMessage({ result });
   } catch (err) {
     self.postMessage({ error: String(err && err.stack || err) });
@@ -330,7 +292,7 @@ function envFor(runtime, phase) {
   const env = { ...state.env, runtime, revokeKeyId: `acme/${runtime}-revoke` };
   if (phase === 'cross') env.cross = state.cross;
   if (ONLY) env.only = ONLY;
-  // The issue's 1,000 encrypts in Node (about 30 s); 200 in the other runtimes to keep `make test` short.
+  // 1,000 encrypts in Node (about 30 s); 200 in the other runtimes to keep `make test` short.
   env.nothingLostCount = runtime === 'node' ? 1000 : 200;
   if (process.env.KEYSEAL_JS_NOTHING_LOST) env.nothingLostCount = Number(process.env.KEYSEAL_JS_NOTHING_LOST);
   return env;
@@ -347,7 +309,7 @@ import { run } from ${JSON.stringify(suiteUrl)};
 let resolved = null;
 try { resolved = import.meta.resolve(${JSON.stringify(entrySpecifier)}); } catch {}
 const env = await (await fetch(${JSON.stringify(envUrl)})).json();
-const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+const result = await run(keyseal, env);
 result.entry = resolved;
 console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
 `;
@@ -355,7 +317,7 @@ console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
 
 /** Runs a command that prints KEYSEAL_RESULT=<json>; returns the parsed result. */
 async function runProcess(runtime, cmd, argv, opts = {}) {
-  const child = track(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts }));
+  const child = spawnTracked(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '', err = '';
   child.stderr.on('data', (d) => { err += d; if (err.length > 200_000) err = err.slice(-100_000); });
   const complete = () => out.split('\n').slice(0, -1).some((l) => l.startsWith(RESULT));
@@ -385,7 +347,7 @@ function setupNodeProject() {
 
 async function runNodeLike(runtime, phase) {
   const file = join(nodeDir, `run-${runtime}-${phase}.mjs`);
-  const suite = pathToFileURL(join(ROOT, 'js/test/suite.js')).href;
+  const suite = pathToFileURL(join(SUITE, 'index.js')).href;
   writeFileSync(file, runnerSource('keyseal', suite, `${origin}/env?runtime=${runtime}&phase=${phase}`));
   if (runtime === 'node') return runProcess(runtime, process.execPath, [file], { cwd: nodeDir });
   if (runtime === 'bun') return runProcess(runtime, join(BIN, 'bun'), ['run', file], { cwd: nodeDir, env: { ...process.env, BUN_INSTALL_CACHE_DIR: join(tmp, 'bun-cache') } });
@@ -404,14 +366,16 @@ async function startWorkerd() {
   // every module of the package but the other runtimes' entries and the node:crypto engine
   const jsModules = readdirSync(dist).filter((f) => f.endsWith('.js') && !['index.node.js', 'index.deno.js', 'index.browser.js', 'node-cipher.js'].includes(f));
   for (const f of [...jsModules, 'keyseal_wasm_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
-  copyFileSync(join(ROOT, 'js/test/suite.js'), join(dir, 'suite.js'));
+  // the whole suite folder, as suite/*.js modules beside the package's
+  cpSync(SUITE, join(dir, 'suite'), { recursive: true });
+  const suiteModules = readdirSync(join(dir, 'suite')).filter((f) => f.endsWith('.js')).map((f) => `suite/${f}`);
   writeFileSync(join(dir, 'worker.js'), `import * as keyseal from './index.workerd.js';
-import { run } from './suite.js';
+import { run } from './suite/index.js';
 export default {
   async fetch(request) {
     try {
       const env = await request.json();
-      const result = await run({ KeySeal: keyseal.KeySeal, inspect: keyseal.inspect, lowLevel: keyseal.lowLevel, errors: keyseal, env });
+      const result = await run(keyseal, env);
       return Response.json(result);
     } catch (e) {
       return new Response(String(e && e.stack || e), { status: 500 });
@@ -424,7 +388,7 @@ export default {
   if (process.env.KEYSEAL_WORKERD !== 'direct') {
     try {
       const { Miniflare } = await import(pathToFileURL(join(ROOT, 'node_modules/miniflare/dist/src/index.js')).href);
-      const modules = ['worker.js', 'suite.js', ...jsModules].map((m) => ({ type: 'ESModule', path: join(dir, m) }));
+      const modules = ['worker.js', ...suiteModules, ...jsModules].map((m) => ({ type: 'ESModule', path: join(dir, m) }));
       modules.push({ type: 'CompiledWasm', path: join(dir, 'keyseal_wasm_bg.wasm') });
       const mf = new Miniflare({ modules, modulesRoot: dir, compatibilityDate: '2025-09-01' });
       const base = (await mf.ready).href.replace(/\/$/, '');
@@ -435,7 +399,7 @@ export default {
     }
   }
   const port = await freePort();
-  const mods = ['worker.js', 'suite.js', ...jsModules].map((m) => `(name = "${m}", esModule = embed "${m}")`);
+  const mods = ['worker.js', ...suiteModules, ...jsModules].map((m) => `(name = "${m}", esModule = embed "${m}")`);
   mods.push('(name = "keyseal_wasm_bg.wasm", wasm = embed "keyseal_wasm_bg.wasm")');
   writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -453,7 +417,7 @@ const testWorker :Workerd.Worker = (
   globalOutbound = "loopback",
 );
 `);
-  const child = track(spawn(join(BIN, 'workerd'), ['serve', join(dir, 'config.capnp'), '--verbose'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = spawnTracked(join(BIN, 'workerd'), ['serve', join(dir, 'config.capnp'), '--verbose'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
   child.stdout.on('data', (d) => { err += d; });
@@ -507,7 +471,7 @@ async function runRuntime(runtime, phase) {
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!existsSync(KMS)) throw new Error(`${KMS} missing: run cargo build -p keyseal-kms`);
+  if (!existsSync(KMS_BIN)) throw new Error(`${KMS_BIN} missing: run cargo build -p keyseal-kms --bin keyseal-kms`);
   if (!existsSync(join(PKG, 'dist/keyseal_wasm_bg.wasm'))) throw new Error('pkg/ missing: run pkg-config/build.sh');
   await new Promise((res) => server.listen(0, '127.0.0.1', res));
   origin = `http://127.0.0.1:${server.address().port}`;
@@ -516,14 +480,14 @@ async function main() {
   const primary = await startKms('primary', origin);
   const escrowKms = await startKms('escrow', origin);
   state.kmsUrl = primary.url;
-  state.primaryDb = primary.db;
+  state.primary = primary;
   log(`primary ${primary.url}, escrow ${escrowKms.url}, harness ${origin}, tmp ${tmp}`);
 
   // keys: globex tenant (wrong-tenant test), one revocable key per runtime, the escrow key
-  await kmsCli(primary.db, 'key', 'create', 'globex/default');
-  for (const r of RUNTIMES) await kmsCli(primary.db, 'key', 'create', `acme/${r}-revoke`);
-  await kmsCli(escrowKms.db, 'key', 'create', 'acme/escrow');
-  const reader = await kmsCli(primary.db, 'token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
+  await primary.cli('key', 'create', 'globex/default');
+  for (const r of RUNTIMES) await primary.cli('key', 'create', `acme/${r}-revoke`);
+  await escrowKms.cli('key', 'create', 'acme/escrow');
+  const reader = await primary.cli('token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
 
   const vectors = {
     positive: JSON.parse(readFileSync(join(ROOT, 'tests/vectors/positive.json'), 'utf8')),
@@ -586,9 +550,9 @@ async function main() {
         writeFileSync(f, Buffer.from(b64, 'base64'));
         return [rt, f];
       });
-      const exe = join(ROOT, 'target/debug/examples/open_sealed');
-      if (!existsSync(exe)) await promisify(execFile)('cargo', ['build', '--example', 'open_sealed'], { cwd: ROOT });
-      const { stdout } = await promisify(execFile)(exe, [state.env.kmsUrl, state.env.tokens.reader, 'acme', ...files.map((x) => x[1])], { timeout: 60_000 }).catch((e) => e);
+      const exe = target('debug/examples/open_sealed');
+      if (!existsSync(exe)) await execFileP('cargo', ['build', '-p', 'keyseal', '--example', 'open_sealed'], { cwd: ROOT });
+      const { stdout } = await execFileP(exe, [state.env.kmsUrl, state.env.tokens.reader, 'acme', ...files.map((x) => x[1])], { timeout: 60_000 }).catch((e) => e);
       for (const [rt, f] of files) {
         const line = String(stdout).split('\n').find((l) => l.includes(f)) ?? '';
         const want = Buffer.byteLength(`cross-runtime message from ${rt} ✓ `.repeat(3000));
@@ -630,7 +594,7 @@ try {
   if (browser) await browser.close().catch(() => {});
   if (workerd) await withTimeout(Promise.resolve(workerd.dispose()), 10_000, 'workerd dispose').catch(() => {});
   for (const r of hung) r.destroy();
-  killAll();
+  await stopAll({ graceMs: 1000 }); // reaped here, not left as zombies
   server.closeAllConnections?.();
   server.close();
   if (!process.env.KEYSEAL_JS_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });

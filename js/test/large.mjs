@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Large-data tests of issue 5, kept out of the main JS suite because they take minutes:
+// Large-data tests, kept out of the main JS suite because they take minutes:
 //   stream   headless Chromium: pseudo-random input generated in the page by a ReadableStream (never
 //            materialised; checksum computed incrementally) → encryptStream → decryptStream →
 //            checksum compare, for 64 MiB, 256 MiB and 1 GiB. Wasm linear memory must be the same
@@ -18,30 +18,28 @@
 //            (SHA-256 before/after), every object decrypts, every header entry names the new key
 //            version, a second rewrapAll skips all; reports time to rotate and bytes written.
 //
-// Everything runs on 127.0.0.1: one `keyseal-kms serve --dev` (temp database, port 0) and one Node
-// HTTP server (pkg/, the test page, the object store). All children are killed on exit.
+// Everything runs on 127.0.0.1: one `keyseal-kms serve --dev` (temp database, port 0; started by
+// support/kms.mjs) and one Node HTTP server (pkg/, the test page, the object store). All children are
+// killed on every exit path (support/processes.mjs).
 // Prints `js-large GROUP: N passed, M failed` per group and `js-large: N passed, M failed`; exit 1 on
 // any failure or when nothing ran.
 //
 // Env: KEYSEAL_LARGE_GROUPS=stream,range,rotate (subset)   KEYSEAL_LARGE_STREAM_MIB=64,256,1024
 //      KEYSEAL_LARGE_OBJECTS=1000   KEYSEAL_LARGE_OBJECT_BYTES=1048576   KEYSEAL_KMS_BIN
-//      KEYSEAL_LARGE_VERBOSE=1 (page console)
+//      KEYSEAL_LARGE_VERBOSE=1 (page console)   KEYSEAL_LARGE_KEEP_TMP=1
 
-import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { readFile, writeFile, open, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve, extname, normalize } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import { launchChromium } from './chromium.mjs';
-
-const execFileP = promisify(execFile);
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const PKG = join(ROOT, 'pkg');
-const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
+import { join, extname, normalize } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from './support/chromium.mjs';
+import { Kms, KMS_BIN } from './support/kms.mjs';
+import { stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
+import { withTimeout } from './support/net.mjs';
+import { PKG } from './support/paths.mjs';
 const GROUPS = (process.env.KEYSEAL_LARGE_GROUPS || 'stream,range,rotate').split(',').map((s) => s.trim()).filter(Boolean);
 const STREAM_MIB = (process.env.KEYSEAL_LARGE_STREAM_MIB || '64,256,1024').split(',').map(Number);
 const OBJECTS = Number(process.env.KEYSEAL_LARGE_OBJECTS || 1000);
@@ -49,54 +47,20 @@ const OBJECT_BYTES = Number(process.env.KEYSEAL_LARGE_OBJECT_BYTES || (1 << 20))
 const VERBOSE = process.env.KEYSEAL_LARGE_VERBOSE === '1';
 const TOTAL_TIMEOUT_MS = 10 * 60_000;
 
-// ---------------------------------------------------------------------------------------------
-// process hygiene
-
-const children = new Set();
+// every child (the kms) is killed on any exit path (support/processes.mjs); a signal or the time
+// limit still ends with the count line
 let browser = null;
-function track(child) {
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-function killAll() {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  children.clear();
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { killAll(); process.exit(130); });
-const overall = setTimeout(() => { console.error(`js-large: gave up after ${TOTAL_TIMEOUT_MS / 1000} s`); console.log('js-large: 0 passed, 1 failed (timeout)'); killAll(); process.exit(1); }, TOTAL_TIMEOUT_MS);
-overall.unref();
+giveUpAfter(TOTAL_TIMEOUT_MS, () => {
+  console.error(`js-large: gave up after ${TOTAL_TIMEOUT_MS / 1000} s`);
+  console.log('js-large: 0 passed, 1 failed (timeout)');
+});
+onSignal((sig) => { console.error(`js-large: ${sig}`); console.log('js-large: 0 passed, 1 failed'); killAll(); process.exit(130); });
 
 const log = (...a) => console.error('[js-large]', ...a);
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-large-'));
 const MiB = 1 << 20;
 const mbps = (bytes, ms) => (bytes / 1e6 / (ms / 1000)).toFixed(1);
 
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([Promise.resolve(p).finally(() => clearTimeout(t)), new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms); })]);
-}
-async function kmsCli(db, ...a) {
-  const { stdout } = await execFileP(KMS, [...a, '--db', db], { timeout: 20_000 });
-  return stdout.trim();
-}
-async function startKms(origin) {
-  const db = join(tmp, 'kms.db');
-  const child = track(spawn(KMS, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--dev', '--cors-origin', origin], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '', err = '';
-  child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
-  const info = await withTimeout(new Promise((res, rej) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const url = out.match(/KEYSEAL_KMS_URL=(\S+)/);
-      const tok = out.match(/KEYSEAL_DEV_TOKEN=(\S+)/);
-      if (url && tok) res({ url: url[1], devToken: tok[1] });
-    });
-    child.on('exit', (code) => rej(new Error(`keyseal-kms exited (${code}): ${err}`)));
-  }), 20_000, 'keyseal-kms start');
-  return { ...info, db, child };
-}
 
 // ---------------------------------------------------------------------------------------------
 // results
@@ -226,7 +190,7 @@ async function pageRangeSetup(name, size, S) {
   if (r.status !== 204) throw new Error(`PUT ${r.status}`);
   window.large.ranges[name] = { pt, ks };
   const info = ks.inspect(sealed);
-  return { sealedLen: sealed.length, headerLen: info.headerLen, segmentSize: info.segmentSize, plaintextLen: info.plaintextLen };
+  return { sealedLen: sealed.length, headerLen: info.headerLen, segmentSize: info.segmentSize, plaintextLen: info.plaintextLen, segmentCount: info.segmentCount };
 }
 
 /** In the page: decryptRange through HTTP Range requests; compares with the source slice. */
@@ -385,7 +349,7 @@ async function streamGroup() {
     check(G, `flat wasm memory: ${r.bytes / MiB} MiB leaves memory.buffer.byteLength as after ${first.bytes / MiB} MiB`,
       r.bufferByteLength === first.bufferByteLength, `${r.bufferByteLength} vs ${first.bufferByteLength}`);
   }
-  // The same flatness with the wasm engine forced (issue 5: memory.buffer.byteLength equal for 64 MiB and 256 MiB).
+  // The same flatness with the wasm engine forced: memory.buffer.byteLength equal after 64 MiB and 256 MiB.
   const wasmRuns = [];
   for (const mib of [64, 256]) {
     const bytes = mib * MiB;
@@ -400,11 +364,17 @@ async function streamGroup() {
   if (!STREAM_MIB.includes(1024)) log('stream: note — the 1 GiB run was not requested (KEYSEAL_LARGE_STREAM_MIB)');
 }
 
-/** Body bytes of segments first … last of a message with plaintext length L and segment size S. */
+/** Bytes of the AES-GCM tag that ends every segment (docs/FORMAT.md §6.1). */
+const TAG = 16;
+/**
+ * Body bytes of segments first … last of a message with plaintext length L and segment size S,
+ * computed here from docs/FORMAT.md §6.1/§6.3 on purpose, independently of the package: the range
+ * group checks that the server sent exactly the header plus these bytes.
+ */
 function segmentBytes(L, S, first, last) {
   const n = Math.floor(L / S) + 1;
   let total = 0;
-  for (let k = first; k <= last; k++) total += (k < n - 1 ? S : L % S) + 16;
+  for (let k = first; k <= last; k++) total += (k < n - 1 ? S : L % S) + TAG;
   return total;
 }
 
@@ -415,7 +385,7 @@ async function rangeGroup() {
   const name = 'r8m';
   const info = await inPage('pageRangeSetup', [name, L, S], 120_000);
   check(G, 'object stored', store.get(name)?.length === info.sealedLen && info.plaintextLen === L && info.segmentSize === S, JSON.stringify(info));
-  const n = Math.floor(L / S) + 1;
+  const n = info.segmentCount;
   log(`range: object ${info.sealedLen} B, header ${info.headerLen} B, ${n} segments of ${S} B`);
   const cases = [
     ['first byte', 0, 1],
@@ -444,7 +414,7 @@ async function rangeGroup() {
   // tamper: one byte inside segment 200's ciphertext
   const bad = Buffer.from(store.get(name));
   const k = 200;
-  bad[info.headerLen + k * (S + 16) + 77] ^= 0x01;
+  bad[info.headerLen + k * (info.segmentSize + TAG) + 77] ^= 0x01; // byte 77 of segment k
   store.set(`${name}-bad`, bad);
   const r1 = await inPage('pageRangeRead', [`${name}-bad`, name, info.sealedLen, k * S + 50, 100], 60_000);
   check(G, 'tampered byte inside the range → DecryptionFailedError', !r1.ok && r1.isDecryptionFailed && r1.code === 'DECRYPTION_FAILED', JSON.stringify(r1));
@@ -460,30 +430,6 @@ async function rangeGroup() {
   check(G, 'tampered header byte → DecryptionFailedError', !r4.ok && r4.isDecryptionFailed, JSON.stringify(r4));
 }
 
-function kmsVersion(wrapped) {
-  if (wrapped.length !== 97 || wrapped[0] !== 1) return -1;
-  return wrapped.readUInt32BE(1);
-}
-/** The wrapped-key entries of a header (FORMAT.md §4). */
-function wrappedEntries(h) {
-  const authLen = h.readUInt32BE(7);
-  let o = authLen + 4;
-  const count = h.readUInt16BE(o);
-  o += 2;
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    const sl = h[o + 1];
-    o += 2 + sl;
-    const kl = h.readUInt16BE(o);
-    const keyId = h.subarray(o + 2, o + 2 + kl).toString('utf8');
-    o += 2 + kl;
-    const wl = h.readUInt16BE(o);
-    out.push({ keyId, wrapped: h.subarray(o + 2, o + 2 + wl) });
-    o += 2 + wl;
-  }
-  return out;
-}
-
 async function rotateGroup(kms, token, readerToken) {
   const G = 'rotate';
   const keyseal = await import(pathToFileURL(join(PKG, 'dist/index.node.js')).href);
@@ -495,6 +441,7 @@ async function rotateGroup(kms, token, readerToken) {
   const file = (i) => join(dir, `o${String(i).padStart(4, '0')}.sealed`);
   const bodyHash = new Map();
   const oldWrapped = new Map();
+  const oldVersion = new Map();
   let total = 0;
 
   // seal and store N objects (4 at a time: key-service calls overlap with the wasm work)
@@ -504,9 +451,10 @@ async function rotateGroup(kms, token, readerToken) {
     for (let i = next++; i < OBJECTS; i = next++) {
       const pt = randomBytes(OBJECT_BYTES);
       const sealed = Buffer.from(await ks.encrypt(pt, { context: { tenant: 'acme', object: `o${i}` } }));
-      const h = ks.inspect(sealed).headerLen;
-      bodyHash.set(i, createHash('sha256').update(sealed.subarray(h)).digest('hex'));
-      oldWrapped.set(i, Buffer.from(wrappedEntries(sealed)[0].wrapped));
+      const info = ks.inspect(sealed);
+      bodyHash.set(i, createHash('sha256').update(sealed.subarray(info.headerLen)).digest('hex'));
+      oldWrapped.set(i, Buffer.from(info.entries[0].wrapped));
+      oldVersion.set(i, info.entries[0].keyVersion);
       total += sealed.length;
       await writeFile(file(i), sealed);
     }
@@ -514,9 +462,9 @@ async function rotateGroup(kms, token, readerToken) {
   const sealMs = Date.now() - t0;
   log(`rotate: sealed ${OBJECTS} × ${OBJECT_BYTES} B (${(total / MiB).toFixed(1)} MiB on disk) in ${(sealMs / 1000).toFixed(1)} s`);
   check(G, `${OBJECTS} objects stored`, bodyHash.size === OBJECTS);
-  check(G, 'all on version 1', [...oldWrapped.values()].every((w) => kmsVersion(w) === 1));
+  check(G, 'all on version 1', [...oldVersion.values()].every((v) => v === 1));
 
-  const rot = JSON.parse(await kmsCli(kms.db, 'key', 'rotate', keyId));
+  const rot = await kms.json('key', 'rotate', keyId);
   check(G, 'keyseal-kms key rotate → version 2', rot.primary_version === 2, JSON.stringify(rot));
 
   // the store: each object is one file; the header is rewritten in place when its length is
@@ -570,11 +518,10 @@ async function rotateGroup(kms, token, readerToken) {
     for (let i = next++; i < OBJECTS; i = next++) {
       const sealed = await readFile(file(i));
       const info = ks.inspect(sealed);
-      const entries = wrappedEntries(sealed);
       if (info.entries.length === 1 && info.entries[0].keyId === keyId && info.plaintextLen === OBJECT_BYTES) inspectOk++;
       if (createHash('sha256').update(sealed.subarray(info.headerLen)).digest('hex') === bodyHash.get(i)) bodiesSame++;
       else bad.push(`o${i} body`);
-      if (entries.length === 1 && kmsVersion(entries[0].wrapped) === 2) onNew++;
+      if (info.entries.length === 1 && info.entries[0].keyVersion === 2) onNew++;
       if (sealed.indexOf(oldWrapped.get(i)) === -1) oldGone++;
       try {
         const pt = await reader.decrypt(sealed, { requireContext: { object: `o${i}` } });
@@ -605,15 +552,15 @@ async function rotateGroup(kms, token, readerToken) {
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
-  if (!existsSync(KMS)) throw new Error(`${KMS} missing: run cargo build -p keyseal-kms`);
+  if (!existsSync(KMS_BIN)) throw new Error(`${KMS_BIN} missing: run cargo build -p keyseal-kms --bin keyseal-kms`);
   if (!existsSync(join(PKG, 'dist/keyseal_wasm_bg.wasm'))) throw new Error('pkg/ missing: run pkg-config/build.sh');
   await new Promise((res) => server.listen(0, '127.0.0.1', res));
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const kms = await startKms(origin);
+  const kms = await new Kms({ db: join(tmp, 'kms.db'), origins: [origin] }).start();
   const keys = { stream: 'acme/large-stream', range: 'acme/large-range', rotate: 'acme/large-rotate' };
-  for (const k of Object.values(keys)) await kmsCli(kms.db, 'key', 'create', k);
-  const token = await kmsCli(kms.db, 'token', 'mint', '--tenant', 'acme', '--role', 'writer', '--ttl', '3600');
-  const readerToken = await kmsCli(kms.db, 'token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
+  for (const k of Object.values(keys)) await kms.cli('key', 'create', k);
+  const token = await kms.cli('token', 'mint', '--tenant', 'acme', '--role', 'writer', '--ttl', '3600');
+  const readerToken = await kms.cli('token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
   pageEnv = { kmsUrl: kms.url, token, keys };
   log(`kms ${kms.url}, server ${origin}, tmp ${tmp}`);
 
@@ -654,7 +601,7 @@ try {
   code = 1;
 } finally {
   if (browser) await browser.close().catch(() => {});
-  killAll();
+  await stopAll({ graceMs: 1000 }); // reaped here, not left as zombies
   server.closeAllConnections?.();
   server.close();
   if (!process.env.KEYSEAL_LARGE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });

@@ -12,47 +12,27 @@
 //
 // Plain Node script: prints `ok`/`FAIL` per test and ends with `edge: N passed, M failed`.
 // Exit 1 when anything failed or nothing ran. Env: KEYSEAL_KMS_BIN, KEYSEAL_EDGE_BIG_MIB (default
-// 64), KEYSEAL_EDGE_PIDFILE (child pids are appended there, for the wrapper script's cleanup),
-// KEYSEAL_EDGE_KEEP_TMP=1.
+// 64), KEYSEAL_PIDFILE (child pids are appended there, for the wrapper script's cleanup:
+// js/test/support/processes.mjs), KEYSEAL_EDGE_KEEP_TMP=1.
 
-import { spawn, execFile } from 'node:child_process';
 import { sign, createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { es256KeyPair } from '../../../js/test/es256.mjs';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, symlinkSync, copyFileSync, rmSync, existsSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, symlinkSync, copyFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { es256KeyPair } from '../../../js/test/support/es256.mjs';
+import { Kms, KMS_BIN } from '../../../js/test/support/kms.mjs';
+import { killAll, stopAll, trackPid, onSignal } from '../../../js/test/support/processes.mjs';
+import { ROOT, PKG } from '../../../js/test/support/paths.mjs';
 
-const execFileP = promisify(execFile);
 const HERE = dirname(fileURLToPath(import.meta.url));
 const EXAMPLE = resolve(HERE, '..');
-const ROOT = resolve(EXAMPLE, '../..');
-const PKG = join(ROOT, 'pkg');
-const KMS = process.env.KEYSEAL_KMS_BIN || join(ROOT, 'target/debug/keyseal-kms');
 const BIG_MIB = Number(process.env.KEYSEAL_EDGE_BIG_MIB || 64);
-const PIDFILE = process.env.KEYSEAL_EDGE_PIDFILE;
 const MiB = 1024 * 1024;
 
-// ---------------------------------------------------------------------------------------------
-// process hygiene: every child (kms, workerd) is killed on every exit path
-
-const children = new Set();
-function trackPid(pid) { if (PIDFILE && pid) appendFileSync(PIDFILE, `${pid}\n`); }
-function track(child) {
-  children.add(child);
-  trackPid(child.pid);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-let workerdPids = [];
-function killAll() {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  children.clear();
-  for (const pid of workerdPids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { console.log('edge: 0 passed, 1 failed'); killAll(); process.exit(130); });
+// every child (kms, workerd) is killed on every exit path (js/test/support/processes.mjs); a signal
+// still ends with the count line
+onSignal(() => { console.log('edge: 0 passed, 1 failed'); killAll(); process.exit(130); });
 
 const tmp = mkdtempSync(join(tmpdir(), 'keyseal-edge-'));
 const log = (...a) => console.error('[edge]', ...a);
@@ -84,32 +64,6 @@ const TOK = {
   forged: mint({ tenant: 'acme', role: 'writer' }, stranger.privateKey),
   expired: mint({ tenant: 'acme', role: 'writer', exp: Math.floor(Date.now() / 1000) - 3600 }),
 };
-
-// ---------------------------------------------------------------------------------------------
-// keyseal-kms
-
-async function kmsCli(db, ...a) {
-  const { stdout } = await execFileP(KMS, [...a, '--db', db], { timeout: 20_000 });
-  return stdout.trim();
-}
-
-async function startKms() {
-  const db = join(tmp, 'kms.db');
-  const child = track(spawn(KMS, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--dev', '--issuer', join(tmp, 'idp.jwks.json')],
-    { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '', err = '';
-  child.stderr.on('data', (d) => { err += d; if (err.length > 100_000) err = err.slice(-50_000); });
-  const url = await new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`keyseal-kms did not start: ${err}`)), 20_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/KEYSEAL_KMS_URL=(\S+)/);
-      if (m && /KEYSEAL_DEV_TOKEN=\S+/.test(out)) { clearTimeout(t); res(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(t); rej(new Error(`keyseal-kms exited (${code}): ${err}`)); });
-  });
-  return { url, db, child };
-}
 
 // ---------------------------------------------------------------------------------------------
 // the worker bundle, as wrangler would build it
@@ -203,7 +157,7 @@ async function expectError(res, status, code) {
 
 // ---------------------------------------------------------------------------------------------
 
-let mf, base, kms, edgePass;
+let mf, base, kms, edgePass, inspect;
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 const auth = (t) => (t ? { authorization: `Bearer ${t}` } : {});
 let socketRetries = 0;
@@ -226,10 +180,11 @@ const viaPass = (path, { token, method = 'GET', body, headers = {} } = {}) =>
 const MARKER = `KEYSEAL-PLAINTEXT-MARKER-${randomBytes(8).toString('hex')}`;
 
 async function main() {
-  if (!existsSync(KMS)) throw new Error(`${KMS} missing: cargo build -p keyseal-kms --bin keyseal-kms`);
+  if (!existsSync(KMS_BIN)) throw new Error(`${KMS_BIN} missing: cargo build -p keyseal-kms --bin keyseal-kms`);
   const out = await bundle();
-  kms = await startKms();
-  const serviceToken = await kmsCli(kms.db, 'token', 'mint', '--tenant', 'acme', '--role', 'writer', '--ttl', '86400', '--sub', 'edge-worker');
+  ({ inspect } = await import(pathToFileURL(join(PKG, 'dist/index.node.js')).href)); // header facts, as a store would read them
+  kms = await new Kms({ db: join(tmp, 'kms.db'), issuers: [join(tmp, 'idp.jwks.json')] }).start();
+  const serviceToken = await kms.cli('token', 'mint', '--tenant', 'acme', '--role', 'writer', '--ttl', '86400', '--sub', 'edge-worker');
   log(`kms ${kms.url}, tmp ${tmp}`);
 
   const { Miniflare } = await import(pathToFileURL(join(ROOT, 'node_modules/miniflare/dist/src/index.js')).href);
@@ -255,7 +210,7 @@ async function main() {
   });
   base = (await mf.ready).href.replace(/\/$/, '');
   edgePass = await mf.getWorker('edge-passthrough');
-  workerdPids = workerdChildren();
+  const workerdPids = workerdChildren();
   workerdPids.forEach(trackPid);
   const mem0 = workerdPids.length ? memOf(workerdPids[0]) : null;
   log(`workerd pid ${workerdPids.join(',') || '?'} at start: ${JSON.stringify(mem0)}`);
@@ -442,6 +397,7 @@ async function main() {
     let res = await req('/objects/late', { method: 'PUT', token: TOK.writer, body: small });
     eq(res.status, 201, 'put');
     const late = await rawOf('acme/late');
+    const { segmentSize } = await inspect(late);
     late[late.length - 20] ^= 0x80;
     await bucket.put('acme/late', late);
     res = await req('/objects/late', { token: TOK.reader });
@@ -449,7 +405,7 @@ async function main() {
     let n = 0, failed = false;
     try { for await (const c of res.body) n += c.length; } catch { failed = true; }
     assert(failed && n < small.length, `expected a cut-short body, got ${n} of ${small.length} bytes, failed=${failed}`);
-    assert(n % 65536 === 0, `only whole authenticated segments may arrive (got ${n})`);
+    assert(n % segmentSize === 0, `only whole authenticated segments of ${segmentSize} B may arrive (got ${n})`);
   });
   await test('object moved to another id in R2 → 422 CONTEXT_MISMATCH', async () => {
     await bucket.put('acme/moved', await rawOf('acme/small-1'));
@@ -477,7 +433,7 @@ async function main() {
 
   // ---- key-service states ---------------------------------------------------------------------
   await test('rotated key: new PUT seals under version 2 (HEAD shows it), old object still opens', async () => {
-    await kmsCli(kms.db, 'key', 'rotate', 'acme/default', '--reason', 'edge test');
+    await kms.cli('key', 'rotate', 'acme/default', '--reason', 'edge test');
     let res = await req('/objects/after-rotate', { method: 'PUT', token: TOK.writer, body: 'sealed after rotation' });
     eq(res.status, 201, 'put');
     res = await req('/objects/after-rotate', { method: 'HEAD', token: TOK.reader });
@@ -488,22 +444,21 @@ async function main() {
     assert(Buffer.from(await res.arrayBuffer()).equals(small), 'old object bytes');
   });
   await test('disabled key (kms CLI) → 403 KEY_DISABLED on GET, Range GET and PUT; enable → 200', async () => {
-    await kmsCli(kms.db, 'key', 'disable', 'acme/default', '--reason', 'edge test');
+    await kms.cli('key', 'disable', 'acme/default', '--reason', 'edge test');
     try {
       await expectError(await req('/objects/small-1', { token: TOK.reader }), 403, 'KEY_DISABLED');
       await expectError(await req('/objects/small-1', { token: TOK.reader, headers: { range: 'bytes=0-9' } }), 403, 'KEY_DISABLED');
       await expectError(await req('/objects/new-while-disabled', { method: 'PUT', token: TOK.writer, body: small }), 403, 'KEY_DISABLED');
       assert(!(await bucket.head('acme/new-while-disabled')), 'a refused PUT left an object');
     } finally {
-      await kmsCli(kms.db, 'key', 'enable', 'acme/default');
+      await kms.cli('key', 'enable', 'acme/default');
     }
     const res = await req('/objects/small-1', { token: TOK.reader });
     eq(res.status, 200, 'after enable');
     await res.arrayBuffer();
   });
   await test('key service down (process killed) → 503 KMS_UNAVAILABLE on GET and PUT', async () => {
-    kms.child.kill('SIGKILL');
-    await new Promise((r) => (kms.child.exitCode !== null || kms.child.signalCode ? r() : kms.child.once('exit', r)));
+    await kms.kill();
     let res = await req('/objects/small-1', { token: TOK.reader });
     eq(res.headers.get('retry-after'), '1', 'retry-after');
     await expectError(res, 503, 'KMS_UNAVAILABLE');
@@ -522,7 +477,7 @@ try {
   results.push({ name: 'setup', ok: false });
 } finally {
   if (mf) await Promise.race([mf.dispose().catch(() => {}), sleep(10_000)]);
-  killAll();
+  await stopAll({ graceMs: 1000 }); // reaped here, not left as zombies
   if (!process.env.KEYSEAL_EDGE_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
 }
 const passed = results.filter((r) => r.ok).length;

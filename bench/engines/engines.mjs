@@ -4,18 +4,18 @@
 // building + key schedule + the segments, i.e. everything `encrypt`/`decrypt` do after the data
 // key is known. Numbers go into docs/DESIGN.md ("Engines"); nothing here asserts a time.
 //
-//   node bench/engines.mjs                 # Node, package from pkg/ (scripts/js-test.sh or make pkg builds it)
-//   node bench/engines.mjs --chromium      # the same code in headless Chromium (playwright-core)
+//   node bench/engines/engines.mjs             # Node, package from pkg/ (scripts/js-test.sh or make pkg builds it)
+//   node bench/engines/engines.mjs --chromium  # the same code in headless Chromium (playwright-core)
 //   options: --quick (fewer sizes, shorter runs); --sizes 1,2,4 (message sizes in KiB);
 //            --segs 64,256 (segment sizes in KiB); --budget 400 (ms per measurement)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchChromium } from '../js/test/chromium.mjs';
+import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from '../../js/test/support/chromium.mjs';
+import { ROOT, PKG } from '../../js/test/support/paths.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const KiB = 1024, MiB = 1024 * 1024;
+const KiB = 1024;
 
 /** Runs in Node and in the page (serialised with toString: no closures over module state). */
 async function measure(lowLevel, opts) {
@@ -99,6 +99,6 @@ if (args.includes('--chromium')) {
     server.close();
   }
 } else {
-  const { lowLevel } = await import(pathToFileURL(join(ROOT, 'pkg/dist/index.node.js')).href);
+  const { lowLevel } = await import(pathToFileURL(join(PKG, 'dist/index.node.js')).href);
   console.log(table(await measure(lowLevel, opts), `Node ${process.version}`));
 }

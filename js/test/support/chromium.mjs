@@ -1,10 +1,11 @@
-// Debian's headless Chromium through playwright-core, as every browser test and benchmark here
-// starts it (TOOLCHAIN.md: as root --no-sandbox is needed, and without the background-networking
-// flags Chromium keeps dialling Google hosts this machine's closed network refuses).
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Debian's headless Chromium through playwright-core, as every browser test, the demo test and the
+// benchmarks start it. Running as root, Chromium refuses to start without --no-sandbox; without the
+// background-networking flags it keeps dialling Google hosts, which this machine's closed network
+// refuses (slow starts, console noise).
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from './paths.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CHROME_ARGS = ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];

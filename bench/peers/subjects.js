@@ -1,10 +1,10 @@
-// What `make bench` measures, side by side in one process: raw WebCrypto (the limit), keyseal with
+// keyseal beside its peers, side by side in one process: raw WebCrypto (the limit), keyseal with
 // each engine, the AWS Encryption SDK (browser and Node clients, raw AES keyring) and typage.
 // Runtime-neutral: bench/run.mjs imports it in Node, and the bench page imports it in Chromium.
 // Every subject is { name, note, seal(pt) → sealed, open(sealed) → pt }; nothing here asserts a
 // time (the numbers are written to docs/BENCHMARKS.md, never compared in a test).
 
-const MiB = 1024 * 1024;
+import { MiB, fill } from '../bytes.js';
 
 /**
  * libs: { keyseal, esdkBrowser?, esdkNode?, age? } (modules); kms: { url, token, keyId }.
@@ -107,12 +107,6 @@ function concat(parts) {
   return out;
 }
 
-function fill(n) {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
-  return b;
-}
-
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length });
 
@@ -155,61 +149,4 @@ export async function measureThroughput(subjects, { sizes, runs = 5, budgetMs = 
     for (const [key, v] of Object.entries(samples)) results[size][key] = { ops: summary(v.ops), mbps: summary(v.mbps) };
   }
   return results;
-}
-
-/**
- * Key-service calls made by `count` encrypts of `size` bytes with the cache on (default policy).
- * `perRecordContext`: every record gets its own context. The key service binds the context into
- * the wrapped data key, so a cached data key serves only messages with the same context.
- */
-export async function kmsCallsPerEncrypts(keyseal, kms, { count = 10000, size = 1024, perRecordContext = false } = {}) {
-  let calls = 0;
-  const ks = await keyseal.KeySeal.create({
-    keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token,
-    onEvent: (e) => { if (e.type === 'kmsCall') calls++; },
-  });
-  const pt = fill(size);
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    await ks.encrypt(pt, { context: perRecordContext ? { tenant: 'acme', record: String(i) } : { tenant: 'acme', table: 'records' } });
-  }
-  const ms = performance.now() - t0;
-  const metricsCalls = Object.values(ks.metrics().keyService).reduce((n, m) => n + m.calls, 0);
-  if (metricsCalls !== calls) throw new Error(`kmsCall events (${calls}) disagree with metrics (${metricsCalls})`);
-  return { count, size, calls, perRecordContext, opsPerSec: count / (ms / 1000) };
-}
-
-/**
- * Streams `total` bytes (generated in chunks, never held whole) through encryptStream →
- * decryptStream and reads the wasm linear memory before, at checkpoints and after. Linear memory
- * only grows, so the last reading is the peak.
- */
-export async function streamMemory(keyseal, kms, { total, checkpoints, engine = 'auto' }) {
-  const ks = await keyseal.KeySeal.create({ keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token, engine });
-  const chunk = fill(MiB);
-  const readings = [{ at: 0, bytes: await keyseal.lowLevel.wasmMemoryBytes() }];
-  let sent = 0;
-  const source = new ReadableStream({
-    pull(c) {
-      if (sent >= total) { c.close(); return; }
-      const n = Math.min(MiB, total - sent);
-      sent += n;
-      c.enqueue(chunk.slice(0, n));
-    },
-  }, { highWaterMark: 2 });
-  const t0 = performance.now();
-  const reader = source.pipeThrough(ks.encryptStream({ context: { tenant: 'acme', object: 'memory' } })).pipeThrough(ks.decryptStream()).getReader();
-  let got = 0;
-  let next = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    got += value.length;
-    while (next < checkpoints.length && got >= checkpoints[next]) {
-      readings.push({ at: checkpoints[next], bytes: await keyseal.lowLevel.wasmMemoryBytes() });
-      next++;
-    }
-  }
-  if (got !== total) throw new Error(`stream returned ${got} of ${total} bytes`);
-  return { total, engine, seconds: (performance.now() - t0) / 1000, readings };
 }

@@ -1,0 +1,61 @@
+// What an app ships: keyseal's files as loaded and as bundled, beside the ESDK browser client and
+// typage bundled for the same use (esbuild --minify). Also the bundler bench/run.mjs uses to put
+// the peers on the bench page.
+
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { ROOT, PKG } from '../../js/test/support/paths.mjs';
+
+/** esbuild of `contents` (an ES module resolved from the repository root) for the browser. */
+export async function bundle(contents, { minify }) {
+  const esbuild = await import(pathToFileURL(join(ROOT, 'node_modules/esbuild/lib/main.js')).href);
+  // The ESDK's browser client uses Node's Buffer: a bundle needs the `buffer` polyfill injected.
+  const tmp = mkdtempSync(join(tmpdir(), 'keyseal-bench-bundle-'));
+  try {
+    const shim = join(tmp, 'buffer-shim.js');
+    writeFileSync(shim, `import { Buffer } from ${JSON.stringify(join(ROOT, 'node_modules/buffer/index.js'))};\nexport { Buffer };\n`);
+    const r = await esbuild.build({
+      stdin: { contents, resolveDir: ROOT, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser',
+      minify, write: false, inject: [shim], logLevel: 'error', define: { global: 'globalThis' },
+    });
+    return r.outputFiles[0].text;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The package's files a browser loads: the .wasm and the browser entry's relative-import graph. */
+function browserFiles(dist) {
+  const seen = new Set();
+  const visit = (f) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const src = readFileSync(join(dist, f), 'utf8');
+    for (const m of src.matchAll(/(?:from|import)\s*['"]\.\/([\w.-]+\.js)['"]/g)) visit(m[1]);
+  };
+  visit('index.browser.js');
+  return ['keyseal_wasm_bg.wasm', ...[...seen].sort()];
+}
+
+export async function sizes() {
+  const gz = (b) => gzipSync(b, { level: 9 }).length;
+  const dist = join(PKG, 'dist');
+  const shipped = browserFiles(dist).map((f) => {
+    const b = readFileSync(join(dist, f));
+    return { file: f, bytes: b.length, gzip: gz(b) };
+  });
+  const ksJs = await bundle(`export * from ${JSON.stringify(join(dist, 'index.browser.js'))};`, { minify: true });
+  const wasm = readFileSync(join(dist, 'keyseal_wasm_bg.wasm'));
+  const esdk = await bundle(`export { buildClient, CommitmentPolicy, RawAesKeyringWebCrypto, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-browser';`, { minify: true });
+  const age = await bundle(`export { Encrypter, Decrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';`, { minify: true });
+  return {
+    shipped,
+    keysealAsLoaded: { bytes: shipped.reduce((n, f) => n + f.bytes, 0), gzip: shipped.reduce((n, f) => n + f.gzip, 0) },
+    keysealBundled: { bytes: ksJs.length + wasm.length, gzip: gz(Buffer.from(ksJs)) + gz(wasm), jsGzip: gz(Buffer.from(ksJs)), wasmGzip: gz(wasm) },
+    esdk: { bytes: esdk.length, gzip: gz(Buffer.from(esdk)) },
+    age: { bytes: age.length, gzip: gz(Buffer.from(age)) },
+  };
+}
