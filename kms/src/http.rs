@@ -76,7 +76,7 @@ impl App {
 /// The §5 answer of an error, with its headers.
 pub fn error_response(e: &Error) -> Response {
     let status = StatusCode::from_u16(e.name().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, axum::Json(e.answer())).into_response();
+    let mut resp = (status, axum::Json(e.body())).into_response();
     let h = resp.headers_mut();
     match e {
         // The rest of the body is not read: tell the client not to reuse the connection.
