@@ -7,7 +7,6 @@
 use std::fmt;
 
 use keyseal_protocol::{ErrorBody, ErrorName};
-use serde::Serialize;
 
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
@@ -98,35 +97,14 @@ impl Error {
         }
     }
 
-    /// The error body of §5.
+    /// The error body of §5, with `disabled_at` (integer Unix ms) on `KeyDisabled`.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody::new(self.name(), self.message())
-    }
-
-    /// The error body of §5 as sent: [`ErrorBody`] plus `disabled_at` on `KeyDisabled`, written
-    /// as an integer number of milliseconds.
-    pub fn answer(&self) -> ErrorAnswer {
-        ErrorAnswer {
-            body: self.body(),
-            disabled_at: match self {
-                Self::KeyDisabled { disabled_at_ms, .. } => *disabled_at_ms,
-                _ => None,
-            },
+        let mut body = ErrorBody::new(self.name(), self.message());
+        if let Self::KeyDisabled { disabled_at_ms, .. } = self {
+            body.disabled_at = *disabled_at_ms;
         }
+        body
     }
-}
-
-/// What an error answer serializes to: the §5 [`ErrorBody`] and, on `KeyDisabled`, `disabled_at`
-/// in integer milliseconds (the protocol type holds it as a float, which JSON would print as
-/// `1796112000000.0`).
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorAnswer {
-    /// `code`, `error`, `message`.
-    #[serde(flatten)]
-    pub body: ErrorBody,
-    /// When the key became unusable, Unix ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<i64>,
 }
 
 impl fmt::Display for Error {
@@ -186,11 +164,11 @@ mod tests {
             message: "key acme/default is disabled".into(),
             disabled_at_ms: Some(1_796_112_000_000),
         };
-        let v = serde_json::to_value(e.answer()).unwrap();
+        let v = serde_json::to_value(e.body()).unwrap();
         assert_eq!(v["disabled_at"].as_i64(), Some(1_796_112_000_000));
         assert_eq!(v["code"], 403);
         assert_eq!(v["error"], "KeyDisabled");
-        let other = serde_json::to_value(Error::KeyNotFound("x".into()).answer()).unwrap();
+        let other = serde_json::to_value(Error::KeyNotFound("x".into()).body()).unwrap();
         assert!(other.get("disabled_at").is_none());
     }
 

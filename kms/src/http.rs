@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::service::Service;
 
@@ -76,7 +77,7 @@ impl App {
 /// The §5 answer of an error, with its headers.
 pub fn error_response(e: &Error) -> Response {
     let status = StatusCode::from_u16(e.name().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, axum::Json(e.answer())).into_response();
+    let mut resp = (status, axum::Json(e.body())).into_response();
     let h = resp.headers_mut();
     match e {
         // The rest of the body is not read: tell the client not to reuse the connection.
@@ -256,8 +257,8 @@ key_handler!(unwrap, "unwrap", UnwrapRequest, unwrap);
 key_handler!(rewrap, "rewrap", RewrapRequest, rewrap);
 key_handler!(rewrap_batch, "rewrap_batch", RewrapBatchRequest, rewrap_batch);
 
-/// `GET /status` (§3.1).
-pub fn status_answer() -> StatusAnswer {
+/// `GET /status` (§3.1), reporting `identity_key` (§6.3, for display: clients pin it out of band).
+pub fn status_answer(identity: &Identity) -> StatusAnswer {
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
     StatusAnswer {
         server_type: "KEYSEAL_KMS".into(),
@@ -276,12 +277,12 @@ pub fn status_answer() -> StatusAnswer {
         ]),
         wrapped_key_kinds: strings(&["kms", "hpke-p256"]),
         hpke_suites: vec![Suite::V1],
-        identity_key: None,
+        identity_key: Some(keyseal_protocol::Bytes(identity.public_sec1().to_vec())),
     }
 }
 
-async fn status() -> Response {
-    answer(Ok(status_answer()))
+async fn status(State(app): State<Shared>) -> Response {
+    answer(Ok(status_answer(app.service.identity())))
 }
 
 async fn healthz(State(app): State<Shared>) -> Response {

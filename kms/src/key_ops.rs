@@ -1,6 +1,6 @@
 //! The key operations of docs/PROTOCOL.md §3: generate, wrap, unwrap, rewrap, rewrap-batch and the
-//! public key. Each of the first five goes through [`Service::key_op`]; this module holds only
-//! their crypto steps and answers.
+//! public key. Each of the first five goes through [`Service::key_op`], which also signs their
+//! answers (§6.3); this module holds only their crypto steps and answers.
 
 use keyseal_format::hpke_p256;
 use keyseal_format::{DataKey, EncryptionContext};
@@ -126,6 +126,8 @@ impl Service {
             key_id: &req.key_id,
             other_key_id: None,
             context: &req.context,
+            recipient: req.recipient.as_ref().map(|r| &r.public_key.0[..]),
+            wrapped_in: &[],
             roles: WRITER,
             reason: req.reason.as_deref(),
         };
@@ -154,6 +156,8 @@ impl Service {
             key_id: &req.key_id,
             other_key_id: None,
             context: &req.context,
+            recipient: None,
+            wrapped_in: &[],
             roles: WRITER,
             reason: req.reason.as_deref(),
         };
@@ -179,6 +183,8 @@ impl Service {
             key_id: &req.key_id,
             other_key_id: None,
             context: &req.context,
+            recipient: req.recipient.as_ref().map(|r| &r.public_key.0[..]),
+            wrapped_in: &req.wrapped_key.0,
             roles: READER_OR_WRITER,
             reason: req.reason.as_deref(),
         };
@@ -218,6 +224,8 @@ impl Service {
             key_id: &item.key_id,
             other_key_id: Some(target),
             context: &item.context,
+            recipient: None,
+            wrapped_in: &item.wrapped_key.0,
             roles: WRITER,
             reason,
         };
@@ -275,8 +283,9 @@ impl Service {
         Ok(RewrapBatchAnswer { items })
     }
 
-    /// `GET /keys/{key_id}/public` (§3.6): the JWK of the primary version of an enabled key. No
-    /// token is needed; the request is audited like any other (subject `-`).
+    /// `GET /keys/{key_id}/public` (§3.6): the JWK of the primary version of an enabled key,
+    /// signed by the identity key (§6.3). No token is needed; the request is audited like any
+    /// other (subject `-`).
     pub fn public_jwk(&self, key_id: &str) -> Result<PublicKeyJwk> {
         let mut call = Call::new("public_key", key_id, None);
         let result = (|| {
@@ -289,8 +298,10 @@ impl Service {
                 .hpke()
                 .map_err(|_| Error::Internal("cannot derive the HPKE key pair".into()))?
                 .public;
-            PublicKeyJwk::from_sec1(key_id, loaded.version, &public)
-                .ok_or_else(|| Error::Internal("not an uncompressed P-256 point".into()))
+            let mut jwk = PublicKeyJwk::from_sec1(key_id, loaded.version, &public)
+                .ok_or_else(|| Error::Internal("not an uncompressed P-256 point".into()))?;
+            jwk.identity_signature = Some(self.identity().sign_public_key(key_id, loaded.version, &public));
+            Ok(jwk)
         })();
         call.settle(&result);
         self.finish(call, result)

@@ -3,7 +3,8 @@
 //!
 //! One process, one embedded SQLite file ([`store`]). Key material at rest is encrypted under a
 //! master key (`KEYSEAL_KMS_MASTER_KEY` or a key file); tokens are ES256 JWTs from trusted issuers
-//! ([`auth`]). The operations ([`service::Service`], [`key_ops`], [`admin`]) take and answer the
+//! ([`auth`]); every key-operation answer and public key is signed by the service's identity key
+//! ([`identity`]). The operations ([`service::Service`], [`key_ops`], [`admin`]) take and answer the
 //! `keyseal-protocol` types; [`http`] binds them to HTTP and [`server`] runs it all.
 //!
 //! ```no_run
@@ -13,6 +14,7 @@
 //! opts.dev = true;
 //! let server = Server::bind(&opts).await?;
 //! println!("KEYSEAL_KMS_URL={}", server.url());
+//! println!("KEYSEAL_KMS_IDENTITY={}", server.identity().public_base64());
 //! server.run(std::future::pending()).await
 //! # }
 //! ```
@@ -24,6 +26,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod http_admin;
+pub mod identity;
 pub mod key_id;
 pub mod key_ops;
 pub mod metrics;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use keyseal_kms::admin::{Actor, AdminOp, decode_arg};
 use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
+use keyseal_kms::identity::Identity;
 use keyseal_kms::server::{ServeOptions, Server};
 use keyseal_kms::store::{self, Store};
 use keyseal_kms::{Error, Result, Service};
@@ -37,7 +38,8 @@ struct DbArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Create the master key file and the local token issuer for a database.
+    /// Create the master key file, the local token issuer, the import key and the identity key
+    /// for a database (each only when absent).
     Init {
         #[command(flatten)]
         db: DbArgs,
@@ -59,6 +61,32 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// The service identity key that signs every answer (PROTOCOL.md §6.3).
+    Identity {
+        #[command(subcommand)]
+        cmd: IdentityCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityCmd {
+    /// Print the identity public key, for clients to pin.
+    Show {
+        #[command(flatten)]
+        db: DbArgs,
+        /// `base64`: standard base64 of the uncompressed SEC1 point; `jwk`: an RFC 7517 JWK.
+        #[arg(long, value_enum, default_value_t = IdentityFormat::Base64)]
+        format: IdentityFormat,
+    },
+}
+
+/// How `identity show` prints the public key.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum IdentityFormat {
+    /// Standard base64 of the 65-byte uncompressed SEC1 point.
+    Base64,
+    /// An EC P-256 JWK.
+    Jwk,
 }
 
 #[derive(Args)]
@@ -216,11 +244,25 @@ fn open_store(db: &DbArgs, create_master: bool) -> Result<Store> {
 fn service_for(db: &DbArgs) -> Result<Service> {
     let store = open_store(db, false)?;
     store.sweep_destroyed()?;
-    Ok(Service::new(store, Verifier::new(auth::DEFAULT_AUDIENCE)))
+    Service::new(store, Verifier::new(auth::DEFAULT_AUDIENCE))
+}
+
+/// `identity show`: the public key only; a database without an identity key is refused (it is
+/// made by `init` and `serve`), never given one here.
+fn identity_show(db: &DbArgs, format: IdentityFormat) -> Result<()> {
+    let identity = Identity::open(&open_store(db, false)?, false)?;
+    match format {
+        IdentityFormat::Base64 => print_line(&identity.public_base64()),
+        IdentityFormat::Jwk => print_json(&identity.jwk()?),
+    }
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Error::Internal(e.to_string()))?;
+    print_line(&s)
+}
+
+fn print_line(s: &str) -> Result<()> {
     // A reader that closed early (`| head`) is not an error worth a panic: stop quietly.
     match writeln!(std::io::stdout().lock(), "{s}") {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Internal(e.to_string())),
@@ -296,6 +338,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "KEYSEAL_KMS_URL={}", server.url());
+        let _ = writeln!(out, "KEYSEAL_KMS_IDENTITY={}", server.identity().public_base64());
         if let Some(t) = server.dev_token() {
             let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={}", t.expose_secret());
         }
@@ -358,6 +401,7 @@ fn run(cli: Cli) -> Result<bool> {
             let store = open_store(&db, true)?;
             store.local_issuer_secret(true)?;
             store.import_seed()?;
+            Identity::open(&store, true)?;
             eprintln!("keyseal-kms: initialised {}", db.db.display());
             Ok(true)
         }
@@ -384,6 +428,9 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Audit {
             cmd: AuditCmd::Verify { db },
         } => audit_verify(&db),
+        Cmd::Identity {
+            cmd: IdentityCmd::Show { db, format },
+        } => identity_show(&db, format).map(|_| true),
     }
 }
 

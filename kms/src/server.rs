@@ -12,6 +12,7 @@ use keyseal_protocol::Token;
 use crate::auth::{self, MintOptions, Role, Verifier};
 use crate::error::{Error, Result};
 use crate::http::{App, HttpConfig, Shared, router};
+use crate::identity::Identity;
 use crate::service::Service;
 use crate::store::{Store, StoreError, load_master_key};
 
@@ -76,7 +77,8 @@ pub struct Server {
 
 impl Server {
     /// Opens the store, sets up the issuers (and with `dev` the master key, the local issuer, key
-    /// `acme/default` and a writer token) and binds the listener.
+    /// `acme/default` and a writer token), loads the identity key (created when the database has
+    /// none, with or without `dev`, §6.3) and binds the listener.
     pub async fn bind(opts: &ServeOptions) -> Result<Server> {
         if opts.dev && !opts.listen.ip().is_loopback() {
             return Err(Error::InvalidRequest(format!(
@@ -123,7 +125,7 @@ impl Server {
                 std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
             }),
         };
-        let app = App::new(Service::new(store, verifier), config);
+        let app = App::new(Service::new(store, verifier)?, config);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -146,6 +148,11 @@ impl Server {
     /// The base URL, `http://ADDR/v1`.
     pub fn url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The identity key (§6.3), whose public key `serve` prints as `KEYSEAL_KMS_IDENTITY=`.
+    pub fn identity(&self) -> &Identity {
+        self.app.service.identity()
     }
 
     /// The writer token of `--dev`.

@@ -1,19 +1,22 @@
-//! The key service independent of HTTP: the store and the token verifier, the one path every key
-//! operation takes (authorize → context → load and crypto → answer → audit), and the audit
-//! bookkeeping of docs/PROTOCOL.md §9. The operations are in `key_ops` (§3) and `admin` (§8);
-//! the HTTP layer and the command line both call them.
+//! The key service independent of HTTP: the store, the token verifier and the identity key, the
+//! one path every key operation takes (authorize → context → load and crypto → answer → identity
+//! signature → audit), and the audit bookkeeping of docs/PROTOCOL.md §9. The operations are in
+//! `key_ops` (§3) and `admin` (§8); the HTTP layer and the command line both call them.
 
 use keyseal_format::EncryptionContext;
-use keyseal_protocol::{Token, WireContext};
+use keyseal_protocol::identity::AnswerFacts;
+use keyseal_protocol::{Bytes, KeyAnswer, Token, WireContext};
 
 use crate::auth::{Principal, Role, Verifier};
 use crate::error::{Error, Result};
+use crate::identity::Identity;
 use crate::store::{AuditEvent, Store};
 
-/// The key service: store + token verifier.
+/// The key service: store + token verifier + identity key (§6.3).
 pub struct Service {
     store: Store,
     verifier: Verifier,
+    identity: Identity,
 }
 
 /// Bookkeeping of one audited call: the audit row it will append.
@@ -69,10 +72,16 @@ pub struct KeyOp<'a> {
     pub name: &'static str,
     /// The key named by the request.
     pub key_id: &'a str,
-    /// Another key the request names, authorized like `key_id` (rewrap's `to_key_id`, §3.5).
+    /// Another key the request names, authorized like `key_id`: rewrap's `to_key_id` (§3.5),
+    /// the key that wraps the answer's wrapped key (`key_id` when absent, §6.3).
     pub other_key_id: Option<&'a str>,
     /// The request's encryption context.
     pub context: &'a WireContext,
+    /// The request's recipient public key as sent (§6.1), signed in the answer statement (§6.3).
+    pub recipient: Option<&'a [u8]>,
+    /// The request's wrapped key (unwrap, rewrap; empty otherwise), signed in the answer
+    /// statement (§6.3).
+    pub wrapped_in: &'a [u8],
     /// The roles allowed to perform it (§4.2; roles do not nest).
     pub roles: &'static [Role],
     /// The caller's reason, for the audit log.
@@ -105,9 +114,16 @@ pub fn may_use_tenant(p: &Principal, tenant: &str) -> Result<()> {
 }
 
 impl Service {
-    /// A service over `store`, trusting the issuers of `verifier`.
-    pub fn new(store: Store, verifier: Verifier) -> Self {
-        Service { store, verifier }
+    /// A service over `store`, trusting the issuers of `verifier`, signing with the store's
+    /// identity key (§6.3), which is created when the store has none yet: every answer of a
+    /// `keyseal-kms` is signed.
+    pub fn new(store: Store, verifier: Verifier) -> Result<Self> {
+        let identity = Identity::open(&store, true)?;
+        Ok(Service {
+            store,
+            verifier,
+            identity,
+        })
     }
 
     /// The store.
@@ -120,34 +136,39 @@ impl Service {
         &self.verifier
     }
 
+    /// The identity key (§6.3).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     /// Verifies a request's token (§4.1).
     pub fn verify(&self, token: Option<&Token>) -> Result<Principal> {
         self.verifier.verify(token.map_or("", Token::expose_secret))
     }
 
     /// The one path of a key operation (§3.2–§3.5.1): verify the token, check key id, tenant and
-    /// role (§4), parse the context, then run `step` (load, crypto, answer). Returns the settled
-    /// call, whose audit row the caller appends ([`Self::finish`], or one transaction for a
-    /// batch).
-    pub fn key_op<T>(
+    /// role (§4), parse the context, run `step` (load, crypto, answer), then sign the answer
+    /// with the identity key (§6.3). Returns the settled call, whose audit row the caller appends
+    /// ([`Self::finish`], or one transaction for a batch).
+    pub fn key_op(
         &self,
         op: KeyOp<'_>,
         caller: Caller<'_>,
-        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<T>,
-    ) -> (Call, Result<T>) {
+        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
+    ) -> (Call, Result<KeyAnswer>) {
         let mut call = Call::new(op.name, op.key_id, op.reason);
         let result = self.key_op_steps(&mut call, op, caller, step);
         call.settle(&result);
         (call, result)
     }
 
-    fn key_op_steps<T>(
+    fn key_op_steps(
         &self,
         call: &mut Call,
         op: KeyOp<'_>,
         caller: Caller<'_>,
-        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<T>,
-    ) -> Result<T> {
+        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
+    ) -> Result<KeyAnswer> {
         let verified;
         let principal = match caller {
             Caller::Token(token) => {
@@ -165,16 +186,45 @@ impl Service {
             .context
             .to_context()
             .map_err(|e| Error::InvalidRequest(format!("context: {e}")))?;
-        step(call, principal, &context)
+        let mut answer = step(call, principal, &context)?;
+        answer.identity_signature = Some(self.sign_answer(&op, &context, &answer)?);
+        Ok(answer)
+    }
+
+    /// §6.3: the identity key's signature of the answer statement of `answer` to the request
+    /// described by `op`. `to_key_id` is the key that wraps the answer's wrapped key (rewrap's
+    /// `to_key_id`, else `key_id`); absent values are empty.
+    fn sign_answer(&self, op: &KeyOp<'_>, context: &EncryptionContext, answer: &KeyAnswer) -> Result<Bytes> {
+        let key_version = answer
+            .key_version
+            .ok_or_else(|| Error::Internal("a key operation answered without key_version".into()))?;
+        let context = context.encode();
+        let (enc, ciphertext) = answer
+            .sealed_key
+            .as_ref()
+            .map_or((&[][..], &[][..]), |s| (&s.enc.0[..], &s.ciphertext.0[..]));
+        let facts = AnswerFacts {
+            op: op.name,
+            key_id: op.key_id,
+            to_key_id: op.other_key_id.unwrap_or(op.key_id),
+            context: &context,
+            recipient: op.recipient.unwrap_or_default(),
+            wrapped_in: op.wrapped_in,
+            wrapped_out: answer.wrapped_key.as_ref().map_or(&[][..], |w| &w.0[..]),
+            key_version,
+            enc,
+            ciphertext,
+        };
+        Ok(self.identity.sign_answer(&facts))
     }
 
     /// [`Self::key_op`] for a request of its own: the audit row is appended before the answer.
-    pub fn audited_key_op<T>(
+    pub fn audited_key_op(
         &self,
         op: KeyOp<'_>,
         caller: Caller<'_>,
-        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<T>,
-    ) -> Result<T> {
+        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
+    ) -> Result<KeyAnswer> {
         let (call, result) = self.key_op(op, caller, step);
         self.finish(call, result)
     }

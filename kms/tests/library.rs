@@ -11,8 +11,9 @@ use keyseal_format::{DataKey, EncryptionContext};
 use keyseal_kms::admin::{Actor, AdminOp};
 use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
 use keyseal_kms::http::{App, HttpConfig, run};
+use keyseal_kms::identity::Identity;
 use keyseal_kms::server::{ServeOptions, Server, Sweeper};
-use keyseal_kms::store::{StateOp, Store};
+use keyseal_kms::store::{StateOp, Store, load_master_key};
 use keyseal_kms::{Error, Service};
 use keyseal_protocol::{
     BatchItemAnswer, Bytes, ErrorBody, GenerateRequest, KeyAnswer, Recipient, RewrapBatchRequest, RewrapItem,
@@ -51,7 +52,7 @@ fn fixture() -> Fixture {
     Fixture {
         _dir: dir,
         db,
-        service: Service::new(store, verifier),
+        service: Service::new(store, verifier).unwrap(),
         writer,
         reader,
         admin,
@@ -81,6 +82,11 @@ fn the_service_answers_protocol_types_directly() {
     };
     let g = f.service.generate(&req, None).unwrap();
     assert_eq!(g.key_version, Some(1));
+    assert_eq!(
+        g.identity_signature.as_ref().map(|s| s.0.len()),
+        Some(64),
+        "signed (§6.3)"
+    );
     assert!(g.key.is_none(), "a recipient was sent: the key comes sealed");
     let sealed = g.sealed_key.clone().unwrap();
     let dek = hpke_p256::open_from_sender(
@@ -380,4 +386,21 @@ async fn a_server_bound_in_process_speaks_the_protocol() {
     assert_eq!(body.name(), Some(keyseal_protocol::ErrorName::Unauthenticated));
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn serve_gives_an_older_database_its_identity_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    // A database as made before identity keys: master key file and local issuer only.
+    let store = Store::open(&db, load_master_key(&db, None, true).unwrap()).unwrap();
+    store.local_issuer_secret(true).unwrap();
+    assert!(store.identity_secret(false).unwrap().is_none());
+    drop(store);
+    // Without --dev, too.
+    let server = Server::bind(&ServeOptions::new(db.clone())).await.unwrap();
+    let public = *server.identity().public_sec1();
+    drop(server);
+    let store = Store::open(&db, load_master_key(&db, None, false).unwrap()).unwrap();
+    assert_eq!(*Identity::open(&store, false).unwrap().public_sec1(), public);
 }

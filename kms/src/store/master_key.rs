@@ -1,10 +1,13 @@
 //! The master key (docs/PROTOCOL.md §7.1): where it comes from, the check value that refuses a
-//! wrong one, and the service secrets stored sealed under it (local token issuer, import key).
+//! wrong one, and the service secrets stored sealed under it (local token issuer, import key,
+//! identity key).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
+
+use keyseal_format::ecdsa_p256::SignatureKeyPair;
 
 use super::{Result, Store, StoreError};
 use crate::crypto::{self, b64};
@@ -12,6 +15,22 @@ use crate::crypto::{self, b64};
 const MASTER_CHECK_AAD: &[u8] = b"keyseal-kms/v1 master-check";
 const ISSUER_AAD: &[u8] = b"keyseal-kms/v1 local-issuer";
 const IMPORT_AAD: &[u8] = b"keyseal-kms/v1 import-seed";
+const IDENTITY_AAD: &[u8] = b"keyseal-kms/v1 identity-key";
+
+/// How a missing service secret is made.
+type MakeSecret = fn() -> Result<Zeroizing<[u8; 32]>>;
+
+/// A fresh random 32-byte secret (issuer scalar, import seed).
+fn random_secret() -> Result<Zeroizing<[u8; 32]>> {
+    crypto::random_secret().map_err(|_| StoreError::Rng)
+}
+
+/// The secret scalar of a fresh ECDSA P-256 key pair (identity key, §6.3): drawn until in range.
+fn signature_scalar() -> Result<Zeroizing<[u8; 32]>> {
+    SignatureKeyPair::generate()
+        .map(|kp| kp.secret_scalar())
+        .map_err(|_| StoreError::Rng)
+}
 
 /// Where the master key file of a database lives by default: `<db>.master-key`.
 pub fn default_master_key_path(db: &Path) -> PathBuf {
@@ -97,8 +116,14 @@ impl Store {
         Ok(())
     }
 
-    /// A secret stored under the master key in `meta`, created when absent if asked.
-    fn meta_secret(&self, name: &str, aad: &[u8], create: bool) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    /// A secret stored under the master key in `meta`; when absent, made by `create` (if given)
+    /// and stored in the same transaction, so two processes never store two.
+    fn meta_secret(
+        &self,
+        name: &str,
+        aad: &[u8],
+        create: Option<MakeSecret>,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let v: Option<Vec<u8>> = tx
@@ -109,13 +134,15 @@ impl Store {
                 crypto::open32(&self.master, aad, &sealed)
                     .map_err(|_| StoreError::Corrupt(format!("stored {name} does not open")))?,
             ),
-            None if create => {
-                let s = crypto::random_secret().map_err(|_| StoreError::Rng)?;
-                let sealed = crypto::seal(&self.master, aad, s.as_ref()).map_err(|_| StoreError::Rng)?;
-                tx.execute("INSERT INTO meta(k, v) VALUES(?1, ?2)", params![name, sealed])?;
-                Some(s)
-            }
-            None => None,
+            None => match create {
+                Some(make) => {
+                    let s = make()?;
+                    let sealed = crypto::seal(&self.master, aad, s.as_ref()).map_err(|_| StoreError::Rng)?;
+                    tx.execute("INSERT INTO meta(k, v) VALUES(?1, ?2)", params![name, sealed])?;
+                    Some(s)
+                }
+                None => None,
+            },
         };
         tx.commit()?;
         Ok(out)
@@ -123,12 +150,28 @@ impl Store {
 
     /// The local token issuer's signing scalar (§4.3), if it exists (or created with `create`).
     pub fn local_issuer_secret(&self, create: bool) -> Result<Option<Zeroizing<[u8; 32]>>> {
-        self.meta_secret("local_issuer_key", ISSUER_AAD, create)
+        self.meta_secret(
+            "local_issuer_key",
+            ISSUER_AAD,
+            create.then_some(random_secret as MakeSecret),
+        )
     }
 
     /// Seed of the service's import key pair (§8.2), created on first use.
     pub fn import_seed(&self) -> Result<Zeroizing<[u8; 32]>> {
-        self.meta_secret("import_seed", IMPORT_AAD, true)?
+        self.meta_secret("import_seed", IMPORT_AAD, Some(random_secret))?
             .ok_or_else(|| StoreError::Corrupt("import key missing".into()))
+    }
+
+    /// The secret scalar of the service's identity key (PROTOCOL.md §6.3), if it exists (or
+    /// created with `create`, as every [`crate::Service`] does: databases made before identity
+    /// keys get one).
+    /// Stored sealed under the master key like the local issuer's; it never leaves in clear.
+    pub fn identity_secret(&self, create: bool) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        self.meta_secret(
+            "identity_key",
+            IDENTITY_AAD,
+            create.then_some(signature_scalar as MakeSecret),
+        )
     }
 }

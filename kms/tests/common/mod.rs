@@ -1,11 +1,13 @@
-//! Test harness: starts the real `keyseal-kms` binary on 127.0.0.1 (port 0, the URL is scraped
-//! from its stdout), waits for `/healthz`, and kills it on drop. Its stderr goes to
-//! `<dir>/kms.stderr` ([`Kms::stderr`]). The only place Rust tests start the binary.
+//! Test harness: starts the real `keyseal-kms` binary on 127.0.0.1 (port 0, the URL and the
+//! identity key are scraped from its stdout), waits for `/healthz`, and kills it on drop. Its
+//! stderr goes to `<dir>/kms.stderr` ([`Kms::stderr`]), its stdout is kept ([`Kms::stdout`]). The
+//! only place Rust tests start the binary.
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -36,6 +38,9 @@ pub struct Kms {
     pub stderr_path: PathBuf,
     /// Dev writer token for tenant acme.
     pub dev_token: String,
+    /// The identity public key of the `KEYSEAL_KMS_IDENTITY=` line (base64 SEC1).
+    pub identity: String,
+    stdout: Arc<Mutex<String>>,
     /// HTTP client.
     pub http: reqwest::Client,
 }
@@ -60,27 +65,46 @@ impl Kms {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let printed = Arc::new(Mutex::new(String::new()));
         let mut url = None;
+        let mut identity = None;
         let mut token = None;
-        while url.is_none() || token.is_none() {
+        while token.is_none() {
             let line = lines
                 .next()
                 .expect("keyseal-kms exited before printing its URL")
                 .unwrap();
+            printed.lock().unwrap().push_str(&format!("{line}\n"));
+            // The order is part of the interface (PROTOCOL.md §8.3): URL, IDENTITY, DEV_TOKEN.
             if let Some(u) = line.strip_prefix("KEYSEAL_KMS_URL=") {
+                assert!(url.is_none() && identity.is_none(), "the URL line comes first");
                 url = Some(u.to_string());
+            } else if let Some(i) = line.strip_prefix("KEYSEAL_KMS_IDENTITY=") {
+                assert!(
+                    url.is_some() && identity.is_none(),
+                    "the identity follows the URL"
+                );
+                identity = Some(i.to_string());
             } else if let Some(t) = line.strip_prefix("KEYSEAL_DEV_TOKEN=") {
+                assert!(identity.is_some(), "the dev token follows the identity");
                 token = Some(t.to_string());
             }
         }
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining (and keeping) stdout so the child never blocks on a full pipe.
+        let keep = printed.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(std::result::Result::ok) {
+                keep.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         let kms = Kms {
             child,
             url: url.unwrap(),
             db,
             stderr_path,
             dev_token: token.unwrap(),
+            identity: identity.unwrap(),
+            stdout: printed,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
@@ -102,6 +126,11 @@ impl Kms {
     /// What the process wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// What the process wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// The OpenMetrics text of `/metrics`.
