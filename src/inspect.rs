@@ -82,7 +82,7 @@ fn header_info(
     };
     Ok(HeaderInfo {
         version: keyseal_format::header::VERSION_1,
-        suite: keyseal_format::header::SUITE_1,
+        suite: h.suite().id(),
         message_id: hex(h.message_id().as_bytes()),
         segment_size: h.segment_size(),
         context: h.context().iter().map(|(k, v)| (k.into(), v.into())).collect(),

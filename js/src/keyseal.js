@@ -205,6 +205,11 @@ export function createApi(loadWasm, platform = {}) {
       return call(() => w.sealWithDataKeyAssumingUniqueMessageId(toBytes(dataKey, 'dataKey'), toBytes(messageId, 'messageId'),
         segmentSize, contextPairs, entries, toBytes(plaintext, 'plaintext'), { engine, signingSecret }));
     },
+    /** The verification key (base64 SEC1) of a signing key given as the hex of its scalar (FORMAT.md §3.4). */
+    async verificationKey(signingSecret) {
+      const w = await wasmNow();
+      return callSync(() => w.verificationKey(signingSecret));
+    },
     /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
     async wasmMemoryBytes() {
       return (await wasmNow()).wasmMemoryBytes();

@@ -23,7 +23,7 @@
 
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { sign } from 'node:crypto';
+import { sign, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, symlinkSync, copyFileSync, cpSync, rmSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -189,10 +189,58 @@ async function fault(req, res, mode, id, rest) {
       if (r < 0.40) return kmsError(res, 500, 'Internal');
       return proxy(req, res, rest, body);
     }
+    case 'substitute': {
+      // An active TLS-terminating proxy answering in the service's place: a data key of its own,
+      // sealed to the SDK's recipient (it keeps it, so it can read what is sealed under it), and
+      // its own public key for offline wraps. No identity signature can be made without the key.
+      if (req.method === 'POST' && (rest === 'generate' || rest === 'unwrap')) {
+        const j = JSON.parse(body.toString('utf8'));
+        const dek = randomBytes(32);
+        substituted.set(id, dek.toString('hex'));
+        const suite = await hpkeSuite();
+        const pk = await suite.kem.deserializePublicKey(Buffer.from(j.recipient.public_key, 'base64'));
+        const sealed = await suite.seal({ recipientPublicKey: pk, info: new TextEncoder().encode('keyseal/v1 recipient-dek') }, dek);
+        return sendJson(res, 200, {
+          key_id: j.key_id, key_version: 1, wrapped_key: randomBytes(97).toString('base64'),
+          sealed_key: { enc: Buffer.from(sealed.enc).toString('base64'), ciphertext: Buffer.from(sealed.ct).toString('base64') },
+        });
+      }
+      if (req.method === 'GET' && rest.startsWith('keys/')) {
+        const { jwk: own } = es256KeyPair();
+        const keyId = decodeURIComponent(rest.slice(5, -'/public'.length));
+        return sendJson(res, 200, { kty: 'EC', crv: 'P-256', x: own.x, y: own.y, use: 'enc', alg: 'HPKE-P256-SHA256-A256GCM', kid: `${keyId}#1`, key_id: keyId, key_version: 1 });
+      }
+      return proxy(req, res, rest, body);
+    }
+    case 'redirect':
+      // A 307 to another address: following it would re-send the token (and a /wrap's data key).
+      res.writeHead(307, { location: `${origin}/fault/record/${id}/v1/${rest}`, 'access-control-allow-origin': '*' });
+      return res.end();
+    case 'record':
+      return kmsError(res, 418, 'Recorded');
     default:
       return kmsError(res, 404, 'NotFound');
   }
 }
+
+/**
+ * A reader-role principal unwrapping an entry at the real key service without a recipient, so it
+ * holds the data key in clear (what a reader can always do): `{ key_id, wrapped_key, context }` →
+ * `{ key }` (base64), or the key service's error.
+ */
+async function attackUnwrap(req, res) {
+  const j = JSON.parse((await readBody(req)).toString('utf8'));
+  const r = await fetch(`${state.kmsUrl}/unwrap`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...j, authorization: state.env.tokens.reader }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return sendJson(res, r.status, await r.json());
+}
+
+/** What the `substitute` proxy handed out, by fault id (hex of its data key). */
+const substituted = new Map();
 
 let hpke;
 async function hpkeSuite() {
@@ -274,6 +322,10 @@ const server = createServer(async (req, res) => {
       return await fault(req, res, parts[1], parts[2], parts.slice(4).join('/'));
     }
     if (parts[0] === 'control') return await control(req, res, parts[1], url);
+    // What a fault proxy saw and did, for the trust tests: requests per fault id, and the data
+    // key the substituting proxy handed out.
+    if (parts[0] === 'fault-log' && parts[1]) return sendJson(res, 200, { seen: seen.get(parts[1]) ?? 0, dataKey: substituted.get(parts[1]) ?? null });
+    if (parts[0] === 'attack' && parts[1] === 'unwrap' && req.method === 'POST') return await attackUnwrap(req, res);
     if (parts[0] === 'env') return sendJson(res, 200, envFor(url.searchParams.get('runtime'), url.searchParams.get('phase')));
     if (parts[0] === 'pkg') return await staticFile(res, PKG, parts.slice(1).join('/'));
     if (parts[0] === 'test') return await staticFile(res, join(ROOT, 'js/test'), parts.slice(1).join('/'));
@@ -496,6 +548,9 @@ async function main() {
   state.env = {
     kmsUrl: primary.url,
     escrowUrl: escrowKms.url,
+    identity: primary.identity,
+    escrowIdentity: escrowKms.identity,
+    attackUrl: `${origin}/attack`,
     closedUrl: `http://127.0.0.1:${closedPort}/v1`,
     faultUrl: `${origin}/fault`,
     controlUrl: `${origin}/control`,

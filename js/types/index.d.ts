@@ -261,6 +261,8 @@ export declare const lowLevel: {
     entries: { kind: string; key_service_id: string; key_id: string; wrapped: string }[], plaintext: Input,
     options?: { engine?: 'wasm' | 'webcrypto'; /** suite 2: hex of the signing key's 32-byte scalar */ signingSecret?: string },
   ): Promise<Uint8Array>;
+  /** The verification key (base64 of the SEC1 public key, FORMAT.md §3.4) of a signing key given as the hex of its scalar. */
+  verificationKey(signingSecret: string): Promise<string>;
   /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
   wasmMemoryBytes(): Promise<number>;
   /** Every error code the Rust core can produce (each has an error class here). */

@@ -39,7 +39,10 @@ pub(crate) fn context_from(v: JsValue, what: &str) -> Result<EncryptionContext, 
 
 /// Serializes a Rust value to a plain JS object (maps as objects, numbers as numbers).
 pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+    // JSON-compatible (maps as objects, `null` for none, numbers not bigints) but bytes as
+    // `Uint8Array`s.
+    let ser = serde_wasm_bindgen::Serializer::json_compatible().serialize_bytes_as_arrays(false);
+    v.serialize(&ser)
         .map_err(|e| crate::errors::coded("INTERNAL", &e.to_string()))
 }
 

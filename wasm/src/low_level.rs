@@ -237,3 +237,16 @@ pub fn open_with_data_key(sealed: Uint8Array, data_key: &[u8], options: JsValue)
         Ok(out.into())
     }))
 }
+
+/// The verification key (FORMAT.md §3.4 context value: base64 of the SEC1 public key) of a signing
+/// key given as the hex of its 32-byte scalar, for tools and tests that build signed messages.
+#[wasm_bindgen(js_name = verificationKey)]
+pub fn verification_key(signing_secret: &str) -> Result<String, JsValue> {
+    let secret: [u8; 32] = unhex(signing_secret)?
+        .try_into()
+        .map_err(|_| invalid("a signing secret is 32 bytes"))?;
+    let key = SignatureKeyPair::from_secret_scalar(&secret).map_err(js_error)?;
+    Ok(keyseal::format::signature::encode_verification_key(
+        &key.public_sec1(),
+    ))
+}

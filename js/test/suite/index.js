@@ -34,10 +34,11 @@ import streams from './streams.js';
 import ranges from './ranges.js';
 import rotation from './rotation.js';
 import engines from './engines.js';
+import trust from './trust.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, sealForOthers];
 
 export async function run(keyseal, env) {
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };

@@ -18,9 +18,33 @@ export default function register({ test, make, inspect, calls, rejects, E, env, 
     eq(info.entries[0].kind, 'hpke-p256', 'entry kind');
     eq(info.entries[0].wrappedLen, 117, 'hpke entry length');
     const devents = [];
-    const reader = await make({ token: () => env.tokens.reader }, devents);
+    const reader = await make({ token: () => env.tokens.reader, decrypt: { acceptPublicKeyEntries: true } }, devents);
     for (let i = 0; i < 3; i++) eq(await reader.decryptText(sealed[i]), `offline ${i}`, `decrypt ${i}`);
     eq(calls(devents, 'unwrap', true).length, 3, 'unwrap calls');
+  });
+
+  test('decrypt policy: a public-key forgery (no token needed) and an entry of another key id are refused without a key-service call', async () => {
+    // Anyone can fetch acme's public key (GET /keys/acme/default/public needs no token) and seal
+    // offline under any context; a reader that did not opt in to public-key entries refuses it.
+    const attacker = await make({ wrapMode: 'public-key', token: () => { throw new Error('the attacker has no token'); } });
+    const forged = await attacker.encrypt('pay the attacker', { context: CTX });
+    const events = [];
+    const tokenAsked = [];
+    const reader = await make({ token: (r) => { tokenAsked.push(`${r.op}:${r.keyId}`); return env.tokens.acme; } }, events);
+    const e = await rejects(reader.decrypt(forged, { requireContext: CTX }), E.NoUsableEntryError, 'default reader');
+    assert(/public-key \(hpke-p256\) entries not accepted/.test(e.message), e.message);
+    eq(calls(events, 'unwrap', true).length, 0, 'no unwrap for a refused entry');
+    eq(tokenAsked.length, 0, 'the token callback was not called');
+    // An entry under a key id this reader is not configured for: skipped, unless allowed.
+    const otherKey = `acme/other-${env.runtime}-rotate`;
+    await control('create', otherKey);
+    const other = await make({ keyId: otherKey });
+    const sealed = await other.encrypt('other key', { context: CTX });
+    const e2 = await rejects(reader.decrypt(sealed), E.NoUsableEntryError, 'entry of acme/other');
+    assert(e2.message.includes(`acme:${otherKey} (kms): key id not allowed`), e2.message);
+    eq(tokenAsked.length, 0, 'still no token asked');
+    const allowed = await make({ decrypt: { allowKeyIds: ['acme/*'] } });
+    eq(await allowed.decryptText(sealed), 'other key', 'allowKeyIds acme/* opens it');
   });
 
   test('escrow: 2 entries; primary down (closed port) → decrypt fails over to the escrow entry', async () => {

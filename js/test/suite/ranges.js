@@ -1,7 +1,7 @@
 // Ranged decrypt: decryptRange over every kind of source reads only the header and the segments
 // covering the range.
 
-import { S, TAG, assert, eq, bytesEq, randomBytes, segmentAt, segmentBytes } from './support.js';
+import { S, TAG, assert, eq, bytesEq, randomBytes, segmentAt, segmentBytes, rangeBytes } from './support.js';
 
 export default function register({ test, make, rejects, E, env, CTX }) {
   test('decryptRange: Uint8Array, Blob, reader function/object fetch only header + covering segments', async () => {
@@ -19,8 +19,7 @@ export default function register({ test, make, rejects, E, env, CTX }) {
       let fetched = 0, reads = 0;
       const read = async (start, end) => { fetched += end - start; reads++; return sealed.slice(start, end); };
       bytesEq(await reader.decryptRange(read, { offset, length, size: sealed.length }), want, `reader ${offset}+${length}`);
-      const end = Math.min(offset + length, L);
-      const segs = end > offset ? segmentBytes(L, S, Math.floor(offset / S), Math.floor((end - 1) / S)) : 0;
+      const segs = rangeBytes(L, S, offset, length);
       eq(fetched, h + segs, `${offset}+${length}: bytes fetched (header ${h} + covering segments ${segs})`);
       assert(reads <= 4, `${offset}+${length}: ${reads} reads`);
     }

@@ -171,6 +171,20 @@ export function segmentBytes(L, S, first, last) {
 }
 
 /**
+ * Body bytes a ranged read of plaintext `offset … offset + length` fetches (FORMAT.md §6.4),
+ * computed here independently of the package: the covering segments, and for a read that reaches
+ * the end of the plaintext the last segment too (it alone proves the object was not cut); a read
+ * starting past the end fetches just the last one; an empty read nothing.
+ */
+export function rangeBytes(L, S, offset, length) {
+  const n = Math.floor(L / S) + 1;
+  const end = Math.min(offset + length, L);
+  if (length > 0 && offset >= L) return segmentBytes(L, S, n - 1, n - 1);
+  if (end <= offset) return 0;
+  return segmentBytes(L, S, Math.floor(offset / S), offset + length >= L ? n - 1 : Math.floor((end - 1) / S));
+}
+
+/**
  * Length of a message's authenticated part (docs/FORMAT.md §3, §4.3), from the package's
  * `headerLength`: given the fixed prefix it asks for bytes 0 … auth_len + 3 (the authenticated
  * part and the 4-byte length of the wrapped-key section that follows it).

@@ -45,6 +45,8 @@ export class Kms {
     this.url = null;
     /** The first start's dev token: it stays valid across restarts (same database, same local issuer). */
     this.devToken = null;
+    /** The service's identity public key (base64 SEC1, PROTOCOL.md §6.3), for clients to pin. */
+    this.identity = null;
     this.stderrTail = '';
   }
 
@@ -77,12 +79,14 @@ export class Kms {
       child.stdout.on('data', (d) => {
         out += d;
         const url = out.match(/KEYSEAL_KMS_URL=(\S+)/);
+        const identity = out.match(/KEYSEAL_KMS_IDENTITY=(\S+)/);
         const tok = out.match(/KEYSEAL_DEV_TOKEN=(\S+)/);
-        if (url && (tok || !this.dev)) {
+        if (url && identity && (tok || !this.dev)) {
           clearTimeout(timer);
           child.off('exit', onExit);
           this.url = url[1];
           this.devToken ??= tok ? tok[1] : null;
+          this.identity = identity[1];
           this.port = Number(new URL(this.url).port);
           resolve();
         }
