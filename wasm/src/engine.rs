@@ -11,7 +11,7 @@ use crate::platform::{NodeCipher, Platform};
 
 /// `auto` takes the platform engine for messages of at least this many bytes (and for streams),
 /// the wasm engine below: under it the engines are level and the synchronous one avoids a promise
-/// round per segment (measured by `bench/engines.mjs`).
+/// round per segment (measured by `bench/engines/engines.mjs`).
 pub(crate) const PLATFORM_MIN_BYTES: u64 = 16 * 1024;
 
 /// The engine choice of one `KeySeal`.
