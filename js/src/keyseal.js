@@ -153,10 +153,13 @@ export function createApi(loadWasm, platform = {}) {
       return rewrapAll(this.#core, objects, options);
     }
 
-    /** Header facts (no secrets, no key-service call). */
-    inspect(sealed) {
+    /**
+     * Header facts (no secrets, no key-service call). `sealedLength`: the whole message's length
+     * when `sealed` is only its first bytes, so `plaintextLen` is known without the body.
+     */
+    inspect(sealed, { sealedLength } = {}) {
       const bytes = toBytes(sealed, 'sealed');
-      return callSync(() => this.#core.inspect(bytes));
+      return callSync(() => this.#core.inspect(bytes, sealedLength));
     }
 
     /** Drops cached data keys of `keyId`, or all. Returns how many were dropped. */
@@ -175,11 +178,14 @@ export function createApi(loadWasm, platform = {}) {
     }
   }
 
-  /** Header facts of a sealed message (or its first bytes), without a KeySeal instance. */
-  async function inspect(sealed) {
+  /**
+   * Header facts of a sealed message (or its first bytes), without a KeySeal instance.
+   * `sealedLength`: the whole message's length when `sealed` is only its first bytes.
+   */
+  async function inspect(sealed, { sealedLength } = {}) {
     const wasm = await wasmNow();
     const bytes = toBytes(sealed, 'sealed');
-    return callSync(() => wasm.inspect(bytes));
+    return callSync(() => wasm.inspect(bytes, sealedLength));
   }
 
   /**

@@ -238,7 +238,8 @@ export declare class KeySeal {
       onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void;
     },
   ): Promise<RewrapAllResult>;
-  inspect(sealed: Input): HeaderInfo;
+  /** Header facts; `sealedLength` = the whole message's length when `sealed` is only its first bytes. */
+  inspect(sealed: Input, options?: InspectOptions): HeaderInfo;
   /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */
   engineFor(byteLength: number): 'wasm' | 'webcrypto' | 'node';
   purge(keyId?: string): number;
@@ -246,7 +247,18 @@ export declare class KeySeal {
   metricsText(): string;
 }
 
-export declare function inspect(sealed: Input): Promise<HeaderInfo>;
+export interface InspectOptions {
+  /**
+   * The whole sealed message's length in bytes, when `sealed` is only its first bytes (a stored
+   * object's header and the size the store reports): `plaintextLen` and `segmentCount` are then
+   * computed without the body; `null` when the length is inconsistent with the header (a cut or
+   * extended object).
+   */
+  sealedLength?: number;
+}
+
+/** Header facts of a sealed message or its first bytes; no key service involved. */
+export declare function inspect(sealed: Input, options?: InspectOptions): Promise<HeaderInfo>;
 
 /**
  * How long the header is, from the first bytes of a message (FORMAT.md §4.3): `{ headerLen }` once

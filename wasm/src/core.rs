@@ -118,9 +118,10 @@ impl KeySealCore {
     }
 
     /// Header facts (no secrets, no key-service call), key versions as the configured services read them.
-    pub fn inspect(&self, sealed: &Uint8Array) -> Result<JsValue, JsValue> {
+    pub fn inspect(&self, sealed: &Uint8Array, sealed_length: Option<f64>) -> Result<JsValue, JsValue> {
+        let total = crate::inspect::total_length(sealed, sealed_length)?;
         let head = crate::inspect::prefix(sealed);
-        crate::inspect::info_to_js(self.shared.sdk.inspect(&head), sealed)
+        crate::inspect::info_to_js(self.shared.sdk.inspect(&head), total)
     }
 }
 

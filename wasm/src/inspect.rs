@@ -7,7 +7,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::core::to_js;
-use crate::errors::js_error;
+use crate::errors::{invalid, js_error};
 
 /// The header bytes at the start of `sealed` (in at most three small copies), or the whole of it
 /// when its first bytes are not a complete header, so that the parser reports exactly what is wrong.
@@ -30,10 +30,11 @@ pub(crate) fn prefix(sealed: &Uint8Array) -> Vec<u8> {
     }
 }
 
-/// [`HeaderInfo`] as a JS object, with the plaintext length computed from `sealed`'s full length.
-pub(crate) fn info_to_js(info: Result<HeaderInfo, Error>, sealed: &Uint8Array) -> Result<JsValue, JsValue> {
+/// [`HeaderInfo`] as a JS object, with the plaintext length and segment count computed from the
+/// sealed message's full length `total` (FORMAT.md §6.3); both `null` when the length is
+/// inconsistent with the header.
+pub(crate) fn info_to_js(info: Result<HeaderInfo, Error>, total: u64) -> Result<JsValue, JsValue> {
     let mut info = info.map_err(js_error)?;
-    let total = u64::from(sealed.length());
     if total > info.header_len as u64
         && let Ok(layout) = keyseal::BodyLayout::for_body(info.segment_size, total - info.header_len as u64)
     {
@@ -43,10 +44,28 @@ pub(crate) fn info_to_js(info: Result<HeaderInfo, Error>, sealed: &Uint8Array) -
     to_js(&info)
 }
 
+/// The whole message's length: `sealed_length` when given (`sealed` is then its first bytes, e.g.
+/// a stored object's header and its size from the store), else `sealed`'s own length.
+pub(crate) fn total_length(sealed: &Uint8Array, sealed_length: Option<f64>) -> Result<u64, JsValue> {
+    match sealed_length {
+        None => Ok(u64::from(sealed.length())),
+        Some(n) if n.fract() == 0.0 && n >= f64::from(sealed.length()) && n <= MAX_SAFE_INTEGER => {
+            Ok(n as u64)
+        }
+        Some(_) => Err(invalid(
+            "sealedLength must be a whole number of bytes, at least the bytes given",
+        )),
+    }
+}
+
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
 /// Header facts of a sealed message (or its first bytes). No key service involved.
 #[wasm_bindgen]
-pub fn inspect(sealed: &Uint8Array) -> Result<JsValue, JsValue> {
-    info_to_js(keyseal::inspect(&prefix(sealed)), sealed)
+pub fn inspect(sealed: &Uint8Array, sealed_length: Option<f64>) -> Result<JsValue, JsValue> {
+    let total = total_length(sealed, sealed_length)?;
+    info_to_js(keyseal::inspect(&prefix(sealed)), total)
 }
 
 /// What [`header_length`] tells.

@@ -60,7 +60,7 @@ async function readRange(bucket, key, etag, start, end) {
 }
 
 /**
- * Opens a stored object for ranged reads: `{ object, size, header, headerLen, segmentSize, source }`
+ * Opens a stored object for ranged reads: `{ object, size, header, headerLen, source }`
  * where `source` is the reader `ks.decryptRange` takes. Reads inside the first HEADER_GUESS bytes
  * come from memory, so decryptRange's own header reads cost no extra R2 request.
  */
@@ -69,12 +69,12 @@ export async function openRanged(bucket, key) {
   if (!object) throw notFound();
   const { size, etag } = object;
   let prefix = await readRange(bucket, key, etag, 0, Math.min(size, HEADER_GUESS));
-  let f = headerFacts(prefix);
+  let f = await headerFacts(prefix);
   const truncated = () => new HttpError(422, 'INVALID_FORMAT', 'stored object is not a keyseal message');
   while (f.need !== undefined) {
     if (f.need > size || f.need <= prefix.length) throw truncated();
     prefix = await readRange(bucket, key, etag, 0, f.need);
-    f = headerFacts(prefix);
+    f = await headerFacts(prefix);
   }
   if (f.headerLen > size) throw truncated();
   if (f.headerLen > prefix.length) prefix = await readRange(bucket, key, etag, 0, f.headerLen);
@@ -83,5 +83,5 @@ export async function openRanged(bucket, key) {
     size,
     read: (s, e) => (e <= cached.length ? cached.subarray(s, e) : readRange(bucket, key, etag, s, e)),
   };
-  return { object, size, header: prefix.subarray(0, f.headerLen), headerLen: f.headerLen, segmentSize: f.segmentSize, source };
+  return { object, size, header: prefix.subarray(0, f.headerLen), headerLen: f.headerLen, source };
 }

@@ -13,7 +13,7 @@ export async function peekPrefix(stream, enough) {
     for (const c of chunks) { out.set(c, o); o += c.length; }
     return out;
   };
-  while (!done && !enough(joined())) {
+  while (!done && !(await enough(joined()))) {
     const r = await reader.read();
     if (r.done) done = true;
     else { chunks.push(r.value); len += r.value.length; }

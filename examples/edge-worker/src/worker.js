@@ -5,11 +5,11 @@
 //   HEAD /objects/:id   header facts from a ranged read of the header (no key-service call)
 // Objects live at `<tenant>/<id>` and are sealed under context {tenant, object: id}, tenant from
 // the caller's verified token; R2 only ever holds sealed bytes.
-import { inspect, lowLevel } from 'keyseal';
+import { lowLevel } from 'keyseal';
 import { HttpError, errorResponse } from './errors.js';
 import { verifyCaller, requireTenant, requireRole } from './auth.js';
 import { keysealFor } from './keyservice.js';
-import { headerFacts, plaintextLength } from './sealed.js';
+import { headerFacts, storedFacts } from './sealed.js';
 import { parseRange } from './range.js';
 import { putStream, openRanged } from './store.js';
 import { peekPrefix, primed } from './streams.js';
@@ -92,9 +92,9 @@ function checkContext(info, context) {
 
 async function head({ env, key, context }) {
   const r = await openRanged(env.BUCKET, key);
-  const info = await inspect(r.header);
+  const info = await storedFacts(r.header, r.size);
   checkContext(info, context);
-  const len = plaintextLength(r.size, r.headerLen, r.segmentSize);
+  const len = info.plaintextLen;
   return new Response(null, { status: 200, headers: { ...factHeaders(r.header, info, len, r.size), 'content-type': 'application/octet-stream', 'cache-control': 'no-store' } });
 }
 
@@ -102,16 +102,16 @@ async function get({ env, caller, key, context }) {
   const object = await env.BUCKET.get(key);
   if (!object) throw new HttpError(404, 'OBJECT_NOT_FOUND', 'no such object');
   // the header, from the same stream (no second R2 read): length, segment size, context
-  const { prefix, stream } = await peekPrefix(object.body, (p) => {
-    if (p.length > object.size || p.length === object.size) return true;
-    const f = headerFacts(p);
+  const { prefix, stream } = await peekPrefix(object.body, async (p) => {
+    if (p.length >= object.size) return true;
+    const f = await headerFacts(p);
     return f.headerLen !== undefined && p.length >= f.headerLen;
   });
-  const f = headerFacts(prefix);
+  const f = await headerFacts(prefix);
   if (f.headerLen === undefined || f.headerLen > object.size) throw new HttpError(422, 'INVALID_FORMAT', 'stored object is not a keyseal message');
-  const info = await inspect(prefix.subarray(0, f.headerLen));
+  const info = await storedFacts(prefix.subarray(0, f.headerLen), object.size);
   checkContext(info, context);
-  const len = plaintextLength(object.size, f.headerLen, f.segmentSize);
+  const len = info.plaintextLen;
   const ks = await keysealFor(env, caller, `edge-worker GET ${key}`);
   // the first plaintext chunk is produced before answering: unwrap, context and first-segment
   // failures become statuses; later ones abort the body (FixedLengthStream: client sees it short)
@@ -122,14 +122,14 @@ async function get({ env, caller, key, context }) {
 async function getRange(request, req) {
   const { env, caller, key, context } = req;
   const r = await openRanged(env.BUCKET, key);
-  const info = await inspect(r.header);
+  const info = await storedFacts(r.header, r.size);
   checkContext(info, context);
-  const total = plaintextLength(r.size, r.headerLen, r.segmentSize);
+  const total = info.plaintextLen;
   const range = parseRange(request.headers.get('range'), total);
   if (!range) return get(req);
   const ks = await keysealFor(env, caller, `edge-worker GET ${key} range`);
   // windows aligned to segments, so no segment is read or opened twice
-  const window = Math.max(1, Math.floor(RANGE_WINDOW / r.segmentSize)) * r.segmentSize;
+  const window = Math.max(1, Math.floor(RANGE_WINDOW / info.segmentSize)) * info.segmentSize;
   let pos = range.start;
   const end = range.end + 1;
   const next = async () => {

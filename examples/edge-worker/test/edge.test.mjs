@@ -407,6 +407,24 @@ async function main() {
     assert(failed && n < small.length, `expected a cut-short body, got ${n} of ${small.length} bytes, failed=${failed}`);
     assert(n % segmentSize === 0, `only whole authenticated segments of ${segmentSize} B may arrive (got ${n})`);
   });
+  await test('object cut in R2: to an inconsistent length → 422 DECRYPTION_FAILED (HEAD, GET); to a consistent one → Range to the end 422', async () => {
+    let res = await req('/objects/cut', { method: 'PUT', token: TOK.writer, body: small });
+    eq(res.status, 201, 'put');
+    const whole = await rawOf('acme/cut');
+    const { headerLen, segmentSize: S } = await inspect(whole);
+    // 8 bytes into the second segment: no length fits the header (FORMAT.md §6.3)
+    await bucket.put('acme/cut', whole.subarray(0, headerLen + (S + 16) + 8));
+    await expectError(await req('/objects/cut', { method: 'HEAD', token: TOK.reader }), 422, 'DECRYPTION_FAILED');
+    await expectError(await req('/objects/cut', { token: TOK.reader }), 422, 'DECRYPTION_FAILED');
+    // one whole segment and 16 bytes: looks like a complete object of S bytes with an empty last segment
+    await bucket.put('acme/cut', whole.subarray(0, headerLen + (S + 16) + 16));
+    res = await req('/objects/cut', { method: 'HEAD', token: TOK.reader });
+    eq(res.headers.get('x-keyseal-plaintext-length'), String(S), 'apparent length');
+    await expectError(await req('/objects/cut', { token: TOK.reader, headers: { range: `bytes=${S - 10}-` } }), 422, 'DECRYPTION_FAILED');
+    res = await req('/objects/cut', { token: TOK.reader, headers: { range: 'bytes=0-9' } });
+    eq(res.status, 206, 'a range inside the first segment still opens');
+    assert(Buffer.from(await res.arrayBuffer()).equals(small.subarray(0, 10)), 'first bytes');
+  });
   await test('object moved to another id in R2 → 422 CONTEXT_MISMATCH', async () => {
     await bucket.put('acme/moved', await rawOf('acme/small-1'));
     await expectError(await req('/objects/moved', { token: TOK.reader }), 422, 'CONTEXT_MISMATCH');

@@ -2,7 +2,7 @@
 
 import { enc, assert, eq, bytesEq, randomBytes, toHex } from './support.js';
 
-export default function register({ test, make, inspect, env, CTX }) {
+export default function register({ test, make, inspect, rejects, E, env, CTX }) {
   test('round trip: Uint8Array, ArrayBuffer, string, empty, 200 KiB', async () => {
     const ks = await make();
     const reader = await make({ token: () => env.tokens.reader });
@@ -32,6 +32,16 @@ export default function register({ test, make, inspect, env, CTX }) {
     eq(info.plaintextLen, big.length, 'inspect plaintextLen');
     // docs/FORMAT.md §6.3 computed here on purpose: the package's count is checked against it
     eq(info.segmentCount, Math.ceil(big.length / info.segmentSize) + (big.length % info.segmentSize === 0 ? 1 : 0), 'segmentCount');
+    // the header alone and the stored size give the same facts (what a store needs for a Range request)
+    const header = s2.subarray(0, info.headerLen);
+    const fromHeader = await inspect(header, { sealedLength: s2.length });
+    eq(fromHeader.plaintextLen, big.length, 'plaintextLen from the header and the sealed length');
+    eq(fromHeader.segmentCount, info.segmentCount, 'segmentCount from the header and the sealed length');
+    eq(ks.inspect(header, { sealedLength: s2.length }).plaintextLen, big.length, 'instance inspect with sealedLength');
+    eq((await inspect(header)).plaintextLen, null, 'the header alone: no plaintext length');
+    eq((await inspect(header, { sealedLength: info.headerLen + 15 })).plaintextLen, null, 'a body shorter than a tag: null');
+    await rejects(inspect(header, { sealedLength: info.headerLen - 1 }), E.InvalidArgumentError, 'sealedLength below the bytes given');
+    await rejects(inspect(header, { sealedLength: 1.5 + s2.length }), E.InvalidArgumentError, 'fractional sealedLength');
   });
 
   test('encrypt: the same plaintext twice gives different bytes; context and entries are recorded', async () => {

@@ -126,7 +126,7 @@ export default function register({ test, make, inspect, rejects, E, env, CTX, pr
     await rejects(make({ keyService: { ...primary(), identity: 'not base64!' } }), E.InvalidArgumentError, 'bad identity');
   });
 
-  test('ranges: an object cut after whole segments is refused when a read reaches its end', async () => {
+  test('ranges: an object cut to a consistent length is refused when a read reaches its end', async () => {
     const ks = await make({ segmentSize: S });
     const pt = randomBytes(6 * S + 30);
     const sealed = await ks.encrypt(pt, { context: CTX });
