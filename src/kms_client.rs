@@ -13,20 +13,21 @@ use core::cell::Cell;
 use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender};
 use keyseal_protocol as proto;
 use keyseal_protocol::identity::AnswerFacts;
-use keyseal_protocol::{ErrorBody, ErrorName, KeyAnswer, Token};
+use keyseal_protocol::{ErrorBody, KeyAnswer, Token};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::endpoints::{Call, CallError, Endpoints, Refusal, Retry};
+use crate::endpoints::{Call, CallError, Endpoints};
 use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::Observer;
 use crate::identity::PinnedIdentity;
 use crate::key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };
+use crate::refusal::{classify, protocol_error, refusal_of};
 use crate::retry::RetryPolicy;
-use crate::transport::{Clock, HttpResponse, HttpTransport, TokenRequest, TokenSource};
+use crate::transport::{Clock, HttpTransport, TokenRequest, TokenSource};
 use crate::{DataKey, EncryptionContext, EntryKind, WrappedKeyEntry};
 
 /// Configuration of one key service for [`KmsClient`].
@@ -57,81 +58,6 @@ pub struct KmsClient {
     observer: Rc<Observer>,
     /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
     batch_supported: Cell<bool>,
-}
-
-fn protocol_error(message: impl Into<String>) -> Error {
-    Error::key_service(KeyServiceErrorKind::Protocol, message)
-}
-
-/// The SDK kind for a protocol error name (PROTOCOL.md §5); `None` for names §5 does not define.
-fn kind_of(name: ErrorName) -> KeyServiceErrorKind {
-    match name {
-        ErrorName::InvalidRequest | ErrorName::PayloadTooLarge => KeyServiceErrorKind::InvalidRequest,
-        ErrorName::InvalidCiphertext => KeyServiceErrorKind::InvalidCiphertext,
-        ErrorName::ContextMismatch => KeyServiceErrorKind::ContextMismatch,
-        ErrorName::Unauthenticated | ErrorName::AccessDenied => KeyServiceErrorKind::AccessDenied,
-        ErrorName::KeyDisabled => KeyServiceErrorKind::KeyDisabled,
-        ErrorName::KeyNotFound | ErrorName::KeyDestroyed => KeyServiceErrorKind::KeyNotFound,
-        ErrorName::Throttled => KeyServiceErrorKind::Throttled,
-        ErrorName::Internal | ErrorName::Unavailable => KeyServiceErrorKind::Unavailable,
-        _ => KeyServiceErrorKind::Protocol,
-    }
-}
-
-/// The SDK kind for an answer without a known error name: by its status class.
-fn kind_of_status(status: u16) -> KeyServiceErrorKind {
-    match status {
-        401 | 403 => KeyServiceErrorKind::AccessDenied,
-        429 => KeyServiceErrorKind::Throttled,
-        500..=599 => KeyServiceErrorKind::Unavailable,
-        _ => KeyServiceErrorKind::Protocol,
-    }
-}
-
-/// PROTOCOL.md §5: an error body (or a whole `/rewrap-batch` item) as an SDK error.
-fn refusal_of(status: u16, body: Option<&ErrorBody>) -> (Error, Option<f64>) {
-    match body {
-        Some(b) => {
-            let kind = b.name().map_or_else(|| kind_of_status(status), kind_of);
-            let e = Error::key_service(kind, format!("{}: {}", b.error, b.message));
-            (e, b.disabled_at.map(|t| t as f64))
-        }
-        None => (
-            Error::key_service(
-                kind_of_status(status),
-                format!("HTTP {status} without a protocol error body"),
-            ),
-            None,
-        ),
-    }
-}
-
-/// Reads a non-2xx answer of a protocol-v1 service (PROTOCOL.md §5 "Retries"). A redirect (3xx,
-/// or the opaque status 0 a browser reports for one) is refused and never followed: following it
-/// would send the token — and for `/wrap` the data key — wherever it points.
-fn classify(resp: &HttpResponse) -> Refusal {
-    if resp.status == 0 || (300..400).contains(&resp.status) {
-        return Refusal {
-            error: protocol_error(format!(
-                "the key service answered a redirect (HTTP {}); keyseal does not follow redirects: configure the final URL",
-                resp.status
-            )),
-            retry: Retry::Never,
-            disabled_at_ms: None,
-        };
-    }
-    let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
-    let (error, disabled_at_ms) = refusal_of(resp.status, body.as_ref());
-    let retry = match resp.status {
-        429 => Retry::SameUrl,
-        s if proto::errors::status_is_retryable(s) => Retry::NextUrl,
-        _ => Retry::Never,
-    };
-    Refusal {
-        error,
-        retry,
-        disabled_at_ms,
-    }
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {

@@ -20,6 +20,7 @@ pub mod kms_client;
 pub mod metrics;
 mod race;
 pub mod range;
+mod refusal;
 pub mod retry;
 mod rewrap_memo;
 pub mod rotation;
