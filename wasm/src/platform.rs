@@ -178,17 +178,18 @@ impl Platform {
         }
     }
 
-    /// Whether [`Self::seal_direct`] and [`Self::open_direct`] work (node: one copy fewer for whole
+    /// Whether [`Self::direct`] works (node: one copy fewer for whole
     /// messages).
-    pub(crate) fn seal_direct_supported(&self) -> bool {
+    pub(crate) fn direct_supported(&self) -> bool {
         matches!(self, Self::Node { .. })
     }
 
-    /// Seals one segment straight into `out` at `offset` when the engine can (node), else `None`
-    /// and the caller uses [`Self::seal`].
-    pub(crate) fn seal_direct(
+    /// Seals (`seal`) or opens one segment straight into `out` at `offset` when the engine can
+    /// (node), else `None` and the caller uses the engine's copying calls.
+    pub(crate) fn direct(
         &self,
         key: &PlatformKey,
+        seal: bool,
         nonce: &[u8; 12],
         data: &Uint8Array,
         out: &Uint8Array,
@@ -197,25 +198,11 @@ impl Platform {
         match (self, key) {
             (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
                 let iv = Uint8Array::from(&nonce[..]);
-                Some(cipher.seal_into(k, &iv, data, out, offset as f64))
-            }
-            _ => None,
-        }
-    }
-
-    /// Opens one segment straight into `out` at `offset` when the engine can (node).
-    pub(crate) fn open_direct(
-        &self,
-        key: &PlatformKey,
-        nonce: &[u8; 12],
-        data: &Uint8Array,
-        out: &Uint8Array,
-        offset: u64,
-    ) -> Option<Result<(), JsValue>> {
-        match (self, key) {
-            (Self::Node { cipher, .. }, PlatformKey::Node(k)) => {
-                let iv = Uint8Array::from(&nonce[..]);
-                Some(cipher.open_into(k, &iv, data, out, offset as f64))
+                Some(if seal {
+                    cipher.seal_into(k, &iv, data, out, offset as f64)
+                } else {
+                    cipher.open_into(k, &iv, data, out, offset as f64)
+                })
             }
             _ => None,
         }

@@ -116,34 +116,7 @@ pub(crate) async fn seal_body(
     at: u64,
     chain: Option<PlatformChain>,
 ) -> Result<Option<PlatformChain>, JsValue> {
-    let mut window = Window::new(chain);
-    if platform.seal_direct_supported() {
-        for s in layout.segments() {
-            platform.fair().await;
-            let input = plaintext.subarray(s.plaintext.start as u32, s.plaintext.end as u32);
-            if let Some(r) = platform.seal_direct(key, &s.id.nonce(), &input, out, at + s.body.start) {
-                r?;
-            }
-            let sealed = out.subarray((at + s.body.start) as u32, (at + s.body.end) as u32);
-            window.absorb(&sealed).await?;
-        }
-        return Ok(window.chain);
-    }
-    let mut next = at;
-    let mut emit = |ct: Uint8Array| {
-        out.set(&ct, next as u32);
-        next += u64::from(ct.length());
-        Ok(())
-    };
-    for s in layout.segments() {
-        let input = plaintext.subarray(s.plaintext.start as u32, s.plaintext.end as u32);
-        let op = Op { id: s.id, input };
-        window
-            .push(platform, key, true, op, IN_FLIGHT - 1, &mut emit)
-            .await?;
-    }
-    window.drain(0, &mut emit).await?;
-    Ok(window.chain)
+    whole_body(platform, key, true, layout, plaintext, out, at, chain).await
 }
 
 /// Opens a whole body laid out as `layout` into `out` (the plaintext, preallocated): all or
@@ -158,44 +131,64 @@ pub(crate) async fn open_body(
     out: &Uint8Array,
     chain: Option<PlatformChain>,
 ) -> Result<Option<PlatformChain>, JsValue> {
-    let r = open_body_inner(platform, key, layout, body, out, chain).await;
+    let r = whole_body(platform, key, false, layout, body, out, 0, chain).await;
     if r.is_err() {
         out.fill(0, 0, out.length());
     }
     r.map_err(open_failure)
 }
 
-async fn open_body_inner(
+/// Seals (`seal`: `input` is the plaintext) or opens (`input` is the body) every segment of
+/// `layout`, into `out` from `at` on, in order; the sealed side of every segment goes through the
+/// signature chain.
+#[allow(clippy::too_many_arguments)]
+async fn whole_body(
     platform: &Platform,
     key: &PlatformKey,
+    seal: bool,
     layout: &BodyLayout,
-    body: &Uint8Array,
+    input: &Uint8Array,
     out: &Uint8Array,
+    at: u64,
     chain: Option<PlatformChain>,
 ) -> Result<Option<PlatformChain>, JsValue> {
     let mut window = Window::new(chain);
-    if platform.seal_direct_supported() {
+    if platform.direct_supported() {
         for s in layout.segments() {
             platform.fair().await;
-            let input = body.subarray(s.body.start as u32, s.body.end as u32);
-            window.absorb(&input).await?;
-            if let Some(r) = platform.open_direct(key, &s.id.nonce(), &input, out, s.plaintext.start) {
+            let (from, to) = (
+                if seal { &s.plaintext } else { &s.body },
+                if seal { &s.body } else { &s.plaintext },
+            );
+            let data = input.subarray(from.start as u32, from.end as u32);
+            if !seal {
+                window.absorb(&data).await?;
+            }
+            if let Some(r) = platform.direct(key, seal, &s.id.nonce(), &data, out, at + to.start) {
                 r?;
+            }
+            if seal {
+                window
+                    .absorb(&out.subarray((at + to.start) as u32, (at + to.end) as u32))
+                    .await?;
             }
         }
         return Ok(window.chain);
     }
-    let mut next = 0u64;
-    let mut emit = |pt: Uint8Array| {
-        out.set(&pt, next as u32);
-        next += u64::from(pt.length());
+    let mut next = at;
+    let mut emit = |bytes: Uint8Array| {
+        out.set(&bytes, next as u32);
+        next += u64::from(bytes.length());
         Ok(())
     };
     for s in layout.segments() {
-        let input = body.subarray(s.body.start as u32, s.body.end as u32);
-        let op = Op { id: s.id, input };
+        let from = if seal { &s.plaintext } else { &s.body };
+        let op = Op {
+            id: s.id,
+            input: input.subarray(from.start as u32, from.end as u32),
+        };
         window
-            .push(platform, key, false, op, IN_FLIGHT - 1, &mut emit)
+            .push(platform, key, seal, op, IN_FLIGHT - 1, &mut emit)
             .await?;
     }
     window.drain(0, &mut emit).await?;
