@@ -1,6 +1,6 @@
 //! `KmsClient`: a [`KeyService`] over the keyseal key-service protocol v1 (PROTOCOL.md), the
 //! `keyseal` kind of key service. Requests and answers are the typed structs of
-//! `keyseal-protocol`; the resilience policy is [`Endpoints`]. Every `/generate` and `/unwrap`
+//! `keyseal-protocol`; the resilience policy is `Endpoints` (`endpoints.rs`). Every `/generate` and `/unwrap`
 //! carries a fresh recipient key and expects the data key sealed to it (PROTOCOL.md §6.1).
 
 use alloc::boxed::Box;

@@ -1,6 +1,6 @@
-//! The embedded SQLite store: keys and their versions ([`keys`](self::keys)), the hash-chained
-//! audit log ([`audit`](self::audit)) and the secrets sealed under the master key
-//! ([`master_key`](self::master_key)). One file, shared by the server and the command line (WAL
+//! The embedded SQLite store: keys and their versions (`keys.rs`), the hash-chained
+//! audit log (`audit.rs`) and the secrets sealed under the master key
+//! (`master_key.rs`). One file, shared by the server and the command line (WAL
 //! mode, busy timeout); key state is read on every request.
 //!
 //! The store answers [`StoreError`]s; the service maps them to protocol errors.
