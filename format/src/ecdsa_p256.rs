@@ -7,7 +7,7 @@ use core::fmt;
 
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 
@@ -44,7 +44,9 @@ impl SignatureKeyPair {
     /// The secret scalar, for a service to store under its master key.
     pub fn secret_scalar(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.key.to_bytes());
+        let mut bytes = self.key.to_bytes();
+        out.copy_from_slice(&bytes);
+        bytes.as_mut_slice().zeroize();
         out
     }
 

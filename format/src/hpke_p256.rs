@@ -10,7 +10,7 @@ use hpke::aead::AesGcm256;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::DhP256HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 use crate::context::EncryptionContext;
@@ -64,7 +64,9 @@ impl RecipientKeyPair {
     /// The private scalar, for the key service to store under its master key.
     pub fn secret_scalar(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.sk.to_bytes());
+        let mut bytes = self.sk.to_bytes();
+        out.copy_from_slice(&bytes);
+        bytes.as_mut_slice().zeroize();
         out
     }
 
