@@ -1,5 +1,5 @@
 # keyseal: two commands for a new user — `make demo` and `make test` (README.md).
-.PHONY: bootstrap test demo bench vectors pkg
+.PHONY: bootstrap test demo bench vectors pkg fuzz
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -8,6 +8,12 @@ bootstrap:
 ## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, fuzz)
 test: bootstrap
 	@scripts/test.sh
+
+## fuzz: every cargo-fuzz target for FUZZ_RUNS executions (default 10 million) from the kept corpus in
+## fuzz/seeds/, which it then extends with inputs that found new coverage (review and commit them).
+## About 30 minutes on 2 cores; `make test` runs each target for 30 s instead (fuzz/run.sh).
+fuzz: bootstrap
+	@fuzz/run.sh --runs $${FUZZ_RUNS:-10000000}
 
 ## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
 pkg: bootstrap
