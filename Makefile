@@ -38,5 +38,5 @@ bench: bootstrap
 ## Release build with LTO off (opt-level 3 as in the release profile) to keep the build short on 2 cores.
 .PHONY: bench-kms
 bench-kms:
-	CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release -p keyseal-kms --bin keyseal-kms --example bench_kms
+	cargo build --release -p keyseal-kms --bin keyseal-kms --example bench_kms
 	target/release/examples/bench_kms --bin target/release/keyseal-kms --clients 50 --seconds 3 --rate 2000 --write docs/BENCHMARKS.md

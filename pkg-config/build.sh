@@ -6,11 +6,11 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 OUT=pkg
 DIST=$OUT/dist
-cargo build -p keyseal-wasm --target wasm32-unknown-unknown --release
+cargo build -p keyseal-wasm --target wasm32-unknown-unknown --profile wasm
 rm -rf "$OUT"
 mkdir -p "$DIST"
 wasm-bindgen --target web --no-typescript --out-dir "$DIST" --out-name keyseal_wasm \
-  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/keyseal_wasm.wasm"
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm/keyseal_wasm.wasm"
 # npm binaryen, never Debian's (docs/BUILDING.md: Debian's binaryen 108 breaks wasm-bindgen output).
 node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \

@@ -69,7 +69,7 @@ check clippy cargo clippy --workspace --all-targets -- -D warnings
 check clippy-wasm32 cargo clippy -p keyseal-wasm -p keyseal -p keyseal-format -p keyseal-protocol --target wasm32-unknown-unknown -- -D warnings
 check docs env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 check core-no-js-bindings core_has_no_js_bindings
-check core-builds-for-wasm32 cargo build -p keyseal --target wasm32-unknown-unknown --release
+check core-builds-for-wasm32 cargo build -p keyseal --target wasm32-unknown-unknown --profile wasm
 run native cargo test --workspace
 run wasm-node cargo test -p keyseal-format -p keyseal --target wasm32-unknown-unknown --tests
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_USE_BROWSER=1 \
