@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use keyseal_format::ecdsa_p256;
-use keyseal_protocol::identity::{AnswerFacts, public_key_statement};
+use keyseal_protocol::identity::{AnswerFacts, BatchStatement, public_key_statement};
 use keyseal_protocol::{Bytes, KeyAnswer};
 
 use crate::error::{Error, KeyServiceErrorKind};
@@ -39,15 +39,20 @@ impl PinnedIdentity {
     /// Verifies a key-operation answer: `request` holds what the client asked (op, key ids,
     /// context, recipient, wrapped key in); the rest comes from the answer itself.
     pub(crate) fn check_answer(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
-        let sealed = a.sealed_key.as_ref();
-        let facts = AnswerFacts {
-            wrapped_out: a.wrapped_key.as_ref().map_or(&[][..], |w| &w.0),
-            key_version: a.key_version.unwrap_or(0),
-            enc: sealed.map_or(&[][..], |s| &s.enc.0),
-            ciphertext: sealed.map_or(&[][..], |s| &s.ciphertext.0),
-            ..request
-        };
-        self.verify(&facts.statement(), a.identity_signature.as_ref(), request.op)
+        self.verify(
+            &answer_statement(request, a),
+            a.identity_signature.as_ref(),
+            request.op,
+        )
+    }
+
+    /// Verifies the one signature of a `/rewrap-batch` answer over its batch statement.
+    pub(crate) fn check_batch(
+        &self,
+        statement: BatchStatement,
+        signature: Option<&Bytes>,
+    ) -> Result<(), Error> {
+        self.verify(&statement.into_bytes(), signature, "the batch answer")
     }
 
     /// Verifies a public key for offline wraps (§3.6).
@@ -64,4 +69,17 @@ impl PinnedIdentity {
             "the public key",
         )
     }
+}
+
+/// The answer statement (§6.3) of answer `a` to the request described by `request`.
+pub(crate) fn answer_statement(request: AnswerFacts<'_>, a: &KeyAnswer) -> Vec<u8> {
+    let sealed = a.sealed_key.as_ref();
+    AnswerFacts {
+        wrapped_out: a.wrapped_key.as_ref().map_or(&[][..], |w| &w.0),
+        key_version: a.key_version.unwrap_or(0),
+        enc: sealed.map_or(&[][..], |s| &s.enc.0),
+        ciphertext: sealed.map_or(&[][..], |s| &s.ciphertext.0),
+        ..request
+    }
+    .statement()
 }

@@ -12,7 +12,7 @@ use core::cell::Cell;
 
 use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender};
 use keyseal_protocol as proto;
-use keyseal_protocol::identity::AnswerFacts;
+use keyseal_protocol::identity::{AnswerFacts, BatchStatement};
 use keyseal_protocol::{ErrorBody, KeyAnswer, Token};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::endpoints::{Call, CallError, Endpoints};
 use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::Observer;
-use crate::identity::PinnedIdentity;
+use crate::identity::{PinnedIdentity, answer_statement};
 use crate::key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };
@@ -244,15 +244,7 @@ impl KmsClient {
 
     fn check_rewrap(&self, q: &RewrapQuestion<'_>, a: &KeyAnswer) -> Result<(), Error> {
         let ctx = q.context.encode();
-        let facts = AnswerFacts {
-            op: "rewrap",
-            key_id: q.key_id,
-            to_key_id: q.to_key_id.unwrap_or(q.key_id),
-            context: &ctx,
-            wrapped_in: q.wrapped,
-            ..AnswerFacts::default()
-        };
-        self.check(facts, a)
+        self.check(rewrap_facts(q, &ctx), a)
     }
 
     /// With a pinned identity, the data key never crosses the connection (§6.3): it is sealed
@@ -437,7 +429,7 @@ impl KeyService for KmsClient {
                 .post("rewrap_batch", "/rewrap-batch", first.key_id, &request)
                 .await
             {
-                Ok(bytes) => batch_answers(&bytes, questions, |q, a| self.check_rewrap(q, a)),
+                Ok(bytes) => batch_answers(&bytes, questions, self.identity.as_ref()),
                 // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
                 // one from now on.
                 Err(CallError {
@@ -500,23 +492,39 @@ impl KeyService for KmsClient {
     }
 }
 
-/// The answer of `/rewrap-batch` (PROTOCOL.md §3.5.1): exactly `expected` items, each a wrapped
-/// key or a refusal mapped as §5 maps a whole answer.
+/// What a rewrap answer's statement binds from the question (§6.3); `ctx` is its encoded context.
+fn rewrap_facts<'a>(q: &'a RewrapQuestion<'a>, ctx: &'a [u8]) -> AnswerFacts<'a> {
+    AnswerFacts {
+        op: "rewrap",
+        key_id: q.key_id,
+        to_key_id: q.to_key_id.unwrap_or(q.key_id),
+        context: ctx,
+        wrapped_in: q.wrapped,
+        ..AnswerFacts::default()
+    }
+}
+
+/// The answer of `/rewrap-batch` (PROTOCOL.md §3.5.1): exactly one item per question, each a
+/// wrapped key or a refusal mapped as §5 maps a whole answer. With a pinned identity the batch
+/// signature must verify over every item (§6.3), or nothing of the answer is used.
 fn batch_answers(
     body: &[u8],
     questions: &[RewrapQuestion<'_>],
-    check: impl Fn(&RewrapQuestion<'_>, &KeyAnswer) -> Result<(), Error>,
+    identity: Option<&PinnedIdentity>,
 ) -> Result<RewrapAnswers, Error> {
     let b: proto::RewrapBatchAnswer =
         serde_json::from_slice(body).map_err(|_| protocol_error("batch answer is not the expected JSON"))?;
     if b.items.len() != questions.len() {
         return Err(protocol_error("batch answer has the wrong number of items"));
     }
-    Ok(b.items
+    let mut statement = BatchStatement::new(questions.len());
+    let answers = b
+        .items
         .into_iter()
         .zip(questions)
         .map(|(item, q)| match item {
             proto::BatchItemAnswer::Refused { error, message } => {
+                statement.refused(&error);
                 let body = ErrorBody {
                     code: 400,
                     error,
@@ -526,11 +534,18 @@ fn batch_answers(
                 Err(refusal_of(400, Some(&body)).0)
             }
             proto::BatchItemAnswer::Rewrapped(a) => {
-                check(q, &a)?;
+                if identity.is_some() {
+                    let ctx = q.context.encode();
+                    statement.answered(&answer_statement(rewrap_facts(q, &ctx), &a));
+                }
                 a.wrapped_key
                     .map(|w| w.0)
                     .ok_or_else(|| protocol_error("batch item lacks wrapped_key"))
             }
         })
-        .collect())
+        .collect();
+    if let Some(id) = identity {
+        id.check_batch(statement, b.identity_signature.as_ref())?;
+    }
+    Ok(answers)
 }

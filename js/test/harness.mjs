@@ -113,7 +113,7 @@ async function readBody(req) {
 }
 
 /** Forwards to the real primary kms; `editBody` may rewrite the JSON request. */
-async function proxy(req, res, rest, body, editBody) {
+async function proxy(req, res, rest, body, editBody, editAnswer) {
   let out = body;
   if (editBody && body.length) {
     const j = JSON.parse(body.toString('utf8'));
@@ -126,7 +126,12 @@ async function proxy(req, res, rest, body, editBody) {
     body: req.method === 'GET' || req.method === 'HEAD' ? undefined : out,
     signal: AbortSignal.timeout(10_000),
   });
-  const buf = Buffer.from(await r.arrayBuffer());
+  let buf = Buffer.from(await r.arrayBuffer());
+  if (editAnswer && r.status === 200) {
+    const j = JSON.parse(buf.toString('utf8'));
+    editAnswer(j);
+    buf = Buffer.from(JSON.stringify(j));
+  }
   const headers = { 'content-type': r.headers.get('content-type') || 'application/json', 'access-control-allow-origin': '*' };
   if (r.headers.get('retry-after')) headers['retry-after'] = r.headers.get('retry-after');
   res.writeHead(r.status, headers);
@@ -212,6 +217,17 @@ async function fault(req, res, mode, id, rest) {
       }
       return proxy(req, res, rest, body);
     }
+    case 'batch-swap':
+      // Relays everything, but swaps the first wrapped key of a genuine /rewrap-batch answer for
+      // bytes of its own (that object would lose its only entry); the batch signature stays the
+      // service's.
+      if (req.method === 'POST' && rest === 'rewrap-batch') {
+        return proxy(req, res, rest, body, null, (a) => {
+          const first = a.items?.find((i) => i.wrapped_key);
+          if (first) first.wrapped_key = randomBytes(97).toString('base64');
+        });
+      }
+      return proxy(req, res, rest, body);
     case 'redirect':
       // A 307 to another address: following it would re-send the token (and a /wrap's data key).
       res.writeHead(307, { location: `${origin}/fault/record/${id}/v1/${rest}`, 'access-control-allow-origin': '*' });

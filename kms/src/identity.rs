@@ -9,7 +9,7 @@ use std::fmt;
 
 use keyseal_format::ecdsa_p256::{PUBLIC_KEY_LEN, SignatureKeyPair};
 use keyseal_protocol::Bytes;
-use keyseal_protocol::identity::{AnswerFacts, public_key_statement};
+use keyseal_protocol::identity::public_key_statement;
 use serde::Serialize;
 
 use crate::auth;
@@ -82,9 +82,9 @@ impl Identity {
         })
     }
 
-    /// §6.3: the signature of an answer statement (64 bytes `r ‖ s`).
-    pub fn sign_answer(&self, facts: &AnswerFacts<'_>) -> Bytes {
-        Bytes(self.key.sign(&facts.statement()).to_vec())
+    /// §6.3: the signature of an answer or batch statement (64 bytes `r ‖ s`).
+    pub fn sign_statement(&self, statement: &[u8]) -> Bytes {
+        Bytes(self.key.sign(statement).to_vec())
     }
 
     /// §6.3: the signature of the public-key statement of version `version` of `key_id`.
@@ -107,6 +107,7 @@ impl fmt::Debug for Identity {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use keyseal_format::ecdsa_p256::verify;
+    use keyseal_protocol::identity::AnswerFacts;
     use zeroize::Zeroizing;
 
     use super::*;
@@ -134,7 +135,7 @@ mod tests {
             wrapped_out: b"wrapped",
             ..AnswerFacts::default()
         };
-        let sig = id.sign_answer(&facts);
+        let sig = id.sign_statement(&facts.statement());
         verify(id.public_sec1(), &facts.statement(), &sig.0).unwrap();
         let sig = id.sign_public_key("acme/default", 2, &[4u8; 65]);
         verify(

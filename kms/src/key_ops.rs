@@ -16,6 +16,7 @@ use crate::crypto;
 use crate::error::{Error, Result};
 use crate::service::{Call, Caller, KeyOp, Service};
 use crate::store::AuditEvent;
+use keyseal_protocol::identity::BatchStatement;
 
 const WRITER: &[Role] = &[Role::Writer];
 const READER_OR_WRITER: &[Role] = &[Role::Reader, Role::Writer];
@@ -206,18 +207,23 @@ impl Service {
     pub fn rewrap(&self, req: &RewrapRequest, header_token: Option<&Token>) -> Result<KeyAnswer> {
         let caller = Caller::Token(req.authorization.as_ref().or(header_token));
         let (call, result) = self.rewrap_item(&req.item, caller, req.reason.as_deref());
-        self.finish(call, result)
+        let signed = result.map(|(mut answer, statement)| {
+            answer.identity_signature = Some(self.identity().sign_statement(&statement));
+            answer
+        });
+        self.finish(call, signed)
     }
 
     /// One rewrap (a `/rewrap` or one item of `/rewrap-batch`): open under `key_id`, wrap the same
     /// DEK under the primary version of `to_key_id`, bound to the same context. The audit row
-    /// names the source version and, as detail, the target.
+    /// names the source version and, as detail, the target. The answer is unsigned; with it comes its
+    /// answer statement (§6.3).
     fn rewrap_item(
         &self,
         item: &RewrapItem,
         caller: Caller<'_>,
         reason: Option<&str>,
-    ) -> (Call, Result<KeyAnswer>) {
+    ) -> (Call, Result<(KeyAnswer, Vec<u8>)>) {
         let target = item.to_key_id.as_deref().unwrap_or(&item.key_id);
         let op = KeyOp {
             name: "rewrap",
@@ -229,7 +235,7 @@ impl Service {
             roles: WRITER,
             reason,
         };
-        self.key_op(op, caller, |call, _, ctx| {
+        self.unsigned_key_op(op, caller, |call, _, ctx| {
             let dek =
                 self.open_wrapped(call, &item.key_id, item.kind.as_deref(), &item.wrapped_key.0, ctx)?;
             let (version, wrapped) = self.wrap_primary(target, ctx, &dek)?;
@@ -265,22 +271,33 @@ impl Service {
         };
         let mut calls = Vec::with_capacity(req.items.len());
         let mut items = Vec::with_capacity(req.items.len());
+        let mut statement = BatchStatement::new(req.items.len());
         for item in &req.items {
             let (call, result) = self.rewrap_item(item, Caller::Verified(&principal), reason);
             calls.push(call);
             items.push(match result {
-                Ok(answer) => BatchItemAnswer::Rewrapped(answer),
-                Err(e) => BatchItemAnswer::Refused {
-                    error: e.name().as_str().into(),
-                    message: e.message().into(),
-                },
+                Ok((answer, answered)) => {
+                    statement.answered(&answered);
+                    BatchItemAnswer::Rewrapped(answer)
+                }
+                Err(e) => {
+                    let error = e.name().as_str();
+                    statement.refused(error);
+                    BatchItemAnswer::Refused {
+                        error: error.into(),
+                        message: e.message().into(),
+                    }
+                }
             });
         }
         let events: Vec<&AuditEvent> = calls.iter().map(|c| &c.event).collect();
         self.store()
             .audit_many(&events)
             .map_err(|e| Error::Unavailable(format!("audit log: {e}")))?;
-        Ok(RewrapBatchAnswer { items })
+        Ok(RewrapBatchAnswer {
+            items,
+            identity_signature: Some(self.identity().sign_statement(&statement.into_bytes())),
+        })
     }
 
     /// `GET /keys/{key_id}/public` (§3.6): the JWK of the primary version of an enabled key,

@@ -5,7 +5,7 @@
 
 use keyseal_format::EncryptionContext;
 use keyseal_protocol::identity::AnswerFacts;
-use keyseal_protocol::{Bytes, KeyAnswer, Token, WireContext};
+use keyseal_protocol::{KeyAnswer, Token, WireContext};
 
 use crate::auth::{Principal, Role, Verifier};
 use crate::error::{Error, Result};
@@ -88,6 +88,33 @@ pub struct KeyOp<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// §6.3: the answer statement of `answer` to the request described by `op`. `to_key_id` is the
+/// key that wraps the answer's wrapped key (rewrap's `to_key_id`, else `key_id`); absent values
+/// are empty.
+fn answer_statement(op: &KeyOp<'_>, context: &EncryptionContext, answer: &KeyAnswer) -> Result<Vec<u8>> {
+    let key_version = answer
+        .key_version
+        .ok_or_else(|| Error::Internal("a key operation answered without key_version".into()))?;
+    let context = context.encode();
+    let (enc, ciphertext) = answer
+        .sealed_key
+        .as_ref()
+        .map_or((&[][..], &[][..]), |s| (&s.enc.0[..], &s.ciphertext.0[..]));
+    let facts = AnswerFacts {
+        op: op.name,
+        key_id: op.key_id,
+        to_key_id: op.other_key_id.unwrap_or(op.key_id),
+        context: &context,
+        recipient: op.recipient.unwrap_or_default(),
+        wrapped_in: op.wrapped_in,
+        wrapped_out: answer.wrapped_key.as_ref().map_or(&[][..], |w| &w.0[..]),
+        key_version,
+        enc,
+        ciphertext,
+    };
+    Ok(facts.statement())
+}
+
 /// The tenant and role checks of §4 for a verified principal on `key_id`.
 pub fn authorize(p: &Principal, key_id: &str, roles: &[Role], operation: &str) -> Result<()> {
     let (tenant, _) =
@@ -157,6 +184,26 @@ impl Service {
         step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
     ) -> (Call, Result<KeyAnswer>) {
         let mut call = Call::new(op.name, op.key_id, op.reason);
+        let result = self
+            .key_op_steps(&mut call, op, caller, step)
+            .map(|(mut answer, statement)| {
+                answer.identity_signature = Some(self.identity.sign_statement(&statement));
+                answer
+            });
+        call.settle(&result);
+        (call, result)
+    }
+
+    /// [`Self::key_op`] without the signature: the answer and its answer statement (§6.3), for the
+    /// caller to sign alone (`/rewrap`) or as part of a batch statement (`/rewrap-batch`, one
+    /// signature for the whole batch).
+    pub fn unsigned_key_op(
+        &self,
+        op: KeyOp<'_>,
+        caller: Caller<'_>,
+        step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
+    ) -> (Call, Result<(KeyAnswer, Vec<u8>)>) {
+        let mut call = Call::new(op.name, op.key_id, op.reason);
         let result = self.key_op_steps(&mut call, op, caller, step);
         call.settle(&result);
         (call, result)
@@ -168,7 +215,7 @@ impl Service {
         op: KeyOp<'_>,
         caller: Caller<'_>,
         step: impl FnOnce(&mut Call, &Principal, &EncryptionContext) -> Result<KeyAnswer>,
-    ) -> Result<KeyAnswer> {
+    ) -> Result<(KeyAnswer, Vec<u8>)> {
         let verified;
         let principal = match caller {
             Caller::Token(token) => {
@@ -186,36 +233,9 @@ impl Service {
             .context
             .to_context()
             .map_err(|e| Error::InvalidRequest(format!("context: {e}")))?;
-        let mut answer = step(call, principal, &context)?;
-        answer.identity_signature = Some(self.sign_answer(&op, &context, &answer)?);
-        Ok(answer)
-    }
-
-    /// §6.3: the identity key's signature of the answer statement of `answer` to the request
-    /// described by `op`. `to_key_id` is the key that wraps the answer's wrapped key (rewrap's
-    /// `to_key_id`, else `key_id`); absent values are empty.
-    fn sign_answer(&self, op: &KeyOp<'_>, context: &EncryptionContext, answer: &KeyAnswer) -> Result<Bytes> {
-        let key_version = answer
-            .key_version
-            .ok_or_else(|| Error::Internal("a key operation answered without key_version".into()))?;
-        let context = context.encode();
-        let (enc, ciphertext) = answer
-            .sealed_key
-            .as_ref()
-            .map_or((&[][..], &[][..]), |s| (&s.enc.0[..], &s.ciphertext.0[..]));
-        let facts = AnswerFacts {
-            op: op.name,
-            key_id: op.key_id,
-            to_key_id: op.other_key_id.unwrap_or(op.key_id),
-            context: &context,
-            recipient: op.recipient.unwrap_or_default(),
-            wrapped_in: op.wrapped_in,
-            wrapped_out: answer.wrapped_key.as_ref().map_or(&[][..], |w| &w.0[..]),
-            key_version,
-            enc,
-            ciphertext,
-        };
-        Ok(self.identity.sign_answer(&facts))
+        let answer = step(call, principal, &context)?;
+        let statement = answer_statement(&op, &context, &answer)?;
+        Ok((answer, statement))
     }
 
     /// [`Self::key_op`] for a request of its own: the audit row is appended before the answer.

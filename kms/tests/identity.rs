@@ -1,6 +1,6 @@
 //! Service identity (PROTOCOL.md §6.3) against the real `keyseal-kms` process: every key-operation
-//! answer and every successful `/rewrap-batch` item verifies under the identity key over the
-//! statement rebuilt from the request the test sent and the answer it got, and stops verifying
+//! answer and every `/rewrap-batch` answer (one signature over all its items) verifies under the
+//! identity key over the statement rebuilt from the request the test sent and the answer it got, and stops verifying
 //! when any answer field changes; the public-key JWK is signed; `identity show`, `/status` and the
 //! `KEYSEAL_KMS_IDENTITY=` line agree, across restarts; the identity secret is nowhere in clear.
 #![allow(clippy::unwrap_used)]
@@ -82,6 +82,26 @@ impl Facts {
     fn verifies(&self, identity: &[u8], signature: &[u8]) -> bool {
         verify(identity, &self.statement(), signature).is_ok()
     }
+}
+
+/// The batch statement of §6.3, written out here from the text of PROTOCOL.md.
+fn batch_statement(outcomes: &[Result<Facts, String>]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut s = b"keyseal/v1 batch\0".to_vec();
+    s.extend_from_slice(&u32::try_from(outcomes.len()).unwrap().to_be_bytes());
+    for o in outcomes {
+        match o {
+            Ok(f) => {
+                s.push(1);
+                s.extend_from_slice(&Sha256::digest(f.statement()));
+            }
+            Err(name) => {
+                s.push(0);
+                s.extend_from_slice(&Sha256::digest(name.as_bytes()));
+            }
+        }
+    }
+    s
 }
 
 /// One change a substitute would make to an answer, named.
@@ -206,7 +226,9 @@ async fn every_key_operation_answer_is_signed_over_the_request_and_the_answer() 
         (Some("acme/other"), "acme/other")
     );
 
-    // every successful batch item is signed as a rewrap; refused items carry no signature
+    // a batch carries one signature over the batch statement (the items none): every item in
+    // order, an answered one by the digest of its answer statement as a rewrap, a refused one by
+    // the digest of its error name
     let items = vec![
         json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": ctx()}),
         json!({"key_id": "acme/default", "wrapped_key": wrapped, "context": {}}),
@@ -219,20 +241,46 @@ async fn every_key_operation_answer_is_signed_over_the_request_and_the_answer() 
     assert_eq!(s, 200, "{b}");
     let answers = b["items"].as_array().unwrap();
     assert_eq!(answers.len(), items.len());
-    let mut batch_sigs = Vec::new();
-    for (i, (item, answer)) in items.iter().zip(answers).enumerate() {
-        if i == 1 {
-            assert_eq!(answer["error"], "ContextMismatch", "{answer}");
-            assert!(answer.get("identity_signature").is_none(), "{answer}");
-        } else {
-            batch_sigs.push(assert_signed(&id, "rewrap", item, answer));
-        }
+    assert_eq!(answers[1]["error"], "ContextMismatch", "{b}");
+    assert!(
+        answers.iter().all(|a| a.get("identity_signature").is_none()),
+        "{b}"
+    );
+    let batch_sig = unb64(b["identity_signature"].as_str().expect("a batch signature"));
+    let outcomes: Vec<Result<Facts, String>> = items
+        .iter()
+        .zip(answers)
+        .map(|(item, answer)| match answer["error"].as_str() {
+            Some(e) => Err(e.to_string()),
+            None => Ok(Facts::of("rewrap", item, answer)),
+        })
+        .collect();
+    assert!(
+        verify(&id, &batch_statement(&outcomes), &batch_sig).is_ok(),
+        "batch signature"
+    );
+    // ... and it does not pass for the items in another order, another outcome or one item fewer
+    let mut swapped = outcomes.clone();
+    swapped.swap(0, 2);
+    let mut refused = outcomes.clone();
+    refused[0] = Err("KeyDisabled".into());
+    let mut other_error = outcomes.clone();
+    other_error[1] = Err("AccessDenied".into());
+    let mut other_answer = outcomes.clone();
+    if let Ok(f) = &mut other_answer[3] {
+        f.key_version += 1;
     }
-    // ... and a batch item's signature does not pass for another item's answer
-    let (first, first_sig) = &batch_sigs[0];
-    let (second, _) = &batch_sigs[1];
-    assert!(first.verifies(&id, first_sig));
-    assert!(!second.verifies(&id, first_sig));
+    for (what, o) in [
+        ("swapped items", swapped),
+        ("an answered item reported refused", refused),
+        ("another error name", other_error),
+        ("another answer", other_answer),
+        ("one item fewer", outcomes[..3].to_vec()),
+    ] {
+        assert!(verify(&id, &batch_statement(&o), &batch_sig).is_err(), "{what}");
+    }
+    // a batch signature is no single answer's signature either
+    assert!(!outcomes[0].clone().unwrap().verifies(&id, &batch_sig));
 
     // A substitute cannot change any answer field, nor reuse a genuine answer elsewhere.
     let other_wrapped = unb64(w["wrapped_key"].as_str().unwrap());

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 pub const ANSWER_LABEL: &[u8] = b"keyseal/v1 answer";
 /// Label of the public-key statement.
 pub const PUBLIC_KEY_LABEL: &[u8] = b"keyseal/v1 public-key";
+/// Label of the batch statement.
+pub const BATCH_LABEL: &[u8] = b"keyseal/v1 batch";
 
 fn h(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -61,6 +63,40 @@ impl AnswerFacts<'_> {
         s.extend_from_slice(&h(self.enc));
         s.extend_from_slice(&h(self.ciphertext));
         s
+    }
+}
+
+/// The batch statement of a `/rewrap-batch` answer (§6.3): one signature covers every item, in
+/// order — an answered item by the digest of its answer statement, a refused one by the digest of
+/// its error name.
+#[derive(Debug, Clone)]
+pub struct BatchStatement(Vec<u8>);
+
+impl BatchStatement {
+    /// A statement for a batch of `items` results.
+    pub fn new(items: usize) -> Self {
+        let mut s = Vec::with_capacity(BATCH_LABEL.len() + 1 + 4 + items * 33);
+        s.extend_from_slice(BATCH_LABEL);
+        s.push(0);
+        s.extend_from_slice(&u32::try_from(items).unwrap_or(u32::MAX).to_be_bytes());
+        Self(s)
+    }
+
+    /// The next item was answered; `statement` is its answer statement ([`AnswerFacts::statement`]).
+    pub fn answered(&mut self, statement: &[u8]) {
+        self.0.push(1);
+        self.0.extend_from_slice(&h(statement));
+    }
+
+    /// The next item was refused with the error name `error` (§5).
+    pub fn refused(&mut self, error: &str) {
+        self.0.push(0);
+        self.0.extend_from_slice(&h(error.as_bytes()));
+    }
+
+    /// The bytes the identity key signs.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
     }
 }
 

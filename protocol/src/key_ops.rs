@@ -166,8 +166,6 @@ struct BatchItemWire {
     key_version: Option<u32>,
     #[serde(default)]
     wrapped_key: Option<Bytes>,
-    #[serde(default)]
-    identity_signature: Option<Bytes>,
 }
 
 impl<'de> Deserialize<'de> for BatchItemAnswer {
@@ -182,7 +180,6 @@ impl<'de> Deserialize<'de> for BatchItemAnswer {
                 key_id: w.key_id,
                 key_version: w.key_version,
                 wrapped_key: w.wrapped_key,
-                identity_signature: w.identity_signature,
                 ..KeyAnswer::default()
             }),
         })
@@ -194,4 +191,8 @@ impl<'de> Deserialize<'de> for BatchItemAnswer {
 pub struct RewrapBatchAnswer {
     /// The results.
     pub items: Vec<BatchItemAnswer>,
+    /// The service identity's signature of the batch statement (§6.3): one for the whole batch;
+    /// the items carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_signature: Option<Bytes>,
 }

@@ -15,7 +15,7 @@ function unb64(s) {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 }
 
-export default function register({ test, make, inspect, rejects, E, env, CTX, primary, escrow, fault, lowLevel, calls }) {
+export default function register({ test, make, inspect, rejects, E, env, CTX, primary, escrow, fault, lowLevel, calls, control }) {
   const pinned = (urls) => ({ ...primary(urls), identity: env.identity });
 
   test('signed messages: sign/requireSigned round trips on every engine, a tampered signature and an unsigned message are refused', async () => {
@@ -112,6 +112,33 @@ export default function register({ test, make, inspect, rejects, E, env, CTX, pr
     eq(calls(events, 'wrap').length, 0, 'no /wrap');
     assert(calls(events, 'rewrap', true).length >= 1, 'escrow entry made through /rewrap');
     eq((await inspect(e2)).entries.length, 2, 'two entries');
+  });
+
+  test('identity: a pinned rewrapAll verifies the one batch signature; a proxy that swaps a wrapped key in a genuine batch answer is refused', async () => {
+    const to = `acme/${env.runtime}-${Math.random().toString(16).slice(2)}-batch-rotate`;
+    await control('create', to);
+    const writer = await make({ keyService: pinned() });
+    const store = new Map();
+    for (let i = 0; i < 5; i++) store.set(`b${i}`, await writer.encrypt(`batch object ${i}`, { context: { tenant: 'acme', object: `b${i}` } }));
+    const objects = () => [...store.keys()].map((id) => ({
+      id,
+      readHeader: async () => store.get(id),
+      writeHeader: async (header, bodyOffset) => { store.set(id, new Uint8Array([...header, ...store.get(id).subarray(bodyOffset)])); },
+    }));
+    const before = new Map(store);
+    const guarded = await make({ keyService: pinned([fault('batch-swap')]), decrypt: { allowKeyIds: [to] } });
+    const refused = await guarded.rewrapAll(objects(), { toKeyId: to });
+    eq(refused.done, 0, 'nothing rewrapped through the proxy');
+    eq(refused.failed.length, 5, 'every object failed');
+    assert(refused.failed.every((f) => f.code === 'IDENTITY_MISMATCH'), `codes: ${JSON.stringify(refused.failed)}`);
+    for (const [id, sealed] of store) bytesEq(sealed, before.get(id), `${id} untouched`);
+    const real = await make({ keyService: pinned(), decrypt: { allowKeyIds: [to] } });
+    const done = await real.rewrapAll(objects(), { toKeyId: to });
+    eq(done.done, 5, 'all rewrapped at the real service');
+    for (const [id, sealed] of store) {
+      eq((await inspect(sealed)).entries[0].keyId, to, `${id} now under the target key`);
+      eq(await real.decryptText(sealed), `batch object ${id.slice(1)}`, `${id} opens`);
+    }
   });
 
   test('transport: a redirect is refused and not followed; plain http off loopback is refused', async () => {
