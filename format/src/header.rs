@@ -48,6 +48,18 @@ impl Suite {
         }
     }
 
+    /// The suite a message's first bytes name (§3.1: bytes 5–6), when its magic and version are
+    /// right; `None` otherwise. For routing only: nothing is validated beyond those bytes, and the
+    /// reader still parses the header.
+    pub fn peek(prefix: &[u8]) -> Option<Self> {
+        match prefix {
+            [m0, m1, m2, m3, VERSION_1, hi, lo, ..] if [*m0, *m1, *m2, *m3] == MAGIC => {
+                Self::from_id(u16::from_be_bytes([*hi, *lo])).ok()
+            }
+            _ => None,
+        }
+    }
+
     /// Bytes after the body: the signature of suite 2, nothing for suite 1.
     pub fn trailer_len(self) -> usize {
         match self {

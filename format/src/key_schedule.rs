@@ -63,3 +63,30 @@ pub fn verify_commitment(
         Err(Error::DecryptionFailed)
     }
 }
+
+/// §6.1 step 3 and §5 in one HKDF extract: checks `dek` against the header's commitment (a
+/// mismatch is [`Error::DecryptionFailed`]) and derives the payload key — what a reader or writer
+/// needs before the first segment.
+pub fn committed_payload_key(
+    dek: &DataKey,
+    suite: Suite,
+    message_id: &MessageId,
+    expected: &[u8; COMMITMENT_LEN],
+    auth_hash: &[u8; 32],
+) -> Result<PayloadKey, Error> {
+    let hk = prk(dek, message_id);
+    let suite_id = suite.id().to_be_bytes();
+    let mut got = [0u8; COMMITMENT_LEN];
+    let mut key = PayloadKey([0u8; 32]);
+    let len = |_| Error::InvalidArgument {
+        reason: "HKDF output length",
+    };
+    hk.expand_multi_info(&[COMMIT_LABEL, &suite_id], &mut got)
+        .map_err(len)?;
+    if !bool::from(got.ct_eq(expected)) {
+        return Err(Error::DecryptionFailed);
+    }
+    hk.expand_multi_info(&[PAYLOAD_LABEL, &suite_id, auth_hash], &mut key.0)
+        .map_err(len)?;
+    Ok(key)
+}

@@ -11,21 +11,30 @@ use crate::ecdsa_p256::SignatureKeyPair;
 use crate::engine::{AeadEngine, SegmentCipher};
 use crate::header::Header;
 use crate::header::Suite;
-use crate::key_schedule::payload_key;
+use crate::key_schedule::committed_payload_key;
 use crate::layout::{BodyLayout, SegmentCutter, SegmentId, TAG_LEN};
 use crate::signature::{SignatureChain, Trailer};
 
+/// The segment cipher of `header` under `dek`, once the commitment checked (§6.1 step 3): a
+/// mismatch is [`Error::DecryptionFailed`].
 fn keyed(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Box<dyn SegmentCipher>, Error> {
-    let key = payload_key(dek, header.suite(), header.message_id(), header.auth_hash())?;
+    let key = committed_payload_key(
+        dek,
+        header.suite(),
+        header.message_id(),
+        header.commitment(),
+        header.auth_hash(),
+    )?;
     engine.keyed(&key)
 }
 
-/// §6.1 step "the header was made for this key": a sealer refuses a header whose commitment did not
-/// come from `dek`.
-fn check_made_for(header: &Header, dek: &DataKey) -> Result<(), Error> {
-    header
-        .check_data_key(dek)
-        .map_err(|_| Error::invalid("header was not made for this data key"))
+/// A writer refuses a header whose commitment did not come from its data key: that is a caller's
+/// mistake, not an authentication failure.
+fn not_made_for(e: Error) -> Error {
+    match e {
+        Error::DecryptionFailed => Error::invalid("header was not made for this data key"),
+        other => other,
+    }
 }
 
 /// The signature chain of a suite-2 message (§6.5), none for suite 1.
@@ -46,10 +55,10 @@ impl SegmentSealer {
     /// A sealer for the body of the message whose header is `header`. The header's commitment
     /// must have come from `dek` (use [`crate::new_header`]).
     pub fn new(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        check_made_for(header, dek)?;
+        let cipher = keyed(engine, header, dek).map_err(not_made_for)?;
         let cutter = SegmentCutter::for_plaintext(header.segment_size());
         Ok(Self {
-            cipher: keyed(engine, header, dek)?,
+            cipher,
             pending: Vec::with_capacity(cutter.unit() + TAG_LEN),
             cutter,
             chain: chain_for(header),
@@ -123,14 +132,14 @@ impl SegmentOpener {
     /// Checks the key commitment (§6.1), then derives the payload key. A data key that does not
     /// match the header is [`Error::DecryptionFailed`].
     pub fn new(engine: &dyn AeadEngine, header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        header.check_data_key(dek)?;
+        let cipher = keyed(engine, header, dek)?;
         let cutter = SegmentCutter::for_body(header.segment_size());
         let signed = match (chain_for(header), header.verification_key()) {
             (Some(c), Some(vk)) => Some((c, Trailer::default(), *vk)),
             _ => None,
         };
         Ok(Self {
-            cipher: keyed(engine, header, dek)?,
+            cipher,
             pending: Vec::with_capacity(cutter.unit()),
             cutter,
             signed,
@@ -225,23 +234,22 @@ impl ExternalSegments {
     /// For sealing the body of `header` (whose commitment must come from `dek`, as with
     /// [`SegmentSealer::new`]).
     pub fn for_seal(header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        check_made_for(header, dek)?;
-        Self::keyed(header, dek)
+        Self::keyed(header, dek).map_err(not_made_for)
     }
 
     /// For opening the body of `header`: checks the key commitment (§6.1) first, like
     /// [`SegmentOpener::new`]; a data key that does not match is [`Error::DecryptionFailed`].
     pub fn for_open(header: &Header, dek: &DataKey) -> Result<Self, Error> {
-        header.check_data_key(dek)?;
         Self::keyed(header, dek)
     }
 
     fn keyed(header: &Header, dek: &DataKey) -> Result<Self, Error> {
         Ok(Self {
-            key: Some(payload_key(
+            key: Some(committed_payload_key(
                 dek,
                 header.suite(),
                 header.message_id(),
+                header.commitment(),
                 header.auth_hash(),
             )?),
             segment_size: header.segment_size(),

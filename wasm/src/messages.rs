@@ -53,8 +53,8 @@ pub(crate) async fn decrypt(
     req: &EncryptionContext,
     require_signed: bool,
 ) -> Result<JsValue, JsValue> {
-    let head = crate::inspect::prefix(sealed);
-    let signed = matches!(Header::parse(&head), Ok((h, _)) if h.suite() == Suite::Signed);
+    // Routing needs only the suite bytes (§3.1); the header is parsed once, by whichever path opens.
+    let signed = Suite::peek(&sealed.subarray(0, 7).to_vec()) == Some(Suite::Signed);
     let route = if signed {
         s.engines.signing_platform().map(|(p, subtle)| (p, Some(subtle)))
     } else {
@@ -63,7 +63,10 @@ pub(crate) async fn decrypt(
             .map(|p| (p, None))
     };
     match route {
-        Some((p, subtle)) => open_platform(s, p, sealed, &head, req, require_signed, subtle).await,
+        Some((p, subtle)) => {
+            let head = crate::inspect::prefix(sealed);
+            open_platform(s, p, sealed, &head, req, require_signed, subtle).await
+        }
         None => {
             let (_, pt) = match require_signed {
                 true => s.sdk.decrypt_signed(&sealed.to_vec(), req).await,
