@@ -76,18 +76,23 @@ pub(crate) enum PlatformKey {
 
 /// One segment operation under way: a WebCrypto promise, or a node result already computed.
 pub(crate) enum Pending {
-    Subtle(JsFuture),
+    /// A `crypto.subtle` promise of an `ArrayBuffer`, with a rejection handler attached (so a
+    /// failure never surfaces as an unhandled rejection before the window awaits it).
+    Subtle(Promise),
     Ready(Result<Uint8Array, JsValue>),
 }
 
-impl Pending {
-    /// The segment's output (ciphertext ‖ tag, or plaintext).
-    pub(crate) async fn output(self) -> Result<Uint8Array, JsValue> {
-        match self {
-            Pending::Subtle(f) => f.await.map(|buf| Uint8Array::new(&buf)),
-            Pending::Ready(r) => r,
-        }
-    }
+thread_local! {
+    /// One handler for every segment promise: marks a rejection handled until it is awaited.
+    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_| {});
+}
+
+/// `p` with a rejection handler attached.
+fn handled(p: Promise) -> Pending {
+    IGNORE.with(|h| {
+        let _ = p.catch(h);
+    });
+    Pending::Subtle(p)
 }
 
 fn gcm(nonce: &[u8; 12]) -> AesGcmParams {
@@ -146,7 +151,7 @@ impl Platform {
         match (self, key) {
             (Self::Subtle(s), PlatformKey::Subtle(k)) => {
                 match s.encrypt_with_object_and_js_u8_array(&gcm(nonce), k, data) {
-                    Ok(p) => Pending::Subtle(JsFuture::from(p)),
+                    Ok(p) => handled(p),
                     Err(e) => Pending::Ready(Err(e)),
                 }
             }
@@ -164,7 +169,7 @@ impl Platform {
         match (self, key) {
             (Self::Subtle(s), PlatformKey::Subtle(k)) => {
                 match s.decrypt_with_object_and_js_u8_array(&gcm(nonce), k, data) {
-                    Ok(p) => Pending::Subtle(JsFuture::from(p)),
+                    Ok(p) => handled(p),
                     Err(e) => Pending::Ready(Err(e)),
                 }
             }
