@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::auth::{Principal, Role};
 use crate::crypto;
 use crate::error::{Error, Result};
+use crate::key_loads::{BatchKeys, KeyLoads};
 use crate::service::{Call, Caller, KeyOp, Service};
 use crate::store::AuditEvent;
 use keyseal_protocol::identity::BatchStatement;
@@ -73,8 +74,14 @@ fn kind_of(kind: Option<&str>) -> Result<Kind> {
 
 impl Service {
     /// Wraps `dek` under the primary version of `key_id` (counted, §7.2), bound to `ctx`.
-    fn wrap_primary(&self, key_id: &str, ctx: &EncryptionContext, dek: &DataKey) -> Result<(u32, Vec<u8>)> {
-        let loaded = self.store().reserve_wrap(key_id)?;
+    fn wrap_primary(
+        &self,
+        keys: KeyLoads<'_>,
+        key_id: &str,
+        ctx: &EncryptionContext,
+        dek: &DataKey,
+    ) -> Result<(u32, Vec<u8>)> {
+        let loaded = keys.reserve_wrap(key_id)?;
         let wrapped = crypto::wrap_dek(
             &loaded.keys.kek,
             key_id,
@@ -88,6 +95,7 @@ impl Service {
     /// Opens a wrapped key of either kind (§3.4, §7.3, §6.2); records its version in the call.
     fn open_wrapped(
         &self,
+        keys: KeyLoads<'_>,
         call: &mut Call,
         key_id: &str,
         kind: Option<&str>,
@@ -98,7 +106,7 @@ impl Service {
             Kind::Kms => {
                 let version = crypto::wrapped_version(wrapped)?;
                 call.event.key_version = Some(version);
-                let loaded = self.store().load(key_id, Some(version))?;
+                let loaded = keys.load(key_id, version)?;
                 let dek = crypto::unwrap_dek(&loaded.keys.kek, key_id, &ctx.encode(), wrapped)?;
                 DataKey::from_bytes(dek.as_ref()).map_err(|_| Error::Internal("bad key length".into()))
             }
@@ -106,7 +114,7 @@ impl Service {
                 let version = hpke_p256::entry_key_version(wrapped)
                     .map_err(|_| Error::InvalidCiphertext("hpke-p256 wrapped key is malformed".into()))?;
                 call.event.key_version = Some(version);
-                let loaded = self.store().load(key_id, Some(version))?;
+                let loaded = keys.load(key_id, version)?;
                 let hpke = loaded
                     .keys
                     .hpke()
@@ -137,7 +145,8 @@ impl Service {
             let recipient = recipient_key(req.recipient.as_ref())?;
             let dek =
                 DataKey::generate().map_err(|_| Error::Internal("random number generator failed".into()))?;
-            let (version, wrapped) = self.wrap_primary(&req.key_id, ctx, &dek)?;
+            let (version, wrapped) =
+                self.wrap_primary(KeyLoads::Store(self.store()), &req.key_id, ctx, &dek)?;
             call.event.key_version = Some(version);
             let mut answer = KeyAnswer {
                 key_id: Some(req.key_id.clone()),
@@ -166,7 +175,8 @@ impl Service {
         self.audited_key_op(op, caller, |call, _, ctx| {
             let dek = DataKey::from_bytes(req.key.expose_secret())
                 .map_err(|_| Error::InvalidRequest("key must be 32 bytes".into()))?;
-            let (version, wrapped) = self.wrap_primary(&req.key_id, ctx, &dek)?;
+            let (version, wrapped) =
+                self.wrap_primary(KeyLoads::Store(self.store()), &req.key_id, ctx, &dek)?;
             call.event.key_version = Some(version);
             Ok(KeyAnswer {
                 key_id: Some(req.key_id.clone()),
@@ -192,7 +202,15 @@ impl Service {
         let caller = Caller::Token(req.authorization.as_ref().or(header_token));
         self.audited_key_op(op, caller, |call, _, ctx| {
             let recipient = recipient_key(req.recipient.as_ref())?;
-            let dek = self.open_wrapped(call, &req.key_id, req.kind.as_deref(), &req.wrapped_key.0, ctx)?;
+            let keys = KeyLoads::Store(self.store());
+            let dek = self.open_wrapped(
+                keys,
+                call,
+                &req.key_id,
+                req.kind.as_deref(),
+                &req.wrapped_key.0,
+                ctx,
+            )?;
             let mut answer = KeyAnswer {
                 key_id: Some(req.key_id.clone()),
                 key_version: call.event.key_version,
@@ -206,7 +224,8 @@ impl Service {
     /// `POST /rewrap` (§3.5).
     pub fn rewrap(&self, req: &RewrapRequest, header_token: Option<&Token>) -> Result<KeyAnswer> {
         let caller = Caller::Token(req.authorization.as_ref().or(header_token));
-        let (call, result) = self.rewrap_item(&req.item, caller, req.reason.as_deref());
+        let keys = KeyLoads::Store(self.store());
+        let (call, result) = self.rewrap_item(keys, &req.item, caller, req.reason.as_deref());
         let signed = result.map(|(mut answer, statement)| {
             answer.identity_signature = Some(self.identity().sign_statement(&statement));
             answer
@@ -220,6 +239,7 @@ impl Service {
     /// answer statement (§6.3).
     fn rewrap_item(
         &self,
+        keys: KeyLoads<'_>,
         item: &RewrapItem,
         caller: Caller<'_>,
         reason: Option<&str>,
@@ -236,9 +256,15 @@ impl Service {
             reason,
         };
         self.unsigned_key_op(op, caller, |call, _, ctx| {
-            let dek =
-                self.open_wrapped(call, &item.key_id, item.kind.as_deref(), &item.wrapped_key.0, ctx)?;
-            let (version, wrapped) = self.wrap_primary(target, ctx, &dek)?;
+            let dek = self.open_wrapped(
+                keys,
+                call,
+                &item.key_id,
+                item.kind.as_deref(),
+                &item.wrapped_key.0,
+                ctx,
+            )?;
+            let (version, wrapped) = self.wrap_primary(keys, target, ctx, &dek)?;
             call.event.detail = format!("to {target}#{version}");
             Ok(KeyAnswer {
                 key_id: Some(target.to_string()),
@@ -272,8 +298,14 @@ impl Service {
         let mut calls = Vec::with_capacity(req.items.len());
         let mut items = Vec::with_capacity(req.items.len());
         let mut statement = BatchStatement::new(req.items.len());
+        let shared = BatchKeys::new(
+            req.items
+                .iter()
+                .map(|i| i.to_key_id.as_deref().unwrap_or(&i.key_id)),
+        );
+        let keys = KeyLoads::Batch(self.store(), &shared);
         for item in &req.items {
-            let (call, result) = self.rewrap_item(item, Caller::Verified(&principal), reason);
+            let (call, result) = self.rewrap_item(keys, item, Caller::Verified(&principal), reason);
             calls.push(call);
             items.push(match result {
                 Ok((answer, answered)) => {

@@ -28,6 +28,7 @@ pub mod http;
 pub mod http_admin;
 pub mod identity;
 pub mod key_id;
+pub mod key_loads;
 pub mod key_ops;
 pub mod metrics;
 pub mod server;

@@ -183,6 +183,101 @@ fn the_service_answers_protocol_types_directly() {
 }
 
 #[test]
+fn a_batch_counts_its_wraps_once_per_target_and_refuses_per_item() {
+    let f = fixture();
+    f.service.store().create_key("acme/next").unwrap();
+    f.service.store().create_key("acme/closed").unwrap();
+    let dek = DataKey::from_bytes(&[9u8; 32]).unwrap();
+    let w = f
+        .service
+        .wrap(
+            &WrapRequest {
+                key_id: "acme/default".into(),
+                key: SecretBytes(Zeroizing::new(dek.expose_secret().to_vec())),
+                context: context(),
+                authorization: Some(f.writer.clone()),
+                reason: None,
+            },
+            None,
+        )
+        .unwrap();
+    f.service
+        .admin(&Actor::cli(), "acme/closed", AdminOp::Disable, Some("test"))
+        .unwrap();
+    let item = |to: &str| RewrapItem {
+        key_id: "acme/default".into(),
+        kind: None,
+        wrapped_key: w.wrapped_key.clone().unwrap(),
+        context: context(),
+        to_key_id: Some(to.into()),
+    };
+    let targets = [
+        "acme/next",
+        "acme/closed",
+        "acme/next",
+        "acme/next",
+        "acme/closed",
+    ];
+    let batch = RewrapBatchRequest {
+        items: targets.iter().map(|t| item(t)).collect(),
+        authorization: Some(f.writer.clone()),
+        reason: None,
+    };
+    let answer = f.service.rewrap_batch(&batch, None).unwrap();
+    let outcomes: Vec<String> = answer
+        .items
+        .iter()
+        .map(|i| match i {
+            BatchItemAnswer::Rewrapped(a) => a.key_id.clone().unwrap(),
+            BatchItemAnswer::Refused { error, .. } => error.clone(),
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "acme/next",
+            "KeyDisabled",
+            "acme/next",
+            "acme/next",
+            "KeyDisabled"
+        ]
+    );
+    // each rewrapped entry opens to the same data key under its new key
+    for a in answer.items.iter().filter_map(|i| match i {
+        BatchItemAnswer::Rewrapped(a) => Some(a),
+        BatchItemAnswer::Refused { .. } => None,
+    }) {
+        let u = f
+            .service
+            .unwrap(
+                &UnwrapRequest {
+                    key_id: "acme/next".into(),
+                    kind: None,
+                    wrapped_key: a.wrapped_key.clone().unwrap(),
+                    context: context(),
+                    recipient: None,
+                    authorization: Some(f.writer.clone()),
+                    reason: None,
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(u.key.unwrap().0.as_slice(), dek.expose_secret());
+    }
+    // three wraps counted on acme/next (reserved at once), none on the disabled key
+    let db = rusqlite::Connection::open(&f.db).unwrap();
+    let wraps = |k: &str| -> i64 {
+        db.query_row(
+            "SELECT wraps FROM key_versions WHERE key_id=?1 AND version=1",
+            [k],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!((wraps("acme/next"), wraps("acme/closed")), (3, 0));
+}
+
+#[test]
 fn admin_import_is_for_external_keys_only() {
     let f = fixture();
     let seed = f.service.store().import_seed().unwrap();

@@ -464,6 +464,14 @@ impl Store {
     /// [`MAX_WRAPS_PER_VERSION`] wraps, a generated key first rotates (a new generated version,
     /// audited as `key.rotate` by `system`); an external key refuses ([`StoreError::WrapLimit`]).
     pub fn reserve_wrap(&self, key_id: &str) -> Result<Loaded> {
+        self.reserve_wraps(key_id, 1)
+    }
+
+    /// [`Self::reserve_wrap`] for `n` wraps at once, in one transaction (a `/rewrap-batch` counts
+    /// its wraps per target key once): the primary rotates first when the `n` wraps would pass
+    /// [`MAX_WRAPS_PER_VERSION`]. Wraps reserved and then not made only make the count
+    /// conservative.
+    pub fn reserve_wraps(&self, key_id: &str, n: u32) -> Result<Loaded> {
         let (version, sealed) = {
             let mut conn = self.lock()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -476,7 +484,7 @@ impl Store {
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("key {key_id} has no primary version {}", row.primary))
                 })?;
-            let (version, sealed) = if wraps >= MAX_WRAPS_PER_VERSION {
+            let (version, sealed) = if wraps + i64::from(n) > MAX_WRAPS_PER_VERSION {
                 self.rotate_at_limit(&tx, key_id, &row)?
             } else {
                 let sealed = sealed.ok_or_else(|| StoreError::Destroyed {
@@ -486,8 +494,8 @@ impl Store {
                 (row.primary, sealed)
             };
             tx.execute(
-                "UPDATE key_versions SET wraps = wraps + 1 WHERE key_id=?1 AND version=?2",
-                params![key_id, version],
+                "UPDATE key_versions SET wraps = wraps + ?3 WHERE key_id=?1 AND version=?2",
+                params![key_id, version, n],
             )?;
             tx.commit()?;
             (version, sealed)

@@ -135,6 +135,39 @@ fn import_only_into_external_keys() {
 }
 
 #[test]
+fn a_batch_reserves_its_wraps_at_once_and_never_passes_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    s.create_key("t/gen").unwrap();
+    let wraps = |v: u32| -> i64 {
+        s.lock()
+            .unwrap()
+            .query_row(
+                "SELECT wraps FROM key_versions WHERE key_id='t/gen' AND version=?1",
+                params![v],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(s.reserve_wraps("t/gen", 100).unwrap().version, 1);
+    assert_eq!(wraps(1), 100, "one transaction counts the whole batch");
+    s.lock()
+        .unwrap()
+        .execute(
+            "UPDATE key_versions SET wraps=?1 WHERE key_id='t/gen'",
+            params![MAX_WRAPS_PER_VERSION - 5],
+        )
+        .unwrap();
+    assert_eq!(
+        s.reserve_wraps("t/gen", 10).unwrap().version,
+        2,
+        "10 more would pass the limit: the batch goes to a new version"
+    );
+    assert_eq!(wraps(1), MAX_WRAPS_PER_VERSION - 5);
+    assert_eq!(wraps(2), 10);
+}
+
+#[test]
 fn wraps_are_counted_and_the_limit_rotates_or_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
