@@ -64,7 +64,7 @@ impl Window {
     }
 
     /// Waits until at most `keep` operations are under way, emitting outputs in order. On a failure
-    /// nothing more is emitted: the rest are settled and the error returned. WebCrypto results are
+    /// the outputs before it are emitted, nothing after it: the rest are settled and the error returned. WebCrypto results are
     /// awaited [`GROUP`] at a time (one `Promise.all`): every awaited promise costs a round through
     /// the wasm futures executor, which measured as much as the AES work of a 64 KiB segment in
     /// Chromium; the others stay under way meanwhile.
@@ -76,13 +76,7 @@ impl Window {
         while self.queue.len() > keep {
             let take = (self.queue.len() - keep).max(GROUP).min(self.queue.len());
             let group: Vec<_> = self.queue.drain(..take).collect();
-            let outputs = match outputs(group.iter().map(|(p, _)| p)).await {
-                Ok(o) => o,
-                Err(e) => {
-                    self.abandon().await;
-                    return Err(e);
-                }
-            };
+            let outputs = outputs(group.iter().map(|(p, _)| p)).await;
             for ((_, sealed_input), out) in group.into_iter().zip(outputs) {
                 let r = match out {
                     Ok(out) => match self.absorb(sealed_input.as_ref().unwrap_or(&out)).await {
@@ -219,12 +213,11 @@ async fn whole_body(
     Ok(window.chain)
 }
 
-/// Segment results awaited together: one `Promise.all` for the WebCrypto ones. Outer `Err`: a
-/// WebCrypto operation failed (which one does not matter: the window stops at the first failure
-/// either way); inner results are the node engine's, already computed.
-async fn outputs<'a>(
-    group: impl Iterator<Item = &'a Pending>,
-) -> Result<Vec<Result<Uint8Array, JsValue>>, JsValue> {
+/// Segment results awaited together: one `Promise.all` for the WebCrypto ones. If that rejects,
+/// the group is awaited again one promise at a time, so the segments before the failing one are
+/// still released in order (FORMAT.md §6: every authenticated segment before a failure reaches the
+/// reader; a cut-short body, never wrong bytes). Results of the node engine are already computed.
+async fn outputs<'a>(group: impl Iterator<Item = &'a Pending>) -> Vec<Result<Uint8Array, JsValue>> {
     let group: Vec<&Pending> = group.collect();
     let promises: Array = group
         .iter()
@@ -233,19 +226,27 @@ async fn outputs<'a>(
             Pending::Ready(_) => None,
         })
         .collect();
-    let mut settled = if promises.length() > 0 {
-        Array::from(&JsFuture::from(Promise::all(&promises)).await?).into_iter()
-    } else {
-        Array::new().into_iter()
-    };
-    Ok(group
-        .into_iter()
-        .map(|p| match p {
-            Pending::Subtle(_) => settled
-                .next()
-                .map(|buf| Uint8Array::new(&buf))
-                .ok_or_else(|| coded("INTERNAL", "a segment result is missing")),
+    if promises.length() > 0 {
+        if let Ok(all) = JsFuture::from(Promise::all(&promises)).await {
+            let mut settled = Array::from(&all).into_iter();
+            return group
+                .into_iter()
+                .map(|p| match p {
+                    Pending::Subtle(_) => settled
+                        .next()
+                        .map(|buf| Uint8Array::new(&buf))
+                        .ok_or_else(|| coded("INTERNAL", "a segment result is missing")),
+                    Pending::Ready(r) => r.clone(),
+                })
+                .collect();
+        }
+    }
+    let mut out = Vec::with_capacity(group.len());
+    for p in group {
+        out.push(match p {
+            Pending::Subtle(p) => JsFuture::from(p.clone()).await.map(|b| Uint8Array::new(&b)),
             Pending::Ready(r) => r.clone(),
-        })
-        .collect())
+        });
+    }
+    out
 }
