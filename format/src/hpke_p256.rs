@@ -1,25 +1,22 @@
 //! RFC 9180 HPKE, base mode, suite DHKEM(P-256, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM
-//! (KEM 0x0010, KDF 0x0001, AEAD 0x0002), through the `hpke` crate. Two uses:
+//! (KEM 0x0010, KDF 0x0001, AEAD 0x0002): P-256 from the `p256` crate, the rest in
+//! [`crate::hpke_schedule`], so that a platform's ECDH can replace the scalar multiplications
+//! (`*_with_dh`). Two uses:
 //! `hpke-p256` wrapped-key entries (FORMAT.md §4.5) and data keys sealed to an SDK's ephemeral
 //! recipient key by the key service (PROTOCOL.md §5).
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use hpke::aead::AesGcm256;
-use hpke::kdf::HkdfSha256;
-use hpke::kem::DhP256HkdfSha256;
-use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::{PublicKey, SecretKey};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::Error;
 use crate::context::EncryptionContext;
 use crate::data_key::DataKey;
+pub use crate::hpke_schedule::{DH_LEN, HpkeContext, PUBLIC_KEY_LEN};
 
-type Kem = DhP256HkdfSha256;
-
-/// Length of an uncompressed SEC1 P-256 public key (and of HPKE's `enc` for this KEM).
-pub const PUBLIC_KEY_LEN: usize = 65;
 /// Length of a sealed data key: 32 bytes plus the 16-byte tag.
 pub const SEALED_DEK_LEN: usize = 48;
 /// HPKE `info` of data keys sealed to a recipient key (PROTOCOL.md §5).
@@ -38,26 +35,41 @@ pub struct SealedKey {
     pub ciphertext: Vec<u8>,
 }
 
-/// An HPKE key pair. The SDK makes an ephemeral one per key-service call; the key service keeps
-/// one per key version. The private key never prints.
+/// A P-256 key pair for HPKE. The SDK makes an ephemeral one per key-service call (unless a
+/// platform does it, [`HpkeContext::from_dh`]); the key service keeps one per key version. The
+/// private key never prints.
 pub struct RecipientKeyPair {
-    sk: <Kem as hpke::Kem>::PrivateKey,
-    pk: <Kem as hpke::Kem>::PublicKey,
+    sk: SecretKey,
+    pk: [u8; PUBLIC_KEY_LEN],
 }
 
 impl RecipientKeyPair {
-    /// A fresh random key pair. (The `hpke` crate panics if the platform has no randomness.)
+    /// A fresh random key pair (a uniform scalar from the system's randomness). Panics only if
+    /// the platform has no randomness at all.
     pub fn generate() -> Self {
-        let (sk, pk) = Kem::gen_keypair();
-        Self { sk, pk }
+        #[allow(clippy::expect_used)]
+        Self::try_generate().expect("the platform has no randomness")
+    }
+
+    /// [`Self::generate`] that reports missing randomness instead of panicking.
+    pub fn try_generate() -> Result<Self, Error> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        loop {
+            getrandom::fill(bytes.as_mut()).map_err(|_| Error::RandomUnavailable)?;
+            // Out of range (probability about 2^-32): draw again.
+            if let Ok(kp) = Self::from_secret_scalar(&bytes) {
+                return Ok(kp);
+            }
+        }
     }
 
     /// The key pair of a 32-byte big-endian private scalar (checked to be in range).
     pub fn from_secret_scalar(secret: &[u8; 32]) -> Result<Self, Error> {
-        let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(secret).map_err(|_| Error::InvalidArgument {
+        let sk = SecretKey::from_slice(secret).map_err(|_| Error::InvalidArgument {
             reason: "not a P-256 private key",
         })?;
-        let pk = Kem::sk_to_pk(&sk);
+        let mut pk = [0u8; PUBLIC_KEY_LEN];
+        pk.copy_from_slice(sk.public_key().to_sec1_point(false).as_bytes());
         Ok(Self { sk, pk })
     }
 
@@ -72,9 +84,17 @@ impl RecipientKeyPair {
 
     /// The public key as uncompressed SEC1 (`04 ‖ x ‖ y`).
     pub fn public_sec1(&self) -> [u8; PUBLIC_KEY_LEN] {
-        let mut out = [0u8; PUBLIC_KEY_LEN];
-        out.copy_from_slice(&self.pk.to_bytes());
-        out
+        self.pk
+    }
+
+    /// The Diffie-Hellman value with `peer` (uncompressed SEC1): the x-coordinate of the shared
+    /// point, as RFC 9180 §7.1.1 takes it. A peer that is not a point on P-256 is an error.
+    pub fn diffie_hellman(&self, peer: &[u8]) -> Result<Zeroizing<[u8; DH_LEN]>, Error> {
+        let peer = public_key(peer)?;
+        let shared = p256::ecdh::diffie_hellman(self.sk.to_nonzero_scalar(), peer.as_affine());
+        let mut out = Zeroizing::new([0u8; DH_LEN]);
+        out.copy_from_slice(shared.raw_secret_bytes().as_slice());
+        Ok(out)
     }
 }
 
@@ -87,28 +107,33 @@ impl fmt::Debug for RecipientKeyPair {
     }
 }
 
-fn public_key(sec1: &[u8]) -> Result<<Kem as hpke::Kem>::PublicKey, Error> {
-    if sec1.len() != PUBLIC_KEY_LEN {
+fn public_key(sec1: &[u8]) -> Result<PublicKey, Error> {
+    if sec1.len() != PUBLIC_KEY_LEN || sec1[0] != 0x04 {
         return Err(Error::InvalidArgument {
             reason: "P-256 public key must be 65-byte uncompressed SEC1",
         });
     }
-    <Kem as hpke::Kem>::PublicKey::from_bytes(sec1).map_err(|_| Error::InvalidArgument {
+    PublicKey::from_sec1_bytes(sec1).map_err(|_| Error::InvalidArgument {
         reason: "not a valid P-256 public key",
     })
 }
 
-/// Seals `plaintext` to `recipient` with HPKE base mode.
+/// `sec1` as an uncompressed SEC1 array of the right length (not checked to be on the curve).
+pub fn sec1_array(sec1: &[u8]) -> Result<&[u8; PUBLIC_KEY_LEN], Error> {
+    sec1.try_into().map_err(|_| Error::InvalidArgument {
+        reason: "P-256 public key must be 65-byte uncompressed SEC1",
+    })
+}
+
+/// Seals `plaintext` to `recipient` with HPKE base mode (a fresh ephemeral key).
 pub fn seal(recipient_sec1: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<SealedKey, Error> {
-    let pk = public_key(recipient_sec1)?;
-    let (enc, ciphertext) =
-        hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem>(&OpModeS::Base, &pk, info, plaintext, aad)
-            .map_err(|_| Error::InvalidArgument {
-                reason: "HPKE seal failed",
-            })?;
+    let eph = RecipientKeyPair::try_generate()?;
+    let dh = eph.diffie_hellman(recipient_sec1)?;
+    let enc = eph.public_sec1();
+    let ctx = HpkeContext::from_dh(&dh, &enc, sec1_array(recipient_sec1)?, info)?;
     Ok(SealedKey {
-        enc: enc.to_bytes().to_vec(),
-        ciphertext,
+        enc: enc.to_vec(),
+        ciphertext: ctx.seal(0, aad, plaintext)?,
     })
 }
 
@@ -119,18 +144,23 @@ pub fn open(
     aad: &[u8],
     sealed: &SealedKey,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let enc =
-        <Kem as hpke::Kem>::EncappedKey::from_bytes(&sealed.enc).map_err(|_| Error::DecryptionFailed)?;
-    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
-        &OpModeR::Base,
-        &recipient.sk,
-        &enc,
-        info,
-        &sealed.ciphertext,
-        aad,
-    )
-    .map(Zeroizing::new)
-    .map_err(|_| Error::DecryptionFailed)
+    let dh = recipient
+        .diffie_hellman(&sealed.enc)
+        .map_err(|_| Error::DecryptionFailed)?;
+    open_with_dh(&dh, &recipient.public_sec1(), info, aad, sealed)
+}
+
+/// [`open`] with the Diffie-Hellman value computed elsewhere (a platform's ECDH between the
+/// recipient's private key and `sealed.enc`): `recipient` is the recipient's public key.
+pub fn open_with_dh(
+    dh: &[u8; DH_LEN],
+    recipient: &[u8; PUBLIC_KEY_LEN],
+    info: &[u8],
+    aad: &[u8],
+    sealed: &SealedKey,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let enc = sec1_array(&sealed.enc).map_err(|_| Error::DecryptionFailed)?;
+    HpkeContext::from_dh(dh, enc, recipient, info)?.open(0, aad, &sealed.ciphertext)
 }
 
 /// Key service side of PROTOCOL.md §5: seals a data key to the SDK's ephemeral recipient key
@@ -142,6 +172,16 @@ pub fn seal_to_recipient(recipient_sec1: &[u8], dek: &DataKey) -> Result<SealedK
 /// SDK side of PROTOCOL.md §5: opens a data key the key service sealed to `recipient`.
 pub fn open_from_sender(recipient: &RecipientKeyPair, sealed: &SealedKey) -> Result<DataKey, Error> {
     let pt = open(recipient, RECIPIENT_INFO, b"", sealed)?;
+    DataKey::from_bytes(&pt).map_err(|_| Error::DecryptionFailed)
+}
+
+/// [`open_from_sender`] with a Diffie-Hellman value computed by a platform.
+pub fn open_from_sender_with_dh(
+    dh: &[u8; DH_LEN],
+    recipient: &[u8; PUBLIC_KEY_LEN],
+    sealed: &SealedKey,
+) -> Result<DataKey, Error> {
+    let pt = open_with_dh(dh, recipient, RECIPIENT_INFO, b"", sealed)?;
     DataKey::from_bytes(&pt).map_err(|_| Error::DecryptionFailed)
 }
 
@@ -176,6 +216,26 @@ pub fn seal_entry(
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&s.enc);
     out.extend_from_slice(&s.ciphertext);
+    Ok(out)
+}
+
+/// [`seal_entry`] with the ephemeral key made elsewhere: `enc` is its public key and `dh` its
+/// Diffie-Hellman value with `public_sec1` (a platform's ECDH).
+pub fn seal_entry_with_dh(
+    dh: &[u8; DH_LEN],
+    enc: &[u8; PUBLIC_KEY_LEN],
+    public_sec1: &[u8; PUBLIC_KEY_LEN],
+    key_id: &str,
+    version: u32,
+    context: &EncryptionContext,
+    dek: &DataKey,
+) -> Result<Vec<u8>, Error> {
+    let ctx = HpkeContext::from_dh(dh, enc, public_sec1, &entry_info(key_id, version))?;
+    let ciphertext = ctx.seal(0, &context.encode(), dek.expose_secret())?;
+    let mut out = Vec::with_capacity(ENTRY_LEN);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(enc);
+    out.extend_from_slice(&ciphertext);
     Ok(out)
 }
 

@@ -14,6 +14,7 @@ pub mod entry;
 mod error;
 pub mod header;
 pub mod hpke_p256;
+pub mod hpke_schedule;
 pub mod key_schedule;
 pub mod layout;
 pub mod limits;

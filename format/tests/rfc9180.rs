@@ -339,3 +339,45 @@ fn keyseal_single_shot_open() {
     assert!(keyseal_format::hpke_p256::open(&kp, &info, b"Count-1", &sealed).is_err());
     assert!(keyseal_format::hpke_p256::open(&kp, b"other info", &h(&first.aad), &sealed).is_err());
 }
+
+/// keyseal's own key schedule (`hpke_schedule`, the one the platform P-256 engines feed with a
+/// DH value) reproduces every published ciphertext of its suite from `DH(skEm, pkRm)`, and a
+/// receiver computing `DH(skRm, pkEm)` opens them; a wrong sequence number fails.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+fn keyseal_key_schedule_from_dh() {
+    use keyseal_format::hpke_p256::sec1_array;
+    use keyseal_format::hpke_schedule::HpkeContext;
+    let file = load();
+    let v = keyseal_suite(&file);
+    let sk_e: [u8; 32] = h(&v.sk_em).try_into().unwrap();
+    let sk_r: [u8; 32] = h(&v.sk_rm).try_into().unwrap();
+    let (pk_e, pk_r) = (h(&v.pk_em), h(&v.pk_rm));
+    let dh_sender = RecipientKeyPair::from_secret_scalar(&sk_e)
+        .unwrap()
+        .diffie_hellman(&pk_r)
+        .unwrap();
+    let dh_receiver = RecipientKeyPair::from_secret_scalar(&sk_r)
+        .unwrap()
+        .diffie_hellman(&pk_e)
+        .unwrap();
+    assert_eq!(*dh_sender, *dh_receiver);
+    let enc = sec1_array(&pk_e).unwrap();
+    let rec = sec1_array(&pk_r).unwrap();
+    let sender = HpkeContext::from_dh(&dh_sender, enc, rec, &h(&v.info)).unwrap();
+    let receiver = HpkeContext::from_dh(&dh_receiver, enc, rec, &h(&v.info)).unwrap();
+    assert!(!v.encryptions.is_empty());
+    for e in &v.encryptions {
+        let seq = u32::try_from(e.seq).unwrap();
+        assert_eq!(
+            sender.seal(seq, &h(&e.aad), &h(&e.pt)).unwrap(),
+            h(&e.ct),
+            "seq {seq}"
+        );
+        assert_eq!(
+            receiver.open(seq, &h(&e.aad), &h(&e.ct)).unwrap().as_slice(),
+            h(&e.pt)
+        );
+        assert!(receiver.open(seq + 1, &h(&e.aad), &h(&e.ct)).is_err());
+    }
+}
