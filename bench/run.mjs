@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { makeSubjects, measureThroughput } from './peers/subjects.js';
 import { bundle, sizes } from './peers/sizes.mjs';
 import { kmsCallsPerEncrypts } from './key-service/calls.js';
+import { perRecordContexts } from './key-service/per-record.js';
 import { rewrapVsReencrypt } from './rotation/rewrap.mjs';
 import { renderReport } from './report.mjs';
 import { MiB } from './bytes.js';
@@ -57,7 +58,8 @@ import * as keyseal from '/pkg/dist/index.browser.js';
 import * as peers from '/bench-peers.js';
 import * as subjects from '/bench/peers/subjects.js';
 import * as memory from '/bench/memory/streams.js';
-window.bench = { keyseal, peers, lib: { ...subjects, ...memory } };
+import * as perRecord from '/bench/key-service/per-record.js';
+window.bench = { keyseal, peers, lib: { ...subjects, ...memory, ...perRecord } };
 </script>`;
 let peersBundle = '';
 const server = createServer(async (req, res) => {
@@ -90,11 +92,13 @@ async function nodeRun(kms) {
   log('Node: key-service calls per 10,000 encrypts');
   const calls = await kmsCallsPerEncrypts(keyseal, kms, { count: 10000 });
   calls.perRecord = await kmsCallsPerEncrypts(keyseal, kms, { count: QUICK ? 200 : 1000, perRecordContext: true });
+  log('Node: per-record contexts by P-256 engine');
+  const perRecord = await perRecordContexts(keyseal, kms, { count: QUICK ? 200 : 1000, engines: ['wasm', 'webcrypto', 'node'] });
   log('Node: rewrap vs re-encrypt');
   const rotation = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: false });
   log('Node: rewrap vs re-encrypt, one shared context');
   rotation.shared = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: true });
-  return { runtime: `Node ${process.version}`, throughput, calls, rotation };
+  return { runtime: `Node ${process.version}`, throughput, calls, perRecord, rotation };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,6 +119,9 @@ async function chromiumRun(kms, base) {
       const subjects = await lib.makeSubjects({ keyseal, esdkBrowser: peers.esdkBrowser, age: peers.age }, kms);
       return lib.measureThroughput(subjects, { sizes, runs, log: (m) => window.benchLog(m) });
     }, { kms, sizes: SIZES, runs: RUNS });
+    log('Chromium: per-record contexts by P-256 engine');
+    const perRecord = await page.evaluate(({ kms, count }) => window.bench.lib.perRecordContexts(window.bench.keyseal, kms, { count }),
+      { kms, count: QUICK ? 200 : 1000 });
     log(`Chromium: ${STREAM_TOTAL / MiB} MiB stream, wasm memory`);
     const checkpoints = [64 * MiB, 256 * MiB, 1024 * MiB].filter((c) => c <= STREAM_TOTAL);
     const memory = [];
@@ -126,7 +133,7 @@ async function chromiumRun(kms, base) {
       memory.push(await page.evaluate(({ kms, total, checkpoints, engine }) => window.bench.lib.streamMemory(window.bench.keyseal, kms, { total, checkpoints, engine }),
         { kms, total, checkpoints: checkpoints.filter((c) => c <= total), engine }));
     }
-    return { runtime: `Chromium ${browser.version()}`, throughput, memory };
+    return { runtime: `Chromium ${browser.version()}`, throughput, perRecord, memory };
   } finally {
     await browser.close();
   }

@@ -4,6 +4,7 @@
 //! cannot hand this client a data key, a wrapped key or a public key of its own.
 
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
 
 use keyseal_format::ecdsa_p256;
@@ -11,10 +12,13 @@ use keyseal_protocol::identity::{AnswerFacts, BatchStatement, public_key_stateme
 use keyseal_protocol::{Bytes, KeyAnswer};
 
 use crate::error::{Error, KeyServiceErrorKind};
+use crate::p256_engine::P256Engine;
 
-/// A pinned identity public key (uncompressed SEC1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PinnedIdentity(Vec<u8>);
+/// A pinned identity public key (uncompressed SEC1), checked by a P-256 engine.
+pub(crate) struct PinnedIdentity {
+    public_sec1: Vec<u8>,
+    engine: Rc<dyn P256Engine>,
+}
 
 fn mismatch(what: &str) -> Error {
     Error::key_service(
@@ -25,38 +29,49 @@ fn mismatch(what: &str) -> Error {
 
 impl PinnedIdentity {
     /// Checks the key: an uncompressed SEC1 P-256 point.
-    pub(crate) fn new(public_sec1: Vec<u8>) -> Result<Self, Error> {
+    pub(crate) fn new(public_sec1: Vec<u8>, engine: Rc<dyn P256Engine>) -> Result<Self, Error> {
         ecdsa_p256::check_public_key(&public_sec1)
             .map_err(|_| Error::invalid("identity must be a 65-byte uncompressed SEC1 P-256 public key"))?;
-        Ok(Self(public_sec1))
+        Ok(Self { public_sec1, engine })
     }
 
-    fn verify(&self, statement: &[u8], signature: Option<&Bytes>, what: &str) -> Result<(), Error> {
+    /// Uses `engine` for the signature checks from now on.
+    pub(crate) fn set_engine(&mut self, engine: Rc<dyn P256Engine>) {
+        self.engine = engine;
+    }
+
+    async fn verify(&self, statement: &[u8], signature: Option<&Bytes>, what: &str) -> Result<(), Error> {
         let sig = signature.ok_or_else(|| mismatch(what))?;
-        ecdsa_p256::verify(&self.0, statement, &sig.0).map_err(|_| mismatch(what))
+        if self.engine.verify(&self.public_sec1, statement, &sig.0).await {
+            Ok(())
+        } else {
+            Err(mismatch(what))
+        }
     }
 
     /// Verifies a key-operation answer: `request` holds what the client asked (op, key ids,
     /// context, recipient, wrapped key in); the rest comes from the answer itself.
-    pub(crate) fn check_answer(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
+    pub(crate) async fn check_answer(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
         self.verify(
             &answer_statement(request, a),
             a.identity_signature.as_ref(),
             request.op,
         )
+        .await
     }
 
     /// Verifies the one signature of a `/rewrap-batch` answer over its batch statement.
-    pub(crate) fn check_batch(
+    pub(crate) async fn check_batch(
         &self,
         statement: BatchStatement,
         signature: Option<&Bytes>,
     ) -> Result<(), Error> {
         self.verify(&statement.into_bytes(), signature, "the batch answer")
+            .await
     }
 
     /// Verifies a public key for offline wraps (§3.6).
-    pub(crate) fn check_public_key(
+    pub(crate) async fn check_public_key(
         &self,
         key_id: &str,
         version: u32,
@@ -68,6 +83,7 @@ impl PinnedIdentity {
             signature,
             "the public key",
         )
+        .await
     }
 }
 

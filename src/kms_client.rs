@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
-use keyseal_format::hpke_p256::{RecipientKeyPair, SealedKey, open_from_sender};
+use keyseal_format::hpke_p256::{SealedKey, open_from_sender_with_dh, sec1_array};
 use keyseal_protocol as proto;
 use keyseal_protocol::identity::{AnswerFacts, BatchStatement};
 use keyseal_protocol::{ErrorBody, KeyAnswer, Token};
@@ -25,6 +25,7 @@ use crate::identity::{PinnedIdentity, answer_statement};
 use crate::key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };
+use crate::p256_engine::{EphemeralKey, P256Engine, rust_p256};
 use crate::refusal::{classify, protocol_error, refusal_of};
 use crate::retry::RetryPolicy;
 use crate::transport::{Clock, HttpTransport, TokenRequest, TokenSource};
@@ -54,6 +55,7 @@ pub struct KmsClient {
     allow_plaintext_keys: bool,
     reason: Option<String>,
     identity: Option<PinnedIdentity>,
+    p256: Rc<dyn P256Engine>,
     tokens: Rc<dyn TokenSource>,
     observer: Rc<Observer>,
     /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
@@ -64,7 +66,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|_| protocol_error("answer is not the expected JSON"))
 }
 
-fn recipient(kp: &RecipientKeyPair) -> proto::Recipient {
+fn recipient(kp: &dyn EphemeralKey) -> proto::Recipient {
     proto::Recipient {
         suite: proto::Suite::V1,
         public_key: proto::Bytes(kp.public_sec1().to_vec()),
@@ -74,13 +76,20 @@ fn recipient(kp: &RecipientKeyPair) -> proto::Recipient {
 /// The data key of a `/generate` or `/unwrap` answer: opened from `sealed_key` with our ephemeral
 /// `recipient`, or taken from a plaintext `key` only when `allow_plaintext` (otherwise
 /// `DOWNGRADE_REFUSED`, PROTOCOL.md §3.2).
-fn data_key_of(a: &KeyAnswer, recipient: &RecipientKeyPair, allow_plaintext: bool) -> Result<DataKey, Error> {
+async fn data_key_of(
+    a: &KeyAnswer,
+    recipient: &dyn EphemeralKey,
+    allow_plaintext: bool,
+) -> Result<DataKey, Error> {
     if let Some(s) = &a.sealed_key {
+        let unopened = || protocol_error("sealed_key does not open");
+        let enc = sec1_array(&s.enc.0).map_err(|_| unopened())?;
+        let dh = recipient.diffie_hellman(enc).await.map_err(|_| unopened())?;
         let sealed = SealedKey {
             enc: s.enc.0.clone(),
             ciphertext: s.ciphertext.0.clone(),
         };
-        return open_from_sender(recipient, &sealed).map_err(|_| protocol_error("sealed_key does not open"));
+        return open_from_sender_with_dh(&dh, recipient.public_sec1(), &sealed).map_err(|_| unopened());
     }
     match &a.key {
         Some(_) if !allow_plaintext => Err(Error::key_service(
@@ -176,11 +185,30 @@ impl KmsClient {
             endpoints,
             allow_plaintext_keys: config.allow_plaintext_keys,
             reason: config.reason,
-            identity: config.identity.map(PinnedIdentity::new).transpose()?,
+            identity: config
+                .identity
+                .map(|pk| PinnedIdentity::new(pk, rust_p256()))
+                .transpose()?,
+            p256: rust_p256(),
             tokens,
             observer,
             batch_supported: Cell::new(true),
         })
+    }
+
+    /// Uses `engine` for recipient keys and identity signatures (default: [`RustP256`](crate::RustP256)).
+    #[must_use]
+    pub fn with_p256(mut self, engine: Rc<dyn P256Engine>) -> Self {
+        if let Some(id) = self.identity.as_mut() {
+            id.set_engine(engine.clone());
+        }
+        self.p256 = engine;
+        self
+    }
+
+    /// The P-256 engine's name (`wasm`, `webcrypto`).
+    pub fn p256_engine(&self) -> &'static str {
+        self.p256.name()
     }
 
     /// The caller's token for `op` on `key_id` (a callback failure is `ACCESS_DENIED`).
@@ -235,16 +263,16 @@ impl KmsClient {
     }
 
     /// With a pinned identity: the answer must be signed for this request (PROTOCOL.md §6.3).
-    fn check(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
+    async fn check(&self, request: AnswerFacts<'_>, a: &KeyAnswer) -> Result<(), Error> {
         match &self.identity {
-            Some(id) => id.check_answer(request, a),
+            Some(id) => id.check_answer(request, a).await,
             None => Ok(()),
         }
     }
 
-    fn check_rewrap(&self, q: &RewrapQuestion<'_>, a: &KeyAnswer) -> Result<(), Error> {
+    async fn check_rewrap(&self, q: &RewrapQuestion<'_>, a: &KeyAnswer) -> Result<(), Error> {
         let ctx = q.context.encode();
-        self.check(rewrap_facts(q, &ctx), a)
+        self.check(rewrap_facts(q, &ctx), a).await
     }
 
     /// With a pinned identity, the data key never crosses the connection (§6.3): it is sealed
@@ -282,11 +310,11 @@ impl KeyService for KmsClient {
     ) -> LocalBoxFuture<'a, Result<GeneratedKey, Error>> {
         Box::pin(async move {
             let authorization = Some(self.token("generate", key_id).await?);
-            let kp = RecipientKeyPair::generate();
+            let kp = self.p256.generate().await?;
             let request = proto::GenerateRequest {
                 key_id: key_id.into(),
                 context: context.into(),
-                recipient: Some(recipient(&kp)),
+                recipient: Some(recipient(kp.as_ref())),
                 authorization,
                 reason: self.reason.clone(),
             };
@@ -297,11 +325,11 @@ impl KeyService for KmsClient {
                 key_id,
                 to_key_id: key_id,
                 context: &ctx,
-                recipient: &kp.public_sec1(),
+                recipient: kp.public_sec1(),
                 ..AnswerFacts::default()
             };
-            self.check(facts, &a)?;
-            let data_key = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
+            self.check(facts, &a).await?;
+            let data_key = data_key_of(&a, kp.as_ref(), self.allow_plaintext_keys).await?;
             self.observer.key_worked(key_id);
             Ok(GeneratedKey {
                 data_key,
@@ -337,7 +365,7 @@ impl KeyService for KmsClient {
                 context: &ctx,
                 ..AnswerFacts::default()
             };
-            self.check(facts, &a)?;
+            self.check(facts, &a).await?;
             wrapped_of(a)
         })
     }
@@ -351,13 +379,13 @@ impl KeyService for KmsClient {
     ) -> LocalBoxFuture<'a, Result<DataKey, Error>> {
         Box::pin(async move {
             let authorization = Some(self.token("unwrap", key_id).await?);
-            let kp = RecipientKeyPair::generate();
+            let kp = self.p256.generate().await?;
             let request = proto::UnwrapRequest {
                 key_id: key_id.into(),
                 kind: Some(kind.name().into()),
                 wrapped_key: wrapped.into(),
                 context: context.into(),
-                recipient: Some(recipient(&kp)),
+                recipient: Some(recipient(kp.as_ref())),
                 authorization,
                 reason: self.reason.clone(),
             };
@@ -368,12 +396,12 @@ impl KeyService for KmsClient {
                 key_id,
                 to_key_id: key_id,
                 context: &ctx,
-                recipient: &kp.public_sec1(),
+                recipient: kp.public_sec1(),
                 wrapped_in: wrapped,
                 ..AnswerFacts::default()
             };
-            self.check(facts, &a)?;
-            let dek = data_key_of(&a, &kp, self.allow_plaintext_keys)?;
+            self.check(facts, &a).await?;
+            let dek = data_key_of(&a, kp.as_ref(), self.allow_plaintext_keys).await?;
             self.observer.key_worked(key_id);
             Ok(dek)
         })
@@ -402,7 +430,7 @@ impl KeyService for KmsClient {
                 reason: self.reason.clone(),
             };
             let a = self.key_op("rewrap", key_id, &request).await?;
-            self.check_rewrap(&q, &a)?;
+            self.check_rewrap(&q, &a).await?;
             wrapped_of(a)
         })
     }
@@ -429,7 +457,7 @@ impl KeyService for KmsClient {
                 .post("rewrap_batch", "/rewrap-batch", first.key_id, &request)
                 .await
             {
-                Ok(bytes) => batch_answers(&bytes, questions, self.identity.as_ref()),
+                Ok(bytes) => batch_answers(&bytes, questions, self.identity.as_ref()).await,
                 // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
                 // one from now on.
                 Err(CallError {
@@ -474,7 +502,8 @@ impl KeyService for KmsClient {
                     jwk.key_version,
                     &public_sec1,
                     jwk.identity_signature.as_ref(),
-                )?;
+                )
+                .await?;
             }
             Ok(PublicKeyInfo {
                 key_id: key_id.into(),
@@ -507,7 +536,7 @@ fn rewrap_facts<'a>(q: &'a RewrapQuestion<'a>, ctx: &'a [u8]) -> AnswerFacts<'a>
 /// The answer of `/rewrap-batch` (PROTOCOL.md §3.5.1): exactly one item per question, each a
 /// wrapped key or a refusal mapped as §5 maps a whole answer. With a pinned identity the batch
 /// signature must verify over every item (§6.3), or nothing of the answer is used.
-fn batch_answers(
+async fn batch_answers(
     body: &[u8],
     questions: &[RewrapQuestion<'_>],
     identity: Option<&PinnedIdentity>,
@@ -545,7 +574,7 @@ fn batch_answers(
         })
         .collect();
     if let Some(id) = identity {
-        id.check_batch(statement, b.identity_signature.as_ref())?;
+        id.check_batch(statement, b.identity_signature.as_ref()).await?;
     }
     Ok(answers)
 }

@@ -18,6 +18,7 @@ pub mod key_service;
 pub mod keyseal;
 pub mod kms_client;
 pub mod metrics;
+pub mod p256_engine;
 mod race;
 pub mod range;
 mod refusal;
@@ -52,6 +53,7 @@ pub use key_service::{
 pub use keyseal::{KeySeal, KeySealConfig, ServiceBinding, WrapMode};
 pub use kms_client::{KmsClient, KmsClientConfig};
 pub use metrics::{MetricsSnapshot, OpSnapshot};
+pub use p256_engine::{EphemeralKey, P256Engine, RustP256};
 pub use range::RangeRead;
 pub use retry::RetryPolicy;
 pub use rotation::REWRAP_BATCH_MAX;

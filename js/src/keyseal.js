@@ -50,6 +50,14 @@ export function createApi(loadWasm, platform = {}) {
     }
 
     /**
+     * Which P-256 engine makes the recipient key of each key-service call and checks identity
+     * signatures: `'node'`, `'webcrypto'` or `'wasm'`. All give the same bytes.
+     */
+    p256Engine() {
+      return this.#core.p256Engine();
+    }
+
+    /**
      * Seals bytes or a string under `context`. `sign: true` makes a signed message (FORMAT.md
      * §6.5): only a principal allowed to generate data keys can make one that verifies.
      */

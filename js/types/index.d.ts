@@ -103,6 +103,14 @@ export interface KeySealOptions {
    * `crypto.subtle` (create fails where it is absent). `node`: always node:crypto (Node entry only).
    */
   engine?: 'auto' | 'wasm' | 'webcrypto' | 'node';
+  /**
+   * P-256 engine for the key-service calls (the recipient key of each `/generate` and `/unwrap`,
+   * identity signatures); all give the same bytes. `auto` (default): node:crypto in the Node entry
+   * (Node, Bun), else `crypto.subtle` where the runtime has it, else `wasm` (the `p256` crate; also
+   * the fallback when the platform cannot make a key). `webcrypto`/`node`: only that platform
+   * (create fails where it is absent).
+   */
+  p256?: 'auto' | 'wasm' | 'webcrypto' | 'node';
   /** Which wrapped-key entries decrypt uses (default: each service's own `keyId`, no public-key entries). */
   decrypt?: DecryptOptions;
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */
@@ -242,6 +250,8 @@ export declare class KeySeal {
   inspect(sealed: Input, options?: InspectOptions): HeaderInfo;
   /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */
   engineFor(byteLength: number): 'wasm' | 'webcrypto' | 'node';
+  /** The P-256 engine of the key-service calls (options `p256`). */
+  p256Engine(): 'wasm' | 'webcrypto' | 'node';
   purge(keyId?: string): number;
   metrics(): Metrics;
   metricsText(): string;

@@ -19,6 +19,8 @@ use crate::platform::{Platform, PlatformKey};
 pub(crate) struct Shared {
     pub sdk: KeySeal,
     pub engines: Engines,
+    /// The key-service clients' P-256 engine.
+    pub p256: Rc<dyn keyseal::P256Engine>,
 }
 
 /// A JS object of strings as an encryption context; `null`/`undefined` is the empty context.
@@ -67,12 +69,15 @@ impl KeySealCore {
     /// node:crypto engine object of the Node entry, `undefined` elsewhere.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, node: JsValue) -> Result<KeySealCore, JsValue> {
-        let built = build(options)?;
+        let node_p256 = (!node.is_undefined() && !node.is_null())
+            .then(|| node.clone().unchecked_into::<crate::platform::NodeCipher>());
+        let built = build(options, node_p256)?;
         let engines = Engines::new(built.engine, node)?;
         Ok(Self {
             shared: Rc::new(Shared {
                 sdk: built.sdk,
                 engines,
+                p256: built.p256,
             }),
         })
     }
@@ -83,6 +88,12 @@ impl KeySealCore {
     pub fn engine_for(&self, byte_length: f64) -> String {
         let len = byte_length.is_finite().then_some(byte_length.max(0.0) as u64);
         self.shared.engines.name_for(len).into()
+    }
+
+    /// Which P-256 engine the key-service calls use: `webcrypto` or `wasm`.
+    #[wasm_bindgen(js_name = p256Engine)]
+    pub fn p256_engine(&self) -> String {
+        self.shared.p256.name().into()
     }
 
     /// Seals `plaintext` under `context` (an object of strings), signed (suite 2) when `sign`.

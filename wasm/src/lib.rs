@@ -17,6 +17,7 @@ mod inspect;
 mod low_level;
 mod messages;
 mod options;
+mod p256;
 mod platform;
 mod platform_stream;
 mod range;

@@ -170,6 +170,8 @@ struct Options {
     #[serde(default)]
     engine: EngineOption,
     #[serde(default)]
+    p256: crate::p256::P256Option,
+    #[serde(default)]
     decrypt: DecryptOptions,
 }
 
@@ -177,6 +179,8 @@ struct Options {
 pub(crate) struct Built {
     pub sdk: KeySeal,
     pub engine: EngineOption,
+    /// The P-256 engine every key-service client uses.
+    pub p256: Rc<dyn keyseal::P256Engine>,
 }
 
 fn function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
@@ -222,7 +226,8 @@ fn read(options: JsValue) -> Result<Options, JsValue> {
 }
 
 /// Builds the SDK from the caller's options object.
-pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
+/// `node`: the node:crypto engine object of the Node entry (the `node` P-256 engine).
+pub(crate) fn build(options: JsValue, node: Option<crate::platform::NodeCipher>) -> Result<Built, JsValue> {
     let token = function(&options, "token")?;
     let on_event = function(&options, "onEvent")?;
     let o = read(options)?;
@@ -253,6 +258,11 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
     let clock: Rc<dyn keyseal::Clock> = Rc::new(JsClock::new());
     let transport: Rc<dyn keyseal::HttpTransport> = Rc::new(FetchTransport);
     let tokens: Rc<dyn keyseal::TokenSource> = Rc::new(JsTokens(token));
+    let p256: Rc<dyn keyseal::P256Engine> =
+        match crate::p256::engine_for(o.p256, crate::globals::subtle(), node)? {
+            Some(web) => Rc::new(web),
+            None => Rc::new(keyseal::RustP256),
+        };
     let primary = o
         .key_service
         .as_ref()
@@ -296,7 +306,8 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
             tokens.clone(),
             observer.clone(),
         )
-        .map_err(js_error)?;
+        .map_err(js_error)?
+        .with_p256(p256.clone());
         services.push(ServiceBinding {
             service: Rc::new(client),
             key_id,
@@ -332,5 +343,6 @@ pub(crate) fn build(options: JsValue) -> Result<Built, JsValue> {
     Ok(Built {
         sdk,
         engine: o.engine,
+        p256,
     })
 }

@@ -45,6 +45,29 @@ extern "C" {
     /// Resolves after pending I/O has run (`setImmediate`).
     #[wasm_bindgen(method, js_name = yieldToIo)]
     fn yield_to_io(this: &NodeCipher) -> Promise;
+    /// A fresh P-256 key pair held by OpenSSL: `{ key, publicKey }`.
+    #[wasm_bindgen(method, catch, js_name = ecdhGenerate)]
+    pub(crate) fn ecdh_generate(this: &NodeCipher) -> Result<NodeEcdhKey, JsValue>;
+    /// `DH(key, peer)`, 32 bytes; throws on an invalid point.
+    #[wasm_bindgen(method, catch, js_name = ecdhCompute)]
+    pub(crate) fn ecdh_compute(this: &NodeCipher, key: &JsValue, peer: &[u8]) -> Result<Uint8Array, JsValue>;
+    /// ECDSA-SHA256 (`r ‖ s`) verification.
+    #[wasm_bindgen(method, catch, js_name = ecdsaVerify)]
+    pub(crate) fn ecdsa_verify(
+        this: &NodeCipher,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, JsValue>;
+
+    /// What `ecdhGenerate` returns.
+    pub(crate) type NodeEcdhKey;
+    /// The node:crypto `ECDH` object.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn key(this: &NodeEcdhKey) -> JsValue;
+    /// Its public key, uncompressed SEC1.
+    #[wasm_bindgen(method, getter, js_name = publicKey)]
+    pub(crate) fn public_key(this: &NodeEcdhKey) -> Uint8Array;
 }
 
 /// Segments in flight per message on the WebCrypto engine.

@@ -226,20 +226,20 @@ async fn outputs<'a>(group: impl Iterator<Item = &'a Pending>) -> Vec<Result<Uin
             Pending::Ready(_) => None,
         })
         .collect();
-    if promises.length() > 0 {
-        if let Ok(all) = JsFuture::from(Promise::all(&promises)).await {
-            let mut settled = Array::from(&all).into_iter();
-            return group
-                .into_iter()
-                .map(|p| match p {
-                    Pending::Subtle(_) => settled
-                        .next()
-                        .map(|buf| Uint8Array::new(&buf))
-                        .ok_or_else(|| coded("INTERNAL", "a segment result is missing")),
-                    Pending::Ready(r) => r.clone(),
-                })
-                .collect();
-        }
+    if promises.length() > 0
+        && let Ok(all) = JsFuture::from(Promise::all(&promises)).await
+    {
+        let mut settled = Array::from(&all).into_iter();
+        return group
+            .into_iter()
+            .map(|p| match p {
+                Pending::Subtle(_) => settled
+                    .next()
+                    .map(|buf| Uint8Array::new(&buf))
+                    .ok_or_else(|| coded("INTERNAL", "a segment result is missing")),
+                Pending::Ready(r) => r.clone(),
+            })
+            .collect();
     }
     let mut out = Vec::with_capacity(group.len());
     for p in group {

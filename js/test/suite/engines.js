@@ -190,6 +190,8 @@ export default function register({ test, make, inspect, lowLevel, rejects, E, en
     eq(none.engineFor(Infinity), fallback, 'no crypto.subtle: streams');
     const wasmOnly = await withoutSubtle(() => make({ segmentSize: S, engine: 'wasm' }));
     eq(wasmOnly.engineFor(Infinity), 'wasm', "engine 'wasm'");
+    eq(none.p256Engine(), fallback, 'no crypto.subtle: P-256 in node:crypto (Node entry) or wasm');
+    eq(auto.p256Engine(), platform, 'P-256 on the platform');
     const sealed = await none.encrypt(pt, { context: CTX });
     bytesEq(await auto.decrypt(sealed), pt, 'fallback seal opens with WebCrypto');
     bytesEq(await none.decrypt(await auto.encrypt(pt, { context: CTX })), pt, 'fallback opens a WebCrypto seal');
@@ -197,6 +199,7 @@ export default function register({ test, make, inspect, lowLevel, rejects, E, en
     bytesEq((await drain(source(st.bytes, [777]).pipeThrough(none.decryptStream()))).bytes, pt.subarray(0, 5 * S + 7), 'fallback streams');
     assert(globalThis.crypto && globalThis.crypto.subtle, 'the real crypto.subtle is untouched');
     await rejects(withoutSubtle(() => make({ engine: 'webcrypto' })), E.InvalidArgumentError, "engine 'webcrypto' without crypto.subtle");
+    await rejects(withoutSubtle(() => make({ p256: 'webcrypto' })), E.InvalidArgumentError, "p256 'webcrypto' without crypto.subtle");
     await rejects(make({ engine: 'fast' }), E.InvalidArgumentError, 'unknown engine');
     await rejects(lowLevel.sealWithDataKeyAssumingUniqueMessageId(randomBytes(32), randomBytes(32), S, [], [], pt, { engine: 'fast' }), E.InvalidArgumentError, 'lowLevel unknown engine');
   }, 60_000);

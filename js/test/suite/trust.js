@@ -114,6 +114,28 @@ export default function register({ test, make, inspect, rejects, E, env, CTX, pr
     eq((await inspect(e2)).entries.length, 2, 'two entries');
   });
 
+  test('P-256 engines: the platform by default (node:crypto in the Node entry, else WebCrypto), wasm on request; each opens what the others sealed through the key service, all check the pinned identity and refuse a substituting proxy', async () => {
+    const nodeEntry = ['node', 'bun'].includes(env.runtime);
+    const byDefault = await make({ keyService: pinned() });
+    eq(byDefault.p256Engine(), nodeEntry ? 'node' : 'webcrypto', 'default engine');
+    const engines = nodeEntry ? ['wasm', 'webcrypto', 'node'] : ['wasm', 'webcrypto'];
+    for (const a of engines) {
+      const w = await make({ keyService: pinned(), p256: a });
+      eq(w.p256Engine(), a, `engine ${a}`);
+      for (const b of engines) {
+        const r = await make({ keyService: pinned(), p256: b, cache: false });
+        const sealed = await w.encrypt(`${a} → ${b}`, { context: { ...CTX, object: `${a}-${b}` } });
+        eq(await r.decryptText(sealed, { requireContext: { object: `${a}-${b}` } }), `${a} → ${b}`, `${a} generate → ${b} unwrap`);
+      }
+      const guarded = await make({ keyService: pinned([fault('substitute')]), p256: a });
+      await rejects(guarded.encrypt('x', { context: CTX }), E.IdentityMismatchError, `${a}: generate through the proxy`);
+      const forged = await make({ keyService: { ...primary(), identity: env.escrowIdentity }, p256: a });
+      await rejects(forged.encrypt('x', { context: CTX }), E.IdentityMismatchError, `${a}: answers signed by another identity`);
+    }
+    await rejects(make({ keyService: pinned(), p256: 'openssl' }), E.InvalidArgumentError, 'unknown engine');
+    if (!nodeEntry) await rejects(make({ keyService: pinned(), p256: 'node' }), E.InvalidArgumentError, "'node' outside the node entry");
+  });
+
   test('identity: a pinned rewrapAll verifies the one batch signature; a proxy that swaps a wrapped key in a genuine batch answer is refused', async () => {
     const to = `acme/${env.runtime}-${Math.random().toString(16).slice(2)}-batch-rotate`;
     await control('create', to);

@@ -1,0 +1,54 @@
+// Per-record contexts: every encrypt binds its own context (say the object id), so every encrypt
+// needs its own data key — one `/generate` round trip each. Measured per P-256 engine (the
+// recipient key of each call), one after another and with several encrypts in flight.
+// Runtime-neutral; bench/run.mjs runs it in Node (with client CPU) and in Chromium.
+
+import { fill } from '../bytes.js';
+
+/** Node's CPU time of this process in ms, or `undefined` elsewhere. */
+function cpuMs() {
+  const p = globalThis.process;
+  if (!p || typeof p.cpuUsage !== 'function') return undefined;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * `count` encrypts of `size` bytes, each under its own context, for each engine in `engines`:
+ * `{ engine, sequential: { opsPerSec, cpuMsPerCall? }, concurrent: { inFlight, opsPerSec } }`.
+ */
+export async function perRecordContexts(keyseal, kms, { count = 1000, size = 1024, inFlight = 16, engines = ['wasm', 'webcrypto'] } = {}) {
+  const pt = fill(size);
+  const out = [];
+  for (const p256 of engines) {
+    let calls = 0;
+    const ks = await keyseal.KeySeal.create({
+      keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token, p256,
+      onEvent: (e) => { if (e.type === 'kmsCall') calls++; },
+    });
+    if (ks.p256Engine() !== p256) throw new Error(`asked for ${p256}, got ${ks.p256Engine()}`);
+    let n = 0;
+    const one = () => ks.encrypt(pt, { context: { tenant: 'acme', record: `${p256}-${n++}` } });
+    for (let i = 0; i < 20; i++) await one(); // warm-up: JIT, connections
+    calls = 0;
+    const c0 = cpuMs();
+    let t0 = performance.now();
+    for (let i = 0; i < count; i++) await one();
+    const seqMs = performance.now() - t0;
+    const c1 = cpuMs();
+    if (calls !== count) throw new Error(`${p256}: ${calls} key-service calls for ${count} per-record encrypts`);
+    t0 = performance.now();
+    let next = 0;
+    const worker = async () => { while (next++ < count) await one(); };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    const concMs = performance.now() - t0;
+    out.push({
+      engine: p256,
+      count,
+      size,
+      sequential: { opsPerSec: count / (seqMs / 1000), cpuMsPerCall: c0 === undefined ? undefined : (c1 - c0) / count },
+      concurrent: { inFlight, opsPerSec: count / (concMs / 1000) },
+    });
+  }
+  return out;
+}
