@@ -17,7 +17,7 @@ function callSync(f) {
   try { return f(); } catch (e) { throw fromCore(e); }
 }
 
-/** `platform.nodeCipher`: the node:crypto engine object (js/src/node-cipher.js), Node entry only. */
+/** `platform.nodeCipher`: the node:crypto engine object (js/src/node-cipher.js); `platform.nodeHttp`: the node:http(s) transport (js/src/node-http.js); Node entry only. */
 export function createApi(loadWasm, platform = {}) {
   let loading;
   const wasmNow = () => (loading ??= Promise.resolve().then(loadWasm));
@@ -38,7 +38,7 @@ export function createApi(loadWasm, platform = {}) {
     static async create(options) {
       const wasm = await wasmNow();
       if (!options || typeof options !== 'object') throw new InvalidArgumentError('options are required');
-      return callSync(() => new KeySeal(CREATE, new wasm.KeySealCore(options, platform.nodeCipher), wasm));
+      return callSync(() => new KeySeal(CREATE, new wasm.KeySealCore(options, platform.nodeCipher, platform.nodeHttp), wasm));
     }
 
     /**

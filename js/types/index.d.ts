@@ -111,6 +111,13 @@ export interface KeySealOptions {
    * (create fails where it is absent).
    */
   p256?: 'auto' | 'wasm' | 'webcrypto' | 'node';
+  /**
+   * How key-service requests go out. `auto` (default): node:http(s) on Node's global agents in the
+   * Node entry (a third of `fetch`'s CPU per call), the global `fetch` elsewhere. `fetch`: always
+   * the global `fetch` (e.g. to go through an undici dispatcher you installed). `node`: node:http(s)
+   * (Node entry only; create fails elsewhere). Redirects are never followed either way.
+   */
+  transport?: 'auto' | 'fetch' | 'node';
   /** Which wrapped-key entries decrypt uses (default: each service's own `keyId`, no public-key entries). */
   decrypt?: DecryptOptions;
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */

@@ -66,12 +66,15 @@ pub struct KeySealCore {
 #[wasm_bindgen]
 impl KeySealCore {
     /// Builds the SDK from the caller's `options` (validated here; no network call). `node` is the
-    /// node:crypto engine object of the Node entry, `undefined` elsewhere.
+    /// node:crypto engine object of the Node entry, `undefined` elsewhere; `node_http` its
+    /// node:http transport object, likewise.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue, node: JsValue) -> Result<KeySealCore, JsValue> {
+    pub fn new(options: JsValue, node: JsValue, node_http: JsValue) -> Result<KeySealCore, JsValue> {
         let node_p256 = (!node.is_undefined() && !node.is_null())
             .then(|| node.clone().unchecked_into::<crate::platform::NodeCipher>());
-        let built = build(options, node_p256)?;
+        let node_http = (!node_http.is_undefined() && !node_http.is_null())
+            .then(|| node_http.unchecked_into::<crate::node_http::NodeHttp>());
+        let built = build(options, node_p256, node_http)?;
         let engines = Engines::new(built.engine, node)?;
         Ok(Self {
             shared: Rc::new(Shared {

@@ -12,11 +12,13 @@ use crate::globals::global_fetch;
 
 /// The message of a rejected fetch (a `TypeError` with a `cause` in Node: kept, so that
 /// `ECONNREFUSED` or a DNS failure reach the error instead of only "fetch failed").
-fn describe(e: &JsValue) -> String {
+pub(crate) fn describe(e: &JsValue) -> String {
     let Some(err) = e.dyn_ref::<js_sys::Error>() else {
         return e.as_string().unwrap_or_else(|| "fetch failed".into());
     };
     let mut msg = String::from(err.message());
+    // node:http errors carry their code on the error itself ("connect ECONNREFUSED …" already
+    // names it in the message)
     let cause = err.cause();
     if let Some(c) = cause.dyn_ref::<js_sys::Error>() {
         let code = js_sys::Reflect::get(c, &"code".into())

@@ -16,6 +16,7 @@ mod globals;
 mod inspect;
 mod low_level;
 mod messages;
+mod node_http;
 mod options;
 mod p256;
 mod platform;

@@ -132,6 +132,16 @@ pub(crate) enum EngineOption {
     Node,
 }
 
+/// How key-service requests go out: `auto` takes node:http(s) in the Node entry, `fetch` elsewhere.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TransportOption {
+    #[default]
+    Auto,
+    Fetch,
+    Node,
+}
+
 #[derive(Deserialize, Clone, Copy)]
 enum WrapModeOption {
     #[serde(rename = "key-service")]
@@ -171,6 +181,8 @@ struct Options {
     engine: EngineOption,
     #[serde(default)]
     p256: crate::p256::P256Option,
+    #[serde(default)]
+    transport: TransportOption,
     #[serde(default)]
     decrypt: DecryptOptions,
 }
@@ -226,8 +238,13 @@ fn read(options: JsValue) -> Result<Options, JsValue> {
 }
 
 /// Builds the SDK from the caller's options object.
-/// `node`: the node:crypto engine object of the Node entry (the `node` P-256 engine).
-pub(crate) fn build(options: JsValue, node: Option<crate::platform::NodeCipher>) -> Result<Built, JsValue> {
+/// `node`: the node:crypto engine object of the Node entry (the `node` P-256 engine);
+/// `node_http`: its node:http transport object.
+pub(crate) fn build(
+    options: JsValue,
+    node: Option<crate::platform::NodeCipher>,
+    node_http: Option<crate::node_http::NodeHttp>,
+) -> Result<Built, JsValue> {
     let token = function(&options, "token")?;
     let on_event = function(&options, "onEvent")?;
     let o = read(options)?;
@@ -256,7 +273,18 @@ pub(crate) fn build(options: JsValue, node: Option<crate::platform::NodeCipher>)
     });
     let observer = Rc::new(Observer::with_sink(sink));
     let clock: Rc<dyn keyseal::Clock> = Rc::new(JsClock::new());
-    let transport: Rc<dyn keyseal::HttpTransport> = Rc::new(FetchTransport);
+    let transport: Rc<dyn keyseal::HttpTransport> = match (o.transport, node_http) {
+        (TransportOption::Fetch, _) | (TransportOption::Auto, None) => Rc::new(FetchTransport),
+        (TransportOption::Auto | TransportOption::Node, Some(h)) => {
+            Rc::new(crate::node_http::NodeHttpTransport(h))
+        }
+        (TransportOption::Node, None) => {
+            return Err(invalid_value(
+                "options.transport",
+                "'node' needs node:http (the package's node entry)",
+            ));
+        }
+    };
     let tokens: Rc<dyn keyseal::TokenSource> = Rc::new(JsTokens(token));
     let p256: Rc<dyn keyseal::P256Engine> =
         match crate::p256::engine_for(o.p256, crate::globals::subtle(), node)? {

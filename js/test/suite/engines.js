@@ -200,6 +200,17 @@ export default function register({ test, make, inspect, lowLevel, rejects, E, en
     assert(globalThis.crypto && globalThis.crypto.subtle, 'the real crypto.subtle is untouched');
     await rejects(withoutSubtle(() => make({ engine: 'webcrypto' })), E.InvalidArgumentError, "engine 'webcrypto' without crypto.subtle");
     await rejects(withoutSubtle(() => make({ p256: 'webcrypto' })), E.InvalidArgumentError, "p256 'webcrypto' without crypto.subtle");
+    // key-service transports: node:http(s) in the Node entry (auto), fetch everywhere; each opens what the other sealed
+    const viaFetch = await make({ transport: 'fetch' });
+    if (platform === 'node') {
+      const viaNode = await make({ transport: 'node' });
+      eq(await viaFetch.decryptText(await viaNode.encrypt('node → fetch', { context: { ...CTX, object: 't1' } })), 'node → fetch', 'node:http seals, fetch opens');
+      eq(await viaNode.decryptText(await viaFetch.encrypt('fetch → node', { context: { ...CTX, object: 't2' } })), 'fetch → node', 'fetch seals, node:http opens');
+    } else {
+      await rejects(make({ transport: 'node' }), E.InvalidArgumentError, "transport 'node' outside the node entry");
+      eq(await auto.decryptText(await viaFetch.encrypt('fetch', { context: CTX })), 'fetch', 'fetch round trip');
+    }
+    await rejects(make({ transport: 'xhr' }), E.InvalidArgumentError, 'unknown transport');
     await rejects(make({ engine: 'fast' }), E.InvalidArgumentError, 'unknown engine');
     await rejects(lowLevel.sealWithDataKeyAssumingUniqueMessageId(randomBytes(32), randomBytes(32), S, [], [], pt, { engine: 'fast' }), E.InvalidArgumentError, 'lowLevel unknown engine');
   }, 60_000);
