@@ -65,6 +65,7 @@ let peersBundle = '';
 const server = createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   if (path === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(PAGE); return; }
+  if (path === '/blank') { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>blank</title>'); return; }
   if (path === '/bench-peers.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); res.end(peersBundle); return; }
   // pkg/dist/* and bench/* or bench/<subject>/* (and a 404 for /favicon.ico)
   if (!/^\/(pkg\/dist|bench(\/[\w-]+)?)\/[\w-]+(\.[\w-]+)+$/.test(path)) { res.writeHead(404); res.end(); return; }
@@ -104,6 +105,40 @@ async function nodeRun(kms) {
 // ---------------------------------------------------------------------------------------------
 // Chromium
 
+/**
+ * Cold start in Chromium: a fresh browser context each run (empty HTTP and code caches, as on a
+ * first visit), a blank page on the bench origin, then `import()` of the browser entry →
+ * `KeySeal.create` (the wasm fetched, compiled and instantiated) → the first 1 KiB `encrypt`
+ * (one `/generate`) → a second encrypt of the same context (the data key now cached). Medians of
+ * `runs`, in ms from the start of the import.
+ */
+async function chromiumColdStart(browser, kms, base, runs = RUNS) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/blank`);
+      samples.push(await page.evaluate(async (kms) => {
+        const t0 = performance.now();
+        const { KeySeal } = await import('/pkg/dist/index.browser.js');
+        const ks = await KeySeal.create({ keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token });
+        const t1 = performance.now();
+        const pt = new Uint8Array(1024);
+        await ks.encrypt(pt, { context: { tenant: 'acme', table: 'cold' } });
+        const t2 = performance.now();
+        await ks.encrypt(pt, { context: { tenant: 'acme', table: 'cold' } });
+        const t3 = performance.now();
+        return { createMs: t1 - t0, firstEncryptMs: t2 - t0, cachedEncryptMs: t3 - t2 };
+      }, kms));
+    } finally {
+      await context.close();
+    }
+  }
+  const median = (k) => samples.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+  return { runs, createMs: median('createMs'), firstEncryptMs: median('firstEncryptMs'), cachedEncryptMs: median('cachedEncryptMs') };
+}
+
 async function chromiumRun(kms, base) {
   const browser = await launchChromium();
   try {
@@ -122,6 +157,8 @@ async function chromiumRun(kms, base) {
     log('Chromium: per-record contexts by P-256 engine');
     const perRecord = await page.evaluate(({ kms, count }) => window.bench.lib.perRecordContexts(window.bench.keyseal, kms, { count }),
       { kms, count: QUICK ? 200 : 1000 });
+    log('Chromium: cold start');
+    const coldStart = await chromiumColdStart(browser, kms, base);
     log(`Chromium: ${STREAM_TOTAL / MiB} MiB stream, wasm memory`);
     const checkpoints = [64 * MiB, 256 * MiB, 1024 * MiB].filter((c) => c <= STREAM_TOTAL);
     const memory = [];
@@ -133,7 +170,7 @@ async function chromiumRun(kms, base) {
       memory.push(await page.evaluate(({ kms, total, checkpoints, engine }) => window.bench.lib.streamMemory(window.bench.keyseal, kms, { total, checkpoints, engine }),
         { kms, total, checkpoints: checkpoints.filter((c) => c <= total), engine }));
     }
-    return { runtime: `Chromium ${browser.version()}`, throughput, perRecord, memory };
+    return { runtime: `Chromium ${browser.version()}`, throughput, perRecord, coldStart, memory };
   } finally {
     await browser.close();
   }

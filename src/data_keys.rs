@@ -94,9 +94,9 @@ impl KeySeal {
     ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
         let primary = &self.services[0];
         let mut entries = Vec::with_capacity(self.services.len());
-        let g = primary
-            .service
-            .generate(&primary.key_id, context)
+        let g = self
+            .generate_queue
+            .generate(primary.service.as_ref(), &primary.key_id, context)
             .await
             .map_err(|e| self.on_key_error(&primary.key_id, e))?;
         entries.push(WrappedKeyEntry {

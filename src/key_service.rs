@@ -81,6 +81,21 @@ pub trait KeyService {
     ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
         rewrap_one_by_one(self, questions)
     }
+    /// `POST /generate-batch` (PROTOCOL.md §3.2.1): one fresh data key per context, all under
+    /// `key_id`, in one request. All or nothing: one [`GeneratedKey`] per context, in order, or
+    /// the error of the whole call. The default asks [`Self::generate`] one context at a time.
+    fn generate_batch<'a>(
+        &'a self,
+        key_id: &'a str,
+        contexts: &'a [EncryptionContext],
+    ) -> LocalBoxFuture<'a, Result<Vec<GeneratedKey>, Error>> {
+        generate_one_by_one(self, key_id, contexts)
+    }
+    /// Whether [`Self::generate_batch`] is one request (so that concurrent encrypts of different
+    /// contexts should share it). The default, one request per context, is not.
+    fn batches_generate(&self) -> bool {
+        false
+    }
     /// The key version an entry of this service was made with, when this kind of service can tell
     /// from the entry bytes (its wrapped-key layout is its own business: FORMAT.md §4.2). Used to
     /// display versions and to skip entries already on the newest version during rotation, never
@@ -107,6 +122,22 @@ pub struct RewrapQuestion<'a> {
     pub context: &'a EncryptionContext,
     /// Target key id, when not the entry's own key.
     pub to_key_id: Option<&'a str>,
+}
+
+/// [`KeyService::generate_batch`] without a batch endpoint: one [`KeyService::generate`] per
+/// context, in order; the first error is the answer.
+pub fn generate_one_by_one<'a, S: KeyService + ?Sized>(
+    service: &'a S,
+    key_id: &'a str,
+    contexts: &'a [EncryptionContext],
+) -> LocalBoxFuture<'a, Result<Vec<GeneratedKey>, Error>> {
+    Box::pin(async move {
+        let mut out = Vec::with_capacity(contexts.len());
+        for c in contexts {
+            out.push(service.generate(key_id, c).await?);
+        }
+        Ok(out)
+    })
 }
 
 /// [`KeyService::rewrap_batch`] without a batch endpoint: one [`KeyService::rewrap`] per question.

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::events::{Event, Observer};
 use crate::format::ecdsa_p256::{PUBLIC_KEY_LEN, SignatureKeyPair};
 use crate::format::signature::RESERVED_CONTEXT_PREFIX;
+use crate::generate_queue::GenerateQueue;
 use crate::key_service::KeyService;
 use crate::metrics::MetricsSnapshot;
 use crate::rewrap_memo::RewrapMemo;
@@ -83,6 +84,8 @@ pub struct KeySeal {
     pub(crate) cache: RefCell<DataKeyCache>,
     pub(crate) public_keys: RefCell<PublicKeyCache>,
     pub(crate) rewrap_memo: RefCell<RewrapMemo>,
+    /// The primary service's `/generate` calls, batched when concurrent (`generate_queue.rs`).
+    pub(crate) generate_queue: GenerateQueue,
     engine: Box<dyn AeadEngine>,
     pub(crate) decrypt_policy: DecryptPolicy,
     pub(crate) clock: Rc<dyn Clock>,
@@ -104,6 +107,7 @@ impl KeySeal {
             cache: RefCell::new(DataKeyCache::new(config.cache)),
             public_keys: RefCell::default(),
             rewrap_memo: RefCell::new(RewrapMemo::new(config.cache)),
+            generate_queue: GenerateQueue::default(),
             engine: config.engine,
             decrypt_policy: config.decrypt,
             clock,

@@ -10,7 +10,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
-use keyseal_format::hpke_p256::{SealedKey, open_from_sender_with_dh, sec1_array};
+use keyseal_format::hpke_p256::{
+    SealedKey, batch_context, open_batch_item, open_from_sender_with_dh, sec1_array,
+};
 use keyseal_protocol as proto;
 use keyseal_protocol::identity::{AnswerFacts, BatchStatement};
 use keyseal_protocol::{ErrorBody, KeyAnswer, Token};
@@ -23,7 +25,8 @@ use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::Observer;
 use crate::identity::{PinnedIdentity, answer_statement};
 use crate::key_service::{
-    GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
+    GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion,
+    generate_one_by_one, rewrap_one_by_one,
 };
 use crate::p256_engine::{EphemeralKey, P256Engine, rust_p256};
 use crate::refusal::{classify, protocol_error, refusal_of};
@@ -60,6 +63,8 @@ pub struct KmsClient {
     observer: Rc<Observer>,
     /// Cleared when the service answers `/rewrap-batch` with 404/405 (an optional endpoint).
     batch_supported: Cell<bool>,
+    /// Cleared when the service answers `/generate-batch` with 404/405 (optional too).
+    generate_batch_supported: Cell<bool>,
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
@@ -193,6 +198,7 @@ impl KmsClient {
             tokens,
             observer,
             batch_supported: Cell::new(true),
+            generate_batch_supported: Cell::new(true),
         })
     }
 
@@ -291,6 +297,55 @@ impl KmsClient {
             .await
     }
 
+    /// The data keys of a `/generate-batch` answer (PROTOCOL.md §3.2.1): one item per context, the
+    /// batch signature checked when an identity is pinned (§6.3), every item opened in the batch's
+    /// HPKE context with one ECDH.
+    async fn batch_keys(
+        &self,
+        body: &[u8],
+        key_id: &str,
+        contexts: &[EncryptionContext],
+        kp: &dyn EphemeralKey,
+    ) -> Result<Vec<GeneratedKey>, Error> {
+        let b: proto::GenerateBatchAnswer = parse(body)?;
+        if b.key_id != key_id || b.items.len() != contexts.len() {
+            return Err(protocol_error("batch answer does not match the request"));
+        }
+        if let Some(id) = &self.identity {
+            let mut statement = BatchStatement::new(contexts.len());
+            for (item, context) in b.items.iter().zip(contexts) {
+                let ctx = context.encode();
+                let facts = AnswerFacts {
+                    op: "generate",
+                    key_id,
+                    to_key_id: key_id,
+                    context: &ctx,
+                    recipient: kp.public_sec1(),
+                    wrapped_out: &item.wrapped_key.0,
+                    key_version: b.key_version,
+                    enc: &b.enc.0,
+                    ciphertext: &item.ciphertext.0,
+                    ..AnswerFacts::default()
+                };
+                statement.answered(&facts.statement());
+            }
+            id.check_batch(statement, b.identity_signature.as_ref()).await?;
+        }
+        let unopened = || protocol_error("sealed_key does not open");
+        let enc = sec1_array(&b.enc.0).map_err(|_| unopened())?;
+        let dh = kp.diffie_hellman(enc).await.map_err(|_| unopened())?;
+        let hpke = batch_context(&dh, kp.public_sec1(), enc).map_err(|_| unopened())?;
+        let mut out = Vec::with_capacity(b.items.len());
+        for (i, item) in b.items.into_iter().enumerate() {
+            let index = u32::try_from(i).map_err(|_| unopened())?;
+            out.push(GeneratedKey {
+                data_key: open_batch_item(&hpke, index, &item.ciphertext.0).map_err(|_| unopened())?,
+                wrapped: item.wrapped_key.0,
+            });
+        }
+        Ok(out)
+    }
+
     /// The key version of a `kms` entry made by `keyseal-kms` (PROTOCOL.md §7.2), for display and
     /// for skipping entries already on the newest version; never used for a security decision.
     pub fn kms_entry_version(wrapped: &[u8]) -> Option<u32> {
@@ -335,6 +390,55 @@ impl KeyService for KmsClient {
                 data_key,
                 wrapped: wrapped_of(a)?,
             })
+        })
+    }
+
+    fn batches_generate(&self) -> bool {
+        self.generate_batch_supported.get()
+    }
+
+    fn generate_batch<'a>(
+        &'a self,
+        key_id: &'a str,
+        contexts: &'a [EncryptionContext],
+    ) -> LocalBoxFuture<'a, Result<Vec<GeneratedKey>, Error>> {
+        Box::pin(async move {
+            if !self.generate_batch_supported.get() || contexts.len() > proto::MAX_GENERATE_BATCH {
+                return generate_one_by_one(self, key_id, contexts).await;
+            }
+            let authorization = Some(self.token("generate_batch", key_id).await?);
+            let kp = self.p256.generate().await?;
+            let request = proto::GenerateBatchRequest {
+                key_id: key_id.into(),
+                contexts: contexts.iter().map(Into::into).collect(),
+                recipient: recipient(kp.as_ref()),
+                authorization,
+                reason: self.reason.clone(),
+            };
+            match self
+                .post("generate_batch", "/generate-batch", key_id, &request)
+                .await
+            {
+                Ok(bytes) => {
+                    let keys = self.batch_keys(&bytes, key_id, contexts, kp.as_ref()).await?;
+                    self.observer.key_worked(key_id);
+                    Ok(keys)
+                }
+                // A service without the endpoint (it is optional, PROTOCOL.md §3.2.1): one
+                // `/generate` per context from now on.
+                Err(CallError {
+                    status: Some(404 | 405),
+                    error:
+                        Error::KeyService {
+                            kind: KeyServiceErrorKind::Protocol,
+                            ..
+                        },
+                }) => {
+                    self.generate_batch_supported.set(false);
+                    generate_one_by_one(self, key_id, contexts).await
+                }
+                Err(e) => Err(e.error),
+            }
         })
     }
 

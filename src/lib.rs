@@ -12,6 +12,7 @@ mod endpoints;
 mod error;
 pub mod events;
 pub mod external;
+mod generate_queue;
 mod identity;
 pub mod inspect;
 pub mod key_service;

@@ -21,6 +21,9 @@ pub use crate::hpke_schedule::{DH_LEN, HpkeContext, PUBLIC_KEY_LEN};
 pub const SEALED_DEK_LEN: usize = 48;
 /// HPKE `info` of data keys sealed to a recipient key (PROTOCOL.md §5).
 pub const RECIPIENT_INFO: &[u8] = b"keyseal/v1 recipient-dek";
+/// HPKE `info` of the data keys of a `/generate-batch` answer, all sealed in one context
+/// (PROTOCOL.md §3.2.1).
+pub const BATCH_RECIPIENT_INFO: &[u8] = b"keyseal/v1 recipient-dek-batch";
 /// Prefix of the HPKE `info` of `hpke-p256` entries (FORMAT.md §4.5).
 pub const ENTRY_INFO_PREFIX: &[u8] = b"keyseal/v1 hpke-p256";
 /// Length of an `hpke-p256` entry's wrapped bytes: version ‖ enc ‖ sealed data key.
@@ -135,6 +138,49 @@ pub fn seal(recipient_sec1: &[u8], info: &[u8], aad: &[u8], plaintext: &[u8]) ->
         enc: enc.to_vec(),
         ciphertext: ctx.seal(0, aad, plaintext)?,
     })
+}
+
+/// The `aad` of item `index` of a batch (PROTOCOL.md §3.2.1): `u32 BE index`.
+pub fn batch_aad(index: u32) -> [u8; 4] {
+    index.to_be_bytes()
+}
+
+/// Key service side of PROTOCOL.md §3.2.1: seals every data key of a batch to `recipient` in one
+/// HPKE context (one ephemeral key, one DH): item `i` is message `i` of the context, with `aad`
+/// [`batch_aad`]`(i)`. Returns `enc` and one 48-byte ciphertext per key.
+pub fn seal_batch_to_recipient(
+    recipient_sec1: &[u8],
+    deks: &[DataKey],
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), Error> {
+    let eph = RecipientKeyPair::try_generate()?;
+    let dh = eph.diffie_hellman(recipient_sec1)?;
+    let enc = eph.public_sec1();
+    let ctx = HpkeContext::from_dh(&dh, &enc, sec1_array(recipient_sec1)?, BATCH_RECIPIENT_INFO)?;
+    let mut out = Vec::with_capacity(deks.len());
+    for (i, dek) in deks.iter().enumerate() {
+        let i = u32::try_from(i).map_err(|_| Error::InvalidArgument {
+            reason: "batch too large",
+        })?;
+        out.push(ctx.seal(i, &batch_aad(i), dek.expose_secret())?);
+    }
+    Ok((enc.to_vec(), out))
+}
+
+/// SDK side of PROTOCOL.md §3.2.1: the HPKE context of a batch answer from the DH value between
+/// the recipient's private key and `enc`.
+pub fn batch_context(
+    dh: &[u8; DH_LEN],
+    recipient: &[u8; PUBLIC_KEY_LEN],
+    enc: &[u8],
+) -> Result<HpkeContext, Error> {
+    let enc = sec1_array(enc).map_err(|_| Error::DecryptionFailed)?;
+    HpkeContext::from_dh(dh, enc, recipient, BATCH_RECIPIENT_INFO)
+}
+
+/// Opens item `index` of a batch in `ctx` ([`batch_context`]).
+pub fn open_batch_item(ctx: &HpkeContext, index: u32, ciphertext: &[u8]) -> Result<DataKey, Error> {
+    let pt = ctx.open(index, &batch_aad(index), ciphertext)?;
+    DataKey::from_bytes(&pt).map_err(|_| Error::DecryptionFailed)
 }
 
 /// Opens an HPKE base-mode ciphertext. Every failure is [`Error::DecryptionFailed`].

@@ -228,6 +228,20 @@ async function fault(req, res, mode, id, rest) {
         });
       }
       return proxy(req, res, rest, body);
+    case 'no-generate-batch':
+      // A service without the optional /generate-batch (a third-party or older one): 404 there.
+      if (req.method === 'POST' && rest === 'generate-batch') return kmsError(res, 404, 'NotFound');
+      return proxy(req, res, rest, body);
+    case 'generate-batch-swap':
+      // Relays everything, but swaps the wrapped keys of the first two items of a genuine
+      // /generate-batch answer (each object would carry another object's wrapped key, bound to
+      // the other context); the batch signature stays the service's.
+      if (req.method === 'POST' && rest === 'generate-batch') {
+        return proxy(req, res, rest, body, null, (a) => {
+          if (a.items?.length >= 2) [a.items[0].wrapped_key, a.items[1].wrapped_key] = [a.items[1].wrapped_key, a.items[0].wrapped_key];
+        });
+      }
+      return proxy(req, res, rest, body);
     case 'redirect':
       // A 307 to another address: following it would re-send the token (and a /wrap's data key).
       res.writeHead(307, { location: `${origin}/fault/record/${id}/v1/${rest}`, 'access-control-allow-origin': '*' });

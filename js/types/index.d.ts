@@ -79,7 +79,7 @@ export interface KeySealOptions {
   /** More services (escrow, DR): every new message gets an entry for each; decrypt fails over to them. */
   escrow?: (KeyServiceOptions & { id: string; keyId: string })[];
   /** Returns the caller's access token (JWT) for a key-service call; `service` tells which service (primary or escrow) it is for. */
-  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'rewrap_batch' }) => string | Promise<string>;
+  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'rewrap_batch' | 'generate_batch' }) => string | Promise<string>;
   /** Data-key cache, or `false` for none. */
   cache?: CacheOptions | false;
   /** Per-attempt timeout (default 5000 ms). */

@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keyseal_protocol::{
-    GenerateRequest, HealthAnswer, PROTOCOL_VERSION, RewrapBatchRequest, RewrapRequest, StatusAnswer, Suite,
-    Token, UnwrapRequest, WrapRequest,
+    GenerateBatchRequest, GenerateRequest, HealthAnswer, PROTOCOL_VERSION, RewrapBatchRequest, RewrapRequest,
+    StatusAnswer, Suite, Token, UnwrapRequest, WrapRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -252,6 +252,12 @@ macro_rules! key_handler {
 }
 
 key_handler!(generate, "generate", GenerateRequest, generate);
+key_handler!(
+    generate_batch,
+    "generate_batch",
+    GenerateBatchRequest,
+    generate_batch
+);
 key_handler!(wrap, "wrap", WrapRequest, wrap);
 key_handler!(unwrap, "unwrap", UnwrapRequest, unwrap);
 key_handler!(rewrap, "rewrap", RewrapRequest, rewrap);
@@ -268,6 +274,7 @@ pub fn status_answer(identity: &Identity) -> StatusAnswer {
         name: "keyseal-kms reference key service".into(),
         operations_supported: strings(&[
             "generate",
+            "generate_batch",
             "wrap",
             "unwrap",
             "rewrap",
@@ -348,6 +355,7 @@ pub fn router(app: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/generate", post(generate))
+        .route("/generate-batch", post(generate_batch))
         .route("/wrap", post(wrap))
         .route("/unwrap", post(unwrap))
         .route("/rewrap", post(rewrap))

@@ -1,13 +1,15 @@
-//! The key operations of docs/PROTOCOL.md §3: generate, wrap, unwrap, rewrap, rewrap-batch and the
+//! The key operations of docs/PROTOCOL.md §3: generate, generate-batch, wrap, unwrap, rewrap, rewrap-batch and the
 //! public key. Each of the first five goes through [`Service::key_op`], which also signs their
 //! answers (§6.3); this module holds only their crypto steps and answers.
 
 use keyseal_format::hpke_p256;
 use keyseal_format::{DataKey, EncryptionContext};
+use keyseal_protocol::identity::AnswerFacts;
 use keyseal_protocol::{
-    BatchItemAnswer, Bytes, GenerateRequest, KeyAnswer, MAX_REWRAP_BATCH, PublicKeyJwk, Recipient,
-    RewrapBatchAnswer, RewrapBatchRequest, RewrapItem, RewrapRequest, SealedKey, SecretBytes, Suite, Token,
-    UnwrapRequest, WrapRequest,
+    BatchItemAnswer, Bytes, GenerateBatchAnswer, GenerateBatchRequest, GenerateRequest, GeneratedItem,
+    KeyAnswer, MAX_GENERATE_BATCH, MAX_REWRAP_BATCH, PublicKeyJwk, Recipient, RewrapBatchAnswer,
+    RewrapBatchRequest, RewrapItem, RewrapRequest, SealedKey, SecretBytes, Suite, Token, UnwrapRequest,
+    WrapRequest,
 };
 use zeroize::Zeroizing;
 
@@ -157,6 +159,129 @@ impl Service {
             deliver(&mut answer, &dek, recipient)?;
             Ok(answer)
         })
+    }
+
+    /// `POST /generate-batch` (§3.2.1): the token is verified once; every context is authorized,
+    /// generated, wrapped and audited as a `/generate` of its own (one row each, one transaction);
+    /// the data keys are sealed to the recipient in one HPKE context and the answer carries one
+    /// identity signature over the batch statement (§6.3). All or nothing: the first refusal
+    /// refuses the whole batch, and the rows of the items before it record that refusal.
+    pub fn generate_batch(
+        &self,
+        req: &GenerateBatchRequest,
+        header_token: Option<&Token>,
+    ) -> Result<GenerateBatchAnswer> {
+        let reason = req.reason.as_deref();
+        let refuse =
+            |e: Error| self.settle_and_finish(Call::new("generate_batch", &req.key_id, reason), Err(e));
+        let principal: Principal = match self.verify(req.authorization.as_ref().or(header_token)) {
+            Err(e) => return refuse(e),
+            Ok(_) if req.contexts.is_empty() || req.contexts.len() > MAX_GENERATE_BATCH => {
+                return refuse(Error::InvalidRequest(format!(
+                    "a batch holds 1 to {MAX_GENERATE_BATCH} contexts"
+                )));
+            }
+            Ok(p) => p,
+        };
+        let recipient = match recipient_key(Some(&req.recipient)) {
+            Ok(Some(pk)) => pk,
+            Ok(None) => return refuse(Error::InvalidRequest("recipient is required".into())),
+            Err(e) => return refuse(e),
+        };
+        // every item wraps under the same key: the wraps are counted once, n at a time (§8.4)
+        let shared = BatchKeys::new(req.contexts.iter().map(|_| req.key_id.as_str()));
+        let keys = KeyLoads::Batch(self.store(), &shared);
+        let mut calls = Vec::with_capacity(req.contexts.len());
+        let mut deks = Vec::with_capacity(req.contexts.len());
+        let mut items = Vec::with_capacity(req.contexts.len());
+        let mut failure = None;
+        for context in &req.contexts {
+            let op = KeyOp {
+                name: "generate",
+                key_id: &req.key_id,
+                other_key_id: None,
+                context,
+                recipient: Some(recipient),
+                wrapped_in: &[],
+                roles: WRITER,
+                reason,
+            };
+            let mut encoded = Vec::new();
+            let (call, result) = self.unsigned_key_op(op, Caller::Verified(&principal), |call, _, ctx| {
+                let dek = DataKey::generate()
+                    .map_err(|_| Error::Internal("random number generator failed".into()))?;
+                let (version, wrapped) = self.wrap_primary(keys, &req.key_id, ctx, &dek)?;
+                call.event.key_version = Some(version);
+                call.event.detail = "batch".into();
+                deks.push(dek);
+                encoded = ctx.encode();
+                Ok(KeyAnswer {
+                    key_id: Some(req.key_id.clone()),
+                    key_version: Some(version),
+                    wrapped_key: Some(Bytes(wrapped)),
+                    ..KeyAnswer::default()
+                })
+            });
+            calls.push(call);
+            match result {
+                Ok((answer, _)) => items.push((answer, encoded)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let sealed = match failure {
+            Some(e) => Err(e),
+            None => hpke_p256::seal_batch_to_recipient(recipient, &deks)
+                .map_err(|_| Error::InvalidRequest("recipient.public_key is not a valid P-256 point".into())),
+        };
+        let result = sealed.and_then(|(enc, ciphertexts)| {
+            let mut statement = BatchStatement::new(items.len());
+            let mut out = Vec::with_capacity(items.len());
+            let mut version = 0;
+            for ((answer, ctx), ciphertext) in items.into_iter().zip(ciphertexts) {
+                let wrapped = answer
+                    .wrapped_key
+                    .ok_or_else(|| Error::Internal("an item without a wrapped key".into()))?;
+                version = answer.key_version.unwrap_or(0);
+                let facts = AnswerFacts {
+                    op: "generate",
+                    key_id: &req.key_id,
+                    to_key_id: &req.key_id,
+                    context: &ctx,
+                    recipient,
+                    wrapped_out: &wrapped.0,
+                    key_version: version,
+                    enc: &enc,
+                    ciphertext: &ciphertext,
+                    ..AnswerFacts::default()
+                };
+                statement.answered(&facts.statement());
+                out.push(GeneratedItem {
+                    wrapped_key: wrapped,
+                    ciphertext: Bytes(ciphertext),
+                });
+            }
+            Ok(GenerateBatchAnswer {
+                key_id: req.key_id.clone(),
+                key_version: version,
+                enc: Bytes(enc),
+                items: out,
+                identity_signature: Some(self.identity().sign_statement(&statement.into_bytes())),
+            })
+        });
+        if let Err(e) = &result {
+            // nothing was delivered: every row records the refusal
+            for c in &mut calls {
+                c.settle::<()>(&Err(e.clone()));
+            }
+        }
+        let events: Vec<&AuditEvent> = calls.iter().map(|c| &c.event).collect();
+        self.store()
+            .audit_many(&events)
+            .map_err(|e| Error::Unavailable(format!("audit log: {e}")))?;
+        result
     }
 
     /// `POST /wrap` (§3.3).

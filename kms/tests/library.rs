@@ -499,3 +499,148 @@ async fn serve_gives_an_older_database_its_identity_key() {
     let store = Store::open(&db, load_master_key(&db, None, false).unwrap()).unwrap();
     assert_eq!(*Identity::open(&store, false).unwrap().public_sec1(), public);
 }
+
+fn batch_request(
+    f: &Fixture,
+    kp: &RecipientKeyPair,
+    objects: &[&str],
+) -> keyseal_protocol::GenerateBatchRequest {
+    keyseal_protocol::GenerateBatchRequest {
+        key_id: "acme/default".into(),
+        contexts: objects
+            .iter()
+            .map(|o| {
+                WireContext(vec![
+                    ("tenant".into(), "acme".into()),
+                    ("object".into(), (*o).into()),
+                ])
+            })
+            .collect(),
+        recipient: Recipient {
+            suite: Suite::V1,
+            public_key: Bytes(kp.public_sec1().to_vec()),
+        },
+        authorization: Some(f.writer.clone()),
+        reason: Some("batch test".into()),
+    }
+}
+
+/// `/generate-batch` (PROTOCOL.md §3.2.1): one data key per context in one HPKE context, each
+/// wrapped key bound to its own context, one signature over the batch statement, one audit row
+/// per item; a ciphertext of the batch does not open as a `/generate` answer.
+#[test]
+fn a_generate_batch_seals_one_key_per_context_under_one_signature() {
+    use keyseal_protocol::identity::{AnswerFacts, BatchStatement};
+    let f = fixture();
+    let rows_before = f.service.store().audit_verify().unwrap().rows;
+    let kp = RecipientKeyPair::generate();
+    let objects = ["doc-1", "doc-2", "doc-3"];
+    let req = batch_request(&f, &kp, &objects);
+    let a = f.service.generate_batch(&req, None).unwrap();
+    assert_eq!(a.items.len(), 3);
+    assert_eq!(a.key_id, "acme/default");
+    let dh = kp.diffie_hellman(&a.enc.0).unwrap();
+    let ctx = hpke_p256::batch_context(&dh, &kp.public_sec1(), &a.enc.0).unwrap();
+    let mut statement = BatchStatement::new(3);
+    let mut keys = Vec::new();
+    for (i, (item, wire)) in a.items.iter().zip(&req.contexts).enumerate() {
+        let dek = hpke_p256::open_batch_item(&ctx, i as u32, &item.ciphertext.0).unwrap();
+        // another position does not open (the sequence number and aad bind the index)
+        assert!(hpke_p256::open_batch_item(&ctx, (i as u32 + 1) % 3, &item.ciphertext.0).is_err());
+        let encoded = wire.to_context().unwrap().encode();
+        statement.answered(
+            &AnswerFacts {
+                op: "generate",
+                key_id: "acme/default",
+                to_key_id: "acme/default",
+                context: &encoded,
+                recipient: &kp.public_sec1(),
+                wrapped_out: &item.wrapped_key.0,
+                key_version: a.key_version,
+                enc: &a.enc.0,
+                ciphertext: &item.ciphertext.0,
+                ..AnswerFacts::default()
+            }
+            .statement(),
+        );
+        keys.push(dek.expose_secret().to_vec());
+        // the wrapped key opens to that data key under its own context only
+        let unwrap = |context: &WireContext| {
+            f.service.unwrap(
+                &UnwrapRequest {
+                    key_id: "acme/default".into(),
+                    kind: None,
+                    wrapped_key: item.wrapped_key.clone(),
+                    context: context.clone(),
+                    recipient: None,
+                    authorization: Some(f.writer.clone()),
+                    reason: None,
+                },
+                None,
+            )
+        };
+        let u = unwrap(wire).unwrap();
+        assert_eq!(u.key.unwrap().expose_secret(), dek.expose_secret());
+        assert!(matches!(
+            unwrap(&req.contexts[(i + 1) % 3]),
+            Err(Error::ContextMismatch(_))
+        ));
+    }
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "three different data keys");
+    let sig = a.identity_signature.clone().unwrap();
+    let identity = f.service.identity().public_sec1();
+    keyseal_format::ecdsa_p256::verify(identity, &statement.into_bytes(), &sig.0).unwrap();
+    // a batch ciphertext is not a /generate answer (its own HPKE info)
+    let single = hpke_p256::SealedKey {
+        enc: a.enc.0.clone(),
+        ciphertext: a.items[0].ciphertext.0.clone(),
+    };
+    assert!(hpke_p256::open_from_sender(&kp, &single).is_err());
+    // 3 generate rows (plus the 6 unwraps above)
+    let report = f.service.store().audit_verify().unwrap();
+    assert!(report.problem.is_none());
+    assert_eq!(report.rows, rows_before + 3 + 6);
+}
+
+/// All or nothing: a bad size, a reader's token, a disabled key refuse the whole batch.
+#[test]
+fn a_generate_batch_is_refused_whole() {
+    let f = fixture();
+    let kp = RecipientKeyPair::generate();
+    let empty = batch_request(&f, &kp, &[]);
+    assert!(matches!(
+        f.service.generate_batch(&empty, None),
+        Err(Error::InvalidRequest(_))
+    ));
+    let names: Vec<String> = (0..=keyseal_protocol::MAX_GENERATE_BATCH)
+        .map(|i| format!("doc-{i}"))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let too_many = batch_request(&f, &kp, &refs);
+    assert!(matches!(
+        f.service.generate_batch(&too_many, None),
+        Err(Error::InvalidRequest(_))
+    ));
+    let mut reader = batch_request(&f, &kp, &["a", "b"]);
+    reader.authorization = Some(f.reader.clone());
+    assert!(matches!(
+        f.service.generate_batch(&reader, None),
+        Err(Error::AccessDenied(_))
+    ));
+    let mut bad_recipient = batch_request(&f, &kp, &["a", "b"]);
+    bad_recipient.recipient.public_key = Bytes(vec![4u8; 65]);
+    assert!(matches!(
+        f.service.generate_batch(&bad_recipient, None),
+        Err(Error::InvalidRequest(_))
+    ));
+    f.service
+        .admin(&Actor::cli(), "acme/default", AdminOp::Disable, Some("test"))
+        .unwrap();
+    let disabled = batch_request(&f, &kp, &["a", "b"]);
+    assert!(matches!(
+        f.service.generate_batch(&disabled, None),
+        Err(Error::KeyDisabled { .. })
+    ));
+}

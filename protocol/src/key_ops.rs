@@ -1,4 +1,4 @@
-//! §3.2–§3.5.1: the key operations. Unknown request members are ignored (§2), so these structs
+//! §3.2–§3.5.1: the key operations (and §3.2.1, the optional `/generate-batch`). Unknown request members are ignored (§2), so these structs
 //! do not deny unknown fields.
 
 use alloc::string::String;
@@ -27,6 +27,51 @@ pub struct GenerateRequest {
     /// Free text for the audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The most contexts one `/generate-batch` may carry (§3.2.1).
+pub const MAX_GENERATE_BATCH: usize = 100;
+
+/// §3.2.1 `POST /generate-batch` (OPTIONAL): one data key per context, all under `key_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateBatchRequest {
+    /// The key, `tenant/name`.
+    pub key_id: String,
+    /// One context per data key, 1 to [`MAX_GENERATE_BATCH`].
+    pub contexts: Vec<WireContext>,
+    /// Where to seal the data keys (§6.1): REQUIRED here.
+    pub recipient: Recipient,
+    /// The caller's token (§4); may come as `Authorization: Bearer` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Token>,
+    /// Free text for the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One data key of a `/generate-batch` answer (§3.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedItem {
+    /// The wrapped key, bound to its context.
+    pub wrapped_key: Bytes,
+    /// The data key sealed in the batch's HPKE context: message `i` of the answer's `enc`.
+    pub ciphertext: Bytes,
+}
+
+/// The answer of `/generate-batch` (§3.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateBatchAnswer {
+    /// The key.
+    pub key_id: String,
+    /// The version every item is wrapped under.
+    pub key_version: u32,
+    /// The HPKE encapsulation of the batch (one for all items).
+    pub enc: Bytes,
+    /// One item per context, in order.
+    pub items: Vec<GeneratedItem>,
+    /// The service identity's signature of the batch statement (§6.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_signature: Option<Bytes>,
 }
 
 /// §3.3 `POST /wrap`.

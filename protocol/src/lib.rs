@@ -26,8 +26,9 @@ pub use context::WireContext;
 pub use errors::{ErrorBody, ErrorName};
 pub use hpke::{Recipient, SealedKey, Suite};
 pub use key_ops::{
-    BatchItemAnswer, GenerateRequest, KeyAnswer, RewrapBatchAnswer, RewrapBatchRequest, RewrapItem,
-    RewrapRequest, UnwrapRequest, WrapRequest,
+    BatchItemAnswer, GenerateBatchAnswer, GenerateBatchRequest, GenerateRequest, GeneratedItem, KeyAnswer,
+    MAX_GENERATE_BATCH, RewrapBatchAnswer, RewrapBatchRequest, RewrapItem, RewrapRequest, UnwrapRequest,
+    WrapRequest,
 };
 pub use public_key::PublicKeyJwk;
 pub use status::{HealthAnswer, StatusAnswer};

@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
 use keyseal_protocol::{
-    ErrorBody, ErrorName, GenerateRequest, KeyAnswer, PublicKeyJwk, Recipient, RewrapBatchAnswer,
-    RewrapBatchRequest, SealedKey, StatusAnswer, Suite, UnwrapRequest,
+    ErrorBody, ErrorName, GenerateBatchAnswer, GenerateBatchRequest, GenerateRequest, KeyAnswer,
+    PublicKeyJwk, Recipient, RewrapBatchAnswer, RewrapBatchRequest, SealedKey, StatusAnswer, Suite,
+    UnwrapRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -53,6 +54,26 @@ fn check(label: &str, json: &str) {
             let r: GenerateRequest = parse(label, json);
             assert_eq!(r.recipient.unwrap().public_key.0.len(), 65);
             r.context.to_context().unwrap();
+        }
+        "GenerateBatchRequest" => {
+            let r: GenerateBatchRequest = parse(label, json);
+            assert_eq!(r.recipient.public_key.0.len(), 65);
+            assert!(r.contexts.len() >= 2);
+            for c in &r.contexts {
+                c.to_context().unwrap();
+            }
+        }
+        "GenerateBatchAnswer" => {
+            let a: GenerateBatchAnswer = parse(label, json);
+            assert_eq!(a.enc.0.len(), 65);
+            assert!(a.items.len() >= 2);
+            for i in &a.items {
+                assert_eq!(i.ciphertext.0.len(), 48);
+                assert_eq!(
+                    keyseal_protocol::kms_layout::version(&i.wrapped_key.0),
+                    Some(a.key_version)
+                );
+            }
         }
         "KeyAnswer" => {
             let a: KeyAnswer = parse(label, json);

@@ -2,7 +2,7 @@
 // fault matrix (the harness's fault server in front of the real kms), revocation, and the
 // "nothing lost" run under random faults.
 
-import { assert, eq, show, sleep, randomBytes, uid } from './support.js';
+import { assert, eq, show, sleep, randomBytes, uid, toHex } from './support.js';
 
 export default function register({ test, make, inspect, calls, rejects, E, env, CTX, FAST, fault, control, primary, escrow, results }) {
   test('public-key wrapMode: zero generate calls, hpke-p256 entries, decrypts via unwrap', async () => {
@@ -397,4 +397,46 @@ export default function register({ test, make, inspect, calls, rejects, E, env, 
     eq(ok, done.length, 'decrypted');
     results.notes.nothingLost = `${done.length}/${N} encrypts resolved, ${faults} failed attempts at URL 1, all decrypted`;
   }, Math.max(60_000, (env.nothingLostCount ?? 200) * 150));
+
+  test('per-record contexts in parallel share /generate-batch requests; each object opens under its own context only; a service without the endpoint gets /generate per context', async () => {
+    const N = 24;
+    const run = async (ks, tag = 'rec') => Promise.all(Array.from({ length: N }, (_, i) => ks.encrypt(`record ${i}`, { context: { ...CTX, object: `${tag}-${i}` } })));
+    const events = [];
+    const ks = await make({}, events);
+    const sealed = await run(ks);
+    const batches = calls(events, 'generate_batch', true).length;
+    const singles = calls(events, 'generate', true).length;
+    assert(batches >= 1, `at least one /generate-batch (got ${batches}, and ${singles} /generate)`);
+    assert(batches + singles < N, `fewer requests than encrypts: ${batches} batches + ${singles} singles for ${N}`);
+    const reader = await make({ cache: false, token: () => env.tokens.reader });
+    for (let i = 0; i < N; i++) {
+      eq(await reader.decryptText(sealed[i], { requireContext: { object: `rec-${i}` } }), `record ${i}`, `record ${i}`);
+    }
+    const keys = new Set(await Promise.all(sealed.map(async (m) => toHex((await inspect(m)).entries[0].wrapped))));
+    eq(keys.size, N, 'one data key per record');
+    // the same through a service without the endpoint: one 404, then /generate per context
+    const old = [];
+    const legacy = await make({ keyService: primary([fault('no-generate-batch')]) }, old);
+    const sealed2 = await run(legacy);
+    await run(legacy, 'again');
+    const tried = calls(old, 'generate_batch').length;
+    assert(tried >= 1 && tried <= 2, `the batch is tried by the one or two requests under way when the first 404 arrives, then never (${tried})`);
+    eq(calls(old, 'generate', true).length, 2 * N, 'then one /generate per context');
+    eq(await reader.decryptText(sealed2[5], { requireContext: { object: 'rec-5' } }), 'record 5', 'fallback record');
+  }, 60_000);
+
+  test('/generate-batch with a pinned identity: verified once per batch; a proxy that swaps two items of a genuine answer is refused', async () => {
+    const N = 12;
+    const pinned = (urls) => ({ ...primary(urls), identity: env.identity });
+    const events = [];
+    const ks = await make({ keyService: pinned() }, events);
+    const sealed = await Promise.all(Array.from({ length: N }, (_, i) => ks.encrypt(`p ${i}`, { context: { ...CTX, object: `pin-${i}` } })));
+    assert(calls(events, 'generate_batch', true).length >= 1, 'a verified batch');
+    eq(await ks.decryptText(sealed[7], { requireContext: { object: 'pin-7' } }), 'p 7', 'pinned batch record');
+    const swapped = await make({ keyService: pinned([fault('generate-batch-swap')]) });
+    const results = await Promise.allSettled(Array.from({ length: N }, (_, i) => swapped.encrypt('x', { context: { ...CTX, object: `swap-${i}` } })));
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert(refused.length >= 2, `the swapped batch is refused (${refused.length} refusals)`);
+    for (const r of refused) assert(r.reason instanceof E.IdentityMismatchError, `IDENTITY_MISMATCH, got ${r.reason?.code}: ${r.reason?.message}`);
+  }, 60_000);
 }
