@@ -15,6 +15,13 @@ test: bootstrap
 fuzz: bootstrap
 	@fuzz/run.sh --runs $${FUZZ_RUNS:-10000000}
 
+## test-bundlers: every bundler example (examples/bundlers/: Vite, webpack, Next.js) built by its own tool from
+## the packed package and run in headless Chromium (and Next's Node and Edge runtimes) against a real
+## keyseal-kms. `make test` runs the fast set (Vite, webpack). scripts/bundlers-test.sh; docs/BUILDING.md.
+.PHONY: test-bundlers
+test-bundlers: bootstrap
+	@scripts/bundlers-test.sh vite webpack
+
 ## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
 pkg: bootstrap
 	@pkg-config/build.sh
