@@ -4,7 +4,7 @@
 # page (plus a Web Worker the tool built) runs encrypt → decrypt, a stream and typed errors against
 # a real keyseal-kms in headless Chromium (examples/bundlers/test/run.mjs).
 #
-#   scripts/bundlers-test.sh [TOOL...]     default: vite webpack (the set `make test` runs);
+#   scripts/bundlers-test.sh [TOOL...]     default: vite vite-dev webpack (the set `make test` runs);
 #                                          `make test-bundlers` runs every tool
 #
 # npm installs only when an example's node_modules is missing or its package-lock.json changed;
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=("$@")
-[[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=(vite webpack)
+[[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=(vite vite-dev webpack)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/keyseal-bundlers-run.XXXXXX")
 pidfile="$tmp/pids"
@@ -46,7 +46,7 @@ tgz=$(realpath "$packdir/$tgz")
 tgz_sum=$(sha256sum "$tgz" | cut -d' ' -f1)
 
 for tool in "${TOOLS[@]}"; do
-  d=examples/bundlers/$tool
+  d=examples/bundlers/${tool%-dev}   # vite-dev: the vite example under its dev server
   if [[ ! -f $d/package-lock.json ]]; then
     echo "bundlers: no example $d" >&2
     exit 1

@@ -63,7 +63,7 @@ export async function runChecks(keyseal, kms, where) {
   };
   const context = { tenant: 'acme', object: `bundler-${where}` };
   let ks;
-  await check('KeySeal.create (the bundled .wasm loads)', async () => {
+  await check('KeySeal.create (the .wasm loads)', async () => {
     ks = await keyseal.KeySeal.create({
       keyService: { id: 'acme', urls: [kms.url] },
       keyId: 'acme/default',

@@ -117,6 +117,13 @@ const TOOLS = {
     serve: async (dir, port) => serve(bin(dir, 'vite'), ['preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: dir, url: `http://127.0.0.1:${port}/` }),
     pages: ['/'],
   },
+  // the dev server (no build): Vite pre-bundles keyseal into node_modules/.vite/deps and must still
+  // find the .wasm (no optimizeDeps.exclude needed with Vite 8)
+  'vite-dev': {
+    dir: 'vite',
+    serve: async (dir, port) => serve(bin(dir, 'vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: dir, url: `http://127.0.0.1:${port}/` }),
+    pages: ['/'],
+  },
   webpack: {
     build: (dir) => [bin(dir, 'webpack'), ['--mode', 'production']],
     out: 'dist',
@@ -132,6 +139,7 @@ async function openPage(browser, tool, url) {
   const page = await browser.newPage();
   const errors = [];
   const warnings = [];
+  const wasm = [];
   const onConsole = (where) => (m) => {
     if (m.type() === 'error') errors.push(`${where} console.error: ${m.text()}`);
     if (m.type() === 'warning') warnings.push(`${where} console.warn: ${m.text()}`);
@@ -140,13 +148,16 @@ async function openPage(browser, tool, url) {
   page.on('worker', (w) => { try { w.on('console', onConsole('worker')); } catch { /* older playwright */ } });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+    if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push(`${r.status()} ${r.headers()['content-type']} ${new URL(r.url()).pathname}`);
+  });
   try {
     await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
     await page.waitForFunction(() => window.__keysealChecks, null, { timeout: 120_000 });
     const checks = await page.evaluate(() => window.__keysealChecks);
     await new Promise((r) => setTimeout(r, 300)); // late console messages
-    return { checks, errors, warnings };
+    return { checks, errors, warnings, wasm };
   } finally {
     await page.close();
   }
@@ -154,17 +165,19 @@ async function openPage(browser, tool, url) {
 
 async function testTool(tool, browser, kms, port) {
   const spec = TOOLS[tool];
-  const dir = join(BUNDLERS, tool);
+  const dir = join(BUNDLERS, spec.dir ?? tool);
   const origin = `http://127.0.0.1:${port}`;
-  rmSync(join(dir, spec.out), { recursive: true, force: true });
-  const t0 = Date.now();
-  const [cmd, args] = spec.build(dir);
-  const built = await run(cmd, args, { cwd: dir });
-  const buildSeconds = ((Date.now() - t0) / 1000).toFixed(1);
-  record(tool, `production build (${buildSeconds} s)`, built.code === 0, built.out.slice(-4000));
-  if (built.code !== 0) return;
-  const wasm = findFiles(join(dir, spec.out), (p) => p.endsWith('.wasm'));
-  record(tool, `the build emitted the .wasm as an asset (${wasm.map((p) => p.slice(dir.length + 1)).join(', ') || 'none'})`, wasm.length > 0);
+  if (spec.build) {
+    rmSync(join(dir, spec.out), { recursive: true, force: true });
+    const t0 = Date.now();
+    const [cmd, args] = spec.build(dir);
+    const built = await run(cmd, args, { cwd: dir });
+    const buildSeconds = ((Date.now() - t0) / 1000).toFixed(1);
+    record(tool, `production build (${buildSeconds} s)`, built.code === 0, built.out.slice(-4000));
+    if (built.code !== 0) return;
+    const wasm = findFiles(join(dir, spec.out), (p) => p.endsWith('.wasm'));
+    record(tool, `the build emitted the .wasm as an asset (${wasm.map((p) => p.slice(dir.length + 1)).join(', ') || 'none'})`, wasm.length > 0);
+  }
   let server;
   try {
     server = await spec.serve(dir, port);
@@ -183,6 +196,8 @@ async function testTool(tool, browser, kms, port) {
         continue;
       }
       for (const c of r.checks.results) record(tool, c.name, c.ok, c.detail);
+      record(tool, `page ${path}: the .wasm came as application/wasm (${[...new Set(r.wasm)].join('; ') || 'no .wasm fetched'})`,
+        r.wasm.length > 0 && r.wasm.every((w) => w.startsWith('200 application/wasm ')));
       record(tool, `page ${path}: no console errors`, r.errors.length === 0, r.errors.join('\n'));
       record(tool, `page ${path}: no console warnings`, r.warnings.length === 0, r.warnings.join('\n'));
     }
