@@ -20,7 +20,7 @@ fuzz: bootstrap
 ## keyseal-kms. `make test` runs the fast set (Vite, webpack). scripts/bundlers-test.sh; docs/BUILDING.md.
 .PHONY: test-bundlers
 test-bundlers: bootstrap
-	@scripts/bundlers-test.sh vite vite-dev webpack
+	@scripts/bundlers-test.sh vite vite-dev webpack next
 
 ## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
 pkg: bootstrap

@@ -124,6 +124,15 @@ const TOOLS = {
     serve: async (dir, port) => serve(bin(dir, 'vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: dir, url: `http://127.0.0.1:${port}/` }),
     pages: ['/'],
   },
+  // Next.js (app router, Turbopack): a client component with a worker, a Node route, an Edge route
+  next: {
+    build: (dir) => [bin(dir, 'next'), ['build']],
+    out: '.next',
+    serve: async (dir, port) => serve(bin(dir, 'next'), ['start', '-H', '127.0.0.1', '-p', String(port)], { cwd: dir, url: `http://127.0.0.1:${port}/`, env: { NEXT_TELEMETRY_DISABLED: '1' } }),
+    pages: ['/'],
+    routes: ['/api/node', '/api/edge'],
+    env: { NEXT_TELEMETRY_DISABLED: '1' },
+  },
   webpack: {
     build: (dir) => [bin(dir, 'webpack'), ['--mode', 'production']],
     out: 'dist',
@@ -171,7 +180,7 @@ async function testTool(tool, browser, kms, port) {
     rmSync(join(dir, spec.out), { recursive: true, force: true });
     const t0 = Date.now();
     const [cmd, args] = spec.build(dir);
-    const built = await run(cmd, args, { cwd: dir });
+    const built = await run(cmd, args, { cwd: dir, env: spec.env });
     const buildSeconds = ((Date.now() - t0) / 1000).toFixed(1);
     record(tool, `production build (${buildSeconds} s)`, built.code === 0, built.out.slice(-4000));
     if (built.code !== 0) return;
@@ -186,6 +195,17 @@ async function testTool(tool, browser, kms, port) {
     return;
   }
   try {
+    for (const path of spec.routes ?? []) {
+      const url = `${origin}${path}?kms=${encodeURIComponent(kms.url)}&token=${encodeURIComponent(kms.devToken)}`;
+      try {
+        const r = await fetch(url);
+        const text = await r.text();
+        if (!r.ok) throw new Error(`HTTP ${r.status}: ${text.slice(0, 2000)}`);
+        for (const c of JSON.parse(text).results) record(tool, c.name, c.ok, c.detail);
+      } catch (e) {
+        record(tool, `${path} answered its checks`, false, e.message);
+      }
+    }
     for (const path of spec.pages) {
       const url = `${origin}${path}?kms=${encodeURIComponent(kms.url)}&token=${encodeURIComponent(kms.devToken)}`;
       let r;
@@ -200,6 +220,10 @@ async function testTool(tool, browser, kms, port) {
         r.wasm.length > 0 && r.wasm.every((w) => w.startsWith('200 application/wasm ')));
       record(tool, `page ${path}: no console errors`, r.errors.length === 0, r.errors.join('\n'));
       record(tool, `page ${path}: no console warnings`, r.warnings.length === 0, r.warnings.join('\n'));
+    }
+    if (server.output) {
+      const bad = server.output().split('\n').filter((l) => /error|⨯|warn/i.test(l));
+      record(tool, 'the server logged no errors or warnings', bad.length === 0, bad.join('\n'));
     }
   } finally {
     if (server.child) await stop(server.child);
