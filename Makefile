@@ -17,7 +17,8 @@ fuzz: bootstrap
 
 ## test-bundlers: every bundler example (examples/bundlers/: Vite, webpack, Next.js) built by its own tool from
 ## the packed package and run in headless Chromium (and Next's Node and Edge runtimes) against a real
-## keyseal-kms. `make test` runs the fast set (Vite, webpack). scripts/bundlers-test.sh; docs/BUILDING.md.
+## keyseal-kms. `make test` runs the fast set (Vite build and dev server, webpack; ~12 s warm); this adds
+## Next.js (~35 s warm in all). scripts/bundlers-test.sh; docs/BUILDING.md "Bundler examples".
 .PHONY: test-bundlers
 test-bundlers: bootstrap
 	@scripts/bundlers-test.sh vite vite-dev webpack next
