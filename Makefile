@@ -23,6 +23,12 @@ fuzz: bootstrap
 test-bundlers: bootstrap
 	@scripts/bundlers-test.sh vite vite-dev webpack next
 
+## api-docs: the API reference of js/types/index.d.ts into docs/api/ (TypeDoc; not checked in), and the
+## check that every exported symbol has a doc comment (scripts/api-docs.sh; fails with the list)
+.PHONY: api-docs
+api-docs:
+	@scripts/api-docs.sh
+
 ## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
 pkg: bootstrap
 	@pkg-config/build.sh
