@@ -52,6 +52,9 @@ for tool in "${TOOLS[@]}"; do
     exit 1
   fi
   lock_sum=$(sha256sum "$d/package-lock.json" | cut -d' ' -f1)
+  if [[ -d $d/node_modules && ! -f $d/node_modules/.keyseal-lock.sha256 && $d/node_modules/.package-lock.json -nt $d/package-lock.json ]]; then
+    echo "$lock_sum" >"$d/node_modules/.keyseal-lock.sha256"   # installed by scripts/bootstrap.sh (npm ci)
+  fi
   if [[ ! -d $d/node_modules ]] || [[ "$(cat "$d/node_modules/.keyseal-lock.sha256" 2>/dev/null)" != "$lock_sum" ]]; then
     echo "bundlers: npm ci in $d" >&2
     (cd "$d" && npm ci --no-audit --no-fund >&2)
