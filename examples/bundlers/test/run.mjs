@@ -7,14 +7,15 @@
 // that lists the page's origin. The page runs the checks of shared/checks.js in itself and in a
 // module Web Worker the tool built, and leaves them in window.__keysealChecks.
 //
-// Counted per tool: the build, the .wasm emitted as its own asset, every page/worker check, no
+// Counted per tool: keyseal installed as an unpacked tarball, the build, the .wasm emitted as its own asset, every page/worker check, no
 // console errors (console.error, uncaught errors, failed requests, HTTP errors), no console warnings.
 // Prints `ok`/`FAIL` per check, `TOOL: N passed, M failed` per tool, and last
 // `bundlers: N passed, M failed`. Exit 1 when anything failed or nothing ran.
 // Env: KEYSEAL_KMS_BIN, KEYSEAL_PIDFILE (js/test/support/processes.mjs).
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { mkdtempSync, readFileSync, readdirSync, statSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, lstatSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname, extname, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,6 +177,13 @@ async function testTool(tool, browser, kms, port) {
   const spec = TOOLS[tool];
   const dir = join(BUNDLERS, spec.dir ?? tool);
   const origin = `http://127.0.0.1:${port}`;
+  // the package as users get it: a copy unpacked from the tarball, not a link to pkg/
+  const installed = join(dir, 'node_modules/keyseal');
+  const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
+  const wasmRel = 'dist/keyseal_wasm_bg.wasm';
+  record(tool, 'keyseal installed from the packed tarball (a directory, not a link; the .wasm of pkg/)',
+    existsSync(installed) && !lstatSync(installed).isSymbolicLink() && existsSync(join(installed, wasmRel)) &&
+      sha(join(installed, wasmRel)) === sha(join(BUNDLERS, '../../pkg', wasmRel)));
   if (spec.build) {
     rmSync(join(dir, spec.out), { recursive: true, force: true });
     const t0 = Date.now();
