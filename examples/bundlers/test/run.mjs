@@ -180,10 +180,11 @@ async function testTool(tool, browser, kms, port) {
   // the package as users get it: a copy unpacked from the tarball, not a link to pkg/
   const installed = join(dir, 'node_modules/keyseal');
   const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
-  const wasmRel = 'dist/keyseal_wasm_bg.wasm';
-  record(tool, 'keyseal installed from the packed tarball (a directory, not a link; the .wasm of pkg/)',
-    existsSync(installed) && !lstatSync(installed).isSymbolicLink() && existsSync(join(installed, wasmRel)) &&
-      sha(join(installed, wasmRel)) === sha(join(BUNDLERS, '../../pkg', wasmRel)));
+  const pkgDist = join(BUNDLERS, '../../pkg/dist');
+  const differ = readdirSync(pkgDist).filter((f) => !existsSync(join(installed, 'dist', f)) || sha(join(installed, 'dist', f)) !== sha(join(pkgDist, f)));
+  record(tool, 'keyseal installed from the packed tarball (a directory, not a link; the files of pkg/dist)',
+    existsSync(installed) && !lstatSync(installed).isSymbolicLink() && differ.length === 0,
+    `differs from pkg/dist: ${differ.join(', ')} (remove ${join(dir, 'node_modules')} and run again)`);
   if (spec.build) {
     rmSync(join(dir, spec.out), { recursive: true, force: true });
     const t0 = Date.now();
