@@ -38,11 +38,11 @@ NAME=bundlers
 source scripts/js-prepare.sh >&2
 
 # the package as users get it: npm pack of pkg/
-packdir=$TARGET_DIR/bundlers
+packdir=$(realpath -m "$TARGET_DIR/bundlers")   # CARGO_TARGET_DIR may be absolute or relative
 rm -rf "$packdir"
 mkdir -p "$packdir"
-tgz=$(cd pkg && npm pack --silent --pack-destination "../$packdir" | tail -n 1)
-tgz=$(realpath "$packdir/$tgz")
+tgz=$(cd pkg && npm pack --silent --pack-destination "$packdir" | tail -n 1)
+tgz=$packdir/$tgz
 tgz_sum=$(sha256sum "$tgz" | cut -d' ' -f1)
 
 for tool in "${TOOLS[@]}"; do
