@@ -5,7 +5,8 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 ## test: bootstrap, then every suite (fmt, clippy, native, wasm in Node and headless Chromium, the package,
-## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, fuzz)
+## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, the Vite and webpack
+## bundler examples, fuzz)
 test: bootstrap
 	@scripts/test.sh
 
