@@ -5,7 +5,8 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 ## test: bootstrap, then every suite (fmt, clippy, native, wasm in Node and headless Chromium, the package,
-## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, fuzz)
+## JS in six runtimes, large data, the demo end to end, the edge worker in workerd, the Vite and webpack
+## bundler examples, fuzz)
 test: bootstrap
 	@scripts/test.sh
 
@@ -14,6 +15,20 @@ test: bootstrap
 ## About 30 minutes on 2 cores; `make test` runs each target for 30 s instead (fuzz/run.sh).
 fuzz: bootstrap
 	@fuzz/run.sh --runs $${FUZZ_RUNS:-10000000}
+
+## test-bundlers: every bundler example (examples/bundlers/: Vite, webpack, Next.js) built by its own tool from
+## the packed package and run in headless Chromium (and Next's Node and Edge runtimes) against a real
+## keyseal-kms. `make test` runs the fast set (Vite build and dev server, webpack; ~12 s warm); this adds
+## Next.js (~35 s warm in all). scripts/bundlers-test.sh; docs/BUILDING.md "Bundler examples".
+.PHONY: test-bundlers
+test-bundlers: bootstrap
+	@scripts/bundlers-test.sh vite vite-dev webpack next
+
+## api-docs: the API reference of js/types/index.d.ts into docs/api/ (TypeDoc; not checked in), and the
+## check that every exported symbol has a doc comment (scripts/api-docs.sh; fails with the list)
+.PHONY: api-docs
+api-docs:
+	@scripts/api-docs.sh
 
 ## pkg: build the npm package into pkg/ (cargo release wasm32 → wasm-bindgen → wasm-opt)
 pkg: bootstrap

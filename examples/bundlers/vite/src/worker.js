@@ -1,0 +1,4 @@
+import * as keyseal from 'keyseal';
+import { serveWorker } from '../../shared/app.js';
+
+serveWorker(keyseal);
