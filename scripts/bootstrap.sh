@@ -28,8 +28,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 
 # npm dependencies wherever a package.json is checked in.
-# (pkg-config/package.json is the template of the published package, not a project to install.)
-for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v -e node_modules -e '^pkg-config/' || true); do
+# (pkg-config/package.json is the template of the published package, not a project to install;
+# the Next.js example (~340 MB) and the API-docs tools are installed by their own targets,
+# `make test-bundlers` and `make api-docs`, which `make test` does not run.)
+for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v -e node_modules -e '^pkg-config/' -e '^examples/bundlers/next/' -e '^scripts/api-docs/' || true); do
   d=$(dirname "$pj")
   if [ ! -d "$d/node_modules" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
     say "npm install in $d"
