@@ -1,5 +1,5 @@
 // A route handler on the Edge runtime: GET /api/edge?kms=URL&token=TOKEN runs the checks there.
-import * as keyseal from './keyseal-edge.js';
+import * as keyseal from 'keyseal';
 import { runChecks } from '../../../../shared/checks.js';
 
 export const runtime = 'edge';
