@@ -76,6 +76,8 @@ CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_USE_BROWSER=1 \
   run wasm-chromium cargo test -p keyseal-format -p keyseal --target wasm32-unknown-unknown --tests
 check pkg-build pkg-config/build.sh
 run_plain pkg-check scripts/pkg-check.sh
+# The API reference of js/types/index.d.ts builds (TypeDoc) and every export and member is documented.
+check api-docs scripts/api-docs.sh
 if [ -x scripts/js-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_js scripts/js-test.sh
 fi
