@@ -25,7 +25,8 @@ test-bundlers: bootstrap
 	@scripts/bundlers-test.sh vite vite-dev webpack next
 
 ## api-docs: the API reference of js/types/index.d.ts into docs/api/ (TypeDoc; not checked in), and the
-## check that every exported symbol has a doc comment (scripts/api-docs.sh; fails with the list)
+## check that every exported symbol and member has a doc comment (scripts/api-docs.sh; fails with the list;
+## run by make test)
 .PHONY: api-docs
 api-docs:
 	@scripts/api-docs.sh
