@@ -1,7 +1,4 @@
-//! The keyseal sealed format, version 1 (docs/FORMAT.md): header and wrapped-key entries, the
-//! encryption context, the key schedule with key commitment, STREAM segments, `hpke-p256` entries
-//! and the limits. `no_std` + `alloc`, no I/O, no key-service knowledge: the SDK (`keyseal`), the
-//! reference key service (`keyseal-kms`), the fuzz targets and the vector generator build on it.
+#![doc = include_str!("../README.md")]
 #![no_std]
 
 extern crate alloc;

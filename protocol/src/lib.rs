@@ -1,8 +1,4 @@
-//! The keyseal key-service protocol, version 1 (docs/PROTOCOL.md), as types: one request and one
-//! answer struct per section, used by the SDK's `keyseal` client and by the `keyseal-kms` server
-//! alike, so the two cannot drift. Serialization is serde; `tests/examples.rs` parses every JSON
-//! example of PROTOCOL.md into the type of its section.
-//!
+#![doc = include_str!("../README.md")]
 //! Secrets on the wire (a data key in `/wrap`, a plaintext `key` answer) are [`SecretBytes`], and
 //! tokens are [`Token`]: both zeroize and neither prints in `Debug`.
 #![no_std]
