@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bundler examples (examples/bundlers/<tool>/): each example installs the PACKED package (`npm pack`
 # of pkg/, not a link), is built by its own tool in production mode and served on 127.0.0.1, and its
-# page (plus a Web Worker the tool built) runs encrypt → decrypt, a stream and typed errors against
+# page (plus a Web Worker the tool built; in the Vite build also a Service Worker) runs encrypt → decrypt, a stream and typed errors against
 # a real keyseal-kms in headless Chromium (examples/bundlers/test/run.mjs).
 #
 #   scripts/bundlers-test.sh [TOOL...]     default: vite vite-dev webpack (the set `make test` runs);

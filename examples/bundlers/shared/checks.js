@@ -1,9 +1,9 @@
-// The round trip every bundler example runs, in the page and in a module Web Worker: the example
-// imports `keyseal` (the packed tarball, resolved and bundled by its tool) and hands the module in,
-// so this file itself imports nothing. Each check is one result { name, ok, detail }.
+// The round trip every bundler example runs, in the page and in a module Web Worker (and in a module
+// Service Worker in the Vite build): the example imports `keyseal` (the packed tarball, resolved and
+// bundled by its tool) and hands the module in, so this file itself imports nothing. Each check is one result { name, ok, detail }.
 //
 //   kms:   { url, token } of a running `keyseal-kms serve --dev` that lists the page's origin
-//   where: 'page' | 'worker' (a prefix for the check names)
+//   where: 'page' | 'worker' | 'service worker' (a prefix for the check names)
 
 const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 

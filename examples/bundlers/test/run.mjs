@@ -5,10 +5,12 @@
 // tool's own server where it has one: `vite preview`, `next start`; a static file server for
 // webpack), and the page opened in headless Chromium against a real `keyseal-kms serve --dev`
 // that lists the page's origin. The page runs the checks of shared/checks.js in itself and in a
-// module Web Worker the tool built, and leaves them in window.__keysealChecks.
+// module Web Worker the tool built (and, in Vite's production build, in a module Service Worker),
+// and leaves them in window.__keysealChecks.
 //
 // Counted per tool: keyseal installed as an unpacked tarball, the build, the .wasm emitted as its own asset, every page/worker check, no
-// console errors (console.error, uncaught errors, failed requests, HTTP errors), no console warnings.
+// console errors (console.error, uncaught errors, failed requests, HTTP errors; in the page and its
+// workers, the Service Worker included), no console warnings.
 // Prints `ok`/`FAIL` per check, `TOOL: N passed, M failed` per tool, and last
 // `bundlers: N passed, M failed`. Exit 1 when anything failed or nothing ran.
 // Env: KEYSEAL_KMS_BIN, KEYSEAL_PIDFILE (js/test/support/processes.mjs).
@@ -154,14 +156,23 @@ async function openPage(browser, tool, url) {
     if (m.type() === 'error') errors.push(`${where} console.error: ${m.text()}`);
     if (m.type() === 'warning') warnings.push(`${where} console.warn: ${m.text()}`);
   };
+  const onFailed = (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  const onResponse = (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+    if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push(`${r.status()} ${r.headers()['content-type']} ${new URL(r.url()).pathname}`);
+  };
   page.on('console', onConsole('page'));
   page.on('worker', (w) => { try { w.on('console', onConsole('worker')); } catch { /* older playwright */ } });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
-    if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push(`${r.status()} ${r.headers()['content-type']} ${new URL(r.url()).pathname}`);
-  });
+  page.on('requestfailed', onFailed);
+  page.on('response', onResponse);
+  // a Service Worker's requests (and its console, which Chromium may also show on the page) are
+  // reported on the browser context, a fresh one per page with browser.newPage()
+  const context = page.context();
+  const fromServiceWorker = (w) => !!w && context.serviceWorkers().includes(w);
+  context.on('console', (m) => { if (fromServiceWorker(m.worker())) onConsole('service worker')(m); });
+  context.on('requestfailed', (r) => { if (r.serviceWorker()) onFailed(r); });
+  context.on('response', (r) => { if (r.request().serviceWorker()) onResponse(r); });
   try {
     await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
     await page.waitForFunction(() => window.__keysealChecks, null, { timeout: 120_000 });
