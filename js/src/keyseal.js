@@ -13,6 +13,29 @@ async function call(f) {
   try { return await f(); } catch (e) { throw fromCore(e); }
 }
 
+/** What a misplaced option name most likely meant, per method kind. */
+const MEANT = {
+  open: { context: 'requireContext', sign: 'requireSigned' },
+  seal: { requireContext: 'context', requireSigned: 'sign' },
+};
+
+/**
+ * Refuses option names `method` does not take: a typo, or `context` given to decrypt, which would
+ * otherwise check nothing (the natural mistake for `requireContext`).
+ */
+function known(options, allowed, method, kind) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw new InvalidArgumentError(`${method}: options must be an object`);
+  for (const k of Object.keys(options)) {
+    if (allowed.includes(k)) continue;
+    const meant = MEANT[kind]?.[k];
+    throw new InvalidArgumentError(meant
+      ? `${method}: unknown option '${k}'; did you mean '${meant}'?`
+      : `${method}: unknown option '${k}' (it takes ${allowed.map((a) => `'${a}'`).join(', ')})`);
+  }
+  return options;
+}
+
 function callSync(f) {
   try { return f(); } catch (e) { throw fromCore(e); }
 }
@@ -61,7 +84,8 @@ export function createApi(loadWasm, platform = {}) {
      * Seals bytes or a string under `context`. `sign: true` makes a signed message (FORMAT.md
      * §6.5): only a principal allowed to generate data keys can make one that verifies.
      */
-    async encrypt(data, { context, sign = false } = {}) {
+    async encrypt(data, options) {
+      const { context, sign = false } = known(options, ['context', 'sign'], 'encrypt', 'seal');
       const bytes = toBytes(data, 'data');
       return call(() => this.#core.encrypt(bytes, context, sign === true));
     }
@@ -71,7 +95,8 @@ export function createApi(loadWasm, platform = {}) {
      * message's signature is always verified; `requireSigned: true` refuses any other
      * (DowngradeRefusedError) and public-key entries.
      */
-    async decrypt(sealed, { requireContext, requireSigned = false } = {}) {
+    async decrypt(sealed, options) {
+      const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
       const bytes = toBytes(sealed, 'sealed');
       return call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
     }
@@ -87,7 +112,8 @@ export function createApi(loadWasm, platform = {}) {
      * into one message: the header first, then each segment as it completes, the last one on
      * close. Memory is O(segment size + chunk). `onProgress({ plaintextBytes, sealedBytes })`.
      */
-    encryptStream({ context, sign = false, onProgress } = {}) {
+    encryptStream(options) {
+      const { context, sign = false, onProgress } = known(options, ['context', 'sign', 'onProgress'], 'encryptStream', 'seal');
       callSync(() => this.#wasm.checkContext(context, 'context'));
       return encryptStream(this.#core, context, sign === true, onProgress);
     }
@@ -102,7 +128,8 @@ export function createApi(loadWasm, platform = {}) {
      * end unless the signature verifies, so writer authenticity holds only for a stream that
      * ended without error. `requireSigned: true` refuses an unsigned message.
      */
-    decryptStream({ requireContext, requireSigned = false, onProgress } = {}) {
+    decryptStream(options) {
+      const { requireContext, requireSigned = false, onProgress } = known(options, ['requireContext', 'requireSigned', 'onProgress'], 'decryptStream', 'open');
       callSync(() => this.#wasm.checkContext(requireContext, 'requireContext'));
       return decryptStream(this.#core, requireContext, requireSigned === true, onProgress);
     }
@@ -114,7 +141,8 @@ export function createApi(loadWasm, platform = {}) {
      * end) }` or a reader function `(start, end) => bytes` plus `options.size`; `end` is exclusive
      * and a read must return exactly `end − start` bytes (e.g. HTTP `Range: bytes=start-(end−1)`).
      */
-    async decryptRange(source, { offset = 0, length, size, requireContext, requireSigned } = {}) {
+    async decryptRange(source, options) {
+      const { offset = 0, length, size, requireContext, requireSigned } = known(options, ['offset', 'length', 'size', 'requireContext', 'requireSigned'], 'decryptRange', 'open');
       if (requireSigned) {
         throw new InvalidArgumentError('a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
       }

@@ -19,6 +19,32 @@ export default function register({ test, make, inspect, KeySeal, rejects, E, env
     await rejects(() => ks.decryptText(sealed), E.InvalidArgumentError, 'decryptText of non-UTF-8');
   });
 
+  test('misplaced options are refused, not ignored: decrypt(sealed, { context }) would check nothing', async () => {
+    const ks = await make();
+    const sealed = await ks.encrypt('for acme only', { context: CTX });
+    const wrong = { ...CTX, tenant: 'globex' };
+    // the mistake: `context` where `requireContext` is meant (it used to open without checking)
+    let e = await rejects(() => ks.decrypt(sealed, { context: wrong }), E.InvalidArgumentError, 'decrypt { context }');
+    assert(/requireContext/.test(e.message), e.message);
+    e = await rejects(() => ks.decryptText(sealed, { context: CTX }), E.InvalidArgumentError, 'decryptText { context }');
+    assert(/requireContext/.test(e.message), e.message);
+    e = await rejects(() => ks.decryptRange(sealed, { context: CTX }), E.InvalidArgumentError, 'decryptRange { context }');
+    assert(/requireContext/.test(e.message), e.message);
+    let threw = null;
+    try { ks.decryptStream({ context: CTX }); } catch (x) { threw = x; }
+    assert(threw instanceof E.InvalidArgumentError && /requireContext/.test(threw.message), `decryptStream { context }: ${threw}`);
+    e = await rejects(() => ks.encrypt('x', { requireContext: CTX }), E.InvalidArgumentError, 'encrypt { requireContext }');
+    assert(/'context'/.test(e.message), e.message);
+    threw = null;
+    try { ks.encryptStream({ contxt: CTX }); } catch (x) { threw = x; }
+    assert(threw instanceof E.InvalidArgumentError && /contxt/.test(threw.message), `encryptStream typo: ${threw}`);
+    e = await rejects(() => ks.decrypt(sealed, { requireSigned: false, strict: true }), E.InvalidArgumentError, 'decrypt typo');
+    assert(/'strict'/.test(e.message), e.message);
+    // the right options still work, and the right one checks
+    eq(await ks.decryptText(sealed, { requireContext: CTX }), 'for acme only', 'requireContext');
+    await rejects(() => ks.decrypt(sealed, { requireContext: wrong }), E.ContextMismatchError, 'requireContext checks');
+  });
+
   // -------------------------------------------------------------------------------------------
   // authorization and context
 
