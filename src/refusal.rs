@@ -39,18 +39,32 @@ fn kind_of_status(status: u16) -> KeyServiceErrorKind {
     }
 }
 
+/// A 404 that is not about a key (`KeyNotFound`) usually means a base URL without its `/v1`.
+fn hint_404(status: u16) -> &'static str {
+    if status == 404 {
+        " (is the URL the key service's base URL, ending in /v1?)"
+    } else {
+        ""
+    }
+}
+
 /// PROTOCOL.md §5: an error body (or a whole `/rewrap-batch` item) as an SDK error.
 pub(crate) fn refusal_of(status: u16, body: Option<&ErrorBody>) -> (Error, Option<f64>) {
     match body {
         Some(b) => {
             let kind = b.name().map_or_else(|| kind_of_status(status), kind_of);
-            let e = Error::key_service(kind, format!("{}: {}", b.error, b.message));
+            let hint = if kind == KeyServiceErrorKind::Protocol {
+                hint_404(status)
+            } else {
+                ""
+            };
+            let e = Error::key_service(kind, format!("{}: {}{hint}", b.error, b.message));
             (e, b.disabled_at.map(|t| t as f64))
         }
         None => (
             Error::key_service(
                 kind_of_status(status),
-                format!("HTTP {status} without a protocol error body"),
+                format!("HTTP {status} without a protocol error body{}", hint_404(status)),
             ),
             None,
         ),

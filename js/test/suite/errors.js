@@ -19,7 +19,7 @@ export default function register({ test, make, inspect, KeySeal, rejects, E, env
     await rejects(() => ks.decryptText(sealed), E.InvalidArgumentError, 'decryptText of non-UTF-8');
   });
 
-  test('misplaced options are refused, not ignored: decrypt(sealed, { context }) would check nothing', async () => {
+  test('misplaced options are refused, not ignored: decrypt(sealed, { context }) would check nothing; a base URL without /v1 is named in the error', async () => {
     const ks = await make();
     const sealed = await ks.encrypt('for acme only', { context: CTX });
     const wrong = { ...CTX, tenant: 'globex' };
@@ -40,6 +40,10 @@ export default function register({ test, make, inspect, KeySeal, rejects, E, env
     assert(threw instanceof E.InvalidArgumentError && /contxt/.test(threw.message), `encryptStream typo: ${threw}`);
     e = await rejects(() => ks.decrypt(sealed, { requireSigned: false, strict: true }), E.InvalidArgumentError, 'decrypt typo');
     assert(/'strict'/.test(e.message), e.message);
+    // a base URL without its /v1: the 404 says what to check
+    const noV1 = await make({ keyService: { id: 'acme', urls: [env.kmsUrl.replace(/\/v1\/?$/, '')] }, retry: { maxRounds: 1 } });
+    e = await rejects(() => noV1.encrypt('x', { context: CTX }), E.ProtocolError, 'base URL without /v1');
+    assert(/ending in \/v1/.test(e.message), e.message);
     // the right options still work, and the right one checks
     eq(await ks.decryptText(sealed, { requireContext: CTX }), 'for acme only', 'requireContext');
     await rejects(() => ks.decrypt(sealed, { requireContext: wrong }), E.ContextMismatchError, 'requireContext checks');
