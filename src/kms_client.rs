@@ -106,6 +106,21 @@ async fn data_key_of(
     }
 }
 
+/// Whether a service answered that it lacks an optional endpoint (`/rewrap-batch`,
+/// `/generate-batch`): 404 or 405 without a refusal the protocol names.
+fn endpoint_missing(e: &CallError) -> bool {
+    matches!(
+        e,
+        CallError {
+            status: Some(404 | 405),
+            error: Error::KeyService {
+                kind: KeyServiceErrorKind::Protocol,
+                ..
+            },
+        }
+    )
+}
+
 fn wrapped_of(a: KeyAnswer) -> Result<Vec<u8>, Error> {
     a.wrapped_key
         .map(|w| w.0)
@@ -426,14 +441,7 @@ impl KeyService for KmsClient {
                 }
                 // A service without the endpoint (it is optional, PROTOCOL.md §3.2.1): one
                 // `/generate` per context from now on.
-                Err(CallError {
-                    status: Some(404 | 405),
-                    error:
-                        Error::KeyService {
-                            kind: KeyServiceErrorKind::Protocol,
-                            ..
-                        },
-                }) => {
+                Err(e) if endpoint_missing(&e) => {
                     self.generate_batch_supported.set(false);
                     generate_one_by_one(self, key_id, contexts).await
                 }
@@ -564,14 +572,7 @@ impl KeyService for KmsClient {
                 Ok(bytes) => batch_answers(&bytes, questions, self.identity.as_ref()).await,
                 // A service without the endpoint (PROTOCOL.md §3.5.1: it is optional): ask one by
                 // one from now on.
-                Err(CallError {
-                    status: Some(404 | 405),
-                    error:
-                        Error::KeyService {
-                            kind: KeyServiceErrorKind::Protocol,
-                            ..
-                        },
-                }) => {
+                Err(e) if endpoint_missing(&e) => {
                     self.batch_supported.set(false);
                     rewrap_one_by_one(self, questions).await
                 }

@@ -16,8 +16,7 @@ use keyseal::{EphemeralKey, Error, KeyServiceErrorKind, P256Engine, RustP256};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    CryptoKey, CryptoKeyPair, EcKeyGenParams, EcKeyImportParams, EcdhKeyDeriveParams, EcdsaParams,
-    SubtleCrypto,
+    CryptoKey, CryptoKeyPair, EcKeyGenParams, EcKeyImportParams, EcdhKeyDeriveParams, SubtleCrypto,
 };
 use zeroize::Zeroizing;
 
@@ -117,18 +116,9 @@ impl PlatformP256 {
             Backend::Subtle(s) => s,
             Backend::Node(n) => return n.ecdsa_verify(public_sec1, message, signature),
         };
-        let usages = Array::of1(&"verify".into());
-        let key: CryptoKey = JsFuture::from(subtle.import_key_with_object(
-            "raw",
-            &Uint8Array::from(public_sec1),
-            &named("ECDSA"),
-            false,
-            &usages,
-        )?)
-        .await?
-        .unchecked_into();
+        let key = crate::signing::verifying_key(subtle, public_sec1).await?;
         let ok = JsFuture::from(subtle.verify_with_object_and_u8_array_and_u8_array(
-            &EcdsaParams::new("ECDSA", &"SHA-256".into()),
+            &crate::signing::ecdsa(),
             &key,
             signature,
             message,

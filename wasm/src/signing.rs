@@ -16,7 +16,8 @@ fn platform_error(_: JsValue) -> JsValue {
     coded("INTERNAL", "the platform's ECDSA or SHA-256 failed")
 }
 
-fn ecdsa() -> EcdsaParams {
+/// ECDSA with SHA-256, as both the format's signatures and the service identity use it.
+pub(crate) fn ecdsa() -> EcdsaParams {
     EcdsaParams::new("ECDSA", &"SHA-256".into())
 }
 
@@ -80,6 +81,19 @@ impl WebSigner {
     }
 }
 
+/// An ECDSA P-256 public key (uncompressed SEC1) imported for `verify`; the platform's error as is.
+pub(crate) async fn verifying_key(subtle: &SubtleCrypto, public_sec1: &[u8]) -> Result<CryptoKey, JsValue> {
+    let params = EcKeyImportParams::new("ECDSA");
+    params.set_named_curve("P-256");
+    let usages = Array::of1(&"verify".into());
+    let raw = Uint8Array::from(public_sec1);
+    Ok(
+        JsFuture::from(subtle.import_key_with_object("raw", &raw, &params, false, &usages)?)
+            .await?
+            .unchecked_into(),
+    )
+}
+
 /// Whether `signature` verifies over the chain's statement under `verification_key`.
 pub(crate) async fn verify(
     subtle: &SubtleCrypto,
@@ -87,14 +101,9 @@ pub(crate) async fn verify(
     chain: &SignatureChain,
     signature: &Uint8Array,
 ) -> Result<bool, JsValue> {
-    let params = EcKeyImportParams::new("ECDSA");
-    params.set_named_curve("P-256");
-    let usages = Array::of1(&"verify".into());
-    let vk = Uint8Array::from(&verification_key[..]);
-    let key: CryptoKey = JsFuture::from(subtle.import_key_with_object("raw", &vk, &params, false, &usages)?)
+    let key = verifying_key(subtle, verification_key)
         .await
-        .map_err(platform_error)?
-        .unchecked_into();
+        .map_err(platform_error)?;
     let statement = Uint8Array::from(&chain.statement()[..]);
     let ok = JsFuture::from(subtle.verify_with_object_and_js_u8_array_and_js_u8_array(
         &ecdsa(),
