@@ -58,9 +58,41 @@ async function put(request, { env, caller, id, key, context }) {
   const ks = await keysealFor(env, caller, `edge-worker PUT ${key}`);
   let plaintextBytes = 0;
   const body = request.body ?? new ReadableStream({ start: (c) => c.close() });
-  const sealed = body.pipeThrough(ks.encryptStream({ context, onProgress: (p) => { plaintextBytes = p.plaintextBytes; } }));
-  const stored = await putStream(env.BUCKET, key, sealed, { httpMetadata: { contentType: 'application/vnd.keyseal' } });
+  // preventCancel: on a failure before the body was read (key service down: no data key for the
+  // header), the body is drained below so the client gets the error answer, not a reset connection
+  const sealed = body.pipeThrough(ks.encryptStream({ context, onProgress: (p) => { plaintextBytes = p.plaintextBytes; } }), { preventCancel: true });
+  let stored;
+  try {
+    stored = await putStream(env.BUCKET, key, sealed, { httpMetadata: { contentType: 'application/vnd.keyseal' } });
+  } catch (e) {
+    await drain(body, DRAIN_LIMIT);
+    throw e;
+  }
   return Response.json({ id, tenant: caller.tenant, plaintextLength: plaintextBytes, sealedLength: stored.size, etag: stored.etag }, { status: 201 });
+}
+
+/** Most request-body bytes a failed PUT reads and drops before answering; beyond, the body is cancelled. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Reads and drops what the client is still sending (up to `limit` bytes, then cancels), once the
+ * pipe into the failed encrypt stream has let go of the body (it does so asynchronously).
+ */
+async function drain(body, limit) {
+  let reader;
+  for (let i = 0; !reader && i < 50; i++) {
+    try { reader = body.getReader(); } catch { await new Promise((r) => setTimeout(r, 0)); }
+  }
+  if (!reader) return;
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      n += value.byteLength;
+      if (n > limit) { await reader.cancel(); return; }
+    }
+  } catch { /* the client went away */ }
 }
 
 /** Response headers describing a sealed object (`x-keyseal-*`); no secrets in them. */
