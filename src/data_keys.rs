@@ -32,6 +32,17 @@ fn try_next_entry(e: &Error) -> bool {
 }
 
 impl KeySeal {
+    /// The primary's key id for new data keys; a decrypt-only instance has none (DESIGN.md
+    /// "Decrypt-only instances").
+    pub(crate) fn encrypt_key_id(&self) -> Result<&str, Error> {
+        match self.services[0].key_id.as_str() {
+            "" => Err(Error::invalid(
+                "this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt",
+            )),
+            k => Ok(k),
+        }
+    }
+
     async fn public_key(&self, b: &ServiceBinding) -> Result<(u32, Vec<u8>), Error> {
         let k = (String::from(b.service.id()), b.key_id.clone());
         let now = self.clock.now_ms();
@@ -57,6 +68,7 @@ impl KeySeal {
         len: Option<u64>,
     ) -> Result<(DataKey, Vec<WrappedKeyEntry>), Error> {
         let primary = &self.services[0];
+        self.encrypt_key_id()?;
         let ctx = context.encode();
         if let Some(len) = len {
             let now = self.clock.now_ms();

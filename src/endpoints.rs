@@ -124,8 +124,16 @@ impl Endpoints {
         }
     }
 
-    /// One call with the whole policy: the 2xx body, or the error that ended it.
+    /// One call with the whole policy: the 2xx body, or the error that ended it (with its
+    /// [`crate::CallOrigin`]: this service, the op and the status).
     pub(crate) async fn call(&self, call: &Call<'_>) -> Result<Vec<u8>, CallError> {
+        self.call_all_urls(call).await.map_err(|e| CallError {
+            status: e.status,
+            error: e.error.from_call(&self.service, call.op, e.status),
+        })
+    }
+
+    async fn call_all_urls(&self, call: &Call<'_>) -> Result<Vec<u8>, CallError> {
         let deadline = self.clock.now_ms() + self.policy.deadline_ms as f64;
         let mut last = unavailable("no key-service URL could be tried".into());
         let mut attempts = 0u32;

@@ -20,6 +20,8 @@ pub enum Error {
         kind: KeyServiceErrorKind,
         /// Text from the key service or transport, never containing key material.
         message: String,
+        /// Which service, operation and answer the failure came from, when it came from a call.
+        origin: Option<CallOrigin>,
     },
     /// The reader requires a signed message (suite 2) and this one is not (FORMAT.md §6.5): a
     /// downgrade, refused before any key service is asked.
@@ -36,6 +38,20 @@ pub enum Error {
 }
 
 pub use keyseal_format::Error as FormatError;
+
+/// Where a key-service failure came from: the structured facts behind its message (they reach
+/// JavaScript as the error's `service`, `op` and `status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOrigin {
+    /// The key service's id (`keyService.id`).
+    pub service: String,
+    /// The operation: `generate`, `generate_batch`, `wrap`, `unwrap`, `rewrap`, `rewrap_batch` or
+    /// `public_key`.
+    pub op: &'static str,
+    /// The HTTP status of the answer that ended the call; `None` when none arrived (network
+    /// failure, timeout, open circuits).
+    pub status: Option<u16>,
+}
 
 /// Why a key-service call failed, mirroring the protocol's error names (PROTOCOL.md §5).
 #[non_exhaustive]
@@ -128,7 +144,44 @@ impl Error {
         Self::KeyService {
             kind,
             message: message.into(),
+            origin: None,
         }
+    }
+
+    /// Whether trying the same call again later may succeed: the service was unreachable, slow
+    /// or throttling (`KMS_UNAVAILABLE`, `TIMEOUT`, `THROTTLED`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::KeyService {
+                kind: KeyServiceErrorKind::Unavailable
+                    | KeyServiceErrorKind::Timeout
+                    | KeyServiceErrorKind::Throttled,
+                ..
+            }
+        )
+    }
+
+    /// The call a key-service failure came from, if any.
+    pub fn origin(&self) -> Option<&CallOrigin> {
+        match self {
+            Self::KeyService { origin, .. } => origin.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Records where a key-service failure came from (kept when already set).
+    pub(crate) fn from_call(mut self, service: &str, op: &'static str, status: Option<u16>) -> Self {
+        if let Self::KeyService { origin, .. } = &mut self
+            && origin.is_none()
+        {
+            *origin = Some(CallOrigin {
+                service: service.into(),
+                op,
+                status,
+            });
+        }
+        self
     }
 
     /// The opaque authentication failure.

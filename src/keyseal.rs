@@ -39,7 +39,9 @@ pub enum WrapMode {
 pub struct ServiceBinding {
     /// The client (its `id()` is the entry's `key_service_id`).
     pub service: Rc<dyn KeyService>,
-    /// The key id new entries are wrapped under at this service.
+    /// The key id new entries are wrapped under at this service, and the one its entries are
+    /// read under (with [`DecryptPolicy::allow_key_ids`]). Empty for the primary of a decrypt-only
+    /// instance: encrypt and rewraps without a target then fail with `INVALID_ARGUMENT`.
     pub key_id: String,
 }
 

@@ -44,7 +44,7 @@ pub use keyseal_protocol as protocol;
 
 pub use cache::CacheConfig;
 pub use decrypt_policy::DecryptPolicy;
-pub use error::{ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
+pub use error::{CallOrigin, ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
 pub use events::{Event, Observer};
 pub use external::ExternalJob;
 pub use inspect::{EntryInfo, HeaderInfo, WrappedBytes, inspect};

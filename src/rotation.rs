@@ -12,8 +12,12 @@ use crate::{EncryptionContext, EntryKind, Header, Rewrapped, WrappedKeyEntry, re
 
 impl KeySeal {
     /// The key id the primary service's entries end up under: `to_key_id` or the configured one.
-    fn rewrap_target<'a>(&'a self, to_key_id: Option<&'a str>) -> &'a str {
-        to_key_id.unwrap_or(&self.services[0].key_id)
+    /// A decrypt-only instance (no key id for the primary) must be told the target.
+    fn rewrap_target<'a>(&'a self, to_key_id: Option<&'a str>) -> Result<&'a str, Error> {
+        match to_key_id {
+            Some(t) => Ok(t),
+            None => self.encrypt_key_id(),
+        }
     }
 
     /// The newest (primary) version of the rewrap target at the primary service, read fresh from
@@ -23,7 +27,7 @@ impl KeySeal {
     pub async fn newest_version(&self, to_key_id: Option<&str>) -> Result<u32, Error> {
         self.rewrap_memo.borrow_mut().purge(None);
         let b = &self.services[0];
-        let target = self.rewrap_target(to_key_id);
+        let target = self.rewrap_target(to_key_id)?;
         let info = b
             .service
             .public_key(target)
@@ -45,7 +49,7 @@ impl KeySeal {
     ) -> Result<bool, Error> {
         let (header, _) = Header::parse(header_prefix)?;
         let primary = self.services[0].service.id();
-        let target = self.rewrap_target(to_key_id);
+        let target = self.rewrap_target(to_key_id)?;
         Ok(header
             .entries()
             .iter()

@@ -67,10 +67,7 @@ impl VersionedKms {
 
 fn open(wrapped: &[u8]) -> Result<DataKey, Error> {
     if wrapped.len() != 97 {
-        return Err(Error::KeyService {
-            kind: KeyServiceErrorKind::InvalidCiphertext,
-            message: "bad".into(),
-        });
+        return Err(Error::key_service(KeyServiceErrorKind::InvalidCiphertext, "bad"));
     }
     Ok(DataKey::from_bytes(&wrapped[65..])?)
 }

@@ -430,7 +430,9 @@ fn check_prefix(prefix: &[u8]) -> Result<usize, Error> {
 /// FORMAT.md §8: a segment size must be 64 … 16 MiB.
 pub fn check_segment_size(s: u32) -> Result<(), Error> {
     if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&s) {
-        return Err(Error::limit("segment size"));
+        return Err(Error::limit(
+            "segment size must be 64 … 16777216 bytes (FORMAT.md §8)",
+        ));
     }
     Ok(())
 }

@@ -1,13 +1,24 @@
 // Errors thrown by keyseal: one class per stable code, all subclasses of KeySealError.
 // The same codes in every runtime (they come from the Rust core's Error::code()).
 
+/** Codes of failures that may succeed when the same call is tried again later. */
+const RETRYABLE = new Set(['KMS_UNAVAILABLE', 'TIMEOUT', 'THROTTLED']);
+
 export class KeySealError extends Error {
   /** @type {string} */
   static code = 'INTERNAL';
-  constructor(message, options) {
+  /**
+   * `details`: the structured facts behind the message, where they apply (jose-style): `service`,
+   * `op` and `status` of a key-service failure, `contextKey` of a context mismatch.
+   */
+  constructor(message, options, details) {
     super(message, options);
     this.name = this.constructor.name;
     this.code = this.constructor.code;
+    this.retryable = details?.retryable ?? RETRYABLE.has(this.code);
+    for (const k of ['service', 'op', 'status', 'contextKey']) {
+      if (details && details[k] !== undefined) this[k] = details[k];
+    }
   }
 }
 
@@ -35,22 +46,12 @@ export const DowngradeRefusedError = make('DowngradeRefusedError', 'DOWNGRADE_RE
 export const NoUsableEntryError = make('NoUsableEntryError', 'NO_USABLE_ENTRY');
 export const IdentityMismatchError = make('IdentityMismatchError', 'IDENTITY_MISMATCH');
 
-const BY_CODE = Object.fromEntries(
-  [
-    DecryptionFailedError, InvalidFormatError, UnsupportedVersionError, UnsupportedSuiteError,
-    LimitExceededError, ContextMismatchError, InvalidArgumentError, RandomUnavailableError,
-    AccessDeniedError, KeyDisabledError, KeyNotFoundError, ThrottledError, KmsUnavailableError,
-    TimeoutError, ProtocolError, DowngradeRefusedError, NoUsableEntryError, IdentityMismatchError,
-  ].map((C) => [C.code, C]),
-);
+const CLASSES = [
+  DecryptionFailedError, InvalidFormatError, UnsupportedVersionError, UnsupportedSuiteError,
+  LimitExceededError, ContextMismatchError, InvalidArgumentError, RandomUnavailableError,
+  AccessDeniedError, KeyDisabledError, KeyNotFoundError, ThrottledError, KmsUnavailableError,
+  TimeoutError, ProtocolError, DowngradeRefusedError, NoUsableEntryError, IdentityMismatchError,
+];
 
 /** Every code a KeySealError can carry. */
-export const ERROR_CODES = Object.freeze([...Object.keys(BY_CODE), 'INTERNAL']);
-
-/** Turns an error from the wasm core (an Error with `code`) into the matching subclass. */
-export function fromCore(e) {
-  if (e instanceof KeySealError) return e;
-  const C = (e && BY_CODE[e.code]) || KeySealError;
-  const message = e && e.message ? e.message : String(e);
-  return new C(message, { cause: e });
-}
+export const ERROR_CODES = Object.freeze([...CLASSES.map((C) => C.code), 'INTERNAL']);

@@ -1,7 +1,9 @@
 // The KeySeal API, independent of how the wasm module is loaded (each runtime's entry supplies
 // `loadWasm`, and the Node entry its node:crypto engine). The Rust core does the work — options,
 // engines, formats; this file converts inputs, wires streams and maps errors to classes.
-import { InvalidArgumentError, fromCore } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
+import { fromCore } from './from-core.js';
+import { checkCreateOptions, known } from './options.js';
 import { toBytes, isBytes } from './bytes.js';
 import { rangeSource, readHeader, nonNegInt } from './sources.js';
 import { encryptStream, decryptStream } from './streams.js';
@@ -11,29 +13,6 @@ const dec = new TextDecoder('utf-8', { fatal: true });
 
 async function call(f) {
   try { return await f(); } catch (e) { throw fromCore(e); }
-}
-
-/** What a misplaced option name most likely meant, per method kind. */
-const MEANT = {
-  open: { context: 'requireContext', sign: 'requireSigned' },
-  seal: { requireContext: 'context', requireSigned: 'sign' },
-};
-
-/**
- * Refuses option names `method` does not take: a typo, or `context` given to decrypt, which would
- * otherwise check nothing (the natural mistake for `requireContext`).
- */
-function known(options, allowed, method, kind) {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object') throw new InvalidArgumentError(`${method}: options must be an object`);
-  for (const k of Object.keys(options)) {
-    if (allowed.includes(k)) continue;
-    const meant = MEANT[kind]?.[k];
-    throw new InvalidArgumentError(meant
-      ? `${method}: unknown option '${k}'; did you mean '${meant}'?`
-      : `${method}: unknown option '${k}' (it takes ${allowed.map((a) => `'${a}'`).join(', ')})`);
-  }
-  return options;
 }
 
 function callSync(f) {
@@ -61,6 +40,7 @@ export function createApi(loadWasm, platform = {}) {
     static async create(options) {
       const wasm = await wasmNow();
       if (!options || typeof options !== 'object') throw new InvalidArgumentError('options are required');
+      checkCreateOptions(options);
       return callSync(() => new KeySeal(CREATE, new wasm.KeySealCore(options, platform.nodeCipher, platform.nodeHttp), wasm));
     }
 
@@ -99,6 +79,17 @@ export function createApi(loadWasm, platform = {}) {
       const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
       const bytes = toBytes(sealed, 'sealed');
       return call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
+    }
+
+    /**
+     * Like decrypt, and also resolves to the header facts of the message that opened (context,
+     * key ids and versions, as `inspect` gives them): `{ plaintext, header }`.
+     */
+    async decryptWithHeader(sealed, options) {
+      const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decryptWithHeader', 'open');
+      const bytes = toBytes(sealed, 'sealed');
+      const plaintext = await call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
+      return { plaintext, header: callSync(() => this.#core.inspect(bytes, undefined)) };
     }
 
     /** Like decrypt, then UTF-8 decodes (fails on invalid UTF-8). */
@@ -171,7 +162,8 @@ export function createApi(loadWasm, platform = {}) {
      * source `decryptRange` accepts. Resolves to `{ header, bodyOffset }`: the new object is
      * `header ‖ old.subarray(bodyOffset)`.
      */
-    async rewrap(sealedOrHeader, { toKeyId, size } = {}) {
+    async rewrap(sealedOrHeader, options) {
+      const { toKeyId, size } = known(options, ['toKeyId', 'size'], 'rewrap');
       if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('toKeyId must be a key id');
       return call(async () => {
         const header = isBytes(sealedOrHeader) ? toBytes(sealedOrHeader, 'header') : await readHeader(this.#wasm, rangeSource(sealedOrHeader, size));
@@ -190,10 +182,12 @@ export function createApi(loadWasm, platform = {}) {
     }
 
     /**
-     * Header facts (no secrets, no key-service call). `sealedLength`: the whole message's length
-     * when `sealed` is only its first bytes, so `plaintextLen` is known without the body.
+     * Header facts (no secrets, no key-service call), key versions as this instance's services
+     * read them. `sealedLength`: the whole message's length when `sealed` is only its first
+     * bytes, so `plaintextLen` is known without the body. Async like the top-level `inspect`.
      */
-    inspect(sealed, { sealedLength } = {}) {
+    async inspect(sealed, options) {
+      const { sealedLength } = known(options, ['sealedLength'], 'inspect');
       const bytes = toBytes(sealed, 'sealed');
       return callSync(() => this.#core.inspect(bytes, sealedLength));
     }
@@ -218,7 +212,8 @@ export function createApi(loadWasm, platform = {}) {
    * Header facts of a sealed message (or its first bytes), without a KeySeal instance.
    * `sealedLength`: the whole message's length when `sealed` is only its first bytes.
    */
-  async function inspect(sealed, { sealedLength } = {}) {
+  async function inspect(sealed, options) {
+    const { sealedLength } = known(options, ['sealedLength'], 'inspect');
     const wasm = await wasmNow();
     const bytes = toBytes(sealed, 'sealed');
     return callSync(() => wasm.inspect(bytes, sealedLength));
@@ -237,7 +232,8 @@ export function createApi(loadWasm, platform = {}) {
   /** Low-level functions for test vectors and tools. Data keys are the caller's responsibility. */
   const lowLevel = {
     /** Opens with a data key the caller holds; `engine`: 'wasm' (default) or 'webcrypto'. */
-    async openWithDataKey(sealed, dataKey, { requireContext, engine } = {}) {
+    async openWithDataKey(sealed, dataKey, options) {
+      const { requireContext, engine } = known(options, ['requireContext', 'engine'], 'openWithDataKey', 'open');
       const w = await wasmNow();
       return call(() => w.openWithDataKey(toBytes(sealed, 'sealed'), toBytes(dataKey, 'dataKey'), { requireContext, engine }));
     },

@@ -1,6 +1,8 @@
 // rewrapAll: header-only rotation of many stored objects. The I/O (reading and writing the
 // caller's headers) is here; what is current and every rewrap is the core's.
-import { InvalidArgumentError, fromCore } from './errors.js';
+import { ERROR_CODES, InvalidArgumentError, KeySealError } from './errors.js';
+import { fromCore } from './from-core.js';
+import { known } from './options.js';
 import { progress, toBytes } from './bytes.js';
 
 async function call(f) {
@@ -20,7 +22,8 @@ async function pool(n, tasks) {
  * current ones, rewraps the rest in one `rewrapMany` (one /rewrap-batch per key service and 100
  * headers), writes the new headers back. Never throws for one object: failures are collected.
  */
-export async function rewrapAll(core, objects, { toKeyId, concurrency = 4, batchSize = 100, onProgress } = {}) {
+export async function rewrapAll(core, objects, options) {
+  const { toKeyId, concurrency = 4, batchSize = 100, onProgress } = known(options, ['toKeyId', 'concurrency', 'batchSize', 'onProgress'], 'rewrapAll');
   if (!objects || (typeof objects[Symbol.iterator] !== 'function' && typeof objects[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('objects must be an array or an (async) iterable');
   }
@@ -34,7 +37,15 @@ export async function rewrapAll(core, objects, { toKeyId, concurrency = 4, batch
   const settled = () => progress(onProgress, { seen, done: result.done, skipped: result.skipped, failed: result.failed.length });
   const fail = (o, e) => {
     const err = fromCore(e);
-    result.failed.push({ id: o?.id, code: err.code, message: err.message });
+    result.failed.push({ id: o?.id, code: err.code, message: err.message, cause: e });
+    settled();
+  };
+  // A failure of the caller's own storage code (readHeader/writeHeader threw something that is not
+  // a keyseal error): reported as STORAGE_FAILED with the original error as `cause`, not INTERNAL.
+  const failStorage = (o, e, what) => {
+    if (e instanceof KeySealError || (e && typeof e.code === 'string' && ERROR_CODES.includes(e.code))) return fail(o, e);
+    const message = `${what} of '${o?.id}' failed: ${e && e.message ? e.message : String(e)}`;
+    result.failed.push({ id: o?.id, code: 'STORAGE_FAILED', message, cause: e });
     settled();
   };
   for (;;) {
@@ -52,7 +63,9 @@ export async function rewrapAll(core, objects, { toKeyId, concurrency = 4, batch
         if (!o || typeof o.readHeader !== 'function' || typeof o.writeHeader !== 'function') {
           throw new InvalidArgumentError('each object needs readHeader() and writeHeader(header, bodyOffset)');
         }
-        const header = toBytes(await o.readHeader(), 'readHeader result');
+        let read;
+        try { read = await o.readHeader(); } catch (e) { failStorage(o, e, 'readHeader'); return; }
+        const header = toBytes(read, 'readHeader result');
         if (await call(() => core.isCurrent(header, toKeyId, targetVersion))) {
           result.skipped++;
           settled();
@@ -77,7 +90,7 @@ export async function rewrapAll(core, objects, { toKeyId, concurrency = 4, batch
       try {
         const a = answers[i];
         if (a.error) throw a.error;
-        await o.writeHeader(a.header, a.bodyOffset);
+        try { await o.writeHeader(a.header, a.bodyOffset); } catch (e) { failStorage(o, e, 'writeHeader'); return; }
         result.done++;
         settled();
       } catch (e) {

@@ -9,6 +9,22 @@ function nonNegInt(x, what) {
 }
 
 /**
+ * A caller's reader, checked: more bytes than asked is a reader bug (often an inclusive `end`:
+ * HTTP `Range: bytes=a-b` is inclusive, `read(a, b)` is not), refused with INVALID_ARGUMENT naming
+ * the range. Fewer bytes pass through: an object shorter than its size is what truncation looks
+ * like, and the core refuses it (INVALID_FORMAT in the header, DECRYPTION_FAILED in the body).
+ */
+function exactly(read) {
+  return async (s, e) => {
+    const b = toBytes(await read(s, e), 'read result');
+    if (b.length > e - s) {
+      throw new InvalidArgumentError(`reader returned ${b.length} bytes for [${s}, ${e}) (end is exclusive: want ${e - s}; HTTP: Range: bytes=${s}-${e - 1})`);
+    }
+    return b;
+  };
+}
+
+/**
  * A ranged source as `{ size, read(start, end) }` (end exclusive). Accepts a Uint8Array (or
  * ArrayBuffer/view), a Blob, a reader object `{ size, read(start, end) }`, or a reader function
  * `(start, end) => bytes` together with `size`.
@@ -23,12 +39,12 @@ export function rangeSource(source, size) {
   }
   if (typeof source === 'function') {
     if (size === undefined) throw new InvalidArgumentError('a reader function needs options.size (the sealed length)');
-    return { size: nonNegInt(size, 'size'), read: async (s, e) => toBytes(await source(s, e), 'read result') };
+    return { size: nonNegInt(size, 'size'), read: exactly((s, e) => source(s, e)) };
   }
   if (source && typeof source === 'object' && typeof source.read === 'function') {
     const n = source.size ?? size;
     if (n === undefined) throw new InvalidArgumentError('a reader object needs a size');
-    return { size: nonNegInt(n, 'size'), read: async (s, e) => toBytes(await source.read(s, e), 'read result') };
+    return { size: nonNegInt(n, 'size'), read: exactly((s, e) => source.read(s, e)) };
   }
   throw new InvalidArgumentError('source must be a Uint8Array, a Blob, a (start, end) => bytes function or { size, read }');
 }
@@ -42,10 +58,10 @@ export async function readHeader(wasm, src) {
   let buf = new Uint8Array(0);
   let want = 11;
   for (let reads = 0; reads < 4; reads++) {
-    if (want > src.size) throw new InvalidFormatError('invalid format: truncated header');
+    if (want > src.size) throw new InvalidFormatError(`invalid format: truncated header (the header needs ${want} bytes, the source has ${src.size})`);
     const more = await src.read(buf.length, want);
     if (more.length !== want - buf.length) {
-      throw new InvalidFormatError(`invalid format: truncated header (reader returned ${more.length} bytes for [${buf.length}, ${want}))`);
+      throw new InvalidFormatError(`reader returned ${more.length} bytes for [${buf.length}, ${want}) (want ${want - buf.length}): the object is shorter than its size, or the reader is wrong`);
     }
     const next = new Uint8Array(want);
     next.set(buf);

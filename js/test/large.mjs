@@ -189,7 +189,7 @@ async function pageRangeSetup(name, size, S) {
   const r = await fetch(`/obj/${name}`, { method: 'PUT', body: sealed });
   if (r.status !== 204) throw new Error(`PUT ${r.status}`);
   window.large.ranges[name] = { pt, ks };
-  const info = ks.inspect(sealed);
+  const info = await ks.inspect(sealed);
   return { sealedLen: sealed.length, headerLen: info.headerLen, segmentSize: info.segmentSize, plaintextLen: info.plaintextLen, segmentCount: info.segmentCount };
 }
 
@@ -451,7 +451,7 @@ async function rotateGroup(kms, token, readerToken) {
     for (let i = next++; i < OBJECTS; i = next++) {
       const pt = randomBytes(OBJECT_BYTES);
       const sealed = Buffer.from(await ks.encrypt(pt, { context: { tenant: 'acme', object: `o${i}` } }));
-      const info = ks.inspect(sealed);
+      const info = await ks.inspect(sealed);
       bodyHash.set(i, createHash('sha256').update(sealed.subarray(info.headerLen)).digest('hex'));
       oldWrapped.set(i, Buffer.from(info.entries[0].wrapped));
       oldVersion.set(i, info.entries[0].keyVersion);
@@ -517,7 +517,7 @@ async function rotateGroup(kms, token, readerToken) {
   await Promise.all(Array.from({ length: 4 }, async () => {
     for (let i = next++; i < OBJECTS; i = next++) {
       const sealed = await readFile(file(i));
-      const info = ks.inspect(sealed);
+      const info = await ks.inspect(sealed);
       if (info.entries.length === 1 && info.entries[0].keyId === keyId && info.plaintextLen === OBJECT_BYTES) inspectOk++;
       if (createHash('sha256').update(sealed.subarray(info.headerLen)).digest('hex') === bodyHash.get(i)) bodiesSame++;
       else bad.push(`o${i} body`);

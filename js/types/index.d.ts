@@ -1,6 +1,20 @@
 /** Bytes in, bytes out. Strings are UTF-8 encoded. */
 export type Input = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
+/**
+ * The bytes keyseal returns: a `Uint8Array` over a plain `ArrayBuffer` — under TypeScript ≥ 5.7
+ * `Uint8Array<ArrayBuffer>`, so results go straight into `fetch(u, { body })`, `new Blob([…])`,
+ * `new Response(…)` and `crypto.subtle.digest(…)`; under older TypeScript plain `Uint8Array`.
+ * (Written as the type of `Uint8Array#slice`, which is exactly that in every TypeScript version.)
+ */
+export type Bytes = ReturnType<Uint8Array['slice']>;
+
+/** A key-service operation, as events, metrics and errors name it. */
+export type KeyServiceOp = 'generate' | 'generate_batch' | 'wrap' | 'unwrap' | 'rewrap' | 'rewrap_batch' | 'public_key';
+
+/** The operations the `token` callback is asked for (`public_key` needs no token). */
+export type TokenOp = Exclude<KeyServiceOp, 'public_key'>;
+
 /** Encryption context: UTF-8 key/value pairs, stored in clear and bound into the wrapped key. */
 export type EncryptionContext = Record<string, string>;
 
@@ -11,13 +25,22 @@ export type KeySealErrorCode =
   | 'ACCESS_DENIED' | 'KEY_DISABLED' | 'KEY_NOT_FOUND' | 'THROTTLED' | 'KMS_UNAVAILABLE'
   | 'TIMEOUT' | 'PROTOCOL_ERROR' | 'DOWNGRADE_REFUSED' | 'IDENTITY_MISMATCH' | 'NO_USABLE_ENTRY' | 'INTERNAL';
 
-/** One key service: the primary (`keyService`) or an escrow/DR service (`escrow`). */
+/** One key service: the primary (`keyService`) or an escrow/DR service (`escrow`). Unknown option names are refused. */
 export interface KeyServiceOptions {
-  /** Written into each wrapped-key entry; decrypt uses it to find the service. Default `default`. */
-  id?: string;
-  /** Base URLs ending in `/v1`, tried in order (failover). */
+  /**
+   * Required. The name written into every object's wrapped-key entry; decrypt finds the service by
+   * it, so every app that reads the same objects must use the same id (e.g. `'acme'`).
+   */
+  id: string;
+  /**
+   * Base URLs ending in `/v1` (`https`, or `http` on loopback only), tried in order (failover).
+   * Checked by `create`: another scheme, a query, credentials or a missing `/v1` is refused.
+   */
   urls: string[] | string;
-  /** Key id at this service (`tenant/name`); defaults to the top-level `keyId` for the primary. */
+  /**
+   * Key id at this service (`tenant/name`). For the primary, give either this or the top-level
+   * `keyId` (both is refused). Required for escrow services.
+   */
   keyId?: string;
   /**
    * The service's identity public key (base64 of the 65-byte SEC1 point, `keyseal-kms identity
@@ -50,7 +73,7 @@ export interface DecryptOptions {
  * decrypt reuses an unwrapped key for the same wrapped key and context.
  */
 export interface CacheOptions {
-  /** Longest a data key is used after generate/unwrap; bounds how long a revoked key keeps working here. Default 60000. */
+  /** Longest a data key is used after generate/unwrap, in ms (≥ 0); bounds how long a revoked key keeps working here. Default 60000. */
   maxAgeMs?: number;
   /** Most messages per cached data key. Default 10000. */
   maxMessages?: number;
@@ -62,9 +85,9 @@ export interface CacheOptions {
 
 /** The resilience policy of every key-service call (retries over the URL list, backoff, circuit breaker). */
 export interface RetryOptions {
-  /** Longest one HTTP attempt may take (default 5000 ms). The top-level `timeoutMs` wins when both are set. */
+  /** Longest one HTTP attempt may take, in ms (default 5000). Same setting as the top-level `timeoutMs`: giving both is refused. */
   attemptTimeoutMs?: number;
-  /** Longest a whole call (every attempt and backoff) may take, then `TimeoutError` (default 15000 ms). The top-level `deadlineMs` wins when both are set. */
+  /** Longest a whole call (every attempt and backoff) may take, then `TimeoutError`, in ms (default 15000). Same setting as the top-level `deadlineMs`: giving both is refused. */
   deadlineMs?: number;
   /** Rounds over the URL list before giving up (default 3). */
   maxRounds?: number;
@@ -92,7 +115,7 @@ export type KeySealEvent =
       /** The base URL tried. */
       url: string;
       /** The operation. */
-      op: string;
+      op: KeyServiceOp;
       /** Whether the attempt got a usable answer. */
       ok: boolean;
       /** The error code of a failed attempt, else null. */
@@ -139,11 +162,15 @@ export type KeySealEvent =
       bytes: number;
     };
 
-/** The options of `KeySeal.create`. */
+/** The options of `KeySeal.create`. Unknown option names (at any level) are refused with `InvalidArgumentError`. */
 export interface KeySealOptions {
   /** The primary key service. */
   keyService: KeyServiceOptions;
-  /** Key id for new data keys at the primary service. */
+  /**
+   * Key id for new data keys at the primary service (`tenant/name`), also read back by decrypt.
+   * Needed to encrypt; an instance that only decrypts may omit it and name the key ids it reads in
+   * `decrypt.allowKeyIds` instead (one of the two is required).
+   */
   keyId?: string;
   /** More services (escrow, DR): every new message gets an entry for each; decrypt fails over to them. */
   escrow?: (KeyServiceOptions & {
@@ -153,12 +180,19 @@ export interface KeySealOptions {
     keyId: string;
   })[];
   /** Returns the caller's access token (JWT) for a key-service call; `service` tells which service (primary or escrow) it is for. */
-  token: (request: { service: string; keyId: string; op: 'generate' | 'wrap' | 'unwrap' | 'rewrap' | 'rewrap_batch' | 'generate_batch' }) => string | Promise<string>;
+  token: (request: {
+    /** The key service's `id`. */
+    service: string;
+    /** The key id the call is about. */
+    keyId: string;
+    /** The operation. */
+    op: TokenOp;
+  }) => string | Promise<string>;
   /** Data-key cache, or `false` for none. */
   cache?: CacheOptions | false;
-  /** Per-attempt timeout (default 5000 ms); wins over `retry.attemptTimeoutMs`. */
+  /** Per-attempt timeout in ms (default 5000); shorthand of `retry.attemptTimeoutMs` (giving both is refused). */
   timeoutMs?: number;
-  /** Whole-call deadline including retries (default 15000 ms); wins over `retry.deadlineMs`. */
+  /** Whole-call deadline including retries, in ms (default 15000); shorthand of `retry.deadlineMs` (giving both is refused). */
   deadlineMs?: number;
   /** Retries, backoff and circuit breaker of key-service calls. */
   retry?: RetryOptions;
@@ -215,8 +249,8 @@ export interface OpMetrics {
 
 /** What `metrics()` returns: the client-side SLIs of this instance since it was created. */
 export interface Metrics {
-  /** Key-service figures by operation (`generate`, `unwrap`, …). */
-  keyService: Record<string, OpMetrics>;
+  /** Key-service figures by operation (`generate`, `unwrap`, …); an operation appears once called. */
+  keyService: Partial<Record<KeyServiceOp, OpMetrics>>;
   /** Data-key cache hits (encrypt and decrypt caches). */
   cacheHits: number;
   /** Data-key cache misses. */
@@ -265,7 +299,7 @@ export interface HeaderInfo {
     /** Length of the wrapped key in bytes. */
     wrappedLen: number;
     /** The wrapped key (not secret: only its key service can open it). */
-    wrapped: Uint8Array;
+    wrapped: Bytes;
   }[];
   /** Header length in bytes: the body starts here. */
   headerLen: number;
@@ -324,7 +358,7 @@ export interface RewrapObject {
   /** The object's header, or any prefix of the object that contains it. */
   readHeader(): Promise<Uint8Array | ArrayBuffer>;
   /** Store `newHeader ‖ old.subarray(bodyOffset)` (the body is unchanged). */
-  writeHeader(newHeader: Uint8Array, bodyOffset: number): Promise<void>;
+  writeHeader(newHeader: Bytes, bodyOffset: number): Promise<void>;
 }
 
 /** What `rewrapAll` did. */
@@ -337,10 +371,15 @@ export interface RewrapAllResult {
   failed: {
     /** The object's `id`. */
     id: string;
-    /** Why it failed. */
-    code: KeySealErrorCode;
+    /**
+     * Why it failed: a keyseal error code, or `STORAGE_FAILED` when the object's own
+     * `readHeader`/`writeHeader` threw (its error is the `cause`).
+     */
+    code: KeySealErrorCode | 'STORAGE_FAILED';
     /** The error's message. */
     message: string;
+    /** The error that was thrown (for `STORAGE_FAILED`, the storage code's own error). */
+    cause: unknown;
   }[];
   /** Newest version of the target key when the run started. */
   targetVersion: number;
@@ -358,32 +397,48 @@ export declare class KeySeal {
    * Seals `data` under `context`. `sign: true`: a signed message (FORMAT.md §6.5) — only a
    * principal allowed to generate data keys can make one that verifies; readers cannot.
    */
-  encrypt(data: Input, options?: { context?: EncryptionContext; sign?: boolean }): Promise<Uint8Array>;
+  encrypt(data: Input, options?: EncryptOptions): Promise<Bytes>;
   /**
    * Opens a sealed message. A signed message's signature is always verified. `requireSigned: true`
    * refuses an unsigned message (`DowngradeRefusedError`) and public-key entries.
    */
-  decrypt(sealed: Input, options?: { requireContext?: EncryptionContext; requireSigned?: boolean }): Promise<Uint8Array>;
+  decrypt(sealed: Input, options?: DecryptCallOptions): Promise<Bytes>;
+  /**
+   * `decrypt`, also resolving to the header facts of the message that opened — its context, key
+   * ids and versions — so callers need not parse it again.
+   */
+  decryptWithHeader(sealed: Input, options?: DecryptCallOptions): Promise<{
+    /** The plaintext. */
+    plaintext: Bytes;
+    /** The header facts, as `inspect` gives them. */
+    header: HeaderInfo;
+  }>;
   /** `decrypt`, then UTF-8 decoding (`InvalidArgumentError` when the plaintext is not UTF-8). */
-  decryptText(sealed: Input, options?: { requireContext?: EncryptionContext; requireSigned?: boolean }): Promise<string>;
+  decryptText(sealed: Input, options?: DecryptCallOptions): Promise<string>;
   /** Seals what is written into one message; use as `blob.stream().pipeThrough(ks.encryptStream({ context }))`. */
-  encryptStream(options?: { context?: EncryptionContext; sign?: boolean; onProgress?: (p: StreamProgress) => void }): TransformStream<Input, Uint8Array>;
+  encryptStream(options?: EncryptOptions & {
+    /** Called after each chunk and once at the end. */
+    onProgress?: (p: StreamProgress) => void;
+  }): TransformStream<Input, Bytes>;
   /**
    * Opens a sealed stream; plaintext only per authenticated segment (errors: DecryptionFailedError on
    * truncation, reorder, extension, tamper). For a signed message the segments are
    * reader-authenticated as they come and the stream errors at its end unless the signature
    * verifies: treat the plaintext as writer-authenticated only once the stream ended without error.
    */
-  decryptStream(options?: { requireContext?: EncryptionContext; requireSigned?: boolean; onProgress?: (p: StreamProgress) => void }): TransformStream<Uint8Array | ArrayBuffer, Uint8Array>;
+  decryptStream(options?: DecryptCallOptions & {
+    /** Called after each chunk and once at the end. */
+    onProgress?: (p: StreamProgress) => void;
+  }): DecryptStream;
   /** Reads the header and only the segments covering the range. */
-  decryptRange(source: RangeSource, options?: RangeOptions): Promise<Uint8Array>;
+  decryptRange(source: RangeSource, options?: RangeOptions): Promise<Bytes>;
   /** Header-only rewrap through the key services' /rewrap; new object = header ‖ old.subarray(bodyOffset). */
   rewrap(
     sealedOrHeader: RangeSource,
     options?: { toKeyId?: string; size?: number },
   ): Promise<{
     /** The new header. */
-    header: Uint8Array;
+    header: Bytes;
     /** Where the unchanged body starts in the old object. */
     bodyOffset: number;
   }>;
@@ -400,8 +455,11 @@ export declare class KeySeal {
       onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void;
     },
   ): Promise<RewrapAllResult>;
-  /** Header facts; `sealedLength` = the whole message's length when `sealed` is only its first bytes. */
-  inspect(sealed: Input, options?: InspectOptions): HeaderInfo;
+  /**
+   * Header facts, key versions as this instance's services read them; `sealedLength` = the whole
+   * message's length when `sealed` is only its first bytes. Async, like the top-level `inspect`.
+   */
+  inspect(sealed: Input, options?: InspectOptions): Promise<HeaderInfo>;
   /** The engine `encrypt`/`decrypt` use for a message of `byteLength` bytes (`Infinity`: the streams). */
   engineFor(byteLength: number): 'wasm' | 'webcrypto' | 'node';
   /** The P-256 engine of the key-service calls (options `p256`). */
@@ -412,6 +470,31 @@ export declare class KeySeal {
   metrics(): Metrics;
   /** The same in the Prometheus text exposition format (`keyseal_*` metrics), for a scrape endpoint. */
   metricsText(): string;
+}
+
+/** Options of `encrypt` and `encryptStream`. */
+export interface EncryptOptions {
+  /** The encryption context: stored in clear, bound into the wrapped key; a reader can require pairs of it. */
+  context?: EncryptionContext;
+  /** A signed message (format suite 2): only a principal allowed to generate data keys can make one that verifies. */
+  sign?: boolean;
+}
+
+/** Options of `decrypt`, `decryptWithHeader`, `decryptText` and `decryptStream`. (`context` is refused here: it is `requireContext`.) */
+export interface DecryptCallOptions {
+  /** Pairs the message's context must contain, else `ContextMismatchError` (its `contextKey` names the first that differs). */
+  requireContext?: EncryptionContext;
+  /** Refuse an unsigned message (`DowngradeRefusedError`) and public-key entries. */
+  requireSigned?: boolean;
+}
+
+/** What `decryptStream` returns: the TransformStream, and the header once it was read. */
+export interface DecryptStream extends TransformStream<Uint8Array | ArrayBuffer, Bytes> {
+  /**
+   * The header facts, once the header was read and accepted (context matched, data key
+   * obtained); rejects with the stream's error if it ended before that.
+   */
+  readonly header: Promise<HeaderInfo>;
 }
 
 /** Options of `inspect`. */
@@ -454,7 +537,12 @@ export declare function headerLength(prefix: Input): Promise<
  */
 export declare const lowLevel: {
   /** Opens a sealed message with its data key in hand (32 bytes). */
-  openWithDataKey(sealed: Input, dataKey: Input, options?: { requireContext?: EncryptionContext; engine?: 'wasm' | 'webcrypto' }): Promise<Uint8Array>;
+  openWithDataKey(sealed: Input, dataKey: Input, options?: {
+    /** Pairs the message's context must contain. */
+    requireContext?: EncryptionContext;
+    /** The AES-GCM engine (default `wasm`). */
+    engine?: 'wasm' | 'webcrypto';
+  }): Promise<Bytes>;
   /**
    * Seals with a given data key and message id (32 bytes each) and the given entries (wrapped keys,
    * hex): byte-for-byte reproducible, for test vectors. The caller MUST never reuse a message id
@@ -464,7 +552,7 @@ export declare const lowLevel: {
     dataKey: Input, messageId: Input, segmentSize: number, contextPairs: [string, string][],
     entries: { kind: string; key_service_id: string; key_id: string; wrapped: string }[], plaintext: Input,
     options?: { engine?: 'wasm' | 'webcrypto'; /** suite 2: hex of the signing key's 32-byte scalar */ signingSecret?: string },
-  ): Promise<Uint8Array>;
+  ): Promise<Bytes>;
   /** The verification key (base64 of the SEC1 public key, FORMAT.md §3.4) of a signing key given as the hex of its scalar. */
   verificationKey(signingSecret: string): Promise<string>;
   /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
@@ -477,46 +565,151 @@ export declare const lowLevel: {
 export declare class KeySealError extends Error {
   /** The code of this class. */
   static readonly code: KeySealErrorCode;
+  /** The stable, machine-readable code (each subclass narrows it to its own literal). */
+  readonly code: KeySealErrorCode;
+  /** Whether the same call may succeed later (`KMS_UNAVAILABLE`, `TIMEOUT`, `THROTTLED`). */
+  readonly retryable: boolean;
+  /** A key-service failure: the key service's `id`. */
+  readonly service?: string;
+  /** A key-service failure: the operation that failed. */
+  readonly op?: KeyServiceOp;
+  /** A key-service failure: the HTTP status of the answer that ended the call, or null when none arrived (network, timeout). */
+  readonly status?: number | null;
+  /** `CONTEXT_MISMATCH` found by this client: the context key whose value was missing or different. */
+  readonly contextKey?: string;
+}
+/** Every error the package throws: a subclass per stable `code`, the same in every runtime. */
+export declare class KeySealError extends Error {
+  /** The code of this class. */
+  static readonly code: KeySealErrorCode;
   /** The stable, machine-readable code. */
   readonly code: KeySealErrorCode;
 }
 /** `DECRYPTION_FAILED`: the message does not authenticate (tampered, truncated, reordered, wrong key or a bad signature); one opaque error for every such failure. */
-export declare class DecryptionFailedError extends KeySealError {}
+export declare class DecryptionFailedError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'DECRYPTION_FAILED';
+  /** Always `'DECRYPTION_FAILED'`. */
+  readonly code: 'DECRYPTION_FAILED';
+}
 /** `INVALID_FORMAT`: the bytes are not a keyseal message (or a header is malformed). */
-export declare class InvalidFormatError extends KeySealError {}
+export declare class InvalidFormatError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'INVALID_FORMAT';
+  /** Always `'INVALID_FORMAT'`. */
+  readonly code: 'INVALID_FORMAT';
+}
 /** `UNSUPPORTED_VERSION`: a format version this release does not read. */
-export declare class UnsupportedVersionError extends KeySealError {}
+export declare class UnsupportedVersionError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'UNSUPPORTED_VERSION';
+  /** Always `'UNSUPPORTED_VERSION'`. */
+  readonly code: 'UNSUPPORTED_VERSION';
+}
 /** `UNSUPPORTED_SUITE`: a suite this release does not read. */
-export declare class UnsupportedSuiteError extends KeySealError {}
+export declare class UnsupportedSuiteError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'UNSUPPORTED_SUITE';
+  /** Always `'UNSUPPORTED_SUITE'`. */
+  readonly code: 'UNSUPPORTED_SUITE';
+}
 /** `LIMIT_EXCEEDED`: a size over the format's limits (segment size, entries, context). */
-export declare class LimitExceededError extends KeySealError {}
+export declare class LimitExceededError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'LIMIT_EXCEEDED';
+  /** Always `'LIMIT_EXCEEDED'`. */
+  readonly code: 'LIMIT_EXCEEDED';
+}
 /** `CONTEXT_MISMATCH`: the message's context lacks a pair `requireContext` asks for (or the key service found the wrapped key bound to another context). */
-export declare class ContextMismatchError extends KeySealError {}
+export declare class ContextMismatchError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'CONTEXT_MISMATCH';
+  /** Always `'CONTEXT_MISMATCH'`. */
+  readonly code: 'CONTEXT_MISMATCH';
+}
 /** `INVALID_ARGUMENT`: a bad option or argument; the message names it. */
-export declare class InvalidArgumentError extends KeySealError {}
+export declare class InvalidArgumentError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'INVALID_ARGUMENT';
+  /** Always `'INVALID_ARGUMENT'`. */
+  readonly code: 'INVALID_ARGUMENT';
+}
 /** `RANDOM_UNAVAILABLE`: the platform has no cryptographic randomness. */
-export declare class RandomUnavailableError extends KeySealError {}
+export declare class RandomUnavailableError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'RANDOM_UNAVAILABLE';
+  /** Always `'RANDOM_UNAVAILABLE'`. */
+  readonly code: 'RANDOM_UNAVAILABLE';
+}
 /** `ACCESS_DENIED`: the key service refused the token (missing, expired, wrong tenant or role) or the token callback failed. */
-export declare class AccessDeniedError extends KeySealError {}
+export declare class AccessDeniedError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'ACCESS_DENIED';
+  /** Always `'ACCESS_DENIED'`. */
+  readonly code: 'ACCESS_DENIED';
+}
 /** `KEY_DISABLED`: the key is disabled or scheduled for destruction at the key service. */
-export declare class KeyDisabledError extends KeySealError {}
+export declare class KeyDisabledError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'KEY_DISABLED';
+  /** Always `'KEY_DISABLED'`. */
+  readonly code: 'KEY_DISABLED';
+}
 /** `KEY_NOT_FOUND`: the key service has no such key (or version). */
-export declare class KeyNotFoundError extends KeySealError {}
+export declare class KeyNotFoundError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'KEY_NOT_FOUND';
+  /** Always `'KEY_NOT_FOUND'`. */
+  readonly code: 'KEY_NOT_FOUND';
+}
 /** `THROTTLED`: the key service asked to slow down and retries ran out. */
-export declare class ThrottledError extends KeySealError {}
+export declare class ThrottledError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'THROTTLED';
+  /** Always `'THROTTLED'`. */
+  readonly code: 'THROTTLED';
+}
 /** `KMS_UNAVAILABLE`: no key service answered (network, 5xx, open circuits) within the retry policy. */
-export declare class KmsUnavailableError extends KeySealError {}
+export declare class KmsUnavailableError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'KMS_UNAVAILABLE';
+  /** Always `'KMS_UNAVAILABLE'`. */
+  readonly code: 'KMS_UNAVAILABLE';
+}
 /** `TIMEOUT`: the call's deadline passed. */
-export declare class TimeoutError extends KeySealError {}
+export declare class TimeoutError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'TIMEOUT';
+  /** Always `'TIMEOUT'`. */
+  readonly code: 'TIMEOUT';
+}
 /** `PROTOCOL_ERROR`: the key service answered something the protocol does not allow (bad JSON, a redirect, a wrapped key that does not open). */
-export declare class ProtocolError extends KeySealError {}
+export declare class ProtocolError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'PROTOCOL_ERROR';
+  /** Always `'PROTOCOL_ERROR'`. */
+  readonly code: 'PROTOCOL_ERROR';
+}
 /** `DOWNGRADE_REFUSED`: a plaintext data key where a sealed one was asked for, or an unsigned message under `requireSigned`. */
-export declare class DowngradeRefusedError extends KeySealError {}
+export declare class DowngradeRefusedError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'DOWNGRADE_REFUSED';
+  /** Always `'DOWNGRADE_REFUSED'`. */
+  readonly code: 'DOWNGRADE_REFUSED';
+}
 /** `NO_USABLE_ENTRY`: the message has no wrapped-key entry this instance may use (other key service ids or key ids: see `decrypt.allowKeyIds`). */
-export declare class NoUsableEntryError extends KeySealError {}
+export declare class NoUsableEntryError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'NO_USABLE_ENTRY';
+  /** Always `'NO_USABLE_ENTRY'`. */
+  readonly code: 'NO_USABLE_ENTRY';
+}
 /** `IDENTITY_MISMATCH`: an answer or public key is not signed by the pinned key-service identity (a substituting proxy). */
-export declare class IdentityMismatchError extends KeySealError {}
+export declare class IdentityMismatchError extends KeySealError {
+  /** The code of this class. */
+  static readonly code: 'IDENTITY_MISMATCH';
+  /** Always `'IDENTITY_MISMATCH'`. */
+  readonly code: 'IDENTITY_MISMATCH';
+}
 /** Every stable error code, in a fixed order. */
 export declare const ERROR_CODES: readonly KeySealErrorCode[];
-/** Internal: turns an error of the wasm core into its `KeySealError` subclass (anything else becomes `INTERNAL`). */
-export declare function fromCore(e: unknown): KeySealError;

@@ -4,10 +4,25 @@
 use keyseal::{Error, FormatError};
 use wasm_bindgen::prelude::*;
 
-/// A JS `Error` carrying `code` (and the message of the Rust error).
+/// A JS `Error` carrying `code` (and the message of the Rust error), `retryable`, and where they
+/// apply the structured facts behind the message (jose-style): `service`, `op` and `status` of a
+/// key-service failure, `contextKey` of a context mismatch.
 pub(crate) fn js_error<E: Into<Error>>(e: E) -> JsValue {
     let e: Error = e.into();
-    coded(e.code(), &e.to_string())
+    let err = coded(e.code(), &e.to_string());
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&err, &k.into(), &v);
+    };
+    set("retryable", e.is_retryable().into());
+    if let Some(o) = e.origin() {
+        set("service", o.service.as_str().into());
+        set("op", o.op.into());
+        set("status", o.status.map_or(JsValue::NULL, |s| s.into()));
+    }
+    if let Error::Format(FormatError::ContextMismatch { key }) = &e {
+        set("contextKey", key.as_str().into());
+    }
+    err
 }
 
 /// A JS `Error` with an explicit code and message.

@@ -43,14 +43,13 @@ impl<'de> Deserialize<'de> for Urls {
     }
 }
 
-/// `keyService` and each of `escrow`.
+/// `keyService` and each of `escrow`. (Unknown option names are refused in JS: js/src/options.js.)
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServiceOptions {
+    /// Required: written into every entry; decrypt finds the service by it.
     id: Option<String>,
     urls: Option<Urls>,
-    /// Alias of `urls` with one URL.
-    url: Option<String>,
     key_id: Option<String>,
     /// The service's identity public key to pin (base64 of 65-byte SEC1, PROTOCOL.md §6.3).
     identity: Option<String>,
@@ -206,11 +205,10 @@ fn function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> 
 }
 
 fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
-    let urls = match (&s.urls, &s.url) {
-        (Some(Urls::Many(v)), _) => v.clone(),
-        (Some(Urls::One(u)), _) => vec![u.clone()],
-        (None, Some(u)) => vec![u.clone()],
-        (None, None) => Vec::new(),
+    let urls = match &s.urls {
+        Some(Urls::Many(v)) => v.clone(),
+        Some(Urls::One(u)) => vec![u.clone()],
+        None => Vec::new(),
     };
     if urls.is_empty() {
         return Err(invalid_value(
@@ -218,7 +216,47 @@ fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
             "must be a non-empty array of URLs",
         ));
     }
+    for (i, u) in urls.iter().enumerate() {
+        check_base_url(u).map_err(|detail| invalid_value(&format!("{what}.urls[{i}]"), &detail))?;
+    }
     Ok(urls)
+}
+
+/// PROTOCOL.md §1: a base URL is absolute `https` (or `http` on loopback, which the client
+/// checks), ends in `/v1`, and has no query, fragment or credentials. Refused here, with the URL,
+/// rather than as a 404 at the first call.
+fn check_base_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{u}' is not an http(s) URL (e.g. https://kms.example.com/v1)"))?;
+    if rest.contains(['?', '#']) {
+        return Err(format!("'{u}' has a query or fragment: give the base URL only"));
+    }
+    if rest
+        .split('/')
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        return Err(format!(
+            "'{u}' carries credentials: the token callback authenticates"
+        ));
+    }
+    if !u.trim_end_matches('/').ends_with("/v1") {
+        return Err(format!(
+            "'{u}' does not end in /v1: give the key service's base URL, e.g. '{}/v1'",
+            u.trim_end_matches('/')
+        ));
+    }
+    Ok(())
+}
+
+/// A duration option: a whole number of ms above 0.
+fn positive_ms(v: Option<u64>, what: &str) -> Result<Option<u64>, JsValue> {
+    match v {
+        Some(0) => Err(invalid_value(what, "must be at least 1 (ms)")),
+        v => Ok(v),
+    }
 }
 
 fn read(options: JsValue) -> Result<Options, JsValue> {
@@ -250,12 +288,25 @@ pub(crate) fn build(
     let o = read(options)?;
     let d = RetryPolicy::default();
     let r = &o.retry;
+    // `timeoutMs`/`deadlineMs` are shorthands of the `retry` fields: giving both is refused
+    // rather than one silently winning.
+    if o.timeout_ms.is_some() && r.attempt_timeout_ms.is_some() {
+        return Err(invalid_value(
+            "options.timeoutMs",
+            "and options.retry.attemptTimeoutMs are the same setting: give one",
+        ));
+    }
+    if o.deadline_ms.is_some() && r.deadline_ms.is_some() {
+        return Err(invalid_value(
+            "options.deadlineMs",
+            "and options.retry.deadlineMs are the same setting: give one",
+        ));
+    }
+    let attempt_timeout = positive_ms(o.timeout_ms.or(r.attempt_timeout_ms), "options.timeoutMs")?;
+    let deadline = positive_ms(o.deadline_ms.or(r.deadline_ms), "options.deadlineMs")?;
     let policy = RetryPolicy {
-        attempt_timeout_ms: o
-            .timeout_ms
-            .or(r.attempt_timeout_ms)
-            .unwrap_or(d.attempt_timeout_ms),
-        deadline_ms: o.deadline_ms.or(r.deadline_ms).unwrap_or(d.deadline_ms),
+        attempt_timeout_ms: attempt_timeout.unwrap_or(d.attempt_timeout_ms),
+        deadline_ms: deadline.unwrap_or(d.deadline_ms),
         max_rounds: r.max_rounds.unwrap_or(d.max_rounds),
         backoff_base_ms: r.backoff_base_ms.unwrap_or(d.backoff_base_ms),
         backoff_max_ms: r.backoff_max_ms.unwrap_or(d.backoff_max_ms),
@@ -295,19 +346,42 @@ pub(crate) fn build(
         .key_service
         .as_ref()
         .ok_or_else(|| invalid_value("options.keyService", "is required: { id, urls }"))?;
-    let mut bindings = vec![("keyService".to_string(), primary, o.key_id.clone())];
+    if primary.key_id.is_some() && o.key_id.is_some() {
+        return Err(invalid_value(
+            "options.keyService.keyId",
+            "and options.keyId are the same setting: give one",
+        ));
+    }
+    let primary_key = primary.key_id.clone().or(o.key_id.clone());
+    // A decrypt-only instance needs no keyId, but then must say which key ids it reads.
+    if primary_key.is_none() && o.decrypt.allow_key_ids.is_empty() {
+        return Err(invalid_value(
+            "options.keyId",
+            "is required to encrypt (e.g. 'acme/default'); an instance that only decrypts gives \
+             options.decrypt.allowKeyIds instead (e.g. ['acme/*'])",
+        ));
+    }
+    let mut bindings = vec![(
+        "keyService".to_string(),
+        primary,
+        Some(primary_key.unwrap_or_default()),
+    )];
     for (i, s) in o.escrow.iter().enumerate() {
-        bindings.push((format!("escrow[{i}]"), s, None));
+        bindings.push((format!("escrow[{i}]"), s, s.key_id.clone()));
     }
     let mut services = Vec::with_capacity(bindings.len());
-    for (what, s, default_key) in bindings {
+    for (what, s, key_id) in bindings {
+        let id = s.id.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
+            invalid_value(
+                &format!("options.{what}.id"),
+                "is required: the name written into every object's entry, by which readers find \
+                 this key service (e.g. 'acme'); readers must use the same id",
+            )
+        })?;
         let urls = urls_of(s, &format!("options.{what}"))?;
-        let key_id = s
-            .key_id
-            .clone()
-            .or(default_key)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| invalid_value(&format!("options.{what}"), "needs a keyId"))?;
+        let key_id = key_id
+            .filter(|k| !k.is_empty() || what == "keyService")
+            .ok_or_else(|| invalid_value(&format!("options.{what}.keyId"), "is required"))?;
         let identity = s
             .identity
             .as_deref()
@@ -322,7 +396,7 @@ pub(crate) fn build(
             .transpose()?;
         let client = KmsClient::new(
             KmsClientConfig {
-                id: s.id.clone().unwrap_or_else(|| "default".into()),
+                id,
                 urls,
                 policy,
                 allow_plaintext_keys: o.allow_plaintext_keys,
@@ -346,7 +420,15 @@ pub(crate) fn build(
         CacheOption::Off => CacheConfig::disabled(),
         CacheOption::Defaults => defaults,
         CacheOption::Limits(x) => CacheConfig {
-            max_age_ms: x.max_age_ms.unwrap_or(defaults.max_age_ms),
+            max_age_ms: match x.max_age_ms {
+                Some(ms) if !(ms.is_finite() && ms >= 0.0) => {
+                    return Err(invalid_value(
+                        "options.cache.maxAgeMs",
+                        "must be a number of ms ≥ 0 (0: a data key is never reused)",
+                    ));
+                }
+                v => v.unwrap_or(defaults.max_age_ms),
+            },
             max_messages: x.max_messages.unwrap_or(defaults.max_messages),
             max_bytes: x.max_bytes.unwrap_or(defaults.max_bytes),
             max_entries: x.max_entries.unwrap_or(defaults.max_entries),

@@ -375,3 +375,21 @@ impl KeySealCore {
         })
     }
 }
+
+#[wasm_bindgen]
+impl DecryptStreamCore {
+    /// The header facts (as `inspect` gives them) once the header was read and accepted — its
+    /// context matched and the data key was obtained — else `undefined`.
+    #[wasm_bindgen(js_name = headerInfo)]
+    pub fn header_info(&self) -> Result<JsValue, JsValue> {
+        let bytes = match &*self.state.borrow() {
+            DecState::Wasm(s) => s.header().map(|h| h.encode()),
+            DecState::Body(p, _) => Some(p.job.header.clone()),
+            DecState::Header(..) | DecState::Done(_) => None,
+        };
+        match bytes {
+            Some(b) => crate::inspect::info_to_js(self.shared.sdk.inspect(&b), 0),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+}

@@ -29,7 +29,7 @@ export async function keysealFor(env, caller, reason) {
   if (!env.KEYSEAL_KMS_URL) throw new HttpError(500, 'MISCONFIGURED', 'KEYSEAL_KMS_URL is not set');
   const token = kmsToken(env, caller);
   return KeySeal.create({
-    keyService: { id: env.KEYSEAL_SERVICE_ID || 'default', urls: String(env.KEYSEAL_KMS_URL).split(',').map((s) => s.trim()) },
+    keyService: { id: env.KEYSEAL_SERVICE_ID, urls: String(env.KEYSEAL_KMS_URL).split(',').map((s) => s.trim()) },
     keyId: `${caller.tenant}/${env.KEYSEAL_KEY_NAME || 'default'}`,
     token: () => token,
     cache: { maxAgeMs: 60_000 },

@@ -195,7 +195,7 @@ async function main() {
     compatibilityDate: '2025-09-01',
     r2Buckets: { BUCKET: 'keyseal-objects' },
     bindings: {
-      KEYSEAL_KMS_URL: kms.url, KEYSEAL_KEY_NAME: 'default', KEYSEAL_TENANTS: 'acme', CALLER_JWKS: JWKS,
+      KEYSEAL_KMS_URL: kms.url, KEYSEAL_SERVICE_ID: 'acme', KEYSEAL_KEY_NAME: 'default', KEYSEAL_TENANTS: 'acme', CALLER_JWKS: JWKS,
       // short, so "key service down" answers in seconds (production default: 5 s / 15 s)
       KEYSEAL_TIMEOUT_MS: '2000', KEYSEAL_DEADLINE_MS: '4000', DIAGNOSTICS: '1',
       ...bindings,
@@ -310,7 +310,7 @@ async function main() {
     const h = res.headers;
     eq(h.get('x-keyseal-key-id'), 'acme/default', 'key id');
     eq(h.get('x-keyseal-key-version'), '1', 'key version');
-    eq(h.get('x-keyseal-key-service'), 'default', 'key service');
+    eq(h.get('x-keyseal-key-service'), 'acme', 'key service');
     eq(h.get('x-keyseal-context'), JSON.stringify({ object: 'big', tenant: 'acme' }), 'context');
     eq(h.get('x-keyseal-plaintext-length'), String(big.length), 'plaintext length');
     eq(h.get('x-keyseal-segment-size'), '65536', 'segment size');

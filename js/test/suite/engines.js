@@ -70,7 +70,8 @@ export default function register({ test, make, inspect, lowLevel, rejects, E, en
     const ks = await make({ segmentSize: S, engine: 'webcrypto' });
     const pt = randomBytes(5 * S + 7);
     const sealed = await ks.encrypt(pt, { context: CTX });
-    const at = (k) => segmentAt(ks.inspect(sealed), k);
+    const info = await ks.inspect(sealed);
+    const at = (k) => segmentAt(info, k);
     const flipped = sealed.slice();
     flipped[at(2) + 100] ^= 1;
     const swap = sealed.slice();
@@ -136,7 +137,7 @@ export default function register({ test, make, inspect, lowLevel, rejects, E, en
     const L = 10 * S + 123;
     const pt = randomBytes(L);
     const sealed = await ks.encrypt(pt, { context: CTX });
-    const info = ks.inspect(sealed);
+    const info = await ks.inspect(sealed);
     const h = info.headerLen;
     const web = await make({ token: () => env.tokens.reader, engine: 'webcrypto' });
     for (const [offset, length] of [[0, 1], [S - 1, 2], [3 * S + 5, 2 * S], [10 * S, 123], [L - 1, 1], [0, L], [5 * S, 0], [L, 10]]) {

@@ -9,7 +9,7 @@ export default function register({ test, make, rejects, E, env, CTX }) {
     const L = 10 * S + 123;
     const pt = randomBytes(L);
     const sealed = await ks.encrypt(pt, { context: CTX });
-    const info = ks.inspect(sealed);
+    const info = await ks.inspect(sealed);
     const h = info.headerLen;
     const reader = await make({ token: () => env.tokens.reader });
     const ranges = [[0, 1], [0, S], [S - 1, 2], [S, S], [3 * S + 5, 2 * S], [10 * S, 123], [L - 1, 1], [0, L], [5 * S, 0], [L, 10], [10 * S + 100, 1000], [2 * S, 1]];

@@ -15,7 +15,7 @@ export default function register({ test, make, inspect, headerLength, rejects, c
     eq(before.entries[0].keyVersion, 1, 'entry made with version 1');
     eq((await control('rotate', key)).primaryVersion, 2, 'rotated to version 2');
     const r = await ks.rewrap(sealed);
-    const h = ks.inspect(sealed).headerLen;
+    const h = (await ks.inspect(sealed)).headerLen;
     eq(r.bodyOffset, h, 'bodyOffset');
     const moved = concat([r.header, sealed.subarray(r.bodyOffset)]);
     bytesEq(moved.subarray(r.header.length), sealed.subarray(h), 'body bytes identical');

@@ -28,7 +28,7 @@ export default function register({ test, make, inspect, rejects, E, env, CTX }) 
     const sealed = await ks.encrypt('text ✓', { context: CTX });
     eq(await reader.decryptText(sealed), 'text ✓', 'decryptText');
     const s2 = await ks.encrypt(big, { context: CTX });
-    const info = ks.inspect(s2);
+    const info = await ks.inspect(s2);
     eq(info.plaintextLen, big.length, 'inspect plaintextLen');
     // docs/FORMAT.md §6.3 computed here on purpose: the package's count is checked against it
     eq(info.segmentCount, Math.ceil(big.length / info.segmentSize) + (big.length % info.segmentSize === 0 ? 1 : 0), 'segmentCount');
@@ -37,7 +37,7 @@ export default function register({ test, make, inspect, rejects, E, env, CTX }) 
     const fromHeader = await inspect(header, { sealedLength: s2.length });
     eq(fromHeader.plaintextLen, big.length, 'plaintextLen from the header and the sealed length');
     eq(fromHeader.segmentCount, info.segmentCount, 'segmentCount from the header and the sealed length');
-    eq(ks.inspect(header, { sealedLength: s2.length }).plaintextLen, big.length, 'instance inspect with sealedLength');
+    eq((await ks.inspect(header, { sealedLength: s2.length })).plaintextLen, big.length, 'instance inspect with sealedLength');
     eq((await inspect(header)).plaintextLen, null, 'the header alone: no plaintext length');
     eq((await inspect(header, { sealedLength: info.headerLen + 15 })).plaintextLen, null, 'a body shorter than a tag: null');
     await rejects(inspect(header, { sealedLength: info.headerLen - 1 }), E.InvalidArgumentError, 'sealedLength below the bytes given');

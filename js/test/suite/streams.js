@@ -66,7 +66,7 @@ export default function register({ test, make, inspect, E, env, CTX }) {
     const ks = await make({ segmentSize: S, engine });
     const pt = randomBytes(5 * S + 100);
     const sealed = await ks.encrypt(pt, { context: CTX });
-    const info = ks.inspect(sealed);
+    const info = await ks.inspect(sealed);
     const h = info.headerLen;
     const at = (k) => segmentAt(info, k);
     const swap = sealed.slice();

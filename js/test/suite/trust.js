@@ -179,7 +179,7 @@ export default function register({ test, make, inspect, rejects, E, env, CTX, pr
     const ks = await make({ segmentSize: S });
     const pt = randomBytes(6 * S + 30);
     const sealed = await ks.encrypt(pt, { context: CTX });
-    const h = ks.inspect(sealed).headerLen;
+    const h = (await ks.inspect(sealed)).headerLen;
     const cut = sealed.subarray(0, h + 3 * (S + 16) + 16);
     await rejects(ks.decryptRange(cut, { offset: 0 }), E.DecryptionFailedError, 'to the end');
     await rejects(ks.decryptRange(cut, { offset: 2 * S, length: 5 * S }), E.DecryptionFailedError, 'a range past the apparent end');
