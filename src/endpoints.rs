@@ -129,7 +129,7 @@ impl Endpoints {
     pub(crate) async fn call(&self, call: &Call<'_>) -> Result<Vec<u8>, CallError> {
         self.call_all_urls(call).await.map_err(|e| CallError {
             status: e.status,
-            error: e.error.from_call(&self.service, call.op, e.status),
+            error: e.error.with_origin(&self.service, call.op, e.status),
         })
     }
 

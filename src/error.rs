@@ -171,7 +171,7 @@ impl Error {
     }
 
     /// Records where a key-service failure came from (kept when already set).
-    pub(crate) fn from_call(mut self, service: &str, op: &'static str, status: Option<u16>) -> Self {
+    pub(crate) fn with_origin(mut self, service: &str, op: &'static str, status: Option<u16>) -> Self {
         if let Self::KeyService { origin, .. } = &mut self
             && origin.is_none()
         {
