@@ -78,6 +78,9 @@ check pkg-build pkg-config/build.sh
 run_plain pkg-check scripts/pkg-check.sh
 # The API reference of js/types/index.d.ts builds (TypeDoc) and every export and member is documented.
 check api-docs scripts/api-docs.sh
+# The TypeScript user's view: type tests and every README ```ts snippet type-checked (TS 5.6, the
+# repo's, the newest; nodenext and bundler) and run against a real keyseal-kms.
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain ts scripts/ts-test.sh
 if [ -x scripts/js-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_js scripts/js-test.sh
 fi

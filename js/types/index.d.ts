@@ -578,13 +578,6 @@ export declare class KeySealError extends Error {
   /** `CONTEXT_MISMATCH` found by this client: the context key whose value was missing or different. */
   readonly contextKey?: string;
 }
-/** Every error the package throws: a subclass per stable `code`, the same in every runtime. */
-export declare class KeySealError extends Error {
-  /** The code of this class. */
-  static readonly code: KeySealErrorCode;
-  /** The stable, machine-readable code. */
-  readonly code: KeySealErrorCode;
-}
 /** `DECRYPTION_FAILED`: the message does not authenticate (tampered, truncated, reordered, wrong key or a bad signature); one opaque error for every such failure. */
 export declare class DecryptionFailedError extends KeySealError {
   /** The code of this class. */
