@@ -18,6 +18,12 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     await refused({ escrow: [{ urls: [env.escrowUrl], keyId: 'acme/escrow' }] }, [/escrow\[0\]\.id/], 'escrow without id');
   });
 
+  test('new KeySeal() says to use KeySeal.create', async () => {
+    let err;
+    try { new KeySeal({ keyService: primary() }); } catch (e) { err = e; }
+    assert(err instanceof E.InvalidArgumentError && /KeySeal\.create/.test(err.message), `got ${err && err.message}`);
+  });
+
   test('create: unknown option names are refused at every level (a typo is not ignored)', async () => {
     await refused({ cahce: { maxAgeMs: 1 } }, [/cahce/, /cache/], 'top-level typo');
     await refused({ cache: { maxAge: 1 } }, [/options\.cache/, /maxAge/, /maxAgeMs/], 'cache typo');
