@@ -39,4 +39,16 @@ for pj in $(git ls-files '*package.json' 2>/dev/null | grep -v -e node_modules -
     if [ -d "$d/node_modules" ]; then touch "$d/node_modules"; fi
   fi
 done
+
+# moto's server and boto3 (PyPI, pinned in js/test/support/requirements-moto.txt) in a venv: the
+# independent AWS KMS implementation and client of the aws-kms tests. Reinstalled when the pins change.
+MOTO_VENV=target/moto-venv
+MOTO_REQ=js/test/support/requirements-moto.txt
+if [ ! -x "$MOTO_VENV/bin/moto_server" ] || ! cmp -s "$MOTO_REQ" "$MOTO_VENV/requirements.installed"; then
+  say "installing moto[server] and boto3 into $MOTO_VENV (PyPI)"
+  rm -rf "$MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check -r "$MOTO_REQ"
+  cp "$MOTO_REQ" "$MOTO_VENV/requirements.installed"
+fi
 say "ok"

@@ -3,7 +3,8 @@
 //  2. every ```ts block of README.md and pkg-config/README.md, extracted as it is written
 // are type-checked under `strict` by every TypeScript in COMPILERS, with module resolution
 // `nodenext` and `bundler`; then each README snippet is run by Node against a real keyseal-kms in
-// development mode, with the KEYSEAL_KMS_URL / KEYSEAL_KMS_IDENTITY / KEYSEAL_DEV_TOKEN it prints.
+// development mode, with the KEYSEAL_KMS_URL / KEYSEAL_KMS_IDENTITY / KEYSEAL_DEV_TOKEN it prints, and
+// moto's AWS KMS server (AWS_* and KEYSEAL_AWS_* variables) for the aws-kms snippet.
 // Prints "ts: N passed, M failed" (one test per compiler × resolution, one per snippet run).
 //
 // usage: node scripts/ts-test.mjs KMS_BIN
@@ -13,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { startMoto } from '../js/test/support/moto.mjs';
+import { killAll } from '../js/test/support/processes.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const KMS_BIN = resolve(process.argv[2] ?? join(ROOT, 'target/debug/keyseal-kms'));
@@ -93,6 +96,17 @@ const env = await new Promise((resolveEnv, reject) => {
     if (vars.KEYSEAL_KMS_URL && vars.KEYSEAL_KMS_IDENTITY && vars.KEYSEAL_DEV_TOKEN) { clearTimeout(t); resolveEnv(vars); }
   });
   kms.on('exit', (c) => reject(new Error(`keyseal-kms exited (${c}): ${out}`)));
+});
+
+// AWS KMS for the aws-kms snippet: moto's server, verifying SigV4 with a real access key
+const moto = await startMoto([]);
+process.on('exit', () => killAll());
+Object.assign(env, {
+  AWS_REGION: moto.region,
+  AWS_ACCESS_KEY_ID: moto.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: moto.secretAccessKey,
+  KEYSEAL_AWS_ENDPOINT: moto.auth.url,
+  KEYSEAL_AWS_KEY_ARN: moto.auth.keys.main,
 });
 
 for (const s of snippets) {

@@ -112,7 +112,7 @@ impl KeySeal {
             .await
             .map_err(|e| self.on_key_error(&primary.key_id, e))?;
         entries.push(WrappedKeyEntry {
-            kind: EntryKind::Kms,
+            kind: primary.service.entry_kind(),
             key_service_id: primary.service.id().into(),
             key_id: primary.key_id.clone(),
             wrapped: g.wrapped,
@@ -124,7 +124,7 @@ impl KeySeal {
                 .await
                 .map_err(|e| self.on_key_error(&b.key_id, e))?;
             entries.push(WrappedKeyEntry {
-                kind: EntryKind::Kms,
+                kind: b.service.entry_kind(),
                 key_service_id: b.service.id().into(),
                 key_id: b.key_id.clone(),
                 wrapped: w,
@@ -252,7 +252,8 @@ impl KeySeal {
         if signed_only && e.kind == EntryKind::HpkeP256 {
             return Err(Refused::PublicKeyEntryUnsigned);
         }
-        self.decrypt_policy.check(e.kind, &b.key_id, &e.key_id)?;
+        self.decrypt_policy
+            .check(e.kind, b.service.entry_kind(), &b.key_id, &e.key_id)?;
         Ok(b)
     }
 
@@ -275,7 +276,7 @@ impl KeySeal {
     pub fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
         match entry.kind {
             EntryKind::HpkeP256 => hpke_p256::entry_key_version(&entry.wrapped).ok(),
-            EntryKind::Kms => self
+            EntryKind::Kms | EntryKind::AwsKms => self
                 .services
                 .iter()
                 .find(|b| b.service.id() == entry.key_service_id)

@@ -60,9 +60,21 @@ impl DecryptPolicy {
 
     /// Whether an entry of `kind` and `key_id` at a service configured with `configured` (its key
     /// id) may be used.
-    pub(crate) fn check(&self, kind: EntryKind, configured: &str, key_id: &str) -> Result<(), Refused> {
+    /// `service_kind`: the kind of entries the configured service makes and opens.
+    pub(crate) fn check(
+        &self,
+        kind: EntryKind,
+        service_kind: EntryKind,
+        configured: &str,
+        key_id: &str,
+    ) -> Result<(), Refused> {
         match kind {
-            EntryKind::Kms => {}
+            EntryKind::HpkeP256 => {}
+            k if k == service_kind => {}
+            _ => return Err(Refused::UnknownKind),
+        }
+        match kind {
+            EntryKind::Kms | EntryKind::AwsKms => {}
             EntryKind::HpkeP256 if self.accept_public_key_entries => {}
             EntryKind::HpkeP256 => return Err(Refused::PublicKeyEntry),
             _ => return Err(Refused::UnknownKind),
@@ -86,19 +98,38 @@ mod tests {
             allow_key_ids: vec!["acme/2027".into(), "acme/archive-*".into()],
             accept_public_key_entries: false,
         };
-        assert_eq!(p.check(EntryKind::Kms, "acme/default", "acme/default"), Ok(()));
-        assert_eq!(p.check(EntryKind::Kms, "acme/default", "acme/2027"), Ok(()));
-        assert_eq!(p.check(EntryKind::Kms, "acme/default", "acme/archive-1"), Ok(()));
         assert_eq!(
-            p.check(EntryKind::Kms, "acme/default", "acme/other"),
+            p.check(EntryKind::Kms, EntryKind::Kms, "acme/default", "acme/default"),
+            Ok(())
+        );
+        assert_eq!(
+            p.check(EntryKind::Kms, EntryKind::Kms, "acme/default", "acme/2027"),
+            Ok(())
+        );
+        assert_eq!(
+            p.check(EntryKind::Kms, EntryKind::Kms, "acme/default", "acme/archive-1"),
+            Ok(())
+        );
+        assert_eq!(
+            p.check(EntryKind::Kms, EntryKind::Kms, "acme/default", "acme/other"),
             Err(Refused::KeyIdNotAllowed)
         );
         assert_eq!(
-            p.check(EntryKind::HpkeP256, "acme/default", "acme/default"),
+            p.check(
+                EntryKind::HpkeP256,
+                EntryKind::Kms,
+                "acme/default",
+                "acme/default"
+            ),
             Err(Refused::PublicKeyEntry)
         );
         assert_eq!(
-            p.check(EntryKind::Unknown(9), "acme/default", "acme/default"),
+            p.check(
+                EntryKind::Unknown(9),
+                EntryKind::Kms,
+                "acme/default",
+                "acme/default"
+            ),
             Err(Refused::UnknownKind)
         );
         let open = DecryptPolicy {
@@ -106,12 +137,36 @@ mod tests {
             ..DecryptPolicy::default()
         };
         assert_eq!(
-            open.check(EntryKind::HpkeP256, "acme/default", "acme/default"),
+            open.check(
+                EntryKind::HpkeP256,
+                EntryKind::Kms,
+                "acme/default",
+                "acme/default"
+            ),
             Ok(())
         );
         assert_eq!(
-            open.check(EntryKind::HpkeP256, "acme/default", "globex/default"),
+            open.check(
+                EntryKind::HpkeP256,
+                EntryKind::Kms,
+                "acme/default",
+                "globex/default"
+            ),
             Err(Refused::KeyIdNotAllowed)
+        );
+    }
+
+    #[test]
+    fn entries_go_only_to_services_of_their_kind() {
+        let p = DecryptPolicy::default();
+        assert_eq!(p.check(EntryKind::AwsKms, EntryKind::AwsKms, "k", "k"), Ok(()));
+        assert_eq!(
+            p.check(EntryKind::AwsKms, EntryKind::Kms, "k", "k"),
+            Err(Refused::UnknownKind)
+        );
+        assert_eq!(
+            p.check(EntryKind::Kms, EntryKind::AwsKms, "k", "k"),
+            Err(Refused::UnknownKind)
         );
     }
 }

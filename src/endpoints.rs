@@ -61,6 +61,9 @@ pub(crate) struct Endpoints {
     observer: Rc<Observer>,
 }
 
+/// Signs one attempt: the request as it will be sent, and the wall clock in Unix ms.
+pub(crate) type Signer<'a> = dyn Fn(&mut HttpRequest, f64) + 'a;
+
 /// What one call is: its operation name (metrics, events), the key it is about, the request.
 pub(crate) struct Call<'a> {
     pub op: &'static str,
@@ -69,6 +72,9 @@ pub(crate) struct Call<'a> {
     pub path: &'a str,
     pub body: Option<Vec<u8>>,
     pub classify: Classify,
+    /// Signs each attempt (its URL and the wall clock in Unix ms), for kinds whose requests carry
+    /// a signature over the host and time (AWS SigV4); `None` for the keyseal protocol.
+    pub sign: Option<&'a Signer<'a>>,
 }
 
 /// What one attempt at one URL decided.
@@ -184,11 +190,15 @@ impl Endpoints {
         }
         let limit = (self.policy.attempt_timeout_ms as f64).min(remaining).ceil() as u64;
         *attempts += 1;
-        let request = HttpRequest {
+        let mut request = HttpRequest {
             method: call.method,
             url: format!("{}{}", ep.base, call.path),
             body: call.body.clone(),
+            headers: Vec::new(),
         };
+        if let Some(sign) = call.sign {
+            sign(&mut request, self.clock.unix_ms());
+        }
         let outcome = attempt(self.transport.as_ref(), self.clock.as_ref(), request, limit).await;
         let latency = self.clock.now_ms() - now;
         let (failure, retry, retry_after) = match outcome {

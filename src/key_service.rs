@@ -39,6 +39,17 @@ pub struct PublicKeyInfo {
 pub trait KeyService {
     /// The key-service id written into wrapped-key entries.
     fn id(&self) -> &str;
+    /// The kind of the entries this service makes and opens (FORMAT.md §4.2): `kms` for the keyseal
+    /// protocol, `aws-kms` for AWS KMS. Decrypt hands a service only entries of its kind.
+    fn entry_kind(&self) -> EntryKind {
+        EntryKind::Kms
+    }
+    /// Whether this kind of service has key versions the SDK can read (`GET /keys/{id}/public`
+    /// and [`Self::entry_version`]). AWS KMS rotates key material behind one key id, invisibly to
+    /// its callers: rotation jobs then compare key ids only.
+    fn reads_versions(&self) -> bool {
+        true
+    }
     /// `POST /generate`: a fresh data key bound to `context`.
     fn generate<'a>(
         &'a self,

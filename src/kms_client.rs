@@ -150,7 +150,7 @@ fn rewrap_item(q: &RewrapQuestion<'_>) -> proto::RewrapItem {
 }
 
 /// PROTOCOL.md §1: a base URL is `https`, or plain `http` on loopback only (tests, the demo).
-fn check_url(url: &str) -> Result<(), Error> {
+pub(crate) fn check_url(url: &str) -> Result<(), Error> {
     if url.starts_with("https://") {
         return Ok(());
     }
@@ -266,6 +266,7 @@ impl KmsClient {
             path,
             body: Some(body.to_vec()),
             classify,
+            sign: None,
         };
         self.endpoints.call(&call).await
     }
@@ -591,6 +592,7 @@ impl KeyService for KmsClient {
                 path: &path,
                 body: None,
                 classify,
+                sign: None,
             };
             let bytes = self.endpoints.call(&call).await.map_err(|e| e.error)?;
             let jwk: proto::PublicKeyJwk =

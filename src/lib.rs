@@ -4,6 +4,7 @@
 extern crate alloc;
 
 mod attempt;
+pub mod aws_kms;
 mod breaker;
 pub mod cache;
 pub mod data_keys;
@@ -26,6 +27,7 @@ mod refusal;
 pub mod retry;
 mod rewrap_memo;
 pub mod rotation;
+pub mod sigv4;
 pub mod streams;
 pub mod transport;
 
@@ -42,6 +44,7 @@ pub use keyseal_format::{
 /// The key-service protocol (crate `keyseal-protocol`), re-exported.
 pub use keyseal_protocol as protocol;
 
+pub use aws_kms::{AwsCredentialSource, AwsKmsClient, AwsKmsConfig};
 pub use cache::CacheConfig;
 pub use decrypt_policy::DecryptPolicy;
 pub use error::{CallOrigin, ERROR_CODES, Error, FormatError, KeyServiceErrorKind};
@@ -58,6 +61,7 @@ pub use p256_engine::{EphemeralKey, P256Engine, RustP256};
 pub use range::RangeRead;
 pub use retry::RetryPolicy;
 pub use rotation::REWRAP_BATCH_MAX;
+pub use sigv4::AwsCredentials;
 pub use streams::{DecryptStream, EncryptStream};
 pub use transport::{
     Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,

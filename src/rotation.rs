@@ -28,6 +28,10 @@ impl KeySeal {
         self.rewrap_memo.borrow_mut().purge(None);
         let b = &self.services[0];
         let target = self.rewrap_target(to_key_id)?;
+        // a service without readable versions (AWS KMS): 0, and `is_current` compares key ids only
+        if !b.service.reads_versions() {
+            return Ok(0);
+        }
         let info = b
             .service
             .public_key(target)
@@ -171,8 +175,13 @@ impl KeySeal {
                             });
                         }
                     };
+                    let kind = self
+                        .services
+                        .iter()
+                        .find(|b| b.service.id() == e.key_service_id)
+                        .map_or(EntryKind::Kms, |b| b.service.entry_kind());
                     entries.push(WrappedKeyEntry {
-                        kind: EntryKind::Kms,
+                        kind,
                         key_service_id: e.key_service_id.clone(),
                         key_id: to.map_or_else(|| e.key_id.clone(), String::from),
                         wrapped,

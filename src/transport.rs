@@ -16,6 +16,11 @@ pub struct HttpRequest {
     pub url: String,
     /// JSON body for `POST`.
     pub body: Option<Vec<u8>>,
+    /// Headers besides the defaults. Empty for the keyseal protocol (whose body carries the
+    /// token); a kind that signs its requests (AWS SigV4) sets `content-type`, its date and
+    /// `authorization` here. A transport sends `content-type: application/json` with a body unless
+    /// this list has a `content-type`.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// A key service's HTTP answer.

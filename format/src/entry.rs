@@ -14,6 +14,9 @@ pub enum EntryKind {
     Kms,
     /// RFC 9180 HPKE base mode to the key version's P-256 public key (kind byte 2).
     HpkeP256,
+    /// An AWS KMS `CiphertextBlob` (from `GenerateDataKey`, `Encrypt` or `ReEncrypt`), opened by AWS
+    /// KMS `Decrypt` with the message's context as its `EncryptionContext` (kind byte 3, FORMAT.md §4.2).
+    AwsKms,
     /// A kind this build does not know; readers skip it and keep it on rewrap.
     Unknown(u8),
 }
@@ -24,6 +27,7 @@ impl EntryKind {
         match self {
             Self::Kms => 1,
             Self::HpkeP256 => 2,
+            Self::AwsKms => 3,
             Self::Unknown(b) => b,
         }
     }
@@ -34,15 +38,17 @@ impl EntryKind {
             0 => return Err(Error::format("entry kind 0 is reserved")),
             1 => Self::Kms,
             2 => Self::HpkeP256,
+            3 => Self::AwsKms,
             other => Self::Unknown(other),
         })
     }
 
-    /// The protocol name of the kind (`kms`, `hpke-p256`).
+    /// The protocol name of the kind (`kms`, `hpke-p256`, `aws-kms`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Kms => "kms",
             Self::HpkeP256 => "hpke-p256",
+            Self::AwsKms => "aws-kms",
             Self::Unknown(_) => "unknown",
         }
     }

@@ -39,6 +39,7 @@ fn kind(name: &str) -> EntryKind {
     match name {
         "kms" => EntryKind::Kms,
         "hpke-p256" => EntryKind::HpkeP256,
+        "aws-kms" => EntryKind::AwsKms,
         _ => EntryKind::Unknown(0x7f),
     }
 }

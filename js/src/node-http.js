@@ -10,16 +10,18 @@ import { request as httpsRequest } from 'node:https';
 
 export const nodeHttp = {
   /**
-   * Sends one request (`body`: JSON bytes for POST, or undefined). Returns `{ promise, abort }`;
+   * Sends one request (`body`: JSON bytes for POST, or undefined; `extra`: `[name, value]` header
+   * pairs, e.g. a SigV4 signature, whose `content-type` replaces the JSON one). Returns `{ promise, abort }`;
    * `promise` resolves to `{ status, retryAfter, body }` (`retryAfter`: the header or null) and
    * rejects with the socket's error (its `code`, e.g. `ECONNREFUSED`, is kept).
    */
-  send(method, url, body) {
+  send(method, url, body, extra = []) {
     const u = new URL(url);
     const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
     let req;
     const promise = new Promise((resolve, reject) => {
       const headers = body ? { 'content-type': 'application/json', 'content-length': body.length } : {};
+      for (const [k, v] of extra) headers[k] = v;
       req = request(u, { method, headers }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));

@@ -27,7 +27,7 @@ export function known(options, allowed, method, kind) {
 }
 
 
-const SERVICE = { id: 1, urls: 1, keyId: 1, identity: 1 };
+const SERVICE = { id: 1, kind: 1, urls: 1, keyId: 1, identity: 1, region: 1, endpoint: 1, credentials: 1 };
 /** Every option `KeySeal.create` takes, nested objects by their own names (js/types/index.d.ts). */
 const CREATE = {
   keyService: SERVICE,

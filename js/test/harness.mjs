@@ -35,6 +35,7 @@ import { launchChromium } from './support/chromium.mjs';
 import { Kms, KMS_BIN } from './support/kms.mjs';
 import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { freePort, withTimeout } from './support/net.mjs';
+import { startMoto, awsPy } from './support/moto.mjs';
 import { ROOT, PKG, NODE_BIN as BIN, target } from './support/paths.mjs';
 
 const execFileP = promisify(execFile);
@@ -285,7 +286,26 @@ async function hpkeSuite() {
 // test names `acme/<anything>-rotate`.
 const CONTROL_KEY = /^acme\/[A-Za-z0-9._-]+-(revoke|rotate)$/;
 
+/**
+ * `POST /control/aws/CMD` with `{ server: 'auth'|'noauth', key, context?, ciphertext? }`: boto3
+ * (js/test/support/aws.py) against moto — generate, decrypt, disable, enable.
+ */
+async function awsControl(req, res, cmd) {
+  if (req.method !== 'POST' || !['generate', 'decrypt', 'disable', 'enable'].includes(cmd)) return sendJson(res, 400, { error: 'bad aws control request' });
+  try {
+    const q = JSON.parse((await readBody(req)).toString('utf8'));
+    const m = state.moto[q.server === 'auth' ? 'auth' : 'noauth'];
+    const args = [cmd, m.url, q.key];
+    if (cmd === 'generate') args.push(JSON.stringify(q.context));
+    if (cmd === 'decrypt') args.push(q.ciphertext, JSON.stringify(q.context));
+    sendJson(res, 200, await awsPy(args, q.server === 'auth' ? state.moto : null));
+  } catch (e) {
+    sendJson(res, 500, { error: String(e.message || e) });
+  }
+}
+
 async function control(req, res, action, url) {
+  if (action === 'aws') return awsControl(req, res, url.pathname.split('/').filter(Boolean)[2]);
   const key = url.searchParams.get('key') || '';
   if (!['disable', 'enable', 'create', 'rotate'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
@@ -345,13 +365,19 @@ const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type', 'access-control-max-age': '600' });
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, x-amz-target, x-amz-date, x-amz-security-token', 'access-control-max-age': '600' });
       return res.end();
     }
     if (parts[0] === 'fault' && parts.length >= 4 && parts[3] === 'v1') {
       return await fault(req, res, parts[1], parts[2], parts.slice(4).join('/'));
     }
     if (parts[0] === 'control') return await control(req, res, parts[1], url);
+    // An AWS KMS error moto cannot be made to show (it enforces no key state, no throttling): the
+    // error answer AWS documents for that exception, as JSON (`/fault-aws/<Exception>/<status>`).
+    if (parts[0] === 'fault-aws' && parts[1] && req.method === 'POST') {
+      await readBody(req);
+      return sendJson(res, Number(parts[2] || 400), { __type: parts[1], message: `stand-in for AWS KMS ${parts[1]}` });
+    }
     // What a fault proxy saw and did, for the trust tests: requests per fault id, and the data
     // key the substituting proxy handed out.
     if (parts[0] === 'fault-log' && parts[1]) return sendJson(res, 200, { seen: seen.get(parts[1]) ?? 0, dataKey: substituted.get(parts[1]) ?? null });
@@ -570,6 +596,9 @@ async function main() {
   for (const r of RUNTIMES) await primary.cli('key', 'create', `acme/${r}-revoke`);
   await escrowKms.cli('key', 'create', 'acme/escrow');
   const reader = await primary.cli('token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
+  // AWS KMS as moto's server implements it (support/moto.mjs)
+  state.moto = await startMoto(RUNTIMES);
+  log(`moto ${state.moto.noauth.url} (no auth), ${state.moto.auth.url} (SigV4 verified)`);
 
   const vectors = {
     positive: JSON.parse(readFileSync(join(ROOT, 'tests/vectors/positive.json'), 'utf8')),
@@ -585,6 +614,11 @@ async function main() {
     faultUrl: `${origin}/fault`,
     controlUrl: `${origin}/control`,
     tokens: { writer: mint('acme', 'writer'), reader, globex: mint('globex', 'writer'), dev: primary.devToken },
+    aws: {
+      region: state.moto.region,
+      noauth: state.moto.noauth,
+      auth: { ...state.moto.auth, accessKeyId: state.moto.accessKeyId, secretAccessKey: state.moto.secretAccessKey },
+    },
     vectors,
   };
   setupNodeProject();

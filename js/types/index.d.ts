@@ -25,8 +25,16 @@ export type KeySealErrorCode =
   | 'ACCESS_DENIED' | 'KEY_DISABLED' | 'KEY_NOT_FOUND' | 'THROTTLED' | 'KMS_UNAVAILABLE'
   | 'TIMEOUT' | 'PROTOCOL_ERROR' | 'DOWNGRADE_REFUSED' | 'IDENTITY_MISMATCH' | 'NO_USABLE_ENTRY' | 'INTERNAL';
 
-/** One key service: the primary (`keyService`) or an escrow/DR service (`escrow`). Unknown option names are refused. */
-export interface KeyServiceOptions {
+/**
+ * One key service: the primary (`keyService`) or an escrow/DR service (`escrow`), of any kind
+ * (docs/KEY-SERVICES.md). Unknown option names are refused.
+ */
+export type KeyServiceOptions = KeysealServiceOptions | AwsKmsServiceOptions;
+
+/** A key service speaking the keyseal protocol (`keyseal-kms` or another implementation of PROTOCOL.md). */
+export interface KeysealServiceOptions {
+  /** The kind of key service (default `'keyseal'`). */
+  kind?: 'keyseal';
   /**
    * Required. The name written into every object's wrapped-key entry; decrypt finds the service by
    * it, so every app that reads the same objects must use the same id (e.g. `'acme'`).
@@ -49,6 +57,32 @@ export interface KeyServiceOptions {
    * and escrow wraps never send the data key over the connection.
    */
   identity?: string;
+}
+
+/** AWS KMS as the key service (`kind: 'aws-kms'`): requests signed with SigV4, the context as AWS's `EncryptionContext`. */
+export interface AwsKmsServiceOptions {
+  /** The kind of key service. */
+  kind: 'aws-kms';
+  /** Required. Written into every object's entry, as for every kind. */
+  id: string;
+  /** The AWS region requests are signed for (`us-east-1`). */
+  region: string;
+  /** An endpoint other than `https://kms.{region}.amazonaws.com` (FIPS, VPC endpoint, a local emulator on loopback). */
+  endpoint?: string;
+  /** Asked once per key-service call, so refreshed temporary credentials are picked up; a throw is `ACCESS_DENIED`. */
+  credentials: () => AwsCredentials | Promise<AwsCredentials>;
+  /** The key: an ARN, key id or alias (for the primary, this or the top-level `keyId`). */
+  keyId?: string;
+}
+
+/** Credentials of an AWS principal allowed `kms:GenerateDataKey`, `kms:Encrypt`, `kms:Decrypt` and `kms:ReEncrypt*` on the key. */
+export interface AwsCredentials {
+  /** The access key id. */
+  accessKeyId: string;
+  /** The secret access key. */
+  secretAccessKey: string;
+  /** The session token of temporary credentials. */
+  sessionToken?: string;
 }
 
 /** Which wrapped-key entries `decrypt` uses (SECURITY.md). */
@@ -288,8 +322,8 @@ export interface HeaderInfo {
   context: EncryptionContext;
   /** One wrapped copy of the data key per key service. */
   entries: {
-    /** `kms` (wrapped by a key service), `hpke-p256` (sealed offline to a key's public key) or a kind this version does not know. */
-    kind: 'kms' | 'hpke-p256' | 'unknown';
+    /** `kms` (wrapped by a keyseal key service), `hpke-p256` (sealed offline to a key's public key), `aws-kms` (an AWS KMS `CiphertextBlob`) or a kind this version does not know. */
+    kind: 'kms' | 'hpke-p256' | 'aws-kms' | 'unknown';
     /** The key service's id (`keyService.id` of the writer). */
     keyServiceId: string;
     /** The key id at that service. */

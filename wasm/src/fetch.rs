@@ -52,10 +52,17 @@ fn request(req: &HttpRequest, ctl: &AbortController) -> Result<Request, JsValue>
     // Never follow a redirect: the SDK refuses it (its token, and for /wrap a data key, would go
     // wherever it points).
     init.set_redirect(RequestRedirect::Manual);
-    if let Some(body) = &req.body {
+    if req.body.is_some() || !req.headers.is_empty() {
         let headers = Headers::new()?;
-        headers.set("content-type", "application/json")?;
+        if req.body.is_some() && !req.headers.iter().any(|(k, _)| *k == "content-type") {
+            headers.set("content-type", "application/json")?;
+        }
+        for (k, v) in &req.headers {
+            headers.set(k, v)?;
+        }
         init.set_headers(&headers);
+    }
+    if let Some(body) = &req.body {
         init.set_body(&Uint8Array::from(&body[..]));
     }
     Request::new_with_str_and_init(&req.url, &init)

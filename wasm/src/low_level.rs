@@ -76,6 +76,7 @@ fn header_of(
                 kind: match e.kind.as_str() {
                     "kms" => EntryKind::Kms,
                     "hpke-p256" => EntryKind::HpkeP256,
+                    "aws-kms" => EntryKind::AwsKms,
                     _ => EntryKind::Unknown(0x7f),
                 },
                 key_service_id: e.key_service_id,

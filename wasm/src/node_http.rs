@@ -15,7 +15,13 @@ extern "C" {
     pub type NodeHttp;
     /// Sends one request; returns a [`Sent`].
     #[wasm_bindgen(method, catch)]
-    fn send(this: &NodeHttp, method: &str, url: &str, body: Option<Uint8Array>) -> Result<Sent, JsValue>;
+    fn send(
+        this: &NodeHttp,
+        method: &str,
+        url: &str,
+        body: Option<Uint8Array>,
+        headers: js_sys::Array,
+    ) -> Result<Sent, JsValue>;
 
     /// `{ promise, abort }`.
     type Sent;
@@ -53,7 +59,14 @@ impl HttpTransport for NodeHttpTransport {
         Box::pin(async move {
             let network = |e: JsValue| TransportError::Network(describe(&e));
             let body = req.body.as_deref().map(Uint8Array::from);
-            let sent = self.0.send(req.method, &req.url, body).map_err(network)?;
+            let headers = js_sys::Array::new();
+            for (k, v) in &req.headers {
+                headers.push(&js_sys::Array::of2(&(*k).into(), &v.as_str().into()));
+            }
+            let sent = self
+                .0
+                .send(req.method, &req.url, body, headers)
+                .map_err(network)?;
             let promise = sent.promise();
             let mut guard = AbortOnDrop(Some(sent));
             let answer: Answer = JsFuture::from(promise).await.map_err(network)?.unchecked_into();

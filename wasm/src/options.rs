@@ -53,6 +53,22 @@ struct ServiceOptions {
     key_id: Option<String>,
     /// The service's identity public key to pin (base64 of 65-byte SEC1, PROTOCOL.md §6.3).
     identity: Option<String>,
+    /// `keyseal` (default) or `aws-kms` (docs/KEY-SERVICES.md).
+    kind: Option<ServiceKind>,
+    /// `aws-kms`: the region requests are signed for.
+    region: Option<String>,
+    /// `aws-kms`: an endpoint other than `https://kms.{region}.amazonaws.com`.
+    endpoint: Option<String>,
+    // `credentials` (aws-kms) is a function: read separately (see [`service_function`]).
+}
+
+/// The kind of key service behind `keyService`/`escrow[i]`.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+enum ServiceKind {
+    #[serde(rename = "keyseal")]
+    Keyseal,
+    #[serde(rename = "aws-kms")]
+    AwsKms,
 }
 
 /// `decrypt`: which entries this instance uses (DESIGN.md "Decrypt policy").
@@ -204,6 +220,70 @@ fn function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> 
         .map_err(|_| invalid_value(&format!("options.{name}"), "must be a function"))
 }
 
+/// A function-valued option of `keyService` (`escrow_index: None`) or `escrow[i]`.
+fn service_function(
+    options: &JsValue,
+    escrow_index: Option<u32>,
+    name: &str,
+) -> Result<Option<Function>, JsValue> {
+    let service = match escrow_index {
+        None => Reflect::get(options, &"keyService".into()),
+        Some(i) => Reflect::get(options, &"escrow".into()).and_then(|e| Reflect::get_u32(&e, i)),
+    }
+    .unwrap_or(JsValue::UNDEFINED);
+    if !service.is_object() {
+        return Ok(None);
+    }
+    function(&service, name)
+}
+
+/// The `aws-kms` kind (docs/KEY-SERVICES.md): region, optional endpoint, credentials callback.
+fn aws_client(
+    s: &ServiceOptions,
+    what: &str,
+    id: String,
+    credentials: Option<Function>,
+    policy: RetryPolicy,
+    (transport, clock, observer): (
+        Rc<dyn keyseal::HttpTransport>,
+        Rc<dyn keyseal::Clock>,
+        Rc<Observer>,
+    ),
+) -> Result<keyseal::AwsKmsClient, JsValue> {
+    if s.urls.is_some() || s.identity.is_some() {
+        return Err(invalid_value(
+            &format!("options.{what}"),
+            "an 'aws-kms' service takes region (and endpoint for a non-AWS endpoint), not urls or identity",
+        ));
+    }
+    let region = s.region.clone().ok_or_else(|| {
+        invalid_value(
+            &format!("options.{what}.region"),
+            "is required for 'aws-kms' (e.g. 'us-east-1')",
+        )
+    })?;
+    let credentials = credentials.ok_or_else(|| {
+        invalid_value(
+            &format!("options.{what}.credentials"),
+            "is required for 'aws-kms': async () => ({ accessKeyId, secretAccessKey, sessionToken })",
+        )
+    })?;
+    let endpoints = s.endpoint.clone().into_iter().collect();
+    keyseal::AwsKmsClient::new(
+        keyseal::AwsKmsConfig {
+            id,
+            region,
+            endpoints,
+            policy,
+        },
+        transport,
+        clock,
+        Rc::new(crate::tokens::JsAwsCredentials(credentials)),
+        observer,
+    )
+    .map_err(js_error)
+}
+
 fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
     let urls = match &s.urls {
         Some(Urls::Many(v)) => v.clone(),
@@ -285,6 +365,7 @@ pub(crate) fn build(
 ) -> Result<Built, JsValue> {
     let token = function(&options, "token")?;
     let on_event = function(&options, "onEvent")?;
+    let raw = options.clone();
     let o = read(options)?;
     let d = RetryPolicy::default();
     let r = &o.retry;
@@ -370,7 +451,7 @@ pub(crate) fn build(
         bindings.push((format!("escrow[{i}]"), s, s.key_id.clone()));
     }
     let mut services = Vec::with_capacity(bindings.len());
-    for (what, s, key_id) in bindings {
+    for (n, (what, s, key_id)) in bindings.into_iter().enumerate() {
         let id = s.id.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
             invalid_value(
                 &format!("options.{what}.id"),
@@ -378,10 +459,33 @@ pub(crate) fn build(
                  this key service (e.g. 'acme'); readers must use the same id",
             )
         })?;
-        let urls = urls_of(s, &format!("options.{what}"))?;
         let key_id = key_id
             .filter(|k| !k.is_empty() || what == "keyService")
             .ok_or_else(|| invalid_value(&format!("options.{what}.keyId"), "is required"))?;
+        let escrow_index = (n > 0).then(|| (n - 1) as u32);
+        if s.kind == Some(ServiceKind::AwsKms) {
+            let credentials = service_function(&raw, escrow_index, "credentials")?;
+            let client = aws_client(
+                s,
+                &what,
+                id,
+                credentials,
+                policy,
+                (transport.clone(), clock.clone(), observer.clone()),
+            )?;
+            services.push(ServiceBinding {
+                service: Rc::new(client),
+                key_id,
+            });
+            continue;
+        }
+        if s.region.is_some() || s.endpoint.is_some() {
+            return Err(invalid_value(
+                &format!("options.{what}"),
+                "region and endpoint belong to kind 'aws-kms'; a keyseal key service takes urls",
+            ));
+        }
+        let urls = urls_of(s, &format!("options.{what}"))?;
         let identity = s
             .identity
             .as_deref()

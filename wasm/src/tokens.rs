@@ -48,3 +48,35 @@ impl TokenSource for JsTokens {
         })
     }
 }
+
+/// What an `aws-kms` service's `credentials()` callback returns.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Creds {
+    access_key_id: String,
+    secret_access_key: zeroize::Zeroizing<String>,
+    session_token: Option<zeroize::Zeroizing<String>>,
+}
+
+/// An `aws-kms` service's `credentials()` callback: an object (or a Promise of one) with
+/// `accessKeyId`, `secretAccessKey` and optionally `sessionToken`, asked once per call.
+pub struct JsAwsCredentials(pub Function);
+
+impl keyseal::AwsCredentialSource for JsAwsCredentials {
+    fn credentials(&self) -> LocalBoxFuture<'_, Result<keyseal::AwsCredentials, String>> {
+        Box::pin(async move {
+            let v = self.0.call0(&JsValue::NULL).map_err(|e| describe(&e))?;
+            let v = JsFuture::from(Promise::resolve(&v))
+                .await
+                .map_err(|e| describe(&e))?;
+            let c: Creds = serde_wasm_bindgen::from_value(v).map_err(|_| {
+                String::from("credentials() must return { accessKeyId, secretAccessKey, sessionToken? }")
+            })?;
+            Ok(keyseal::AwsCredentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+            })
+        })
+    }
+}

@@ -176,5 +176,24 @@ pub(crate) fn cases(
             plaintext: vec![],
             extra: json!({"signing_secret": hex::encode(signing_secret)}),
         },
+        Case {
+            name: "aws-kms-entry",
+            signing: None,
+            description: "a keyseal-kms entry and an aws-kms entry (kind 3: an AWS KMS CiphertextBlob, opaque to the format)",
+            segment_size: 64,
+            context: ctx(),
+            entries: vec![
+                kms_entry("acme", "acme/default", b"primary-wrapped"),
+                WrappedKeyEntry {
+                    kind: EntryKind::AwsKms,
+                    key_service_id: "acme-aws".into(),
+                    key_id: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                        .into(),
+                    wrapped: fill(184, 9),
+                },
+            ],
+            plaintext: fill(90, 10),
+            extra: json!({}),
+        },
     ]
 }

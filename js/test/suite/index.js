@@ -19,6 +19,8 @@
 //   controlUrl              `POST ${controlUrl}/disable|enable?key=…` (the -revoke keys) and
 //                           `/create|rotate?key=acme/<name>-rotate` on the primary kms
 //   tokens                  { writer, reader, globex, dev } JWTs valid at both services
+//   aws                     { region, noauth: { url, keys }, auth: { url, keys, accessKeyId, secretAccessKey } }:
+//                           moto's AWS KMS servers (js/test/support/moto.mjs); keys: main, next, escrow, revoke[runtime]
 //   revokeKeyId             a key of tenant acme dedicated to this runtime (disabled by one test)
 //   vectors                 { positive, negative } = tests/vectors/*.json, parsed
 //   cross                   optional { runtime: base64 } → run only the cross-runtime open tests
@@ -36,10 +38,11 @@ import rotation from './rotation.js';
 import engines from './engines.js';
 import trust from './trust.js';
 import firstHour from './first-hour.js';
+import awsKms from './aws-kms.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, sealForOthers];
 
 export async function run(keyseal, env) {
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };

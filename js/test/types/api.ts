@@ -95,7 +95,21 @@ export function options(): void {
   const alias: KeySealOptions = { ...ok, keyService: { id: 'acme', url: 'https://kms.acme.example/v1' } };
   // @ts-expect-error -- an engine that does not exist
   const engine: KeySealOptions = { ...ok, engine: 'openssl' };
-  void reader; void noId; void typo; void alias; void engine;
+  // AWS KMS: region and credentials required, no urls
+  const awsOk: KeySealOptions = {
+    keyService: { id: 'acme-aws', kind: 'aws-kms', region: 'eu-west-1', credentials: async () => ({ accessKeyId: 'a', secretAccessKey: 's' }) },
+    keyId: 'alias/keyseal',
+    escrow: [{ id: 'acme', urls: ['https://kms.acme.example/v1'], keyId: 'acme/escrow' }],
+    token: () => '',
+  };
+  // @ts-expect-error -- an aws-kms service needs credentials
+  const awsNoCreds: KeySealOptions = { keyService: { id: 'a', kind: 'aws-kms', region: 'eu-west-1' }, keyId: 'k', token: () => '' };
+  const awsUrls: KeySealOptions = {
+    // @ts-expect-error -- an aws-kms service has no urls
+    keyService: { id: 'a', kind: 'aws-kms', region: 'eu-west-1', credentials: () => ({ accessKeyId: 'a', secretAccessKey: 's' }), urls: ['https://x/v1'] },
+    keyId: 'k', token: () => '',
+  };
+  void reader; void noId; void typo; void alias; void engine; void awsOk; void awsNoCreds; void awsUrls;
 }
 
 export function errorsAndEvents(e: unknown, ev: KeySealEvent, m: Metrics): void {
