@@ -237,6 +237,13 @@ impl AwsKmsClient {
         })
     }
 
+    /// Sends each attempt as a child span of `trace`'s current W3C trace context (`traceparent`).
+    #[must_use]
+    pub fn with_trace(mut self, trace: Rc<dyn crate::TraceSource>) -> Self {
+        self.endpoints.set_trace(trace);
+        self
+    }
+
     async fn call<R: Serialize>(&self, op: Op, key_id: &str, request: &R) -> Result<Answer, Error> {
         let creds = self.credentials.credentials().await.map_err(|e| {
             Error::key_service(

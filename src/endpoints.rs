@@ -53,6 +53,8 @@ struct Endpoint {
 
 /// One key service's URLs and the machinery to call them.
 pub(crate) struct Endpoints {
+    /// The caller's trace context, asked at each attempt (`trace.rs`).
+    trace: Option<Rc<dyn crate::trace::TraceSource>>,
     service: String,
     list: Vec<Endpoint>,
     policy: RetryPolicy,
@@ -111,6 +113,7 @@ impl Endpoints {
             })
             .collect();
         Ok(Self {
+            trace: None,
             service: service.into(),
             list,
             policy,
@@ -118,6 +121,11 @@ impl Endpoints {
             clock,
             observer,
         })
+    }
+
+    /// Sends every attempt as a child span of `trace`'s current context (W3C `traceparent`).
+    pub(crate) fn set_trace(&mut self, trace: Rc<dyn crate::trace::TraceSource>) {
+        self.trace = Some(trace);
     }
 
     fn deadline_passed(&self, op: &str) -> CallError {
@@ -199,12 +207,28 @@ impl Endpoints {
         if let Some(sign) = call.sign {
             sign(&mut request, self.clock.unix_ms());
         }
+        let span = self
+            .trace
+            .as_ref()
+            .and_then(|t| t.traceparent())
+            .and_then(|p| crate::trace::new_span_id().and_then(|s| crate::trace::child_of(&p, &s)));
+        if let Some(s) = &span {
+            request.headers.push(("traceparent", s.header.clone()));
+        }
         let outcome = attempt(self.transport.as_ref(), self.clock.as_ref(), request, limit).await;
         let latency = self.clock.now_ms() - now;
         let (failure, retry, retry_after) = match outcome {
             Outcome::Answered(resp) if (200..300).contains(&resp.status) => {
                 ep.breaker.borrow_mut().success();
-                self.record(call.op, &ep.base, Some(resp.status), None, latency, *attempts);
+                self.record(
+                    call.op,
+                    &ep.base,
+                    Some(resp.status),
+                    None,
+                    latency,
+                    *attempts,
+                    span,
+                );
                 return Step::Done(Ok(resp.body));
             }
             Outcome::Answered(resp) => {
@@ -247,6 +271,7 @@ impl Endpoints {
             Some(failure.error.code()),
             latency,
             *attempts,
+            span,
         );
         match retry {
             Retry::Never => {
@@ -288,8 +313,10 @@ impl Endpoints {
         code: Option<&'static str>,
         latency_ms: f64,
         attempt: u32,
+        span: Option<crate::trace::ChildSpan>,
     ) {
         self.observer.kms_attempt(op, code, latency_ms);
+        let (trace_id, span_id) = span.map_or((None, None), |s| (Some(s.trace_id), Some(s.span_id)));
         self.observer.emit(Event::KmsCall {
             service: self.service.clone(),
             url: url.into(),
@@ -299,6 +326,8 @@ impl Endpoints {
             status,
             latency_ms,
             attempt,
+            trace_id,
+            span_id,
         });
     }
 }

@@ -30,6 +30,10 @@ pub enum Event {
         latency_ms: f64,
         /// 1-based attempt number within the call.
         attempt: u32,
+        /// The W3C trace id the attempt was sent under (from the caller's trace context), if any.
+        trace_id: Option<String>,
+        /// The attempt's own span id (its `traceparent`'s parent-id field), if traced.
+        span_id: Option<String>,
     },
     /// A circuit breaker opened for a URL.
     CircuitOpen {

@@ -217,6 +217,14 @@ impl KmsClient {
         })
     }
 
+    /// Sends each key-service attempt as a child span of `trace`'s current W3C trace context
+    /// (a `traceparent` header; the attempt's event carries its trace and span ids).
+    #[must_use]
+    pub fn with_trace(mut self, trace: Rc<dyn crate::TraceSource>) -> Self {
+        self.endpoints.set_trace(trace);
+        self
+    }
+
     /// Uses `engine` for recipient keys and identity signatures (default: [`RustP256`](crate::RustP256)).
     #[must_use]
     pub fn with_p256(mut self, engine: Rc<dyn P256Engine>) -> Self {

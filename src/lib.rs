@@ -29,6 +29,7 @@ mod rewrap_memo;
 pub mod rotation;
 pub mod sigv4;
 pub mod streams;
+pub mod trace;
 pub mod transport;
 
 /// The sealed format (crate `keyseal-format`), re-exported: the SDK's messages are its messages.
@@ -63,6 +64,7 @@ pub use retry::RetryPolicy;
 pub use rotation::REWRAP_BATCH_MAX;
 pub use sigv4::AwsCredentials;
 pub use streams::{DecryptStream, EncryptStream};
+pub use trace::TraceSource;
 pub use transport::{
     Clock, HttpRequest, HttpResponse, HttpTransport, TokenRequest, TokenSource, TransportError,
 };

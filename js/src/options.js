@@ -47,6 +47,7 @@ const CREATE = {
   transport: 1,
   decrypt: { allowKeyIds: 1, acceptPublicKeyEntries: 1 },
   onEvent: 1,
+  traceparent: 1,
 };
 
 /** Edit distance of two short names (for "did you mean"). */

@@ -95,6 +95,7 @@ function startKms(name, origin) {
 
 const state = { kmsUrl: null, primary: null, env: null, cross: null };
 const seen = new Map(); // fault-id → requests seen
+const traced = new Map(); // fault-id → traceparent headers seen (fault mode 'trace')
 const hung = new Set();
 
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html', '.d.ts': 'text/plain' };
@@ -145,6 +146,10 @@ async function fault(req, res, mode, id, rest) {
   seen.set(id, n);
   switch (mode) {
     case 'proxy':
+      return proxy(req, res, rest, body);
+    case 'trace':
+      // forwards, recording the W3C traceparent each request carried (null: none)
+      traced.set(id, [...(traced.get(id) ?? []), req.headers.traceparent ?? null]);
       return proxy(req, res, rest, body);
     case 'hang': {
       // accept, never answer; the client must give up. Closed at the latest after 60 s.
@@ -365,7 +370,7 @@ const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, x-amz-target, x-amz-date, x-amz-security-token', 'access-control-max-age': '600' });
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'authorization, content-type, traceparent, x-amz-target, x-amz-date, x-amz-security-token', 'access-control-max-age': '600' });
       return res.end();
     }
     if (parts[0] === 'fault' && parts.length >= 4 && parts[3] === 'v1') {
@@ -380,7 +385,7 @@ const server = createServer(async (req, res) => {
     }
     // What a fault proxy saw and did, for the trust tests: requests per fault id, and the data
     // key the substituting proxy handed out.
-    if (parts[0] === 'fault-log' && parts[1]) return sendJson(res, 200, { seen: seen.get(parts[1]) ?? 0, dataKey: substituted.get(parts[1]) ?? null });
+    if (parts[0] === 'fault-log' && parts[1]) return sendJson(res, 200, { seen: seen.get(parts[1]) ?? 0, dataKey: substituted.get(parts[1]) ?? null, traceparents: traced.get(parts[1]) ?? [] });
     if (parts[0] === 'attack' && parts[1] === 'unwrap' && req.method === 'POST') return await attackUnwrap(req, res);
     if (parts[0] === 'env') return sendJson(res, 200, envFor(url.searchParams.get('runtime'), url.searchParams.get('phase')));
     if (parts[0] === 'pkg') return await staticFile(res, PKG, parts.slice(1).join('/'));

@@ -160,6 +160,10 @@ export type KeySealEvent =
       latencyMs: number;
       /** 1 for the first attempt of a call, then 2, 3… */
       attempt: number;
+      /** The W3C trace id the attempt was sent under (from `traceparent`), or null. */
+      traceId: string | null;
+      /** The attempt's own span id (the parent id in the `traceparent` it sent), or null. */
+      spanId: string | null;
     }
   | {
       /** A URL's circuit opened after consecutive failures: it is skipped until its cooldown ends. */
@@ -265,6 +269,12 @@ export interface KeySealOptions {
   decrypt?: DecryptOptions;
   /** Receives every key-service call, cache hit/miss, purge and encrypt/decrypt outcome. */
   onEvent?: (event: KeySealEvent) => void;
+  /**
+   * The caller's current W3C trace context (a `traceparent` value, e.g. from OpenTelemetry's active
+   * span), asked at every key-service attempt: the request is sent as a child span of it (same
+   * trace id, a fresh span id) and its `kmsCall` event carries both ids. Return `undefined` for none.
+   */
+  traceparent?: () => string | undefined;
 }
 
 /** Figures of one key-service operation (e.g. `generate`). */

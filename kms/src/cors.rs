@@ -39,7 +39,8 @@ pub async fn cors(State(app): State<Shared>, req: Request, next: Next) -> Respon
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type"),
+            // traceparent: the SDK's W3C trace context (docs/PROTOCOL.md §11)
+            HeaderValue::from_static("authorization, content-type, traceparent"),
         );
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         h.insert(header::VARY, HeaderValue::from_static("Origin"));

@@ -181,6 +181,10 @@ struct Options {
     #[serde(default)]
     #[allow(dead_code)]
     on_event: IgnoredAny,
+    /// A function: read separately.
+    #[serde(default)]
+    #[allow(dead_code)]
+    traceparent: IgnoredAny,
     #[serde(default)]
     cache: CacheOption,
     timeout_ms: Option<u64>,
@@ -365,6 +369,8 @@ pub(crate) fn build(
 ) -> Result<Built, JsValue> {
     let token = function(&options, "token")?;
     let on_event = function(&options, "onEvent")?;
+    let trace: Option<Rc<dyn keyseal::TraceSource>> = function(&options, "traceparent")?
+        .map(|f| Rc::new(crate::tokens::JsTrace(f)) as Rc<dyn keyseal::TraceSource>);
     let raw = options.clone();
     let o = read(options)?;
     let d = RetryPolicy::default();
@@ -473,6 +479,10 @@ pub(crate) fn build(
                 policy,
                 (transport.clone(), clock.clone(), observer.clone()),
             )?;
+            let client = match &trace {
+                Some(t) => client.with_trace(t.clone()),
+                None => client,
+            };
             services.push(ServiceBinding {
                 service: Rc::new(client),
                 key_id,
@@ -514,6 +524,10 @@ pub(crate) fn build(
         )
         .map_err(js_error)?
         .with_p256(p256.clone());
+        let client = match &trace {
+            Some(t) => client.with_trace(t.clone()),
+            None => client,
+        };
         services.push(ServiceBinding {
             service: Rc::new(client),
             key_id,

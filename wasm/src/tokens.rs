@@ -80,3 +80,14 @@ impl keyseal::AwsCredentialSource for JsAwsCredentials {
         })
     }
 }
+
+/// The caller's `traceparent()` callback: the current W3C trace context (e.g. from
+/// OpenTelemetry's active span), asked synchronously at each key-service attempt.
+pub struct JsTrace(pub Function);
+
+impl keyseal::TraceSource for JsTrace {
+    fn traceparent(&self) -> Option<String> {
+        // a throwing callback must not break the call: no header then
+        self.0.call0(&JsValue::NULL).ok().and_then(|v| v.as_string())
+    }
+}

@@ -439,4 +439,31 @@ export default function register({ test, make, inspect, calls, rejects, E, env, 
     assert(refused.length >= 2, `the swapped batch is refused (${refused.length} refusals)`);
     for (const r of refused) assert(r.reason instanceof E.IdentityMismatchError, `IDENTITY_MISMATCH, got ${r.reason?.code}: ${r.reason?.message}`);
   }, 60_000);
+
+  test('tracing: with a traceparent callback each key-service attempt is a child span (same trace, fresh span id), reported in its event; without one, no header', async () => {
+    const id = uid();
+    const url = `${env.faultUrl}/trace/${env.runtime}-${id}/v1`;
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const events = [];
+    const ks = await make({ keyService: primary([url]), cache: false, traceparent: () => parent }, events);
+    const sealed = await ks.encrypt('traced', { context: { ...CTX, object: uid() } });
+    eq(await ks.decryptText(sealed), 'traced', 'round trip');
+    const plain = await make({ keyService: primary([url]), cache: false });
+    await plain.encrypt('untraced', { context: { ...CTX, object: uid() } });
+    const broken = await make({ keyService: primary([url]), cache: false, traceparent: () => { throw new Error('no context'); } });
+    await broken.encrypt('callback throws', { context: { ...CTX, object: uid() } });
+    const log = await (await fetch(`${env.faultUrl.replace('/fault', '/fault-log')}/${env.runtime}-${id}`)).json();
+    const sent = log.traceparents;
+    eq(sent.length, 4, `requests seen: ${show(sent)}`);
+    const kms = events.filter((e) => e.type === 'kmsCall');
+    eq(kms.length, 2, 'two attempts traced');
+    for (const [i, e] of kms.entries()) {
+      eq(e.traceId, '4bf92f3577b34da6a3ce929d0e0e4736', `${e.op}: trace id`);
+      assert(/^[0-9a-f]{16}$/.test(e.spanId) && e.spanId !== '00f067aa0ba902b7', `${e.op}: a fresh span id ${e.spanId}`);
+      eq(sent[i], `00-4bf92f3577b34da6a3ce929d0e0e4736-${e.spanId}-01`, `${e.op}: the header sent is the event's span`);
+    }
+    assert(kms[0].spanId !== kms[1].spanId, 'each attempt its own span');
+    eq(sent[2], null, 'no callback: no header');
+    eq(sent[3], null, 'a throwing callback: no header, the call still works');
+  });
 }
