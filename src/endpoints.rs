@@ -223,8 +223,7 @@ impl Endpoints {
                 self.record(
                     call.op,
                     &ep.base,
-                    Some(resp.status),
-                    None,
+                    (Some(resp.status), None),
                     latency,
                     *attempts,
                     span,
