@@ -23,7 +23,7 @@ use crate::endpoints::{Call, CallError, Endpoints, Refusal, Retry};
 use crate::error::{Error, KeyServiceErrorKind};
 use crate::events::Observer;
 use crate::key_service::{GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo};
-use crate::kms_client::check_url;
+use crate::kms_client::{check_service_id, check_url};
 use crate::refusal::protocol_error;
 use crate::retry::RetryPolicy;
 use crate::sigv4::{AwsCredentials, SigningRequest, amz_date, authorization};
@@ -209,9 +209,7 @@ impl AwsKmsClient {
         credentials: Rc<dyn AwsCredentialSource>,
         observer: Rc<Observer>,
     ) -> Result<Self, Error> {
-        if config.id.is_empty() || config.id.len() > 255 {
-            return Err(Error::invalid("key service id must be 1..=255 bytes"));
-        }
+        check_service_id(&config.id)?;
         if config.region.is_empty()
             || !config
                 .region

@@ -149,6 +149,14 @@ fn rewrap_item(q: &RewrapQuestion<'_>) -> proto::RewrapItem {
     }
 }
 
+/// FORMAT.md §4.2: a key-service id (written into every entry) is 1..=255 bytes.
+pub(crate) fn check_service_id(id: &str) -> Result<(), Error> {
+    if id.is_empty() || id.len() > 255 {
+        return Err(Error::invalid("key service id must be 1..=255 bytes"));
+    }
+    Ok(())
+}
+
 /// PROTOCOL.md §1: a base URL is `https`, or plain `http` on loopback only (tests, the demo).
 pub(crate) fn check_url(url: &str) -> Result<(), Error> {
     if url.starts_with("https://") {
@@ -188,9 +196,7 @@ impl KmsClient {
         tokens: Rc<dyn TokenSource>,
         observer: Rc<Observer>,
     ) -> Result<Self, Error> {
-        if config.id.is_empty() || config.id.len() > 255 {
-            return Err(Error::invalid("key service id must be 1..=255 bytes"));
-        }
+        check_service_id(&config.id)?;
         config.urls.iter().try_for_each(|u| check_url(u))?;
         let endpoints = Endpoints::new(
             &config.id,

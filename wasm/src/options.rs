@@ -479,14 +479,11 @@ pub(crate) fn build(
                 policy,
                 (transport.clone(), clock.clone(), observer.clone()),
             )?;
-            let client = match &trace {
-                Some(t) => client.with_trace(t.clone()),
-                None => client,
+            let service: Rc<dyn keyseal::KeyService> = match &trace {
+                Some(t) => Rc::new(client.with_trace(t.clone())),
+                None => Rc::new(client),
             };
-            services.push(ServiceBinding {
-                service: Rc::new(client),
-                key_id,
-            });
+            services.push(ServiceBinding { service, key_id });
             continue;
         }
         if s.region.is_some() || s.endpoint.is_some() {
@@ -524,14 +521,11 @@ pub(crate) fn build(
         )
         .map_err(js_error)?
         .with_p256(p256.clone());
-        let client = match &trace {
-            Some(t) => client.with_trace(t.clone()),
-            None => client,
+        let service: Rc<dyn keyseal::KeyService> = match &trace {
+            Some(t) => Rc::new(client.with_trace(t.clone())),
+            None => Rc::new(client),
         };
-        services.push(ServiceBinding {
-            service: Rc::new(client),
-            key_id,
-        });
+        services.push(ServiceBinding { service, key_id });
     }
     let defaults = CacheConfig::default();
     let cache = match o.cache {
