@@ -27,27 +27,43 @@ export function known(options, allowed, method, kind) {
 }
 
 
-const SERVICE = { id: 1, kind: 1, urls: 1, keyId: 1, identity: 1, region: 1, endpoint: 1, credentials: 1 };
-/** Every option `KeySeal.create` takes, nested objects by their own names (js/types/index.d.ts). */
+// Shapes: a nested object, `[shape]` for an array of them, or the type of a leaf: 'string',
+// 'number', 'count' (a whole number ≥ 0), 'boolean', 'function', 'strings' (an array of strings), 'urls' (a string or an array
+// of strings), 'cache' (false or an object). Undefined and null mean "not given".
+const SERVICE = { id: 'string', kind: 'string', urls: 'urls', keyId: 'string', identity: 'string', region: 'string', endpoint: 'string', credentials: 'function' };
+const CACHE = { maxAgeMs: 'number', maxMessages: 'count', maxBytes: 'count', maxEntries: 'count' };
+/** Every option `KeySeal.create` takes (js/types/index.d.ts). */
 const CREATE = {
   keyService: SERVICE,
-  keyId: 1,
+  keyId: 'string',
   escrow: [SERVICE],
-  token: 1,
-  cache: { maxAgeMs: 1, maxMessages: 1, maxBytes: 1, maxEntries: 1 },
-  timeoutMs: 1,
-  deadlineMs: 1,
-  retry: { attemptTimeoutMs: 1, deadlineMs: 1, maxRounds: 1, backoffBaseMs: 1, backoffMaxMs: 1, breakerThreshold: 1, breakerCooldownMs: 1 },
-  wrapMode: 1,
-  allowPlaintextKeys: 1,
-  segmentSize: 1,
-  reason: 1,
-  engine: 1,
-  p256: 1,
-  transport: 1,
-  decrypt: { allowKeyIds: 1, acceptPublicKeyEntries: 1 },
-  onEvent: 1,
-  traceparent: 1,
+  token: 'function',
+  cache: 'cache',
+  timeoutMs: 'count',
+  deadlineMs: 'count',
+  retry: { attemptTimeoutMs: 'count', deadlineMs: 'count', maxRounds: 'count', backoffBaseMs: 'count', backoffMaxMs: 'count', breakerThreshold: 'count', breakerCooldownMs: 'count' },
+  wrapMode: 'string',
+  allowPlaintextKeys: 'boolean',
+  segmentSize: 'count',
+  reason: 'string',
+  engine: 'string',
+  p256: 'string',
+  transport: 'string',
+  decrypt: { allowKeyIds: 'strings', acceptPublicKeyEntries: 'boolean' },
+  onEvent: 'function',
+  traceparent: 'function',
+};
+
+const describe = (v) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+const strings = (v) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const LEAF = {
+  string: [(v) => typeof v === 'string', 'a string'],
+  number: [(v) => typeof v === 'number' && Number.isFinite(v), 'a finite number'],
+  count: [(v) => Number.isSafeInteger(v) && v >= 0, 'a whole number ≥ 0'],
+  boolean: [(v) => typeof v === 'boolean', 'true or false'],
+  function: [(v) => typeof v === 'function', 'a function'],
+  strings: [strings, 'an array of strings'],
+  urls: [(v) => typeof v === 'string' || strings(v), 'a URL or an array of URLs'],
 };
 
 /** Edit distance of two short names (for "did you mean"). */
@@ -72,17 +88,31 @@ function unknownOption(path, name, allowed) {
   return new InvalidArgumentError(`invalid argument: ${path}.${name}: unknown option; ${hint}`);
 }
 
+const wrongType = (path, want, v) => new InvalidArgumentError(`invalid argument: ${path}: must be ${want} (got ${describe(v)})`);
+
 /**
- * Refuses option names `KeySeal.create` does not take, at every level (a typo such as `cahce`
- * must not be silently ignored). Values are checked by the core (wasm/src/options.rs).
+ * Checks the names and types of `KeySeal.create`'s options at every level, naming the option's
+ * path (a typo such as `cahce` must not be silently ignored). Values (URLs, ranges, enums) are
+ * checked by the core (wasm/src/options.rs).
  */
 export function checkCreateOptions(options, shape = CREATE, path = 'options') {
-  if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) return;
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object' || Array.isArray(options)) throw wrongType(path, 'an object', options);
   const allowed = Object.keys(shape);
   for (const [k, v] of Object.entries(options)) {
     const sub = shape[k];
+    const at = `${path}.${k}`;
     if (sub === undefined) throw unknownOption(path, k, allowed);
-    if (Array.isArray(sub) && Array.isArray(v)) v.forEach((x, i) => checkCreateOptions(x, sub[0], `${path}.${k}[${i}]`));
-    else if (typeof sub === 'object' && !Array.isArray(sub)) checkCreateOptions(v, sub, `${path}.${k}`);
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(sub)) {
+      if (!Array.isArray(v)) throw wrongType(at, 'an array', v);
+      v.forEach((x, i) => checkCreateOptions(x, sub[0], `${at}[${i}]`));
+    } else if (sub === 'cache') {
+      if (v !== false) checkCreateOptions(v, CACHE, at);
+    } else if (typeof sub === 'object') {
+      checkCreateOptions(v, sub, at);
+    } else if (!LEAF[sub][0](v)) {
+      throw wrongType(at, LEAF[sub][1], v);
+    }
   }
 }

@@ -1,7 +1,6 @@
 //! `KeySealCore`: the SDK object behind the JS `KeySeal` class — whole-message encrypt and
 //! decrypt on the engine the size calls for, purge, metrics and `inspect`.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Promise, Uint8Array};
@@ -31,11 +30,17 @@ pub(crate) fn context_from(v: JsValue, what: &str) -> Result<EncryptionContext, 
     if js_sys::Array::is_array(&v) || !v.is_object() {
         return Err(invalid_value(what, "must be an object of strings"));
     }
-    let d = serde_wasm_bindgen::Deserializer::from(v);
-    let pairs: BTreeMap<String, String> = serde_path_to_error::deserialize(d).map_err(|e| {
-        let path = e.path().to_string();
-        invalid_value(&format!("{what}.{path}"), &e.into_inner().to_string())
-    })?;
+    // the object's own enumerable string keys, each value a string (named when it is not)
+    let entries = js_sys::Object::entries(v.unchecked_ref());
+    let mut pairs = Vec::with_capacity(entries.length() as usize);
+    for e in entries.iter() {
+        let e: js_sys::Array = e.unchecked_into();
+        let key = e.get(0).as_string().unwrap_or_default();
+        let Some(value) = e.get(1).as_string() else {
+            return Err(invalid_value(&format!("{what}.{key}"), "must be a string"));
+        };
+        pairs.push((key, value));
+    }
     EncryptionContext::from_pairs(pairs).map_err(js_error)
 }
 

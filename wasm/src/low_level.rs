@@ -39,20 +39,7 @@ fn unhex(s: &str) -> Result<Vec<u8>, JsValue> {
 }
 
 fn from_js<T: for<'de> Deserialize<'de>>(v: JsValue, what: &str) -> Result<T, JsValue> {
-    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(v)).map_err(|e| {
-        let path = e.path().to_string();
-        invalid_value(
-            &format!(
-                "{what}{}",
-                if path == "." {
-                    String::new()
-                } else {
-                    format!(".{path}")
-                }
-            ),
-            &e.into_inner().to_string(),
-        )
-    })
+    T::deserialize(serde_wasm_bindgen::Deserializer::from(v)).map_err(|e| invalid_value(what, &e.to_string()))
 }
 
 fn header_of(

@@ -1,6 +1,7 @@
 //! `KeySeal.create(options)`: the JS options object, read with serde-wasm-bindgen (no JSON text
-//! crosses the boundary), and the SDK built from it. A value of the wrong shape is
-//! `INVALID_ARGUMENT` naming the option (`options.keyService.urls[0]: …`).
+//! crosses the boundary), and the SDK built from it. Names and types are checked first in JS
+//! (js/src/options.js, which names the option's path); the values here (URLs, ranges, enums,
+//! overlaps), each `INVALID_ARGUMENT` naming the option.
 
 use std::rc::Rc;
 
@@ -348,15 +349,7 @@ fn read(options: JsValue) -> Result<Options, JsValue> {
         return Err(invalid("options are required"));
     }
     let d = serde_wasm_bindgen::Deserializer::from(options);
-    serde_path_to_error::deserialize(d).map_err(|e| {
-        let path = e.path().to_string();
-        let what = if path == "." {
-            "options".into()
-        } else {
-            format!("options.{path}")
-        };
-        invalid_value(&what, &e.into_inner().to_string())
-    })
+    Options::deserialize(d).map_err(|e| invalid_value("options", &e.to_string()))
 }
 
 /// Builds the SDK from the caller's options object.

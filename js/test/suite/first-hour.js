@@ -32,6 +32,18 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     await refused({ keyService: { id: 'acme', url: env.kmsUrl } }, [/keyService/, /url/, /urls/], 'the removed url alias');
   });
 
+  test('create: a value of the wrong type is named by its path', async () => {
+    await refused({ cache: { maxAgeMs: '5' } }, [/options\.cache\.maxAgeMs: must be a finite number \(got string\)/], 'string number');
+    await refused({ keyService: { id: 'acme', urls: 7 } }, [/options\.keyService\.urls: must be a URL or an array of URLs/], 'urls');
+    await refused({ escrow: { id: 'x' } }, [/options\.escrow: must be an array/], 'escrow object');
+    await refused({ escrow: [{ id: 'x', urls: [env.escrowUrl], keyId: 3 }] }, [/options\.escrow\[0\]\.keyId: must be a string/], 'escrow key id');
+    await refused({ decrypt: { allowKeyIds: 'acme/*' } }, [/options\.decrypt\.allowKeyIds: must be an array of strings/], 'allowKeyIds');
+    await refused({ token: 'jwt' }, [/options\.token: must be a function/], 'token string');
+    const ks = await make();
+    const e = await rejects(ks.encrypt('x', { context: { tenant: 7 } }), E.InvalidArgumentError, 'context value');
+    assert(/context\.tenant: must be a string/.test(e.message), e.message);
+  });
+
   test('create: key-service URLs are checked (scheme, query, credentials, the missing /v1 hinted)', async () => {
     const base = env.kmsUrl.replace(/\/v1$/, '');
     await refused({ keyService: { id: 'acme', urls: [base] } }, [/urls\[0\]/, /does not end in \/v1/, new RegExp(`${base.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/v1`)], 'no /v1');
@@ -45,7 +57,8 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
 
   test('create: numbers in range, overlapping options refused rather than one silently winning', async () => {
     await refused({ cache: { maxAgeMs: -1 } }, [/options\.cache\.maxAgeMs/, /≥ 0/], 'maxAgeMs -1');
-    await refused({ cache: { maxMessages: -5 } }, [/options\.cache\.maxMessages/], 'maxMessages -5');
+    await refused({ cache: { maxMessages: -5 } }, [/options\.cache\.maxMessages: must be a whole number/], 'maxMessages -5');
+    await refused({ segmentSize: 1.5 }, [/options\.segmentSize: must be a whole number/], 'segmentSize 1.5');
     await refused({ timeoutMs: 0 }, [/options\.timeoutMs/, /at least 1/], 'timeoutMs 0');
     await refused({ timeoutMs: 100, retry: { attemptTimeoutMs: 200 } }, [/timeoutMs/, /attemptTimeoutMs/, /give one/], 'timeoutMs and retry.attemptTimeoutMs');
     await refused({ deadlineMs: 100, retry: { deadlineMs: 200 } }, [/deadlineMs/, /give one/], 'deadlineMs twice');
