@@ -33,6 +33,7 @@ pub mod key_ops;
 pub mod metrics;
 pub mod server;
 pub mod service;
+pub mod siem;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -122,6 +122,10 @@ struct ServeArgs {
     /// Default: twice the number of CPU cores.
     #[arg(long)]
     workers: Option<usize>,
+    /// Also send every audit record, as it is committed, to a SIEM sink: `stdout`, `file:PATH`
+    /// (JSON lines) or `syslog:HOST:PORT` (RFC 5424 over UDP); ECS fields (PROTOCOL.md §9.1).
+    #[arg(long)]
+    audit_sink: Option<keyseal_kms::siem::Sink>,
 }
 
 impl ServeArgs {
@@ -228,11 +232,27 @@ enum TokenCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Check the hash chain of the audit log; exit status 1 when broken.
+    /// Check the hash chain of the audit log; exit status 1 when broken. With `--exported`, check
+    /// an `audit export` file instead: its chain, and that its ends are this store's rows.
     Verify {
         /// SQLite database file.
         #[arg(long)]
         db: PathBuf,
+        /// A file written by `audit export`.
+        #[arg(long)]
+        exported: Option<PathBuf>,
+    },
+    /// Print audit records as JSON lines with ECS fields and the chain hashes (PROTOCOL.md §9.1).
+    Export {
+        /// SQLite database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Records from this point: a sequence number (exclusive) or an RFC 3339 time (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format (only `jsonl`).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
     },
 }
 
@@ -332,6 +352,7 @@ fn mint(db: &DbArgs, tenant: &str, role: &str, ttl_secs: i64, subject: &str, aud
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    let sink = args.audit_sink.clone().map(|s| (args.db.db.clone(), s));
     let opts = args.options();
     let server = Server::bind(&opts).await?;
     let addr = server.local_addr();
@@ -355,6 +376,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             "keyseal-kms: dev mode. Mint more tokens with:\n  keyseal-kms token mint --db {} --tenant acme --role reader|writer|admin",
             opts.db.display()
         );
+    }
+    if let Some((db, sink)) = sink {
+        tokio::spawn(keyseal_kms::siem::follow(
+            db,
+            sink,
+            std::time::Duration::from_millis(100),
+        ));
     }
     server.run(shutdown()).await
 }
@@ -395,6 +423,50 @@ fn audit_verify(db: &Path) -> Result<bool> {
     }
 }
 
+/// `audit export`: `since` is a sequence number (exclusive) or an RFC 3339 time (inclusive).
+fn audit_export(db: &Path, since: Option<&str>, format: &str) -> Result<()> {
+    if format != "jsonl" {
+        return Err(Error::InvalidRequest(format!("--format {format}: only jsonl")));
+    }
+    let (after_seq, since_ms) = match since {
+        None => (0, 0),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) => (n, 0),
+            Err(_) => {
+                let t = humantime::parse_rfc3339_weak(s)
+                    .map_err(|e| Error::InvalidRequest(format!("--since {s}: {e}")))?;
+                let ms = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                (0, i64::try_from(ms).unwrap_or(i64::MAX))
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    keyseal_kms::siem::export(db, after_seq, since_ms, &mut out)?;
+    Ok(())
+}
+
+/// `audit verify --exported FILE`.
+fn audit_verify_export(db: &Path, file: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::InvalidRequest(format!("{}: {e}", file.display())))?;
+    let r = keyseal_kms::siem::verify_export(db, &text)?;
+    match r.problem {
+        None => {
+            println!(
+                "exported audit range OK: {} records, rows {}..={} of this store's chain",
+                r.rows, r.range.0, r.range.1
+            );
+            Ok(true)
+        }
+        Some(p) => {
+            println!("exported audit range BROKEN after {} good records: {p}", r.rows);
+            Ok(false)
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
         Cmd::Init { db } => {
@@ -426,8 +498,17 @@ fn run(cli: Cli) -> Result<bool> {
                 },
         } => mint(&db, &tenant, &role, ttl, &sub, &aud).map(|_| true),
         Cmd::Audit {
-            cmd: AuditCmd::Verify { db },
+            cmd: AuditCmd::Verify { db, exported: None },
         } => audit_verify(&db),
+        Cmd::Audit {
+            cmd: AuditCmd::Verify {
+                db,
+                exported: Some(f),
+            },
+        } => audit_verify_export(&db, &f),
+        Cmd::Audit {
+            cmd: AuditCmd::Export { db, since, format },
+        } => audit_export(&db, since.as_deref(), &format).map(|_| true),
         Cmd::Identity {
             cmd: IdentityCmd::Show { db, format },
         } => identity_show(&db, format).map(|_| true),

@@ -5,7 +5,7 @@
 //!
 //! The store answers [`StoreError`]s; the service maps them to protocol errors.
 
-mod audit;
+pub mod audit;
 mod error;
 mod keys;
 mod master_key;

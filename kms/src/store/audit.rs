@@ -96,7 +96,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The chain hash of §9.
-pub(super) fn chain_hash(prev: &[u8], seq: i64, ts: i64, e: &AuditEvent) -> [u8; 32] {
+pub(crate) fn chain_hash(prev: &[u8], seq: i64, ts: i64, e: &AuditEvent) -> [u8; 32] {
     let version = e.key_version.map(i64::from).unwrap_or(-1);
     let fields: [&[u8]; 8] = [
         e.subject.as_bytes(),
