@@ -105,6 +105,11 @@ function goals(d) {
       cs.firstEncryptMs <= 30,
       'a first visit: the module and the .wasm fetched from the loopback page server, the wasm compiled (streaming) and instantiated, then one key-service round trip; the wasm\'s size is most of the first part.');
   }
+  if (d.workerd?.coldStart) {
+    const w = d.workerd.coldStart;
+    add('workerd cold start (report: fresh isolate → first request done)', `first request ${w.firstRequestMs.toFixed(1)} ms (wasm instantiated, \`KeySeal.create\`, one 1 KiB encrypt with one \`/generate\`); the next request, key cached, ${w.cachedRequestMs.toFixed(1)} ms (miniflare's dispatch from Node included)`,
+      'report', 'measured from Node through miniflare: workerd freezes its own clocks during CPU work, so the figure includes one loopback HTTP dispatch per request.');
+  }
   const c = d.node.calls;
   add('≤ 1 key-service call per 10,000 encrypts (cache on)', `${c.calls} call(s) for ${int(c.count)} encrypts of ${sizeName(c.size)} with one context`, c.calls <= 1, '');
   // Two rotations: one data key per object (the context names the object, as the demo and the
@@ -127,7 +132,7 @@ function goals(d) {
   }
   const out = ['| goal | measured | verdict |', '|---|---|---|'];
   for (const r of rows) {
-    const verdict = r.met === null ? 'not measured' : r.met ? '**met**' : `**missed**${r.why ? `: ${r.why}` : ''}`;
+    const verdict = r.met === null ? 'not measured' : r.met === 'report' ? 'reported (no goal)' : r.met ? '**met**' : `**missed**${r.why ? `: ${r.why}` : ''}`;
     out.push(`| ${r.goal} | ${r.figure} | ${verdict} |`);
   }
   return out.join('\n');

@@ -7,6 +7,7 @@
 //   key-service/  key-service calls per encrypt with the cache on (calls.js)
 //   rotation/     header-only rewrapAll vs decrypt + re-encrypt (rewrap.mjs)
 //   memory/       wasm linear memory through long streams (streams.js)
+//   edge/         cold start in workerd through miniflare (cold-start.mjs)
 //   engines/      wasm vs WebCrypto engine sweep, run by hand (engines.mjs; not part of this run)
 //
 //   node bench/run.mjs [--quick] [--native FILE] [--write docs/BENCHMARKS.md]
@@ -26,6 +27,7 @@ import { kmsCallsPerEncrypts } from './key-service/calls.js';
 import { perRecordContexts } from './key-service/per-record.js';
 import { rewrapVsReencrypt } from './rotation/rewrap.mjs';
 import { renderReport } from './report.mjs';
+import { workerdColdStart } from './edge/cold-start.mjs';
 import { MiB } from './bytes.js';
 import { launchChromium } from '../js/test/support/chromium.mjs';
 import { Kms, KMS_BIN } from '../js/test/support/kms.mjs';
@@ -189,6 +191,8 @@ async function main() {
   const kmsPublic = { url: kms.url, token: kms.token, keyId: kms.keyId };
   const node = await nodeRun(kms);
   const chromium = await chromiumRun(kmsPublic, base);
+  log('workerd: cold start');
+  const workerd = { coldStart: await workerdColdStart(kmsPublic, join(tmp, 'workerd'), { runs: RUNS }) };
   const nativePath = arg('--native');
   const native = nativePath && existsSync(nativePath)
     ? readFileSync(nativePath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
@@ -196,7 +200,7 @@ async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const kmsBuild = KMS.includes('/release/') ? 'release' : 'debug';
   const machine = { kmsBuild, cpu, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, chromium: chromium.runtime };
-  const data = { date: started.toISOString(), quick: QUICK, runs: RUNS, machine, size, node, chromium, native, seconds: (Date.now() - started) / 1000 };
+  const data = { date: started.toISOString(), quick: QUICK, runs: RUNS, machine, size, node, chromium, workerd, native, seconds: (Date.now() - started) / 1000 };
   writeFileSync(target('bench-results.json'), JSON.stringify(data, null, 1));
   const md = renderReport(data);
   if (OUT) {
