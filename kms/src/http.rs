@@ -312,12 +312,20 @@ async fn metrics(State(app): State<Shared>) -> Response {
     let app2 = app.clone();
     let counts = tokio::time::timeout(
         METRICS_STORE_WAIT,
-        tokio::task::spawn_blocking(move || app2.service.store().state_counts()),
+        tokio::task::spawn_blocking(move || {
+            let store = app2.service.store();
+            Ok::<_, crate::store::StoreError>((store.state_counts()?, store.schedules(None)?))
+        }),
     )
     .await;
-    if let Ok(Ok(Ok(counts))) = counts {
+    if let Ok(Ok(Ok((counts, schedules)))) = counts {
         for (s, n) in counts {
             app.metrics.set_keys(s.as_str(), n);
+        }
+        let now = crate::store::now_ms();
+        for r in schedules {
+            app.metrics
+                .set_rotation(&r.key_id, r.next_at_ms, r.primary_since_ms, now);
         }
     }
     let mut resp = app.metrics.encode().into_response();

@@ -160,7 +160,34 @@ struct KeyRef {
 #[derive(Subcommand)]
 enum KeyCmd {
     /// Create a key whose material the service generates (version 1).
-    Create(KeyRef),
+    Create {
+        #[command(flatten)]
+        key: KeyRef,
+        /// Rotate it on a schedule: a period (`90d`, `12h`; at least `1m`).
+        #[arg(long)]
+        rotate_every: Option<String>,
+    },
+    /// Set the rotation period of a generated key (`--rotate-every 30d`) or clear it (`off`).
+    Set {
+        #[command(flatten)]
+        key: KeyRef,
+        /// A period (`90d`, `12h`; at least `1m`) or `off`.
+        #[arg(long)]
+        rotate_every: String,
+    },
+    /// Rotate every key whose scheduled rotation is due (`serve` does this every 30 s).
+    RotateDue {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The time to act at (RFC 3339) instead of the clock.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Print every key's rotation schedule (JSON lines).
+    Schedule {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Add a new generated version; new wraps use it, old versions still unwrap.
     Rotate(KeyRef),
     /// Revoke: every use is refused from the next request on.
@@ -309,7 +336,53 @@ fn parse_duration_secs(s: &str) -> Result<u64> {
 fn key_cmd(cmd: KeyCmd) -> Result<()> {
     let actor = Actor::cli();
     let (db, key_id, reason, op) = match cmd {
-        KeyCmd::Create(k) => (k.db, k.key_id, k.reason, AdminOp::Create),
+        KeyCmd::Create {
+            key,
+            rotate_every: None,
+        } => (key.db, key.key_id, key.reason, AdminOp::Create),
+        KeyCmd::Create {
+            key,
+            rotate_every: Some(every),
+        } => {
+            let every = rotation_period(&every)?;
+            let service = service_for(&key.db)?;
+            let info = service.admin(&actor, &key.key_id, AdminOp::Create, key.reason.as_deref())?;
+            service
+                .store()
+                .set_rotation_period(&key.key_id, every, store::now_ms(), "cli")?;
+            return print_json(&info);
+        }
+        KeyCmd::Set { key, rotate_every } => {
+            let every = rotation_period(&rotate_every)?;
+            let row = service_for(&key.db)?.store().set_rotation_period(
+                &key.key_id,
+                every,
+                store::now_ms(),
+                "cli",
+            )?;
+            return print_schedule(&[row]);
+        }
+        KeyCmd::RotateDue { db, now } => {
+            let now = match now {
+                None => store::now_ms(),
+                Some(t) => {
+                    let t = humantime::parse_rfc3339_weak(&t)
+                        .map_err(|e| Error::InvalidRequest(format!("--now {t}: {e}")))?;
+                    let ms = t
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    i64::try_from(ms).unwrap_or(i64::MAX)
+                }
+            };
+            for (key_id, version) in service_for(&db)?.store().rotate_due(now)? {
+                println!(
+                    "{}",
+                    serde_json::json!({ "key_id": key_id, "rotated_to": version })
+                );
+            }
+            return Ok(());
+        }
+        KeyCmd::Schedule { db } => return print_schedule(&service_for(&db)?.store().schedules(None)?),
         KeyCmd::Rotate(k) => (k.db, k.key_id, k.reason, AdminOp::Rotate),
         KeyCmd::Disable(k) => (k.db, k.key_id, k.reason, AdminOp::Disable),
         KeyCmd::Enable(k) => (k.db, k.key_id, k.reason, AdminOp::Enable),
@@ -333,6 +406,33 @@ fn key_cmd(cmd: KeyCmd) -> Result<()> {
     };
     let info = service_for(&db)?.admin(&actor, &key_id, op, reason.as_deref())?;
     print_json(&info)
+}
+
+/// `--rotate-every`: a period of at least one minute, or `off`.
+fn rotation_period(s: &str) -> Result<Option<i64>> {
+    if s == "off" {
+        return Ok(None);
+    }
+    let secs = parse_duration_secs(s)?;
+    if secs < 60 {
+        return Err(Error::InvalidRequest("--rotate-every: at least 1m".into()));
+    }
+    Ok(Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
+}
+
+/// Schedules as JSON lines (times in Unix ms).
+fn print_schedule(rows: &[store::ScheduleRow]) -> Result<()> {
+    for r in rows {
+        println!(
+            "{}",
+            serde_json::json!({
+                "key_id": r.key_id, "tenant": r.tenant, "rotate_every_ms": r.every_ms,
+                "next_rotation_at_ms": r.next_at_ms, "primary_version": r.primary_version,
+                "primary_since_ms": r.primary_since_ms,
+            })
+        );
+    }
+    Ok(())
 }
 
 fn mint(db: &DbArgs, tenant: &str, role: &str, ttl_secs: i64, subject: &str, audience: &str) -> Result<()> {

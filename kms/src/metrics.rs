@@ -6,6 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 /// Labels of request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -23,6 +24,13 @@ pub struct StateLabels {
     pub state: String,
 }
 
+/// Labels of the per-key rotation gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    /// Key id.
+    pub key_id: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.1 ms .. ~3.3 s
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -35,6 +43,8 @@ pub struct Metrics {
     latency: Family<OpLabels, Histogram, fn() -> Histogram>,
     keys: Family<StateLabels, Gauge>,
     in_flight: Gauge,
+    next_rotation: Family<KeyLabels, Gauge<f64, AtomicU64>>,
+    version_age: Family<KeyLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -68,12 +78,26 @@ impl Metrics {
             "Requests queued for a worker or running (the --max-in-flight limit applies to it)",
             in_flight.clone(),
         );
+        let next_rotation = Family::<KeyLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "key_next_rotation_timestamp_seconds",
+            "When each key with a rotation period rotates next (Unix seconds; PROTOCOL.md §8.5)",
+            next_rotation.clone(),
+        );
+        let version_age = Family::<KeyLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "key_primary_version_age_seconds",
+            "Age of each key's current (primary) version",
+            version_age.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             keys,
             in_flight,
+            next_rotation,
+            version_age,
         }
     }
 
@@ -94,6 +118,24 @@ impl Metrics {
                 state: state.to_string(),
             })
             .set(n);
+    }
+
+    /// Set the rotation gauges of one key (`next_at_ms`: when a period is set).
+    pub fn set_rotation(&self, key_id: &str, next_at_ms: Option<i64>, primary_since_ms: i64, now_ms: i64) {
+        let l = KeyLabels {
+            key_id: key_id.to_string(),
+        };
+        match next_at_ms {
+            Some(t) => {
+                self.next_rotation.get_or_create(&l).set(t as f64 / 1000.0);
+            }
+            None => {
+                self.next_rotation.remove(&l);
+            }
+        }
+        self.version_age
+            .get_or_create(&l)
+            .set((now_ms - primary_since_ms).max(0) as f64 / 1000.0);
     }
 
     /// Set the in-flight gauge.

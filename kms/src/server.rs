@@ -180,13 +180,40 @@ impl Server {
                 sweeper.record(result, &mut std::io::stderr().lock());
             }
         });
+        // rotation on a schedule (PROTOCOL.md §8.5): every instance checks; the store's write lock
+        // makes exactly one of them rotate a due key
+        let app = self.app.clone();
+        let rotator = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ROTATION_CHECK).await;
+                let a = app.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || a.service.store().rotate_due(crate::store::now_ms()))
+                        .await;
+                match result {
+                    Ok(Ok(rotated)) => {
+                        for (key_id, version) in rotated {
+                            eprintln!(
+                                "keyseal-kms: scheduled rotation: {key_id} is now at version {version}"
+                            );
+                        }
+                    }
+                    Ok(Err(e)) => eprintln!("keyseal-kms: scheduled rotation failed: {e}"),
+                    Err(e) => eprintln!("keyseal-kms: scheduled rotation task failed: {e}"),
+                }
+            }
+        });
         let served = axum::serve(self.listener, router(self.app))
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        rotator.abort();
         served.map_err(|e| Error::Unavailable(format!("server error: {e}")))
     }
 }
+
+/// How often `serve` looks for keys whose scheduled rotation is due.
+const ROTATION_CHECK: Duration = Duration::from_secs(30);
 
 /// Logs the destruction sweeps: each destruction, a failure when it starts (once per distinct
 /// error, not every second), and the recovery.

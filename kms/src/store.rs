@@ -9,6 +9,7 @@ pub mod audit;
 mod error;
 mod keys;
 mod master_key;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ pub use audit::{AuditEvent, AuditReport, FieldCaps, verify_file};
 pub use error::StoreError;
 pub use keys::{KeyOrigin, Loaded, StateOp};
 pub use master_key::{default_master_key_path, load_master_key};
+pub use schedule::ScheduleRow;
 
 /// Result alias of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -163,6 +165,13 @@ fn migrate(conn: &Connection) -> Result<()> {
     if !has_column(conn, "key_versions", "wraps")? {
         // Wraps made before counting began are not known: counting starts at 0.
         conn.execute_batch("ALTER TABLE key_versions ADD COLUMN wraps INTEGER NOT NULL DEFAULT 0")?;
+    }
+    if !has_column(conn, "keys", "rotate_every_ms")? {
+        // rotation on a schedule (§8.5): no period until one is set
+        conn.execute_batch(
+            "ALTER TABLE keys ADD COLUMN rotate_every_ms INTEGER;
+             ALTER TABLE keys ADD COLUMN next_rotation_at INTEGER;",
+        )?;
     }
     if !has_column(conn, "keys", "origin")? {
         // A key whose every version was imported was created by an import: it is external.

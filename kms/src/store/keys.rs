@@ -40,7 +40,7 @@ impl KeyOrigin {
 }
 
 /// Origin of a version in `KeyInfo.versions` (§8.1).
-const VERSION_GENERATED: &str = "generated";
+pub(super) const VERSION_GENERATED: &str = "generated";
 const VERSION_IMPORTED: &str = "imported";
 
 /// Key material loaded for one operation.
@@ -79,16 +79,16 @@ impl StateOp {
 }
 
 /// The `keys` row of one key.
-struct KeyRow {
-    tenant: String,
+pub(super) struct KeyRow {
+    pub(super) tenant: String,
     /// The state in force now (a pending destruction past its time is `Destroyed`).
-    state: KeyState,
+    pub(super) state: KeyState,
     since_ms: Option<i64>,
     primary: u32,
     origin: KeyOrigin,
 }
 
-fn key_row(conn: &Connection, key_id: &str, now: i64) -> Result<KeyRow> {
+pub(super) fn key_row(conn: &Connection, key_id: &str, now: i64) -> Result<KeyRow> {
     type Row = (String, String, Option<i64>, Option<i64>, u32, String);
     let row: Option<Row> = conn
         .prepare_cached(
@@ -151,7 +151,7 @@ fn from_crypto(what: &str) -> impl Fn(CryptoError) -> StoreError + '_ {
     }
 }
 
-fn fresh_root() -> Result<Zeroizing<[u8; 32]>> {
+pub(super) fn fresh_root() -> Result<Zeroizing<[u8; 32]>> {
     crypto::random_secret().map_err(|_| StoreError::Rng)
 }
 
@@ -208,7 +208,7 @@ impl Store {
     }
 
     /// Adds version `primary + 1` and makes it the primary.
-    fn add_version(
+    pub(super) fn add_version(
         &self,
         tx: &Transaction<'_>,
         key_id: &str,
@@ -539,7 +539,7 @@ impl Store {
     }
 }
 
-fn show_locked(conn: &Connection, key_id: &str) -> Result<KeyInfo> {
+pub(super) fn show_locked(conn: &Connection, key_id: &str) -> Result<KeyInfo> {
     let row: Option<(String, String, i64, Option<i64>, u32)> = conn
         .query_row(
             "SELECT tenant, state, created_at, destroy_at, primary_version FROM keys WHERE key_id=?1",
