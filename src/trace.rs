@@ -1,4 +1,4 @@
-//! W3C Trace Context (`traceparent`, https://www.w3.org/TR/trace-context/) on key-service requests:
+//! W3C Trace Context (`traceparent`, <https://www.w3.org/TR/trace-context/>) on key-service requests:
 //! when the caller's [`TraceSource`] gives the current trace context, every attempt is sent as a
 //! child span of it (same trace id, a fresh span id, the same flags), and the attempt's event
 //! carries both ids so the key service's span can be joined to the app request.
