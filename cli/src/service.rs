@@ -1,0 +1,185 @@
+//! Key-service settings from flags, the environment and a config file, and the `KeySeal` built
+//! from them. Settings are plain data (`Send`), so every worker thread builds its own `KeySeal`
+//! (the core's objects are single-threaded, as in the browser).
+
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use keyseal::{
+    CacheConfig, DecryptPolicy, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy,
+    ServiceBinding, WrapMode,
+};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::args::ServiceArgs;
+use crate::engine::{EngineChoice, RingEngine};
+use crate::error::CliError;
+use crate::transport::{StdClock, Tokens, UreqTransport};
+
+/// The JSON config file (`--config`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    key_service: Vec<String>,
+    service_id: Option<String>,
+    key_id: Option<String>,
+    token_cmd: Option<String>,
+    identity: Option<String>,
+}
+
+/// Everything needed to build a `KeySeal`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URLs, in failover order.
+    pub urls: Vec<String>,
+    /// Key-service id of entries.
+    pub service_id: String,
+    /// Key id of new data keys (and of rewrap/backlog when no other is given).
+    pub key_id: Option<String>,
+    /// Token source.
+    pub tokens: Tokens,
+    /// Pinned identity (SEC1 bytes).
+    pub identity: Option<Vec<u8>>,
+    /// Decrypt policy.
+    pub policy: DecryptPolicy,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+}
+
+impl Settings {
+    /// From the command line (and env, via clap), completed by `--config`.
+    pub fn from_args(a: &ServiceArgs) -> Result<Self, CliError> {
+        let file: ConfigFile = match &a.config {
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|e| CliError::io(p, e))?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?
+            }
+            None => ConfigFile::default(),
+        };
+        let urls = if a.key_service.is_empty() {
+            file.key_service
+        } else {
+            a.key_service.clone()
+        };
+        let token_cmd = a.token_cmd.clone().or(file.token_cmd);
+        let tokens = match (token_cmd, std::env::var("KEYSEAL_TOKEN")) {
+            (Some(cmd), _) => Tokens::Command(cmd),
+            (None, Ok(t)) => Tokens::Fixed(Zeroizing::new(t)),
+            (None, Err(_)) => Tokens::None,
+        };
+        let identity = match a.identity.clone().or(file.identity) {
+            Some(b64) => {
+                Some(decode_b64(&b64).ok_or_else(|| CliError::Usage("--identity is not base64".into()))?)
+            }
+            None => None,
+        };
+        let mut allow = a.allow_key_id.clone();
+        if allow.is_empty() {
+            allow.push("*".into());
+        }
+        let service_id = if a.service_id == "keyseal" {
+            file.service_id.unwrap_or_else(|| a.service_id.clone())
+        } else {
+            a.service_id.clone()
+        };
+        Ok(Self {
+            urls,
+            service_id,
+            key_id: a.key_id.clone().or(file.key_id),
+            tokens,
+            identity,
+            policy: DecryptPolicy {
+                allow_key_ids: allow,
+                accept_public_key_entries: a.accept_public_key_entries,
+            },
+            timeout_ms: a.timeout_ms,
+        })
+    }
+
+    /// The SDK over these services. `key_id` is the key new entries (and rewraps) go to.
+    pub fn keyseal(
+        &self,
+        key_id: Option<&str>,
+        engine: EngineChoice,
+        segment_size: u32,
+    ) -> Result<KeySeal, CliError> {
+        if self.urls.is_empty() {
+            return Err(CliError::Usage(
+                "no key service: pass --key-service URL or set KEYSEAL_KEY_SERVICE".into(),
+            ));
+        }
+        let clock: Rc<dyn keyseal::Clock> = Rc::new(StdClock::default());
+        let observer = Rc::new(Observer::default());
+        let policy = RetryPolicy {
+            attempt_timeout_ms: self.timeout_ms,
+            deadline_ms: self.timeout_ms.saturating_mul(3),
+            ..RetryPolicy::default()
+        };
+        let client = KmsClient::new(
+            KmsClientConfig {
+                id: self.service_id.clone(),
+                urls: self.urls.clone(),
+                policy,
+                allow_plaintext_keys: false,
+                reason: Some("keyseal-cli".into()),
+                identity: self.identity.clone(),
+            },
+            Rc::new(UreqTransport::new(Duration::from_millis(self.timeout_ms))),
+            clock.clone(),
+            Rc::new(self.tokens.clone()),
+            observer.clone(),
+        )?;
+        let engine: Box<dyn keyseal::AeadEngine> = match engine {
+            EngineChoice::Native => Box::new(RingEngine),
+            EngineChoice::Rustcrypto => Box::new(keyseal::RustCryptoEngine),
+        };
+        let key_id = key_id
+            .map(String::from)
+            .or_else(|| self.key_id.clone())
+            .unwrap_or_default();
+        Ok(KeySeal::new(
+            KeySealConfig {
+                services: vec![ServiceBinding {
+                    service: Rc::new(client),
+                    key_id,
+                }],
+                cache: CacheConfig::disabled(),
+                wrap_mode: WrapMode::KeyService,
+                segment_size,
+                engine,
+                decrypt: self.policy.clone(),
+            },
+            clock,
+            observer,
+        )?)
+    }
+}
+
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.trim().bytes().filter(|&c| c != b'=') {
+        let v = A.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The data key in a `--data-key-file` (64 hex digits, whitespace ignored).
+pub fn data_key_from_file(p: &Path) -> Result<keyseal::DataKey, CliError> {
+    let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|e| CliError::io(p, e))?);
+    let bytes = Zeroizing::new(
+        hex::decode(text.trim()).map_err(|_| CliError::Usage(format!("{}: not hex", p.display())))?,
+    );
+    Ok(keyseal::DataKey::from_bytes(&bytes)?)
+}
