@@ -163,3 +163,15 @@ impl TokenSource for Tokens {
         Box::pin(async move { self.get(request) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_token_never_prints() {
+        let t = Tokens::Fixed(Zeroizing::new("eyJ.secret-token".into()));
+        assert_eq!(format!("{t:?}"), "Tokens::Fixed(<redacted>)");
+        assert!(!format!("{:?}", Tokens::Command("idp-login".into())).contains("secret"));
+    }
+}
