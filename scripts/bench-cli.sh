@@ -26,6 +26,7 @@ export KEYSEAL_KEY_SERVICE=$(sed -n 's/^KEYSEAL_KMS_URL=//p' "$SHM/kms.out")
 export KEYSEAL_TOKEN=$(sed -n 's/^KEYSEAL_DEV_TOKEN=//p' "$SHM/kms.out")
 export KEYSEAL_KEY_ID=acme/default KEYSEAL_SERVICE_ID=acme
 THREADS=$(nproc)
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
 
 # One core of OpenSSL, 64 KiB blocks (bytes/s; openssl prints 1000-byte "k" units).
 ossl=$(openssl speed -evp aes-256-gcm -bytes 65536 -seconds 3 2>/dev/null | awk '/^(AES-256-GCM|aes-256-gcm)/ {sub("k","",$2); printf "%.0f", $2*1000}')
@@ -58,10 +59,10 @@ read -r enc4_s enc4_rss < <(RUNS=1 measure "$BIN/keyseal" encrypt "$SHM/plain4" 
 rm -f "$SHM/plain4"
 read -r dec4_s dec4_rss < <(RUNS=1 measure "$BIN/keyseal" decrypt "$SHM/sealed4" -o /dev/null)
 
-python3 - "$OUT" "$ossl" "$THREADS" "$RUNS" \
+LOAD=$LOAD python3 - "$OUT" "$ossl" "$THREADS" "$RUNS" \
   "$enc_s" "$enc_rss" "$dec_s" "$dec_rss" "$enc1_s" "$dec1_s" "$encrc_s" "$decrc_s" \
   "$enc4_s" "$enc4_rss" "$dec4_s" "$dec4_rss" <<'PY'
-import sys, datetime, platform, re, subprocess
+import os, sys, datetime, re
 out, ossl, threads, runs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 (enc_s, enc_rss, dec_s, dec_rss, enc1_s, dec1_s, encrc_s, decrc_s,
  enc4_s, enc4_rss, dec4_s, dec4_rss) = map(float, sys.argv[5:17])
@@ -86,6 +87,8 @@ md = ['## Command line (`make bench-cli`)', '',
       '1 GiB rows with %d threads, one run otherwise. Throughput is plaintext bytes per second. '
       'OpenSSL on the same machine, one core: `openssl speed -evp aes-256-gcm -bytes 65536 -seconds 3` = **%.2f GB/s**.'
       % (datetime.date.today().isoformat(), threads, cpu, runs, threads, ossl / 1e9), '',
+      '1-minute load average before the run: %s (anything above 0 is other work on the same cores; '
+      'OpenSSL and keyseal are measured in the same minutes, so both see it).' % os.environ.get('LOAD', '?'), '',
       '| run | seconds | GB/s | max RSS |', '|---|---|---|---|']
 for name, s, g, rss in rows:
     md.append('| %s | %.2f | %.2f | %s |' % (name, s, g, '%.1f MiB' % (rss / 1024) if rss else '–'))

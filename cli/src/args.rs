@@ -145,9 +145,12 @@ pub struct InspectArgs {
 /// `keyseal rewrap`.
 #[derive(Debug, Args)]
 pub struct RewrapArgs {
-    /// Files and directories (recursive).
+    /// Files, directories (recursive) and S3 prefixes (`s3://bucket/prefix`).
     #[arg(required = true)]
     pub targets: Vec<PathBuf>,
+    /// The S3 endpoint for `s3://` targets on stores other than AWS (e.g. `http://127.0.0.1:9000`).
+    #[arg(long, env = "KEYSEAL_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
     /// The key the primary service's entries end up under (its newest version).
     #[arg(long = "to-key-id", env = "KEYSEAL_TO_KEY_ID")]
     pub to_key_id: String,
@@ -182,9 +185,12 @@ pub struct RewrapArgs {
 /// `keyseal backlog`.
 #[derive(Debug, Args)]
 pub struct BacklogArgs {
-    /// Files and directories (recursive).
+    /// Files, directories (recursive) and S3 prefixes (`s3://bucket/prefix`).
     #[arg(required = true)]
     pub targets: Vec<PathBuf>,
+    /// The S3 endpoint for `s3://` targets on stores other than AWS.
+    #[arg(long, env = "KEYSEAL_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
     /// Count objects not under this key id as behind too (the target of a rotation job).
     #[arg(long = "to-key-id")]
     pub to_key_id: Option<String>,

@@ -33,8 +33,8 @@ pub fn run(a: BacklogArgs) -> Result<(), CliError> {
     // (key id, version) → objects with an entry there.
     let mut groups: BTreeMap<(String, Option<u32>), Group> = BTreeMap::new();
     let (mut total, mut behind, mut ignored, mut unreadable) = (0u64, 0u64, 0u64, 0u64);
-    for o in objects(&a.targets)? {
-        let h = match read_object_header(&o.path) {
+    for o in objects(&a.targets, a.endpoint.as_deref())? {
+        let h = match read_object_header(&o) {
             Ok(Some(h)) => h,
             Ok(None) => {
                 ignored += 1;

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod pipeline;
 pub mod progress;
 pub mod rewrap;
+pub mod s3;
 pub mod service;
 pub mod transport;
 pub mod walk;

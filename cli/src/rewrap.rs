@@ -28,7 +28,7 @@ use crate::error::CliError;
 use crate::progress::Progress;
 use crate::service::Settings;
 use crate::transport::block_on;
-use crate::walk::{Object, objects, read_object_header, shard_of};
+use crate::walk::{Object, Place, objects, read_object_header, shard_of};
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +164,7 @@ pub fn run(a: RewrapArgs) -> Result<(), CliError> {
     };
     let mut report = Report::default();
     let mut todo = Vec::new();
-    for o in objects(&a.targets)? {
+    for o in objects(&a.targets, a.endpoint.as_deref())? {
         if let Some((i, n)) = a.shard
             && shard_of(&o.rel, n) != i
         {
@@ -263,7 +263,7 @@ fn rewrap_batch(
     let mut out: Vec<(String, Outcome)> = Vec::with_capacity(batch.len());
     let mut pending: Vec<(usize, Vec<u8>)> = Vec::new();
     for o in batch {
-        let outcome = match read_object_header(&o.path) {
+        let outcome = match read_object_header(o) {
             Ok(None) => Outcome::Ignored,
             Ok(Some(h)) => match ks.is_current(&h, Some(&a.to_key_id), Some(newest)) {
                 Ok(true) => Outcome::Skipped,
@@ -286,7 +286,7 @@ fn rewrap_batch(
     for ((i, _), answer) in pending.iter().zip(answers) {
         let o = &batch[*i];
         out[*i].1 = match answer {
-            Ok(rw) => match write_header(&o.path, &rw, !a.no_fsync) {
+            Ok(rw) => match write_object_header(o, &rw, !a.no_fsync) {
                 Ok(()) => Outcome::Done,
                 Err(e) => failed(&e),
             },
@@ -296,7 +296,14 @@ fn rewrap_batch(
     out
 }
 
-/// Puts `rw.header` in place of the object's header: in place when the length is the same,
+fn write_object_header(o: &Object, rw: &keyseal::Rewrapped, fsync: bool) -> Result<(), CliError> {
+    match &o.place {
+        Place::File(p) => write_header(p, rw, fsync),
+        Place::S3(b, key, _) => b.replace_header(key, &rw.header, rw.body_offset),
+    }
+}
+
+/// Puts `rw.header` in place of a file's header: in place when the length is the same,
 /// else a new file (header ‖ old body) renamed over the object.
 fn write_header(path: &Path, rw: &keyseal::Rewrapped, fsync: bool) -> Result<(), CliError> {
     let io = |e| CliError::io(path, e);

@@ -1,18 +1,32 @@
-//! The objects under rewrap/backlog targets: files, and directories walked recursively (symbolic
-//! links and our own temporary files are not followed or taken), sorted, optionally one shard.
+//! The objects under rewrap/backlog targets: files, directories walked recursively (symbolic
+//! links and our own temporary files are not followed or taken) and S3 prefixes
+//! (`s3://bucket/prefix`, `s3.rs`), sorted; reading a header and writing a new one wherever the
+//! object lives.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::s3::Bucket;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::CliError;
 
+/// Where an object lives.
+#[derive(Clone)]
+pub enum Place {
+    /// A file.
+    File(PathBuf),
+    /// An S3 object: its bucket, key and size.
+    S3(Arc<Bucket>, String, u64),
+}
+
 /// One stored object.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Object {
-    /// Its path.
-    pub path: PathBuf,
-    /// Its id in journals and reports: the path as given.
+    /// Where it is.
+    pub place: Place,
+    /// Its id in journals and reports: the path as given, or `s3://bucket/key`.
     pub id: String,
     /// Its path relative to its target (what the shard is computed from).
     pub rel: String,
@@ -46,7 +60,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Object>) -> Result<(), CliError> 
                 .into_owned();
             out.push(Object {
                 id: path.to_string_lossy().into_owned(),
-                path,
+                place: Place::File(path),
                 rel,
             });
         }
@@ -54,10 +68,25 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Object>) -> Result<(), CliError> 
     Ok(())
 }
 
-/// Every object under `targets`, in a stable order.
-pub fn objects(targets: &[PathBuf]) -> Result<Vec<Object>, CliError> {
+/// Every object under `targets`, in a stable order. `endpoint` is the S3 endpoint of `s3://` targets.
+pub fn objects(targets: &[PathBuf], endpoint: Option<&str>) -> Result<Vec<Object>, CliError> {
     let mut out = Vec::new();
     for t in targets {
+        if let Some((bucket, prefix)) = t.to_str().and_then(crate::s3::parse_url) {
+            let b = Bucket::open(bucket, endpoint)?;
+            for (key, size) in b.list(prefix)? {
+                let rel = key
+                    .strip_prefix(prefix)
+                    .map_or(key.as_str(), |r| r.trim_start_matches('/'))
+                    .to_owned();
+                out.push(Object {
+                    id: format!("{}/{key}", b.url),
+                    place: Place::S3(b.clone(), key, size),
+                    rel,
+                });
+            }
+            continue;
+        }
         let meta = std::fs::symlink_metadata(t).map_err(|e| CliError::io(t, e))?;
         if meta.is_dir() {
             walk(t, t, &mut out)?;
@@ -68,7 +97,7 @@ pub fn objects(targets: &[PathBuf]) -> Result<Vec<Object>, CliError> {
             );
             out.push(Object {
                 id: t.to_string_lossy().into_owned(),
-                path: t.clone(),
+                place: Place::File(t.clone()),
                 rel,
             });
         }
@@ -83,9 +112,38 @@ pub fn shard_of(rel: &str, n: u32) -> u32 {
     (x % u64::from(n)) as u32
 }
 
-/// The first bytes of a file: at most the whole header (FORMAT.md §4.3). `Ok(None)` when the
-/// file is not a keyseal object at all (no magic).
-pub fn read_object_header(path: &Path) -> Result<Option<Vec<u8>>, CliError> {
+/// The header of an object (FORMAT.md §4.3). `Ok(None)` when it is not a keyseal object at all
+/// (no magic).
+pub fn read_object_header(o: &Object) -> Result<Option<Vec<u8>>, CliError> {
+    match &o.place {
+        Place::File(p) => read_file_header(p),
+        Place::S3(b, key, size) => {
+            let mut have = b.get_range(key, 0..4096, *size)?;
+            if have.len() < 4 || have[..4] != keyseal::header::MAGIC {
+                return Ok(None);
+            }
+            loop {
+                match keyseal::Header::length_from_prefix(&have)? {
+                    keyseal::HeaderLength::Complete(n) if n <= have.len() => {
+                        have.truncate(n);
+                        return Ok(Some(have));
+                    }
+                    keyseal::HeaderLength::NeedAtLeast(n) | keyseal::HeaderLength::Complete(n) => {
+                        if n as u64 > *size {
+                            return Err(keyseal::FormatError::InvalidFormat {
+                                reason: "truncated header",
+                            }
+                            .into());
+                        }
+                        have = b.get_range(key, 0..n as u64, *size)?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn read_file_header(path: &Path) -> Result<Option<Vec<u8>>, CliError> {
     let mut f = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
     let mut magic = [0u8; 4];
     let mut got = 0;
