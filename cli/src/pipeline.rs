@@ -351,9 +351,12 @@ fn writer(
             return Err(e);
         }
         let n = item.out_lens.len();
+        // Segments that lie back to back (every sealed segment but an item's last) go out in one
+        // write; plaintext segments have a tag's gap between them.
+        let mut run = 0..0;
         for k in 0..n {
             let off = k * unit;
-            let seg = &mut item.buf[off..off + item.out_lens[k]];
+            let seg = off..off + item.out_lens[k];
             let last = item.last && k + 1 == n;
             match signing {
                 Signing::None => {}
@@ -367,13 +370,18 @@ fn writer(
                     Err(FormatError::DecryptionFailed.into())
                 };
                 if let Err(e) = verified {
-                    zeroize::Zeroize::zeroize(seg);
+                    zeroize::Zeroize::zeroize(&mut item.buf[seg]);
                     return Err(e);
                 }
             }
-            output.write_all(seg).map_err(out_err)?;
-            bytes_out += seg.len() as u64;
+            if run.end != seg.start {
+                output.write_all(&item.buf[run.clone()]).map_err(out_err)?;
+                run = seg.start..seg.start;
+            }
+            run.end = seg.end;
+            bytes_out += (seg.end - seg.start) as u64;
         }
+        output.write_all(&item.buf[run]).map_err(out_err)?;
         let consumed: u64 = item.lens.iter().map(|&l| l as u64).sum();
         bytes_in += consumed;
         progress(consumed);
