@@ -26,8 +26,6 @@ pub struct Bucket {
 fn runtime() -> Result<&'static tokio::runtime::Runtime, CliError> {
     static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
-        // rustls needs a process-wide crypto provider: ring, as for the CLI's other TLS.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
