@@ -49,14 +49,30 @@ impl UreqTransport {
 
     fn send_now(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let net = |e: ureq::Error| TransportError::Network(e.to_string());
+        // The kind's own headers (AWS SigV4's date and authorization, a trace context);
+        // `content-type: application/json` with a body unless the kind set its own.
+        let typed = req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         let mut resp = match &req.body {
-            Some(body) => self
-                .0
-                .post(&req.url)
-                .header("content-type", "application/json")
-                .send(&body[..])
-                .map_err(net)?,
-            None => self.0.get(&req.url).call().map_err(net)?,
+            Some(body) => {
+                let mut r = self.0.post(&req.url);
+                if !typed {
+                    r = r.header("content-type", "application/json");
+                }
+                for (k, v) in &req.headers {
+                    r = r.header(*k, v.as_str());
+                }
+                r.send(&body[..]).map_err(net)?
+            }
+            None => {
+                let mut r = self.0.get(&req.url);
+                for (k, v) in &req.headers {
+                    r = r.header(*k, v.as_str());
+                }
+                r.call().map_err(net)?
+            }
         };
         let status = resp.status().as_u16();
         let retry_after_ms = resp

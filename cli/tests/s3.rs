@@ -34,7 +34,7 @@ fn moto_server() -> PathBuf {
     }
     let p = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../.venv/moto/bin/moto_server"
+        "/../target/moto-venv/bin/moto_server"
     ));
     assert!(
         p.exists(),
