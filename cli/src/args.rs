@@ -30,11 +30,28 @@ pub enum Command {
     Backlog(BacklogArgs),
 }
 
+/// The kinds of key service the SDK speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The keyseal key-service protocol v1 (`keyseal-kms` and compatible services).
+    #[default]
+    Keyseal,
+    /// AWS KMS (SigV4; credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+    AwsKms,
+}
+
 /// Key services, from flags, the environment or a config file.
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
-    /// Key-service base URL ending in /v1 (repeat for failover, tried in order). Env: a
-    /// comma-separated KEYSEAL_KEY_SERVICE.
+    /// The kind of key service.
+    #[arg(long, value_enum, env = "KEYSEAL_KIND")]
+    pub kind: Option<Kind>,
+    /// AWS region of an `aws-kms` service (its endpoint defaults to https://kms.REGION.amazonaws.com).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Key-service base URL ending in /v1 (repeat for failover, tried in order); for `aws-kms`
+    /// the endpoint(s). Env: a comma-separated KEYSEAL_KEY_SERVICE.
     #[arg(long = "key-service", env = "KEYSEAL_KEY_SERVICE", value_delimiter = ',')]
     pub key_service: Vec<String>,
     /// The key-service id written into (and looked for in) wrapped-key entries.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use keyseal::{EntryKind, Header, KmsClient};
+use keyseal::{EntryKind, Header};
 use serde_json::json;
 
 use crate::args::BacklogArgs;
@@ -54,10 +54,10 @@ pub fn run(a: BacklogArgs) -> Result<(), CliError> {
         for e in header
             .entries()
             .iter()
-            .filter(|e| e.key_service_id == settings.service_id && e.kind == EntryKind::Kms)
+            .filter(|e| e.key_service_id == settings.service_id && !matches!(e.kind, EntryKind::Unknown(_)))
         {
-            let version = KmsClient::kms_entry_version(&e.wrapped);
-            if !newest.contains_key(&e.key_id) {
+            let version = ks.entry_version(e);
+            if settings.has_versions() && !newest.contains_key(&e.key_id) {
                 let n = block_on(ks.newest_version(Some(&e.key_id)))?;
                 newest.insert(e.key_id.clone(), n);
             }

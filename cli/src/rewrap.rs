@@ -230,7 +230,11 @@ fn worker(
             keyseal::DEFAULT_SEGMENT_SIZE,
         )
         .and_then(|ks| {
-            let newest = block_on(ks.newest_version(Some(&a.to_key_id)))?;
+            let newest = if settings.has_versions() {
+                Some(block_on(ks.newest_version(Some(&a.to_key_id)))?)
+            } else {
+                None
+            };
             Ok((ks, newest))
         });
     loop {
@@ -256,7 +260,7 @@ fn failed(e: &CliError) -> Outcome {
 
 fn rewrap_batch(
     ks: &keyseal::KeySeal,
-    newest: u32,
+    newest: Option<u32>,
     a: &RewrapArgs,
     batch: &[Object],
 ) -> Vec<(String, Outcome)> {
@@ -265,7 +269,7 @@ fn rewrap_batch(
     for o in batch {
         let outcome = match read_object_header(o) {
             Ok(None) => Outcome::Ignored,
-            Ok(Some(h)) => match ks.is_current(&h, Some(&a.to_key_id), Some(newest)) {
+            Ok(Some(h)) => match ks.is_current(&h, Some(&a.to_key_id), newest) {
                 Ok(true) => Outcome::Skipped,
                 Ok(false) if a.dry_run => Outcome::Done,
                 Ok(false) => {

@@ -7,13 +7,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use keyseal::{
-    CacheConfig, DecryptPolicy, KeySeal, KeySealConfig, KmsClient, KmsClientConfig, Observer, RetryPolicy,
+    AwsCredentialSource, AwsCredentials, AwsKmsClient, AwsKmsConfig, CacheConfig, DecryptPolicy, KeySeal,
+    KeySealConfig, KeyService, KmsClient, KmsClientConfig, LocalBoxFuture, Observer, RetryPolicy,
     ServiceBinding, WrapMode,
 };
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::args::ServiceArgs;
+use crate::args::{Kind, ServiceArgs};
 use crate::engine::{EngineChoice, RingEngine};
 use crate::error::CliError;
 use crate::transport::{StdClock, Tokens, UreqTransport};
@@ -22,6 +23,8 @@ use crate::transport::{StdClock, Tokens, UreqTransport};
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ConfigFile {
+    kind: Option<Kind>,
+    region: Option<String>,
     #[serde(default)]
     key_service: Vec<String>,
     service_id: Option<String>,
@@ -33,7 +36,11 @@ struct ConfigFile {
 /// Everything needed to build a `KeySeal`.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Base URLs, in failover order.
+    /// The kind of key service.
+    pub kind: Kind,
+    /// AWS region (`aws-kms`).
+    pub region: Option<String>,
+    /// Base URLs (endpoints for `aws-kms`), in failover order.
     pub urls: Vec<String>,
     /// Key-service id of entries.
     pub service_id: String,
@@ -87,6 +94,8 @@ impl Settings {
             a.service_id.clone()
         };
         Ok(Self {
+            kind: a.kind.or(file.kind).unwrap_or_default(),
+            region: a.region.clone().or(file.region),
             urls,
             service_id,
             key_id: a.key_id.clone().or(file.key_id),
@@ -107,11 +116,6 @@ impl Settings {
         engine: EngineChoice,
         segment_size: u32,
     ) -> Result<KeySeal, CliError> {
-        if self.urls.is_empty() {
-            return Err(CliError::Usage(
-                "no key service: pass --key-service URL or set KEYSEAL_KEY_SERVICE".into(),
-            ));
-        }
         let clock: Rc<dyn keyseal::Clock> = Rc::new(StdClock::default());
         let observer = Rc::new(Observer::default());
         let policy = RetryPolicy {
@@ -119,20 +123,45 @@ impl Settings {
             deadline_ms: self.timeout_ms.saturating_mul(3),
             ..RetryPolicy::default()
         };
-        let client = KmsClient::new(
-            KmsClientConfig {
-                id: self.service_id.clone(),
-                urls: self.urls.clone(),
-                policy,
-                allow_plaintext_keys: false,
-                reason: Some("keyseal-cli".into()),
-                identity: self.identity.clone(),
-            },
-            Rc::new(UreqTransport::new(Duration::from_millis(self.timeout_ms))),
-            clock.clone(),
-            Rc::new(self.tokens.clone()),
-            observer.clone(),
-        )?;
+        let transport = Rc::new(UreqTransport::new(Duration::from_millis(self.timeout_ms)));
+        let client: Rc<dyn KeyService> = match self.kind {
+            Kind::Keyseal => {
+                if self.urls.is_empty() {
+                    return Err(CliError::Usage(
+                        "no key service: pass --key-service URL or set KEYSEAL_KEY_SERVICE".into(),
+                    ));
+                }
+                Rc::new(KmsClient::new(
+                    KmsClientConfig {
+                        id: self.service_id.clone(),
+                        urls: self.urls.clone(),
+                        policy,
+                        allow_plaintext_keys: false,
+                        reason: Some("keyseal-cli".into()),
+                        identity: self.identity.clone(),
+                    },
+                    transport,
+                    clock.clone(),
+                    Rc::new(self.tokens.clone()),
+                    observer.clone(),
+                )?)
+            }
+            Kind::AwsKms => Rc::new(AwsKmsClient::new(
+                AwsKmsConfig {
+                    id: self.service_id.clone(),
+                    region: self
+                        .region
+                        .clone()
+                        .ok_or_else(|| CliError::Usage("aws-kms needs --region (or AWS_REGION)".into()))?,
+                    endpoints: self.urls.clone(),
+                    policy,
+                },
+                transport,
+                clock.clone(),
+                Rc::new(EnvCredentials),
+                observer.clone(),
+            )?),
+        };
         let engine: Box<dyn keyseal::AeadEngine> = match engine {
             EngineChoice::Native => Box::new(RingEngine),
             EngineChoice::Rustcrypto => Box::new(keyseal::RustCryptoEngine),
@@ -144,7 +173,7 @@ impl Settings {
         Ok(KeySeal::new(
             KeySealConfig {
                 services: vec![ServiceBinding {
-                    service: Rc::new(client),
+                    service: client,
                     key_id,
                 }],
                 cache: CacheConfig::disabled(),
@@ -156,6 +185,34 @@ impl Settings {
             clock,
             observer,
         )?)
+    }
+}
+
+/// AWS credentials from the environment, read for every call (so refreshed temporary credentials
+/// are picked up): `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+struct EnvCredentials;
+
+impl AwsCredentialSource for EnvCredentials {
+    fn credentials(&self) -> LocalBoxFuture<'_, Result<AwsCredentials, String>> {
+        Box::pin(async {
+            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            Ok(AwsCredentials {
+                access_key_id: var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
+                secret_access_key: Zeroizing::new(
+                    var("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
+                ),
+                session_token: var("AWS_SESSION_TOKEN").map(Zeroizing::new),
+            })
+        })
+    }
+}
+
+impl Settings {
+    /// Whether the key service tells key versions (the newest through its public key, an entry's
+    /// from its bytes): the keyseal kind does, AWS KMS does not (rotation there keeps the key id;
+    /// a rewrap to another key id is still seen).
+    pub fn has_versions(&self) -> bool {
+        self.kind == Kind::Keyseal
     }
 }
 

@@ -7,95 +7,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::moto::Moto;
 use common::{Kms, scratch};
 use keyseal::EncryptionContext;
 use keyseal_cli::transport::block_on;
 use serde_json::Value;
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server() -> PathBuf {
-    if let Ok(p) = std::env::var("KEYSEAL_MOTO_SERVER") {
-        return p.into();
-    }
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/moto-venv/bin/moto_server"
-    ));
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/bootstrap.sh (make bootstrap)",
-        p.display()
-    );
-    p
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-impl Moto {
-    fn start(dir: &std::path::Path) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(dir.join("moto.log")).unwrap();
-        let child = Command::new(moto_server())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let m = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while agent().get(format!("{}/", m.url)).call().is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        m
-    }
-
-    fn put(&self, path: &str, body: &[u8]) {
-        let r = agent().put(format!("{}/{path}", self.url)).send(body).unwrap();
-        assert_eq!(r.status().as_u16(), 200, "PUT {path}");
-    }
-
-    fn get(&self, path: &str) -> Vec<u8> {
-        // Objects the CLI wrote with credentials are private: read them as that (unverified) user.
-        let mut r = agent()
-            .get(format!("{}/{path}", self.url))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
-            )
-            .call()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "GET {path}");
-        r.body_mut().read_to_vec().unwrap()
-    }
-}
 
 fn keyseal_s3(kms: &Kms, moto: &Moto) -> Command {
     let mut c = kms.keyseal();
