@@ -47,7 +47,7 @@ pub struct ServiceArgs {
     /// The kind of key service.
     #[arg(long, value_enum, env = "KEYSEAL_KIND")]
     pub kind: Option<Kind>,
-    /// AWS region of an `aws-kms` service (its endpoint defaults to https://kms.REGION.amazonaws.com).
+    /// AWS region of an `aws-kms` service (its endpoint defaults to `https://kms.REGION.amazonaws.com`).
     #[arg(long, env = "AWS_REGION")]
     pub region: Option<String>,
     /// Key-service base URL ending in /v1 (repeat for failover, tried in order); for `aws-kms`
