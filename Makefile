@@ -52,6 +52,13 @@ bench: bootstrap
 ## bench-kms: load the reference key service (50 clients at /v1/unwrap on loopback, bounded) and
 ## write req/s and p50/p95/p99 to the "Key service" section of docs/BENCHMARKS.md.
 ## Release build with LTO off (opt-level 3 as in the release profile) to keep the build short on 2 cores.
+## bench-cli: the `keyseal` command line, whole process, encrypting and decrypting 1 GiB in /dev/shm beside
+## `openssl speed -evp aes-256-gcm -bytes 65536`, and its max RSS at 1 GiB and 4 GiB → the "Command line"
+## section of docs/BENCHMARKS.md (scripts/bench-cli.sh; `make bench` runs it too).
+.PHONY: bench-cli
+bench-cli:
+	@scripts/bench-cli.sh
+
 .PHONY: bench-kms
 bench-kms:
 	cargo build --release -p keyseal-kms --bin keyseal-kms --example bench_kms

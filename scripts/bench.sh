@@ -6,6 +6,7 @@
 # file, marked as such).
 #
 #   1. native core      cargo bench -p keyseal-format --bench core (format/benches/core.rs) → JSON lines
+#   1b. command line    scripts/bench-cli.sh: `keyseal encrypt/decrypt` of 1 GiB beside openssl speed
 #   2. everything in JS bench/run.mjs, against the release keyseal-kms: bench/peers/ (throughput
 #                       beside the peers, package sizes), bench/key-service/, bench/rotation/,
 #                       bench/memory/; bench/report.mjs renders the Markdown
@@ -30,6 +31,9 @@ cargo build --release -p keyseal-kms --bin keyseal-kms
 
 echo "bench: 1. native core (cargo bench --bench core)" >&2
 cargo bench -p keyseal-format --bench core > "$TARGET_DIR/bench-native.jsonl"
+
+echo "bench: 1b. the keyseal command line, 1 GiB in /dev/shm (scripts/bench-cli.sh)" >&2
+scripts/bench-cli.sh >/dev/null
 
 echo "bench: 2. JS: peers, sizes, key-service calls, rotation, stream memory (bench/run.mjs)" >&2
 exec timeout -k 15 1500 node bench/run.mjs --kms "$TARGET_DIR/release/keyseal-kms" --native "$TARGET_DIR/bench-native.jsonl" --write docs/BENCHMARKS.md "$@"

@@ -84,6 +84,8 @@ KEYSEAL_SKIP_PKG_BUILD=1 run_plain ts scripts/ts-test.sh
 if [ -x scripts/js-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_js scripts/js-test.sh
 fi
+# The `keyseal` command line and the package open each other's messages (Node, real keyseal-kms).
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain cli-js scripts/cli-js-test.sh
 if [ -x scripts/js-large-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_plain js-large timeout -k 15 900 scripts/js-large-test.sh
 fi

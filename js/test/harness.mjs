@@ -642,6 +642,13 @@ async function main() {
   for (const phase of ['main', 'cross']) {
     if (phase === 'cross') {
       if (Object.keys(sealed).length < 2 || ONLY) break;
+      // The `keyseal` command line seals one message too: every runtime opens it in this phase.
+      try {
+        sealed.cli = await cliSeal(state.env);
+      } catch (e) {
+        const t = { passed: 0, failed: 1, failures: [{ name: 'cli seals a message for the runtimes', error: String(e && e.stack || e) }], entry: 'cli/' };
+        totals.set('cli', t);
+      }
       state.cross = sealed;
     }
     for (const runtime of RUNTIMES) {
@@ -690,6 +697,32 @@ async function main() {
     }
   }
 
+  // The command line (cli/) opens what every JS runtime sealed (native engine, then the
+  // RustCrypto reference), requiring the context each runtime bound.
+  if (Object.keys(sealed).length && !ONLY) {
+    const t = totals.get('cli') ?? { passed: 0, failed: 0, failures: [], entry: 'cli/' };
+    totals.set('cli', t);
+    try {
+      const dir = join(tmp, 'cross-cli');
+      mkdirSync(dir, { recursive: true });
+      for (const [rt, b64] of Object.entries(sealed)) {
+        if (rt === 'cli') continue;
+        const f = join(dir, `${rt}.sealed`);
+        writeFileSync(f, Buffer.from(b64, 'base64'));
+        for (const engine of ['native', 'rustcrypto']) {
+          const r = await execFileP(await cliBin(), ['decrypt', '--engine', engine, '--require-context', 'purpose=cross-runtime', '--require-context', `from=${rt}`, f],
+            { env: cliEnv(state.env, state.env.tokens.reader), timeout: 60_000, maxBuffer: 1 << 24 }).catch((e) => e);
+          if (r.stdout === `cross-runtime message from ${rt} ✓ `.repeat(3000)) t.passed++;
+          else { t.failed++; t.failures.push({ name: `cli (${engine}) opens message sealed by ${rt}`, error: String(r.stderr || r.message || r.stdout).slice(0, 2000) }); }
+        }
+      }
+      log(`cli cross: ${t.passed} passed, ${t.failed} failed`);
+    } catch (e) {
+      t.failed++;
+      t.failures.push({ name: 'cli cross: did not run', error: String(e && e.stack || e) });
+    }
+  }
+
   if (browser) await browser.close().catch(() => {});
   browser = null;
   if (workerd) await withTimeout(Promise.resolve(workerd.dispose()), 10_000, 'workerd dispose').catch(() => {});
@@ -705,6 +738,30 @@ async function main() {
   }
   console.log(`js: ${passed} passed, ${failed} failed`);
   return failed === 0 && !zero ? 0 : 1;
+}
+
+/** The `keyseal` binary (cli/), built on first use. */
+async function cliBin() {
+  const exe = target('debug/keyseal');
+  if (!existsSync(exe)) await execFileP('cargo', ['build', '-p', 'keyseal-cli', '--bin', 'keyseal'], { cwd: ROOT });
+  return exe;
+}
+
+/** The environment the CLI reads its key service from (the token in the environment, never a flag). */
+function cliEnv(env, token) {
+  return { PATH: process.env.PATH, KEYSEAL_KEY_SERVICE: env.kmsUrl, KEYSEAL_SERVICE_ID: 'acme', KEYSEAL_KEY_ID: 'acme/default', KEYSEAL_TOKEN: token };
+}
+
+/** The CLI seals the cross-runtime message `from: cli` (base64), as each runtime does. */
+async function cliSeal(env) {
+  const dir = mkdtempSync(join(tmpdir(), 'keyseal-cli-cross-'));
+  const [plain, out] = [join(dir, 'plain'), join(dir, 'sealed')];
+  writeFileSync(plain, `cross-runtime message from cli ✓ `.repeat(3000));
+  await execFileP(await cliBin(), ['encrypt', '--context', 'tenant=acme', '--context', 'purpose=cross-runtime', '--context', 'from=cli', plain, '-o', out],
+    { env: cliEnv(env, env.tokens.writer), timeout: 60_000 });
+  const b64 = readFileSync(out).toString('base64');
+  rmSync(dir, { recursive: true, force: true });
+  return b64;
 }
 
 let code = 1;
