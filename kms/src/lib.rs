@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub use service::Service;

@@ -12,6 +12,7 @@ use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
 use keyseal_kms::identity::Identity;
 use keyseal_kms::server::{ServeOptions, Server};
 use keyseal_kms::store::{self, Store};
+use keyseal_kms::tls::TlsFiles;
 use keyseal_kms::{Error, Result, Service};
 
 #[derive(Parser)]
@@ -122,6 +123,13 @@ struct ServeArgs {
     /// Default: twice the number of CPU cores.
     #[arg(long)]
     workers: Option<usize>,
+    /// Serve HTTPS: PEM certificate chain (leaf first). Reloaded with the key on SIGHUP
+    /// (connections already open are kept; new ones get the new certificate).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: PEM private key of the certificate.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -138,6 +146,10 @@ impl ServeArgs {
             max_body: self.max_body,
             max_in_flight: self.max_in_flight,
             workers: self.workers,
+            tls: self
+                .tls_cert
+                .zip(self.tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
         }
     }
 }
@@ -344,10 +356,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         let _ = out.flush();
     }
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !server.is_tls() {
         eprintln!(
-            "keyseal-kms: warning: serving plain HTTP on {addr}; terminate TLS in front of it \
-             (the protocol requires https off loopback)"
+            "keyseal-kms: warning: serving plain HTTP on {addr}; serve TLS with --tls-cert and \
+             --tls-key, or terminate it in front (the protocol requires https off loopback)"
         );
     }
     if opts.dev {

@@ -110,6 +110,10 @@ impl Kms {
                 .build()
                 .unwrap(),
         };
+        if kms.url.starts_with("https://") {
+            // The TLS tests talk TLS themselves (tests/tls.rs); the URL line comes after the bind.
+            return kms;
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = kms.http.get(format!("{}/healthz", kms.url)).send().await
@@ -161,6 +165,34 @@ impl Kms {
                     .filter(|l| l.contains("in_flight"))
                     .collect::<Vec<_>>()
                     .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits (at most 20 s) until stderr contains `needle` `n` times.
+    pub async fn wait_stderr(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.stderr().matches(needle).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "stderr never said {needle:?} {n} times:\n{}",
+                self.stderr()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
