@@ -10,7 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use keyseal_kms::admin::{Actor, AdminOp, decode_arg};
 use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
 use keyseal_kms::identity::Identity;
+use keyseal_kms::master::MasterKey;
+use keyseal_kms::pkcs11::Pkcs11Key;
 use keyseal_kms::server::{ServeOptions, Server};
+use keyseal_kms::store::AuditEvent;
 use keyseal_kms::store::{self, Store};
 use keyseal_kms::tls::TlsFiles;
 use keyseal_kms::{Error, Result, Service};
@@ -35,6 +38,11 @@ struct DbArgs {
     /// `KEYSEAL_KMS_MASTER_KEY` (base64) takes precedence.
     #[arg(long)]
     master_key_file: Option<PathBuf>,
+    /// The master key in an HSM: an RFC 7512 PKCS#11 URI, e.g.
+    /// `pkcs11:token=kms;object=master?module-path=/usr/lib/softhsm/libsofthsm2.so`.
+    /// PIN from `pin-source=file:PATH` / `pin-source=env:NAME` or KEYSEAL_KMS_PKCS11_PIN.
+    #[arg(long, conflicts_with = "master_key_file")]
+    master_key: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -62,10 +70,35 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// The master key in an HSM (PKCS#11).
+    MasterKey {
+        #[command(subcommand)]
+        cmd: MasterKeyCmd,
+    },
     /// The service identity key that signs every answer (PROTOCOL.md §6.3).
     Identity {
         #[command(subcommand)]
         cmd: IdentityCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum MasterKeyCmd {
+    /// Generate an AES-256 master key in a PKCS#11 token (token object, sensitive, never
+    /// extractable). The URI names the token and the key's label (`object=`) or `id=`.
+    Create {
+        /// RFC 7512 PKCS#11 URI.
+        uri: String,
+    },
+    /// Move a store to another master key (typically from a key file to an HSM): every root and
+    /// service secret is re-sealed under the new key in one transaction. Afterwards only the new
+    /// key opens the store; backups made before still need the old one.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The new master key: a PKCS#11 URI.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -137,6 +170,7 @@ impl ServeArgs {
         ServeOptions {
             db: self.db.db,
             master_key_file: self.db.master_key_file,
+            master_key: self.db.master_key,
             listen: self.listen,
             dev: self.dev,
             cors_origins: self.cors_origins,
@@ -249,7 +283,12 @@ enum AuditCmd {
 }
 
 fn open_store(db: &DbArgs, create_master: bool) -> Result<Store> {
-    let master = store::load_master_key(&db.db, db.master_key_file.as_deref(), create_master)?;
+    let master = store::open_master_key(
+        &db.db,
+        db.master_key_file.as_deref(),
+        db.master_key.as_deref(),
+        create_master,
+    )?;
     Ok(Store::open(&db.db, master)?)
 }
 
@@ -407,6 +446,34 @@ fn audit_verify(db: &Path) -> Result<bool> {
     }
 }
 
+/// `master-key migrate`: re-seals the store under the HSM key, checks that the HSM key opens it,
+/// and records the move in the audit log.
+fn master_key_migrate(db: &DbArgs, to: &str) -> Result<()> {
+    let store = open_store(db, false)?;
+    let target = MasterKey::Pkcs11(Pkcs11Key::connect(to)?);
+    let described = target.describe();
+    let n = store.reseal_all(&target)?;
+    drop(store);
+    let store = Store::open(&db.db, target)?;
+    let event = AuditEvent {
+        subject: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        operation: "master_key.migrate".into(),
+        outcome: "ok".into(),
+        detail: format!("{n} sealed secrets moved to the {described}"),
+        ..AuditEvent::default()
+    };
+    store.audit(&event)?;
+    eprintln!(
+        "keyseal-kms: {} now sealed under the {described} ({n} secrets moved). The old master key \
+         no longer opens it; keep it only as long as backups made before need it.",
+        db.db.display()
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
         Cmd::Init { db } => {
@@ -440,6 +507,16 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Audit {
             cmd: AuditCmd::Verify { db },
         } => audit_verify(&db),
+        Cmd::MasterKey {
+            cmd: MasterKeyCmd::Create { uri },
+        } => {
+            let described = keyseal_kms::pkcs11::create_key(&uri)?;
+            eprintln!("keyseal-kms: created the AES-256 master key {described} in the token");
+            Ok(true)
+        }
+        Cmd::MasterKey {
+            cmd: MasterKeyCmd::Migrate { db, to },
+        } => master_key_migrate(&db, &to).map(|_| true),
         Cmd::Identity {
             cmd: IdentityCmd::Show { db, format },
         } => identity_show(&db, format).map(|_| true),

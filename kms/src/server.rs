@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::http::{App, HttpConfig, Shared, router};
 use crate::identity::Identity;
 use crate::service::Service;
-use crate::store::{Store, StoreError, load_master_key};
+use crate::store::{Store, StoreError, open_master_key};
 use crate::tls::{Tls, TlsFiles};
 
 /// What `serve` needs to know (the flags of docs/PROTOCOL.md §8.3).
@@ -24,6 +24,8 @@ pub struct ServeOptions {
     pub db: PathBuf,
     /// Master key file (default `<db>.master-key`).
     pub master_key_file: Option<PathBuf>,
+    /// The master key in an HSM: a `pkcs11:` URI (RFC 7512), instead of a key file.
+    pub master_key: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Development mode: create what is missing and mint a writer token; loopback only.
@@ -52,6 +54,7 @@ impl ServeOptions {
         ServeOptions {
             db,
             master_key_file: None,
+            master_key: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             dev: false,
             cors_origins: Vec::new(),
@@ -102,7 +105,12 @@ impl Server {
             Some(files) => Some(Tls::load(files).await?),
             None => None,
         };
-        let master = load_master_key(&opts.db, opts.master_key_file.as_deref(), opts.dev)?;
+        let master = open_master_key(
+            &opts.db,
+            opts.master_key_file.as_deref(),
+            opts.master_key.as_deref(),
+            opts.dev,
+        )?;
         let store = Store::open(&opts.db, master)?;
         let local = store.local_issuer_secret(opts.dev)?;
         let mut verifier = Verifier::new(&opts.audience);
