@@ -312,13 +312,17 @@ async fn metrics(State(app): State<Shared>) -> Response {
     let app2 = app.clone();
     let counts = tokio::time::timeout(
         METRICS_STORE_WAIT,
-        tokio::task::spawn_blocking(move || app2.service.store().state_counts()),
+        tokio::task::spawn_blocking(move || {
+            let store = app2.service.store();
+            Ok::<_, crate::store::StoreError>((store.state_counts()?, store.backup_stats()?))
+        }),
     )
     .await;
-    if let Ok(Ok(Ok(counts))) = counts {
+    if let Ok(Ok(Ok((counts, backups)))) = counts {
         for (s, n) in counts {
             app.metrics.set_keys(s.as_str(), n);
         }
+        app.metrics.set_backups(&backups);
     }
     let mut resp = app.metrics.encode().into_response();
     resp.headers_mut().insert(

@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cors;
 pub mod crypto;
 pub mod error;

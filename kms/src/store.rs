@@ -10,6 +10,7 @@ mod error;
 mod keys;
 mod master_key;
 mod reseal;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ pub use audit::{AuditEvent, AuditReport, FieldCaps, verify_file};
 pub use error::StoreError;
 pub use keys::{KeyOrigin, Loaded, StateOp};
 pub use master_key::{default_master_key_path, load_master_key, open_master_key};
+pub use snapshot::{BackupStats, Snapshot};
 
 use crate::master::MasterKey;
 

@@ -215,6 +215,11 @@ impl Kms {
         cli(&self.db, args)
     }
 
+    /// Run the CLI without `--db`.
+    pub fn cli_no_db(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).output().unwrap()
+    }
+
     /// Mint a token with the local issuer.
     pub fn mint(&self, tenant: &str, role: &str, extra: &[&str]) -> String {
         let mut args = vec!["token", "mint", "--tenant", tenant, "--role", role];
