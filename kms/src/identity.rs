@@ -58,7 +58,9 @@ impl Identity {
             )
         })?;
         let bad = || Error::Internal("the stored identity key is not a P-256 private key".into());
-        let public = SignatureKeyPair::from_secret_scalar(&secret).map_err(|_| bad())?.public_sec1();
+        let public = SignatureKeyPair::from_secret_scalar(&secret)
+            .map_err(|_| bad())?
+            .public_sec1();
         let signer = EcdsaKeyPair::from_private_key_and_public_key(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             secret.as_ref(),
