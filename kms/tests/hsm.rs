@@ -100,6 +100,28 @@ async fn the_service_runs_with_its_master_key_in_softhsm() {
         ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Backups of a store whose master key is in the token: sealed under it, verified through it.
+    let backup = dir.path().join("hsm.backup");
+    let out = cli(
+        &hsm,
+        &kms.db,
+        &[
+            "backup",
+            "create",
+            "--out",
+            backup.to_str().unwrap(),
+            "--master-key",
+            &uri,
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(
+        &hsm,
+        &kms.db,
+        &["backup", "verify", backup.to_str().unwrap(), "--master-key", &uri],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backup OK: 2 roots opened"));
     // Disable through the token-backed command line: refused from the next request.
     let out = cli(
         &hsm,
