@@ -27,6 +27,15 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# SoftHSM2: the PKCS#11 token of the key service's HSM tests (kms/tests/hsm.rs, backups), and
+# openssl for the TLS test's CA (scripts/kms-tls-test.sh).
+if [ ! -f /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null || ! command -v openssl >/dev/null; then
+  say "installing Debian softhsm2 and openssl"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq softhsm2 openssl >/dev/null
+fi
+
 # npm dependencies wherever a package.json is checked in.
 # (pkg-config/package.json is the template of the published package, not a project to install;
 # the Next.js example (~340 MB) and the API-docs tools are installed by their own targets,

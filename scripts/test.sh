@@ -92,6 +92,8 @@ fi
 # The demo walked end to end in headless Chromium, and the edge worker in workerd (miniflare).
 KEYSEAL_SKIP_PKG_BUILD=1 run_plain demo-e2e scripts/demo-test.sh
 KEYSEAL_SKIP_PKG_BUILD=1 run_plain edge scripts/edge-test.sh
+# The SDK in Node and Chromium against keyseal-kms's native TLS listener, with a reload (~20 s).
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain kms-tls scripts/kms-tls-test.sh
 # The bundler examples (Vite build and dev server, webpack) built from the packed package, in
 # headless Chromium (~12 s warm); Next.js (a `next build` per run) only in `make test-bundlers`.
 KEYSEAL_SKIP_PKG_BUILD=1 run_plain bundlers scripts/bundlers-test.sh vite vite-dev webpack

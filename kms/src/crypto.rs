@@ -7,7 +7,10 @@
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
+use aws_lc_rs::agreement;
 use hpke::{Deserializable, Kem as _, Serializable};
+use keyseal_format::DataKey;
+use keyseal_format::hpke_p256::{self, DH_LEN, HpkeContext, PUBLIC_KEY_LEN, SealedKey};
 use keyseal_protocol::kms_layout;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
@@ -29,6 +32,8 @@ pub enum CryptoError {
     ContextMismatch,
     /// The operating system RNG failed.
     Rng,
+    /// The device holding the key (a PKCS#11 token) failed or is absent.
+    Device,
 }
 
 /// Fill a buffer from the OS RNG.
@@ -226,6 +231,68 @@ fn subtle_eq(a: &[u8; 32], b: &[u8; 32]) -> u8 {
     u8::from(acc == 0)
 }
 
+/// A fresh ephemeral P-256 key pair and its Diffie-Hellman value with `recipient` (65-byte
+/// uncompressed SEC1), by aws-lc-rs: the per-answer scalar multiplications of a sealed answer
+/// (docs/DESIGN.md "Sealed answers at speed"). A point not on the curve is [`CryptoError::Invalid`].
+fn ephemeral_dh(recipient: &[u8]) -> Result<(Zeroizing<[u8; DH_LEN]>, [u8; PUBLIC_KEY_LEN]), CryptoError> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let eph = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &rng)
+        .map_err(|_| CryptoError::Rng)?;
+    let mut enc = [0u8; PUBLIC_KEY_LEN];
+    let public = eph.compute_public_key().map_err(|_| CryptoError::Rng)?;
+    if public.as_ref().len() != PUBLIC_KEY_LEN {
+        return Err(CryptoError::Invalid);
+    }
+    enc.copy_from_slice(public.as_ref());
+    let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, recipient);
+    let dh = agreement::agree_ephemeral(eph, peer, CryptoError::Invalid, |secret| {
+        let mut dh = Zeroizing::new([0u8; DH_LEN]);
+        if secret.len() != DH_LEN {
+            return Err(CryptoError::Invalid);
+        }
+        dh.copy_from_slice(secret);
+        Ok(dh)
+    })?;
+    Ok((dh, enc))
+}
+
+/// PROTOCOL.md §5: seals a data key to the SDK's recipient key, byte for byte what
+/// [`hpke_p256::seal_to_recipient`] makes (the key schedule and AEAD are the format crate's,
+/// [`HpkeContext::from_dh`]), with the ephemeral key pair and ECDH by aws-lc-rs.
+pub fn seal_to_recipient(recipient: &[u8], dek: &DataKey) -> Result<SealedKey, CryptoError> {
+    let recipient = hpke_p256::sec1_array(recipient).map_err(|_| CryptoError::Invalid)?;
+    let (dh, enc) = ephemeral_dh(recipient)?;
+    let ctx = HpkeContext::from_dh(&dh, &enc, recipient, hpke_p256::RECIPIENT_INFO)
+        .map_err(|_| CryptoError::Invalid)?;
+    Ok(SealedKey {
+        enc: enc.to_vec(),
+        ciphertext: ctx
+            .seal(0, b"", dek.expose_secret())
+            .map_err(|_| CryptoError::Invalid)?,
+    })
+}
+
+/// PROTOCOL.md §3.2.1: seals every data key of a batch to `recipient` in one HPKE context, as
+/// [`hpke_p256::seal_batch_to_recipient`] does, with the ECDH by aws-lc-rs.
+pub fn seal_batch_to_recipient(
+    recipient: &[u8],
+    deks: &[DataKey],
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), CryptoError> {
+    let recipient = hpke_p256::sec1_array(recipient).map_err(|_| CryptoError::Invalid)?;
+    let (dh, enc) = ephemeral_dh(recipient)?;
+    let ctx = HpkeContext::from_dh(&dh, &enc, recipient, hpke_p256::BATCH_RECIPIENT_INFO)
+        .map_err(|_| CryptoError::Invalid)?;
+    let mut out = Vec::with_capacity(deks.len());
+    for (i, dek) in deks.iter().enumerate() {
+        let i = u32::try_from(i).map_err(|_| CryptoError::Invalid)?;
+        out.push(
+            ctx.seal(i, &hpke_p256::batch_aad(i), dek.expose_secret())
+                .map_err(|_| CryptoError::Invalid)?,
+        );
+    }
+    Ok((enc.to_vec(), out))
+}
+
 /// HPKE info for importing material for `key_id`.
 pub fn import_info(key_id: &str) -> Vec<u8> {
     let mut info = IMPORT_INFO_PREFIX.to_vec();
@@ -309,6 +376,49 @@ mod tests {
         t[60] ^= 1;
         assert_eq!(
             unwrap_dek(&kek, "acme/default", b"ctx", &t).err(),
+            Some(CryptoError::Invalid)
+        );
+    }
+
+    #[test]
+    fn sealed_answers_open_with_the_format_crate() {
+        use keyseal_format::hpke_p256::RecipientKeyPair;
+        let kp = RecipientKeyPair::generate();
+        let dek = DataKey::from_bytes(&[5u8; 32]).unwrap();
+        let sealed = seal_to_recipient(&kp.public_sec1(), &dek).unwrap();
+        assert_eq!(sealed.enc.len(), 65);
+        assert_eq!(sealed.ciphertext.len(), hpke_p256::SEALED_DEK_LEN);
+        let opened = hpke_p256::open_from_sender(&kp, &sealed).unwrap();
+        assert_eq!(opened.expose_secret(), dek.expose_secret());
+        // Two seals of one key differ (fresh ephemeral key each time).
+        assert_ne!(
+            seal_to_recipient(&kp.public_sec1(), &dek).unwrap().enc,
+            sealed.enc
+        );
+
+        let deks: Vec<DataKey> = (0..3u8).map(|i| DataKey::from_bytes(&[i; 32]).unwrap()).collect();
+        let (enc, cts) = seal_batch_to_recipient(&kp.public_sec1(), &deks).unwrap();
+        let dh = kp.diffie_hellman(&enc).unwrap();
+        let ctx = hpke_p256::batch_context(&dh, &kp.public_sec1(), &enc).unwrap();
+        for (i, (ct, dek)) in cts.iter().zip(&deks).enumerate() {
+            let got = hpke_p256::open_batch_item(&ctx, u32::try_from(i).unwrap(), ct).unwrap();
+            assert_eq!(got.expose_secret(), dek.expose_secret());
+        }
+    }
+
+    #[test]
+    fn a_recipient_off_the_curve_is_refused() {
+        let dek = DataKey::from_bytes(&[5u8; 32]).unwrap();
+        let mut bad = [0u8; 65];
+        bad[0] = 4;
+        bad[64] = 7;
+        assert_eq!(seal_to_recipient(&bad, &dek).err(), Some(CryptoError::Invalid));
+        assert_eq!(
+            seal_to_recipient(&bad[..33], &dek).err(),
+            Some(CryptoError::Invalid)
+        );
+        assert_eq!(
+            seal_batch_to_recipient(&bad, &[dek]).err(),
             Some(CryptoError::Invalid)
         );
     }

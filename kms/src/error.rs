@@ -146,6 +146,7 @@ impl From<CryptoError> for Error {
                 Self::ContextMismatch("the encryption context differs from the one bound at wrap".into())
             }
             CryptoError::Rng => Self::Internal("random number generator failed".into()),
+            CryptoError::Device => Self::Unavailable("the HSM holding the master key failed".into()),
         }
     }
 }

@@ -314,14 +314,19 @@ async fn metrics(State(app): State<Shared>) -> Response {
         METRICS_STORE_WAIT,
         tokio::task::spawn_blocking(move || {
             let store = app2.service.store();
-            Ok::<_, crate::store::StoreError>((store.state_counts()?, store.schedules(None)?))
+            Ok::<_, crate::store::StoreError>((
+                store.state_counts()?,
+                store.backup_stats()?,
+                store.schedules(None)?,
+            ))
         }),
     )
     .await;
-    if let Ok(Ok(Ok((counts, schedules)))) = counts {
+    if let Ok(Ok(Ok((counts, backups, schedules)))) = counts {
         for (s, n) in counts {
             app.metrics.set_keys(s.as_str(), n);
         }
+        app.metrics.set_backups(&backups);
         let now = crate::store::now_ms();
         for r in schedules {
             app.metrics

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use keyseal_format::ecdsa_p256::{PUBLIC_KEY_LEN, SignatureKeyPair};
 use keyseal_protocol::Bytes;
 use keyseal_protocol::identity::public_key_statement;
@@ -19,7 +21,10 @@ use crate::store::Store;
 
 /// The service's identity key.
 pub struct Identity {
-    key: SignatureKeyPair,
+    /// The signing key in aws-lc-rs (ECDSA P-256 / SHA-256, `r ‖ s`): one signature per answer,
+    /// so its speed is the service's (docs/DESIGN.md "Sealed answers at speed").
+    signer: EcdsaKeyPair,
+    rng: SystemRandom,
     public: [u8; PUBLIC_KEY_LEN],
 }
 
@@ -52,10 +57,21 @@ impl Identity {
                 "this database has no identity key yet: run `keyseal-kms init` or `keyseal-kms serve`".into(),
             )
         })?;
-        let key = SignatureKeyPair::from_secret_scalar(&secret)
-            .map_err(|_| Error::Internal("the stored identity key is not a P-256 private key".into()))?;
-        let public = key.public_sec1();
-        Ok(Identity { key, public })
+        let bad = || Error::Internal("the stored identity key is not a P-256 private key".into());
+        let public = SignatureKeyPair::from_secret_scalar(&secret)
+            .map_err(|_| bad())?
+            .public_sec1();
+        let signer = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            secret.as_ref(),
+            &public,
+        )
+        .map_err(|_| bad())?;
+        Ok(Identity {
+            signer,
+            rng: SystemRandom::new(),
+            public,
+        })
     }
 
     /// The public key, uncompressed SEC1 (65 bytes): what clients pin.
@@ -84,16 +100,23 @@ impl Identity {
 
     /// §6.3: the signature of an answer or batch statement (64 bytes `r ‖ s`).
     pub fn sign_statement(&self, statement: &[u8]) -> Bytes {
-        Bytes(self.key.sign(statement).to_vec())
+        self.sign(statement)
+    }
+
+    /// ECDSA P-256 over SHA-256 of `message`, `r ‖ s`. Signing fails only without randomness,
+    /// which leaves the service nothing sound to do.
+    fn sign(&self, message: &[u8]) -> Bytes {
+        #[allow(clippy::expect_used)]
+        let sig = self
+            .signer
+            .sign(&self.rng, message)
+            .expect("the system has no randomness for an ECDSA signature");
+        Bytes(sig.as_ref().to_vec())
     }
 
     /// §6.3: the signature of the public-key statement of version `version` of `key_id`.
     pub fn sign_public_key(&self, key_id: &str, version: u32, public_sec1: &[u8]) -> Bytes {
-        Bytes(
-            self.key
-                .sign(&public_key_statement(key_id, version, public_sec1))
-                .to_vec(),
-        )
+        self.sign(&public_key_statement(key_id, version, public_sec1))
     }
 }
 

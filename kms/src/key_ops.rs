@@ -41,13 +41,20 @@ fn recipient_key(r: Option<&Recipient>) -> Result<Option<&[u8]>> {
     Ok(Some(pk))
 }
 
+/// A seal to the recipient that failed: a point off the curve (the only input it can refuse),
+/// or no randomness.
+fn seal_error(e: crypto::CryptoError) -> Error {
+    match e {
+        crypto::CryptoError::Rng => Error::Internal("random number generator failed".into()),
+        _ => Error::InvalidRequest("recipient.public_key is not a valid P-256 point".into()),
+    }
+}
+
 /// Puts the DEK in the answer: sealed to the recipient when one was sent, else in clear (§3.2).
 fn deliver(answer: &mut KeyAnswer, dek: &DataKey, recipient: Option<&[u8]>) -> Result<()> {
     match recipient {
         Some(pk) => {
-            let sealed = hpke_p256::seal_to_recipient(pk, dek).map_err(|_| {
-                Error::InvalidRequest("recipient.public_key is not a valid P-256 point".into())
-            })?;
+            let sealed = crypto::seal_to_recipient(pk, dek).map_err(seal_error)?;
             answer.sealed_key = Some(SealedKey {
                 enc: Bytes(sealed.enc),
                 ciphertext: Bytes(sealed.ciphertext),
@@ -233,8 +240,7 @@ impl Service {
         }
         let sealed = match failure {
             Some(e) => Err(e),
-            None => hpke_p256::seal_batch_to_recipient(recipient, &deks)
-                .map_err(|_| Error::InvalidRequest("recipient.public_key is not a valid P-256 point".into())),
+            None => crypto::seal_batch_to_recipient(recipient, &deks).map_err(seal_error),
         };
         let result = sealed.and_then(|(enc, ciphertexts)| {
             let mut statement = BatchStatement::new(items.len());

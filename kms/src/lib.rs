@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cors;
 pub mod crypto;
 pub mod error;
@@ -30,11 +31,14 @@ pub mod identity;
 pub mod key_id;
 pub mod key_loads;
 pub mod key_ops;
+pub mod master;
 pub mod metrics;
+pub mod pkcs11;
 pub mod server;
 pub mod service;
 pub mod siem;
 pub mod store;
+pub mod tls;
 
 pub use error::{Error, Result};
 pub use service::Service;

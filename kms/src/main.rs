@@ -10,8 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use keyseal_kms::admin::{Actor, AdminOp, decode_arg};
 use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
 use keyseal_kms::identity::Identity;
+use keyseal_kms::master::MasterKey;
+use keyseal_kms::pkcs11::Pkcs11Key;
 use keyseal_kms::server::{ServeOptions, Server};
+use keyseal_kms::store::AuditEvent;
 use keyseal_kms::store::{self, Store};
+use keyseal_kms::tls::TlsFiles;
 use keyseal_kms::{Error, Result, Service};
 
 #[derive(Parser)]
@@ -34,6 +38,11 @@ struct DbArgs {
     /// `KEYSEAL_KMS_MASTER_KEY` (base64) takes precedence.
     #[arg(long)]
     master_key_file: Option<PathBuf>,
+    /// The master key in an HSM: an RFC 7512 PKCS#11 URI, e.g.
+    /// `pkcs11:token=kms;object=master?module-path=/usr/lib/softhsm/libsofthsm2.so`.
+    /// PIN from `pin-source=file:PATH` / `pin-source=env:NAME` or KEYSEAL_KMS_PKCS11_PIN.
+    #[arg(long, conflicts_with = "master_key_file")]
+    master_key: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -61,10 +70,89 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Backups: a consistent snapshot in one file, restored and verified by restoring it.
+    Backup {
+        #[command(subcommand)]
+        cmd: BackupCmd,
+    },
+    /// The master key in an HSM (PKCS#11).
+    MasterKey {
+        #[command(subcommand)]
+        cmd: MasterKeyCmd,
+    },
     /// The service identity key that signs every answer (PROTOCOL.md §6.3).
     Identity {
         #[command(subcommand)]
         cmd: IdentityCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// Write a consistent snapshot of keys, versions, states, service secrets and the audit log
+    /// to a new file. Roots stay sealed under the master key, or are re-sealed to a backup
+    /// recipient (`--recipient`, from `backup keygen`) for restores without the master key.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Re-seal every root to this backup recipient public key (standard base64 of the
+        /// 65-byte uncompressed P-256 point printed by `backup keygen`).
+        #[arg(long)]
+        recipient: Option<String>,
+    },
+    /// Restore a backup into a new, empty store (`--db`). A backup sealed under the master key
+    /// needs that master key (key file or HSM); one sealed to a recipient needs `--backup-key`
+    /// and gets the store's own master key (created when absent).
+    Restore {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file.
+        file: PathBuf,
+        /// The backup recipient's private key file (from `backup keygen`).
+        #[arg(long)]
+        backup_key: Option<PathBuf>,
+    },
+    /// Prove a backup restores: restore it into a scratch store, open every root and match it
+    /// with its public key, verify the audit chain. The live store (`--db`) gives the master key
+    /// and records the success for `/metrics`.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file.
+        file: PathBuf,
+        /// The backup recipient's private key file, for backups sealed to a recipient.
+        #[arg(long)]
+        backup_key: Option<PathBuf>,
+    },
+    /// Make a backup recipient key pair: the private key goes to `--out` (mode 0600, keep it
+    /// offline); the public key is printed, for `backup create --recipient`.
+    Keygen {
+        /// Where to write the private key (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MasterKeyCmd {
+    /// Generate an AES-256 master key in a PKCS#11 token (token object, sensitive, never
+    /// extractable). The URI names the token and the key's label (`object=`) or `id=`.
+    Create {
+        /// RFC 7512 PKCS#11 URI.
+        uri: String,
+    },
+    /// Move a store to another master key (typically from a key file to an HSM): every root and
+    /// service secret is re-sealed under the new key in one transaction. Afterwards only the new
+    /// key opens the store; backups made before still need the old one.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The new master key: a PKCS#11 URI.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -126,6 +214,13 @@ struct ServeArgs {
     /// (JSON lines) or `syslog:HOST:PORT` (RFC 5424 over UDP); ECS fields (PROTOCOL.md §9.1).
     #[arg(long)]
     audit_sink: Option<keyseal_kms::siem::Sink>,
+    /// Serve HTTPS: PEM certificate chain (leaf first). Reloaded with the key on SIGHUP
+    /// (connections already open are kept; new ones get the new certificate).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: PEM private key of the certificate.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -133,6 +228,7 @@ impl ServeArgs {
         ServeOptions {
             db: self.db.db,
             master_key_file: self.db.master_key_file,
+            master_key: self.db.master_key,
             listen: self.listen,
             dev: self.dev,
             cors_origins: self.cors_origins,
@@ -142,6 +238,10 @@ impl ServeArgs {
             max_body: self.max_body,
             max_in_flight: self.max_in_flight,
             workers: self.workers,
+            tls: self
+                .tls_cert
+                .zip(self.tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
         }
     }
 }
@@ -284,7 +384,12 @@ enum AuditCmd {
 }
 
 fn open_store(db: &DbArgs, create_master: bool) -> Result<Store> {
-    let master = store::load_master_key(&db.db, db.master_key_file.as_deref(), create_master)?;
+    let master = store::open_master_key(
+        &db.db,
+        db.master_key_file.as_deref(),
+        db.master_key.as_deref(),
+        create_master,
+    )?;
     Ok(Store::open(&db.db, master)?)
 }
 
@@ -465,10 +570,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         let _ = out.flush();
     }
-    if !addr.ip().is_loopback() {
+    if !addr.ip().is_loopback() && !server.is_tls() {
         eprintln!(
-            "keyseal-kms: warning: serving plain HTTP on {addr}; terminate TLS in front of it \
-             (the protocol requires https off loopback)"
+            "keyseal-kms: warning: serving plain HTTP on {addr}; serve TLS with --tls-cert and \
+             --tls-key, or terminate it in front (the protocol requires https off loopback)"
         );
     }
     if opts.dev {
@@ -567,6 +672,127 @@ fn audit_verify_export(db: &Path, file: &Path) -> Result<bool> {
     }
 }
 
+fn backup_cmd(cmd: BackupCmd) -> Result<()> {
+    use keyseal_kms::backup;
+    match cmd {
+        BackupCmd::Create { db, out, recipient } => {
+            let recipient = recipient
+                .map(|r| keyseal_kms::crypto::b64::dec(r.trim()))
+                .map(|r| r.ok_or_else(|| Error::InvalidRequest("--recipient is not standard base64".into())))
+                .transpose()?;
+            let store = open_store(&db, false)?;
+            let subject = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let c = backup::create(&store, &out, recipient.as_deref(), &subject)?;
+            eprintln!(
+                "keyseal-kms: backup {} written: {} keys, {} versions, {} audit rows",
+                out.display(),
+                c.keys,
+                c.versions,
+                c.audit_rows
+            );
+            Ok(())
+        }
+        BackupCmd::Restore { db, file, backup_key } => {
+            let body = backup::read_file(&file)?;
+            let kp = backup_key.as_deref().map(backup::read_backup_key).transpose()?;
+            let fresh_master = matches!(body.sealing, backup::Sealing::Recipient { .. });
+            let store = open_store(&db, fresh_master)?;
+            backup::restore(&store, &body, kp.as_ref())?;
+            eprintln!(
+                "keyseal-kms: restored {} keys and {} versions into {}",
+                body.snapshot.keys.len(),
+                body.snapshot.versions.len(),
+                db.db.display()
+            );
+            Ok(())
+        }
+        BackupCmd::Verify { db, file, backup_key } => {
+            let body = backup::read_file(&file)?;
+            let kp = backup_key.as_deref().map(backup::read_backup_key).transpose()?;
+            let live = open_store(&db, false)?;
+            let scratch_dir = scratch_dir()?;
+            let scratch_db = scratch_dir.join("verify.db");
+            let result = (|| -> Result<backup::Verified> {
+                let master = match body.sealing {
+                    backup::Sealing::MasterKey => store::open_master_key(
+                        &db.db,
+                        db.master_key_file.as_deref(),
+                        db.master_key.as_deref(),
+                        false,
+                    )?,
+                    backup::Sealing::Recipient { .. } => MasterKey::Local(
+                        keyseal_kms::crypto::random_secret()
+                            .map_err(|_| Error::Internal("no randomness".into()))?,
+                    ),
+                };
+                let scratch = Store::open(&scratch_db, master)?;
+                Ok(backup::verify(&scratch, &body, kp.as_ref())?)
+            })();
+            let _ = std::fs::remove_dir_all(&scratch_dir);
+            let v = result?;
+            live.record_backup_verified()?;
+            println!(
+                "backup OK: {} roots opened and matched their public keys, audit chain of {} rows verified",
+                v.roots_checked, v.audit_rows
+            );
+            Ok(())
+        }
+        BackupCmd::Keygen { out } => {
+            let public = backup::keygen(&out)?;
+            println!("{public}");
+            Ok(())
+        }
+    }
+}
+
+/// A new private directory for `backup verify`'s scratch store.
+fn scratch_dir() -> Result<PathBuf> {
+    let mut r = [0u8; 8];
+    keyseal_kms::crypto::random(&mut r).map_err(|_| Error::Internal("no randomness".into()))?;
+    let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("keyseal-kms-verify-{name}"));
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(&dir)
+        .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// `master-key migrate`: re-seals the store under the HSM key, checks that the HSM key opens it,
+/// and records the move in the audit log.
+fn master_key_migrate(db: &DbArgs, to: &str) -> Result<()> {
+    let store = open_store(db, false)?;
+    let target = MasterKey::Pkcs11(Pkcs11Key::connect(to)?);
+    let described = target.describe();
+    let n = store.reseal_all(&target)?;
+    drop(store);
+    let store = Store::open(&db.db, target)?;
+    let event = AuditEvent {
+        subject: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        operation: "master_key.migrate".into(),
+        outcome: "ok".into(),
+        detail: format!("{n} sealed secrets moved to the {described}"),
+        ..AuditEvent::default()
+    };
+    store.audit(&event)?;
+    eprintln!(
+        "keyseal-kms: {} now sealed under the {described} ({n} secrets moved). The old master key \
+         no longer opens it; keep it only as long as backups made before need it.",
+        db.db.display()
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
         Cmd::Init { db } => {
@@ -609,6 +835,17 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Audit {
             cmd: AuditCmd::Export { db, since, format },
         } => audit_export(&db, since.as_deref(), &format).map(|_| true),
+        Cmd::Backup { cmd } => backup_cmd(cmd).map(|_| true),
+        Cmd::MasterKey {
+            cmd: MasterKeyCmd::Create { uri },
+        } => {
+            let described = keyseal_kms::pkcs11::create_key(&uri)?;
+            eprintln!("keyseal-kms: created the AES-256 master key {described} in the token");
+            Ok(true)
+        }
+        Cmd::MasterKey {
+            cmd: MasterKeyCmd::Migrate { db, to },
+        } => master_key_migrate(&db, &to).map(|_| true),
         Cmd::Identity {
             cmd: IdentityCmd::Show { db, format },
         } => identity_show(&db, format).map(|_| true),

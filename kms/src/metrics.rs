@@ -17,6 +17,23 @@ pub struct OpLabels {
     pub outcome: String,
 }
 
+/// Labels of the refusal counter (seed M9).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// The protocol error name the request was refused with.
+    pub reason: String,
+}
+
+/// The answers that refuse a request for who is asking or what it asks of a key (seed M9): no or
+/// a bad token, a tenant or role that may not, a key disabled or destroyed, too many requests.
+pub const REFUSALS: [&str; 5] = [
+    "Unauthenticated",
+    "AccessDenied",
+    "KeyDisabled",
+    "KeyDestroyed",
+    "Throttled",
+];
+
 /// Labels of the key-state gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
@@ -45,6 +62,11 @@ pub struct Metrics {
     in_flight: Gauge,
     next_rotation: Family<KeyLabels, Gauge<f64, AtomicU64>>,
     version_age: Family<KeyLabels, Gauge<f64, AtomicU64>>,
+    refusals: Family<RefusalLabels, Counter>,
+    backup_attempts: Gauge,
+    backup_successes: Gauge,
+    backup_last_success: Gauge,
+    backup_last_verified: Gauge,
 }
 
 impl Default for Metrics {
@@ -90,6 +112,36 @@ impl Metrics {
             "Age of each key's current (primary) version",
             version_age.clone(),
         );
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "refusals",
+            "Requests refused by reason: Unauthenticated, AccessDenied, KeyDisabled, KeyDestroyed, Throttled (seed M9)",
+            refusals.clone(),
+        );
+        let backup_attempts = Gauge::default();
+        registry.register(
+            "backup_attempts",
+            "`backup create` runs recorded in the store (seed M10)",
+            backup_attempts.clone(),
+        );
+        let backup_successes = Gauge::default();
+        registry.register(
+            "backup_successes",
+            "`backup create` runs that wrote a backup (seed M10)",
+            backup_successes.clone(),
+        );
+        let backup_last_success = Gauge::default();
+        registry.register(
+            "backup_last_success_timestamp_seconds",
+            "Unix time of the last backup written, 0 if none",
+            backup_last_success.clone(),
+        );
+        let backup_last_verified = Gauge::default();
+        registry.register(
+            "backup_last_verified_success_timestamp_seconds",
+            "Unix time of the last `backup verify` that restored and checked a backup, 0 if none (seed M10)",
+            backup_last_verified.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -98,6 +150,11 @@ impl Metrics {
             in_flight,
             next_rotation,
             version_age,
+            refusals,
+            backup_attempts,
+            backup_successes,
+            backup_last_success,
+            backup_last_verified,
         }
     }
 
@@ -109,6 +166,21 @@ impl Metrics {
         };
         self.requests.get_or_create(&l).inc();
         self.latency.get_or_create(&l).observe(seconds);
+        if REFUSALS.contains(&outcome) {
+            self.refusals
+                .get_or_create(&RefusalLabels {
+                    reason: outcome.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    /// Set the backup gauges from the store's bookkeeping.
+    pub fn set_backups(&self, s: &crate::store::BackupStats) {
+        self.backup_attempts.set(s.attempts);
+        self.backup_successes.set(s.successes);
+        self.backup_last_success.set(s.last_success_ms / 1000);
+        self.backup_last_verified.set(s.last_verified_ms / 1000);
     }
 
     /// Set the key-state gauge.

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::http::{App, HttpConfig, Shared, router};
 use crate::identity::Identity;
 use crate::service::Service;
-use crate::store::{Store, StoreError, load_master_key};
+use crate::store::{Store, StoreError, open_master_key};
+use crate::tls::{Tls, TlsFiles};
 
 /// What `serve` needs to know (the flags of docs/PROTOCOL.md §8.3).
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct ServeOptions {
     pub db: PathBuf,
     /// Master key file (default `<db>.master-key`).
     pub master_key_file: Option<PathBuf>,
+    /// The master key in an HSM: a `pkcs11:` URI (RFC 7512), instead of a key file.
+    pub master_key: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// Development mode: create what is missing and mint a writer token; loopback only.
@@ -41,6 +44,8 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// Requests processed at once (default twice the cores).
     pub workers: Option<usize>,
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); plain HTTP when absent.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServeOptions {
@@ -49,6 +54,7 @@ impl ServeOptions {
         ServeOptions {
             db,
             master_key_file: None,
+            master_key: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             dev: false,
             cors_origins: Vec::new(),
@@ -58,6 +64,7 @@ impl ServeOptions {
             max_body: 64 * 1024,
             max_in_flight: 4096,
             workers: None,
+            tls: None,
         }
     }
 }
@@ -73,7 +80,13 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     dev_token: Option<Token>,
+    tls: Option<Tls>,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
+
+/// How long open connections get to finish their requests once shutdown starts (TLS listener).
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
 
 impl Server {
     /// Opens the store, sets up the issuers (and with `dev` the master key, the local issuer, key
@@ -87,7 +100,17 @@ impl Server {
                 opts.listen
             )));
         }
-        let master = load_master_key(&opts.db, opts.master_key_file.as_deref(), opts.dev)?;
+        // TLS first: a bad certificate is refused before anything is opened or created.
+        let tls = match &opts.tls {
+            Some(files) => Some(Tls::load(files).await?),
+            None => None,
+        };
+        let master = open_master_key(
+            &opts.db,
+            opts.master_key_file.as_deref(),
+            opts.master_key.as_deref(),
+            opts.dev,
+        )?;
         let store = Store::open(&opts.db, master)?;
         let local = store.local_issuer_secret(opts.dev)?;
         let mut verifier = Verifier::new(&opts.audience);
@@ -132,11 +155,24 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Unavailable(e.to_string()))?;
+        // SIGHUP reloads the certificate. The handler is installed before the URL line is printed,
+        // so a SIGHUP sent as soon as a caller sees the URL never kills the process.
+        #[cfg(unix)]
+        let hangup = match &tls {
+            Some(_) => Some(
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .map_err(|e| Error::Unavailable(format!("cannot handle SIGHUP: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Server {
             app,
             listener,
             addr,
             dev_token,
+            tls,
+            #[cfg(unix)]
+            hangup,
         })
     }
 
@@ -145,9 +181,15 @@ impl Server {
         self.addr
     }
 
-    /// The base URL, `http://ADDR/v1`.
+    /// The base URL, `http://ADDR/v1`, or `https://ADDR/v1` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/v1", self.addr)
+    }
+
+    /// Whether the listener serves TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The identity key (§6.3), whose public key `serve` prints as `KEYSEAL_KMS_IDENTITY=`.
@@ -203,12 +245,69 @@ impl Server {
                 }
             }
         });
-        let served = axum::serve(self.listener, router(self.app))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = match self.tls {
+            None => axum::serve(self.listener, router(self.app))
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(|e| Error::Unavailable(format!("server error: {e}"))),
+            Some(tls) => {
+                #[cfg(unix)]
+                let reloader = self
+                    .hangup
+                    .map(|signal| tokio::spawn(reload_on_hangup(signal, tls.clone())));
+                let served = serve_tls(self.listener, tls, router(self.app), shutdown).await;
+                #[cfg(unix)]
+                if let Some(r) = reloader {
+                    r.abort();
+                }
+                served
+            }
+        };
         sweeper.abort();
         rotator.abort();
-        served.map_err(|e| Error::Unavailable(format!("server error: {e}")))
+        served
+    }
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` completes, then lets open connections
+/// finish for up to [`GRACEFUL_SHUTDOWN`].
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Tls,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = listener
+        .into_std()
+        .map_err(|e| Error::Unavailable(format!("listener: {e}")))?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(GRACEFUL_SHUTDOWN));
+    });
+    axum_server::from_tcp_rustls(listener, tls.config())
+        .map_err(|e| Error::Unavailable(format!("listener: {e}")))?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
+        .map_err(|e| Error::Unavailable(format!("server error: {e}")))
+}
+
+/// Reloads the certificate on every SIGHUP; a failed reload keeps the one in force.
+#[cfg(unix)]
+async fn reload_on_hangup(mut signal: tokio::signal::unix::Signal, tls: Tls) {
+    while signal.recv().await.is_some() {
+        match tls.reload().await {
+            Ok(()) => eprintln!(
+                "keyseal-kms: SIGHUP: TLS certificate reloaded from {}",
+                tls.cert_path().display()
+            ),
+            Err(e) => eprintln!(
+                "keyseal-kms: SIGHUP: TLS reload failed, still serving the previous certificate: {}",
+                e.message()
+            ),
+        }
     }
 }
 

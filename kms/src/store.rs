@@ -9,7 +9,9 @@ pub mod audit;
 mod error;
 mod keys;
 mod master_key;
+mod reseal;
 mod schedule;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -19,13 +21,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
-use zeroize::Zeroizing;
 
 pub use audit::{AuditEvent, AuditReport, FieldCaps, verify_file};
 pub use error::StoreError;
 pub use keys::{KeyOrigin, Loaded, StateOp};
-pub use master_key::{default_master_key_path, load_master_key};
+pub use master_key::{default_master_key_path, load_master_key, open_master_key};
 pub use schedule::ScheduleRow;
+pub use snapshot::{BackupStats, Snapshot};
+
+use crate::master::MasterKey;
 
 /// Result alias of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -99,7 +103,7 @@ impl KeyState {
 /// The store. One connection guarded by a mutex; several processes may share the file.
 pub struct Store {
     conn: Mutex<Connection>,
-    master: Zeroizing<[u8; 32]>,
+    master: MasterKey,
     /// Set when material was erased but the WAL could not be truncated yet (old page images of
     /// the erased rows may still be in it); the next sweep retries.
     scrub_pending: AtomicBool,
@@ -186,7 +190,8 @@ fn migrate(conn: &Connection) -> Result<()> {
 
 impl Store {
     /// Opens (and creates) the database and checks the master key against it.
-    pub fn open(path: &Path, master: Zeroizing<[u8; 32]>) -> Result<Store> {
+    pub fn open(path: &Path, master: impl Into<MasterKey>) -> Result<Store> {
+        let master = master.into();
         let existed = path.exists();
         let conn = Connection::open(path)?;
         #[cfg(unix)]

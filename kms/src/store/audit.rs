@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use zeroize::Zeroizing;
 
 use super::{Result, Store, StoreError, now_ms};
 use crate::crypto;
@@ -238,7 +237,7 @@ pub fn verify_file(path: &Path) -> Result<AuditReport> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let store = Store {
         conn: Mutex::new(conn),
-        master: Zeroizing::new([0u8; 32]),
+        master: crate::master::MasterKey::Absent,
         scrub_pending: AtomicBool::new(false),
     };
     store.audit_verify()

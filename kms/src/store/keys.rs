@@ -147,6 +147,7 @@ impl KeyRow {
 fn from_crypto(what: &str) -> impl Fn(CryptoError) -> StoreError + '_ {
     move |e| match e {
         CryptoError::Rng => StoreError::Rng,
+        CryptoError::Device => StoreError::Unavailable("the HSM holding the master key failed".into()),
         _ => StoreError::Corrupt(what.to_string()),
     }
 }
@@ -166,7 +167,9 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let public = crypto::derive_public(root).map_err(from_crypto("cannot derive a public key"))?;
-        let enc = crypto::seal(&self.master, &crypto::root_aad(key_id, version), root)
+        let enc = self
+            .master
+            .seal(&crypto::root_aad(key_id, version), root)
             .map_err(from_crypto("cannot seal key material"))?;
         tx.execute(
             "INSERT INTO key_versions(key_id, version, root_enc, public_key, origin, created_at, wraps)
@@ -415,7 +418,9 @@ impl Store {
 
     fn open_root(&self, key_id: &str, version: u32, sealed: &[u8]) -> Result<crypto::VersionKeys> {
         let what = "stored key material does not open under the master key";
-        let root = crypto::open32(&self.master, &crypto::root_aad(key_id, version), sealed)
+        let root = self
+            .master
+            .open32(&crypto::root_aad(key_id, version), sealed)
             .map_err(from_crypto(what))?;
         crypto::derive_version_keys(&root).map_err(from_crypto(what))
     }

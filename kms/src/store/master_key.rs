@@ -11,11 +11,12 @@ use keyseal_format::ecdsa_p256::SignatureKeyPair;
 
 use super::{Result, Store, StoreError};
 use crate::crypto::{self, b64};
+use crate::master::MasterKey;
 
-const MASTER_CHECK_AAD: &[u8] = b"keyseal-kms/v1 master-check";
-const ISSUER_AAD: &[u8] = b"keyseal-kms/v1 local-issuer";
-const IMPORT_AAD: &[u8] = b"keyseal-kms/v1 import-seed";
-const IDENTITY_AAD: &[u8] = b"keyseal-kms/v1 identity-key";
+pub(super) const MASTER_CHECK_AAD: &[u8] = b"keyseal-kms/v1 master-check";
+pub(super) const ISSUER_AAD: &[u8] = b"keyseal-kms/v1 local-issuer";
+pub(super) const IMPORT_AAD: &[u8] = b"keyseal-kms/v1 import-seed";
+pub(super) const IDENTITY_AAD: &[u8] = b"keyseal-kms/v1 identity-key";
 
 /// How a missing service secret is made.
 type MakeSecret = fn() -> Result<Zeroizing<[u8; 32]>>;
@@ -30,6 +31,37 @@ fn signature_scalar() -> Result<Zeroizing<[u8; 32]>> {
     SignatureKeyPair::generate()
         .map(|kp| kp.secret_scalar())
         .map_err(|_| StoreError::Rng)
+}
+
+/// A failed seal under the master key: no randomness, or the HSM failed.
+fn master_error(e: crypto::CryptoError) -> StoreError {
+    match e {
+        crypto::CryptoError::Device => {
+            StoreError::Unavailable("the HSM holding the master key failed".into())
+        }
+        _ => StoreError::Rng,
+    }
+}
+
+/// The master key of a store: the PKCS#11 key named by `uri` when given (`--master-key
+/// pkcs11:...`), else [`load_master_key`].
+pub fn open_master_key(
+    db: &Path,
+    key_file: Option<&Path>,
+    uri: Option<&str>,
+    create: bool,
+) -> Result<MasterKey> {
+    match uri {
+        Some(uri) => {
+            if key_file.is_some() {
+                return Err(StoreError::MasterKey(
+                    "--master-key (an HSM) and --master-key-file exclude each other".into(),
+                ));
+            }
+            Ok(MasterKey::Pkcs11(crate::pkcs11::Pkcs11Key::connect(uri)?))
+        }
+        None => Ok(MasterKey::Local(load_master_key(db, key_file, create)?)),
+    }
 }
 
 /// Where the master key file of a database lives by default: `<db>.master-key`.
@@ -102,13 +134,18 @@ impl Store {
             .optional()?;
         match check {
             Some(c) => {
-                crypto::open(&self.master, MASTER_CHECK_AAD, &c).map_err(|_| {
-                    StoreError::MasterKey("the master key does not match this database".into())
+                self.master.open(MASTER_CHECK_AAD, &c).map_err(|e| match e {
+                    crypto::CryptoError::Device => {
+                        StoreError::Unavailable("the HSM holding the master key failed".into())
+                    }
+                    _ => StoreError::MasterKey("the master key does not match this database".into()),
                 })?;
             }
             None => {
-                let c = crypto::seal(&self.master, MASTER_CHECK_AAD, b"keyseal-kms")
-                    .map_err(|_| StoreError::Rng)?;
+                let c = self
+                    .master
+                    .seal(MASTER_CHECK_AAD, b"keyseal-kms")
+                    .map_err(master_error)?;
                 tx.execute("INSERT INTO meta(k, v) VALUES('master_check', ?1)", params![c])?;
             }
         }
@@ -130,14 +167,14 @@ impl Store {
             .query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
             .optional()?;
         let out = match v {
-            Some(sealed) => Some(
-                crypto::open32(&self.master, aad, &sealed)
-                    .map_err(|_| StoreError::Corrupt(format!("stored {name} does not open")))?,
-            ),
+            Some(sealed) => Some(self.master.open32(aad, &sealed).map_err(|e| match e {
+                crypto::CryptoError::Device => master_error(e),
+                _ => StoreError::Corrupt(format!("stored {name} does not open")),
+            })?),
             None => match create {
                 Some(make) => {
                     let s = make()?;
-                    let sealed = crypto::seal(&self.master, aad, s.as_ref()).map_err(|_| StoreError::Rng)?;
+                    let sealed = self.master.seal(aad, s.as_ref()).map_err(master_error)?;
                     tx.execute("INSERT INTO meta(k, v) VALUES(?1, ?2)", params![name, sealed])?;
                     Some(s)
                 }

@@ -48,6 +48,11 @@ pub struct Kms {
 impl Kms {
     /// Start `serve --dev` on the database in `dir` with extra arguments.
     pub async fn start(dir: &Path, extra: &[&str]) -> Kms {
+        Kms::start_env(dir, extra, &[]).await
+    }
+
+    /// [`Kms::start`] with extra environment variables (SoftHSM's configuration, a PIN).
+    pub async fn start_env(dir: &Path, extra: &[&str], env: &[(String, String)]) -> Kms {
         let db = dir.join("kms.db");
         let stderr_path = dir.join("kms.stderr");
         let stderr = std::fs::OpenOptions::new()
@@ -59,6 +64,7 @@ impl Kms {
             .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -110,6 +116,10 @@ impl Kms {
                 .build()
                 .unwrap(),
         };
+        if kms.url.starts_with("https://") {
+            // The TLS tests talk TLS themselves (tests/tls.rs); the URL line comes after the bind.
+            return kms;
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = kms.http.get(format!("{}/healthz", kms.url)).send().await
@@ -166,6 +176,34 @@ impl Kms {
         }
     }
 
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits (at most 20 s) until stderr contains `needle` `n` times.
+    pub async fn wait_stderr(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.stderr().matches(needle).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "stderr never said {needle:?} {n} times:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGKILL the process.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -175,6 +213,11 @@ impl Kms {
     /// Run the CLI against this database.
     pub fn cli(&self, args: &[&str]) -> Output {
         cli(&self.db, args)
+    }
+
+    /// Run the CLI without `--db`.
+    pub fn cli_no_db(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).output().unwrap()
     }
 
     /// Mint a token with the local issuer.
@@ -275,6 +318,90 @@ pub fn serve_refused(dir: &Path, args: &[&str]) -> Output {
 /// Run the CLI.
 pub fn cli(db: &Path, args: &[&str]) -> Output {
     Command::new(BIN).args(args).arg("--db").arg(db).output().unwrap()
+}
+
+/// Run the CLI with extra environment variables (and no `--db` added).
+pub fn cli_env(args: &[&str], env: &[(String, String)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap()
+}
+
+/// SoftHSM2's PKCS#11 library (Debian's `softhsm2`, installed by scripts/bootstrap.sh).
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token initialised in a temp dir (its own SOFTHSM2_CONF), with user PIN
+/// [`SoftHsm::PIN`]. Tests pass [`SoftHsm::env`] to every process that uses it.
+pub struct SoftHsm {
+    /// SOFTHSM2_CONF and KEYSEAL_KMS_PKCS11_PIN for the processes.
+    pub env: Vec<(String, String)>,
+    /// The token label.
+    pub label: String,
+}
+
+impl SoftHsm {
+    /// The user PIN of the test token.
+    pub const PIN: &'static str = "7391-softhsm-pin";
+
+    /// Initialises token `label` under `dir`.
+    pub fn new(dir: &Path, label: &str) -> SoftHsm {
+        assert!(
+            Path::new(SOFTHSM_MODULE).exists() && Path::new("/usr/bin/softhsm2-util").exists(),
+            "SoftHSM2 is not installed: run scripts/bootstrap.sh (apt-get install softhsm2)"
+        );
+        let tokens = dir.join("softhsm-tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let env = vec![
+            ("SOFTHSM2_CONF".to_string(), conf.display().to_string()),
+            ("KEYSEAL_KMS_PKCS11_PIN".to_string(), Self::PIN.to_string()),
+        ];
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                Self::PIN,
+                "--so-pin",
+                "5678-so",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        SoftHsm {
+            env,
+            label: label.to_string(),
+        }
+    }
+
+    /// The RFC 7512 URI of key `object` in the token.
+    pub fn uri(&self, object: &str) -> String {
+        format!(
+            "pkcs11:token={};object={object}?module-path={SOFTHSM_MODULE}",
+            self.label
+        )
+    }
+
+    /// `keyseal-kms master-key create URI`: an AES-256 key `object` in the token; its URI.
+    pub fn create_key(&self, object: &str) -> String {
+        let uri = self.uri(object);
+        let out = cli_env(&["master-key", "create", &uri], &self.env);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        uri
+    }
 }
 
 /// Assert an error answer.
