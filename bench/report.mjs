@@ -89,7 +89,7 @@ function goals(d) {
     add(`${name}: ≥ 1,500 per-record-context encrypts/s (1 KiB, local key service)`,
       run.perRecord.map((r) => `${r.engine}: ${int(r.sequential.opsPerSec)}/s one at a time, ${int(r.concurrent.opsPerSec)}/s with ${r.concurrent.inFlight} in flight`).join('; '),
       best.concurrent.opsPerSec >= 1500,
-      'an encrypt alone is one `/generate` round trip; concurrent encrypts share `/generate-batch` requests (up to 50 contexts each, PROTOCOL.md §3.2.1), which is what the in-flight figures show. What bounds the rate: the key service\'s own work per request (token check, a P-256 key pair and ECDH for the HPKE seal in pure-Rust `p256`, the identity signature, the wraps and audit rows: about 1 ms of CPU, see "Key service" below) on the same 2 cores as the client, and in Chromium about 1 ms of main-thread time per `fetch`.');
+      'an encrypt alone is one `/generate` round trip; concurrent encrypts share `/generate-batch` requests (up to 50 contexts each, PROTOCOL.md §3.2.1), which is what the in-flight figures show. What bounds the rate: the key service\'s own work per request (token check, a P-256 key pair and ECDH for the HPKE seal and the identity signature, in aws-lc-rs since the key-service work, the wraps and audit rows; see "Key service" below) on the same 2 cores as the client, and in Chromium about 1 ms of main-thread time per `fetch`.');
     const cpu = run.perRecord.filter((r) => r.sequential.cpuMsPerCall !== undefined);
     if (cpu.length) {
       const platform = cpu.reduce((a, b) => (b.sequential.cpuMsPerCall < a.sequential.cpuMsPerCall ? b : a));
