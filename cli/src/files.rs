@@ -44,6 +44,11 @@ impl Source {
 pub enum Sink {
     /// Standard output.
     Stdout(BufWriter<std::io::Stdout>),
+    /// Something that is not a regular file (`/dev/null`, a FIFO, a terminal): written in place,
+    /// like standard output. Never a temporary file renamed over it: that would replace the device
+    /// or pipe with a regular file (a rename over `/dev/null` breaks every later `> /dev/null` on
+    /// the machine).
+    Special(BufWriter<File>, PathBuf),
     /// A temporary file renamed to `dest` by [`Sink::commit`]; deleted when dropped before that.
     File {
         /// The temporary file.
@@ -58,6 +63,16 @@ impl Sink {
     pub fn create(path: &Path) -> Result<Self, CliError> {
         if path == Path::new("-") {
             return Ok(Self::Stdout(BufWriter::with_capacity(1 << 16, std::io::stdout())));
+        }
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+            && !meta.is_dir()
+        {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| CliError::io(path, e))?;
+            return Ok(Self::Special(BufWriter::with_capacity(1 << 16, f), path.into()));
         }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -77,6 +92,7 @@ impl Sink {
     pub fn writer(&mut self) -> &mut dyn Write {
         match self {
             Self::Stdout(w) => w,
+            Self::Special(w, _) => w,
             Self::File { tmp, .. } => tmp,
         }
     }
@@ -85,6 +101,7 @@ impl Sink {
     pub fn commit(self) -> Result<(), CliError> {
         match self {
             Self::Stdout(mut w) => w.flush().map_err(|e| CliError::io("-", e)),
+            Self::Special(mut w, path) => w.flush().map_err(|e| CliError::io(&path, e)),
             Self::File { tmp, dest } => {
                 let tmp = tmp
                     .into_inner()

@@ -310,3 +310,43 @@ fn inspect_reads_header_facts_without_a_key_service() {
         .unwrap();
     assert_fails(&r, "UNSUPPORTED_VERSION");
 }
+
+/// An output that is not a regular file (a FIFO here; `/dev/null` in `make bench-cli`) is written in
+/// place, never replaced by a renamed temporary file: a rename over `/dev/null` once turned it into
+/// a regular file and broke every later `> /dev/null` on the machine.
+#[test]
+fn a_fifo_output_is_written_in_place_and_stays_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch();
+    let kms = Kms::start(dir.path());
+    let pt = bytes(100_000, 9);
+    let sealed = dir.path().join("sealed");
+    let out = run_with_stdin(kms.keyseal().args(["encrypt", "-o"]).arg(&sealed), &pt);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fifo = dir.path().join("plain.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = kms
+        .keyseal()
+        .args(["decrypt"])
+        .arg(&sealed)
+        .arg("-o")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // checked before joining: a FIFO renamed away would leave the reader waiting forever
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "still a FIFO, not a regular file");
+    assert_eq!(reader.join().unwrap(), pt, "the plaintext went through the FIFO");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".keyseal-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind");
+}
