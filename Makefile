@@ -1,11 +1,6 @@
 # keyseal: two commands for a new user — `make demo` and `make test` (README.md).
 .PHONY: bootstrap test demo bench vectors pkg fuzz
 
-# Cargo caches rustc's target-info probe in <target>/.rustc_info.json, failures included: one
-# garbled probe (seen twice here while other builds ran on the machine) then fails every later
-# cargo command in that target dir. Off, a bad probe costs one command (docs/BUILDING.md).
-export CARGO_CACHE_RUSTC_INFO := 0
-
 bootstrap:
 	@scripts/bootstrap.sh
 
