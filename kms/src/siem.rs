@@ -13,23 +13,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
-use crate::store::audit::{AuditEvent, chain_hash};
+use crate::store::audit::{AuditEvent, SELECT_ROWS, chain_hash, stored_row};
 use crate::store::{Result, StoreError};
 
-/// One committed audit row with its place in the chain.
-#[derive(Debug, Clone)]
-pub struct AuditRow {
-    /// Position in the chain (1, 2, …).
-    pub seq: i64,
-    /// Commit time, Unix ms.
-    pub ts_ms: i64,
-    /// The event.
-    pub event: AuditEvent,
-    /// The previous row's hash (32 zero bytes for the first row).
-    pub prev_hash: Vec<u8>,
-    /// This row's hash (§9).
-    pub hash: Vec<u8>,
-}
+/// One committed audit row with its place in the chain (the store's own row type).
+pub use crate::store::audit::StoredRow as AuditRow;
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -123,28 +111,8 @@ fn open_read_only(db: &Path) -> Result<Connection> {
 
 /// Committed rows with `seq > after` (at most `limit`), in order.
 pub fn rows_after(conn: &Connection, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, ts_ms, subject, tenant, key_id, key_version, operation, reason, outcome,
-         detail, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![after, limit], |r| {
-        Ok(AuditRow {
-            seq: r.get(0)?,
-            ts_ms: r.get(1)?,
-            event: AuditEvent {
-                subject: r.get(2)?,
-                tenant: r.get(3)?,
-                key_id: r.get(4)?,
-                key_version: r.get(5)?,
-                operation: r.get(6)?,
-                reason: r.get(7)?,
-                outcome: r.get(8)?,
-                detail: r.get(9)?,
-            },
-            prev_hash: r.get(10)?,
-            hash: r.get(11)?,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!("{SELECT_ROWS} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let rows = stmt.query_map(params![after, limit], stored_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
 

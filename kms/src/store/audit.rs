@@ -79,6 +79,45 @@ impl AuditEvent {
     }
 }
 
+/// One stored audit row with its place in the chain (§9).
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    /// Position in the chain (1, 2, …).
+    pub seq: i64,
+    /// Commit time, Unix ms.
+    pub ts_ms: i64,
+    /// The event.
+    pub event: AuditEvent,
+    /// The previous row's hash (32 zero bytes for the first row).
+    pub prev_hash: Vec<u8>,
+    /// This row's hash.
+    pub hash: Vec<u8>,
+}
+
+/// The columns [`stored_row`] reads, in its order; callers add `WHERE`/`ORDER BY`/`LIMIT`.
+pub(crate) const SELECT_ROWS: &str = "SELECT seq, ts_ms, subject, tenant, key_id, key_version, \
+     operation, reason, outcome, detail, prev_hash, hash FROM audit";
+
+/// A row selected with [`SELECT_ROWS`].
+pub(crate) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow {
+        seq: r.get(0)?,
+        ts_ms: r.get(1)?,
+        event: AuditEvent {
+            subject: r.get(2)?,
+            tenant: r.get(3)?,
+            key_id: r.get(4)?,
+            key_version: r.get(5)?,
+            operation: r.get(6)?,
+            reason: r.get(7)?,
+            outcome: r.get(8)?,
+            detail: r.get(9)?,
+        },
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
+}
+
 /// Result of `audit verify`.
 #[derive(Debug)]
 pub struct AuditReport {
@@ -174,29 +213,19 @@ impl Store {
     /// Checks the whole chain.
     pub fn audit_verify(&self) -> Result<AuditReport> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(
-            "SELECT seq, ts_ms, subject, tenant, key_id, key_version, operation, reason, outcome,
-             detail, prev_hash, hash FROM audit ORDER BY seq",
-        )?;
+        let mut stmt = conn.prepare(&format!("{SELECT_ROWS} ORDER BY seq"))?;
         let mut rows = stmt.query([])?;
         let mut prev = vec![0u8; 32];
         let mut expected_seq = 1i64;
         let mut n = 0u64;
         while let Some(r) = rows.next()? {
-            let seq: i64 = r.get(0)?;
-            let ts: i64 = r.get(1)?;
-            let e = AuditEvent {
-                subject: r.get(2)?,
-                tenant: r.get(3)?,
-                key_id: r.get(4)?,
-                key_version: r.get(5)?,
-                operation: r.get(6)?,
-                reason: r.get(7)?,
-                outcome: r.get(8)?,
-                detail: r.get(9)?,
-            };
-            let stored_prev: Vec<u8> = r.get(10)?;
-            let stored_hash: Vec<u8> = r.get(11)?;
+            let StoredRow {
+                seq,
+                ts_ms: ts,
+                event: e,
+                prev_hash: stored_prev,
+                hash: stored_hash,
+            } = stored_row(r)?;
             let problem = if seq != expected_seq {
                 Some(format!("row {expected_seq} is missing (next row is {seq})"))
             } else if stored_prev != prev {

@@ -197,26 +197,23 @@ impl Store {
             })?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let audit = tx
-            .prepare(
-                "SELECT seq, ts_ms, subject, tenant, key_id, key_version, operation, reason,
-                 outcome, detail, prev_hash, hash FROM audit ORDER BY seq",
-            )?
+            .prepare(&format!("{} ORDER BY seq", super::audit::SELECT_ROWS))?
             .query_map([], |r| {
-                let prev: Vec<u8> = r.get(10)?;
-                let hash: Vec<u8> = r.get(11)?;
+                let row = super::audit::stored_row(r)?;
+                let e = row.event;
                 Ok(AuditRow {
-                    seq: r.get(0)?,
-                    ts_ms: r.get(1)?,
-                    subject: r.get(2)?,
-                    tenant: r.get(3)?,
-                    key_id: r.get(4)?,
-                    key_version: r.get(5)?,
-                    operation: r.get(6)?,
-                    reason: r.get(7)?,
-                    outcome: r.get(8)?,
-                    detail: r.get(9)?,
-                    prev_hash: crypto::b64::enc(&prev),
-                    hash: crypto::b64::enc(&hash),
+                    seq: row.seq,
+                    ts_ms: row.ts_ms,
+                    subject: e.subject,
+                    tenant: e.tenant,
+                    key_id: e.key_id,
+                    key_version: e.key_version,
+                    operation: e.operation,
+                    reason: e.reason,
+                    outcome: e.outcome,
+                    detail: e.detail,
+                    prev_hash: crypto::b64::enc(&row.prev_hash),
+                    hash: crypto::b64::enc(&row.hash),
                 })
             })?
             .collect::<std::result::Result<Vec<_>, _>>()?;
