@@ -14,6 +14,7 @@ mod schedule;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;
+mod trusted_issuers;
 
 use std::path::Path;
 use std::sync::Mutex;
