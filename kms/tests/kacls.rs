@@ -780,6 +780,8 @@ async fn serve_checks_the_kacls_flags() {
             authz,
             "--kacls-url",
             "https://kacls.example.com/v1/",
+            "--cors-origin",
+            "https://app.example",
         ],
     )
     .await;
@@ -800,6 +802,24 @@ async fn serve_checks_the_kacls_flags() {
         kms.stdout()
             .contains("KEYSEAL_KACLS_URL=https://kacls.example.com/v1\n")
     );
+    // the same CORS layer as /v1: a browser on an allowed origin may call, another may not
+    for (origin, status) in [("https://app.example", 204), ("https://evil.example", 403)] {
+        let r = kms
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{listener}/unwrap"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{origin}");
+        let allow = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(allow.as_deref(), (status == 204).then_some(origin), "{origin}");
+    }
 
     // without --kacls-key there is no KACLS API and no URL line
     let plain_dir = tempfile::tempdir().unwrap();
