@@ -449,6 +449,21 @@ async fn email_role_url_resource_and_perimeter_checks() {
         .await;
     assert_kacls_error(&got, 403, "AccessDenied", "may not call digest");
 
+    // Google may send `aud` as an array; one member must be cse-authorization
+    let mut c = fx.authz_claims(ALICE, "reader", "res-a");
+    c["aud"] = json!(["cse-authorization", "cse-authorization1"]);
+    let body = fx.unwrap_body(&wrapped, fx.authn(ALICE), rs_token(&fx.google, &c));
+    assert_eq!(fx.post("unwrap", &body).await.0, 200);
+    c["aud"] = json!(["cse-authentication"]);
+    let body = fx.unwrap_body(&wrapped, fx.authn(ALICE), rs_token(&fx.google, &c));
+    let got = fx.post("unwrap", &body).await;
+    assert_kacls_error(
+        &got,
+        401,
+        "Unauthenticated",
+        "authorization token audience is not",
+    );
+
     // a token minted for another KACLS
     let mut c = fx.authz_claims(ALICE, "reader", "res-a");
     c["kacls_url"] = json!("https://other-kacls.example/v1");
