@@ -141,6 +141,12 @@ pub struct HpkeKeys {
 }
 
 impl VersionKeys {
+    /// The AES-256-GCM key encryption key of KACLS wrapped keys (src/kacls.rs), separate from
+    /// the `kms` layout's [`Self::kek`].
+    pub fn kacls_kek(&self) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        hkdf32(self.root.as_ref(), b"keyseal-kms/v1 kacls kek")
+    }
+
     /// The version's HPKE key pair.
     pub fn hpke(&self) -> Result<HpkeKeys, CryptoError> {
         let ikm = hkdf32(self.root.as_ref(), b"keyseal-kms/v1 hpke-p256 ikm")?;

@@ -50,6 +50,8 @@ pub struct App {
     /// Bounds the request work (crypto + store) running at once (`--workers`), so requests queue
     /// in FIFO order instead of time-slicing against each other.
     workers: Arc<tokio::sync::Semaphore>,
+    /// The KACLS API when `serve --kacls-key` enabled it (src/kacls.rs), set once before serving.
+    pub kacls: std::sync::OnceLock<Arc<crate::kacls::Kacls>>,
 }
 
 /// The app as handlers hold it.
@@ -65,6 +67,7 @@ impl App {
             config,
             in_flight: AtomicUsize::new(0),
             workers: Arc::new(tokio::sync::Semaphore::new(workers)),
+            kacls: std::sync::OnceLock::new(),
         })
     }
 
@@ -202,6 +205,21 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&App) -> Result<T> + Send + 'static,
 {
+    run_with(app, op, f, answer).await
+}
+
+/// [`run`] with the answer built by `respond` (the KACLS routes answer errors in Google's shape,
+/// src/kacls.rs).
+pub async fn run_with<T, F>(
+    app: Shared,
+    op: &'static str,
+    f: F,
+    respond: fn(Result<T>) -> Response,
+) -> Response
+where
+    T: Send + 'static,
+    F: FnOnce(&App) -> Result<T> + Send + 'static,
+{
     let start = Instant::now();
     let result = match InFlight::enter(&app) {
         None => {
@@ -231,7 +249,7 @@ where
         Err(e) => e.name().as_str(),
     };
     app.metrics.observe(op, outcome, start.elapsed().as_secs_f64());
-    answer(result)
+    respond(result)
 }
 
 macro_rules! key_handler {
@@ -379,9 +397,11 @@ pub fn router(app: Shared) -> Router {
         .route("/admin/keys/{tenant}/{name}", get(admin::show))
         .route("/admin/keys/{tenant}/{name}/{action}", post(admin::action))
         .route("/admin/import-key", get(admin::import_key));
-    Router::new()
-        .nest("/v1", v1)
-        .route("/healthz", get(healthz))
+    let mut root = Router::new().nest("/v1", v1);
+    if app.kacls.get().is_some() {
+        root = root.nest("/kacls/v1", crate::kacls::routes());
+    }
+    root.route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(app.config.max_body))

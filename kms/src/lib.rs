@@ -28,6 +28,8 @@ pub mod error;
 pub mod http;
 pub mod http_admin;
 pub mod identity;
+pub mod kacls;
+pub mod kacls_tokens;
 pub mod key_id;
 pub mod key_loads;
 pub mod key_ops;

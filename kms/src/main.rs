@@ -46,6 +46,8 @@ struct DbArgs {
     master_key: Option<String>,
 }
 
+// Parsed once per process: the size of the `serve` variant (its flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Create the master key file, the local token issuer, the import key and the identity key
@@ -247,6 +249,26 @@ struct ServeArgs {
     /// Serve HTTPS: PEM private key of the certificate.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve Google Workspace CSE's KACLS API under /kacls/v1, wrapping DEKs under this key
+    /// (TENANT/NAME; it must exist). Needs --kacls-authn-issuer and --kacls-authz-issuer.
+    #[arg(long, requires_all = ["kacls_authn_issuers", "kacls_authz_issuers"])]
+    kacls_key: Option<String>,
+    /// KACLS: the customer IdP's JWKS file with an `issuer` member (repeatable).
+    #[arg(long = "kacls-authn-issuer", requires = "kacls_key")]
+    kacls_authn_issuers: Vec<PathBuf>,
+    /// KACLS: the application's authorization issuer, JWKS file with an `issuer` member (repeatable).
+    #[arg(long = "kacls-authz-issuer", requires = "kacls_key")]
+    kacls_authz_issuers: Vec<PathBuf>,
+    /// KACLS: this server's public KACLS URL, which authorization tokens' `kacls_url` must equal
+    /// (default: the listener's base URL + /kacls/v1).
+    #[arg(long, requires = "kacls_key")]
+    kacls_url: Option<String>,
+    /// KACLS: audience of authentication tokens.
+    #[arg(long, default_value = keyseal_kms::kacls_tokens::DEFAULT_AUTHN_AUDIENCE)]
+    kacls_authn_audience: String,
+    /// KACLS: an email allowed to call privilegedunwrap (repeatable; none by default).
+    #[arg(long = "kacls-privileged-email", requires = "kacls_key")]
+    kacls_privileged_emails: Vec<String>,
 }
 
 impl ServeArgs {
@@ -268,6 +290,14 @@ impl ServeArgs {
                 .tls_cert
                 .zip(self.tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key }),
+            kacls: self.kacls_key.map(|key_id| keyseal_kms::kacls::KaclsOptions {
+                key_id,
+                authn_issuers: self.kacls_authn_issuers,
+                authz_issuers: self.kacls_authz_issuers,
+                url: self.kacls_url,
+                authn_audience: self.kacls_authn_audience,
+                privileged_emails: self.kacls_privileged_emails,
+            }),
         }
     }
 }
@@ -564,6 +594,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "KEYSEAL_KMS_URL={}", server.url());
         let _ = writeln!(out, "KEYSEAL_KMS_IDENTITY={}", server.identity().public_base64());
+        if let Some(u) = server.kacls_url() {
+            let _ = writeln!(out, "KEYSEAL_KACLS_URL={u}");
+        }
         if let Some(t) = server.dev_token() {
             let _ = writeln!(out, "KEYSEAL_DEV_TOKEN={}", t.expose_secret());
         }

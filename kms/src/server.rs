@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); plain HTTP when absent.
     pub tls: Option<TlsFiles>,
+    /// Also serve Google's KACLS API (src/kacls.rs) when set.
+    pub kacls: Option<crate::kacls::KaclsOptions>,
 }
 
 impl ServeOptions {
@@ -65,6 +67,7 @@ impl ServeOptions {
             max_in_flight: 4096,
             workers: None,
             tls: None,
+            kacls: None,
         }
     }
 }
@@ -151,12 +154,20 @@ impl Server {
         let service = Service::new(store, verifier)?;
         crate::policy::refresh_issuers_logged(&service);
         let app = App::new(service, config);
+        if let Some(k) = &opts.kacls {
+            let kacls = crate::kacls::Kacls::new(k, app.service.store())?;
+            let _ = app.kacls.set(std::sync::Arc::new(kacls));
+        }
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", opts.listen)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Unavailable(e.to_string()))?;
+        if let Some(k) = app.kacls.get() {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            k.set_default_url(&format!("{scheme}://{addr}"));
+        }
         // SIGHUP reloads the certificate. The handler is installed before the URL line is printed,
         // so a SIGHUP sent as soon as a caller sees the URL never kills the process.
         #[cfg(unix)]
@@ -187,6 +198,11 @@ impl Server {
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}/v1", self.addr)
+    }
+
+    /// The KACLS URL (`serve --kacls-key`), printed as `KEYSEAL_KACLS_URL=`.
+    pub fn kacls_url(&self) -> Option<String> {
+        self.app.kacls.get().map(|k| k.url().to_string())
     }
 
     /// Whether the listener serves TLS.

@@ -40,6 +40,9 @@ pub struct Kms {
     pub dev_token: String,
     /// The identity public key of the `KEYSEAL_KMS_IDENTITY=` line (base64 SEC1).
     pub identity: String,
+    /// The KACLS URL of the `KEYSEAL_KACLS_URL=` line (`--kacls-key`), between the identity and
+    /// the dev token.
+    pub kacls_url: Option<String>,
     stdout: Arc<Mutex<String>>,
     /// HTTP client.
     pub http: reqwest::Client,
@@ -75,6 +78,7 @@ impl Kms {
         let mut url = None;
         let mut identity = None;
         let mut token = None;
+        let mut kacls_url = None;
         while token.is_none() {
             let line = lines
                 .next()
@@ -91,6 +95,12 @@ impl Kms {
                     "the identity follows the URL"
                 );
                 identity = Some(i.to_string());
+            } else if let Some(k) = line.strip_prefix("KEYSEAL_KACLS_URL=") {
+                assert!(
+                    identity.is_some() && token.is_none(),
+                    "the KACLS URL follows the identity"
+                );
+                kacls_url = Some(k.to_string());
             } else if let Some(t) = line.strip_prefix("KEYSEAL_DEV_TOKEN=") {
                 assert!(identity.is_some(), "the dev token follows the identity");
                 token = Some(t.to_string());
@@ -110,6 +120,7 @@ impl Kms {
             stderr_path,
             dev_token: token.unwrap(),
             identity: identity.unwrap(),
+            kacls_url,
             stdout: printed,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
