@@ -387,7 +387,7 @@ impl Store {
         let conn = self.lock()?;
         let ids: Vec<String> = conn
             .query(
-                "SELECT key_id FROM keys WHERE (?1 IS NULL OR tenant=?1) ORDER BY key_id",
+                "SELECT key_id FROM keys WHERE (CAST(?1 AS TEXT) IS NULL OR tenant=?1) ORDER BY key_id",
                 params![tenant],
             )?
             .iter()

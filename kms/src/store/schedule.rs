@@ -147,7 +147,7 @@ impl Store {
             .query(
                 "SELECT k.key_id, k.tenant, k.rotate_every_ms, k.next_rotation_at, v.created_at, k.primary_version
              FROM keys k JOIN key_versions v ON v.key_id = k.key_id AND v.version = k.primary_version
-             WHERE k.state != 'destroyed' AND (?1 IS NULL OR k.key_id = ?1) ORDER BY k.key_id",
+             WHERE k.state != 'destroyed' AND (CAST(?1 AS TEXT) IS NULL OR k.key_id = ?1) ORDER BY k.key_id",
                 params![key_id],
             )?
             .iter()

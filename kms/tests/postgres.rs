@@ -1,0 +1,366 @@
+//! The store on a real PostgreSQL (common/postgres.rs starts one per test binary run):
+//! - the store's behaviours run by the same test bodies on SQLite and on PostgreSQL;
+//! - several instances on one database: concurrent rotations make consecutive versions, a
+//!   scheduled rotation due on two instances happens once, a disable on one is refused by the
+//!   other, and the audit appends of all form one chain that PostgreSQL refuses to edit;
+//! - a lost PostgreSQL connection answers 503 `KMS_UNAVAILABLE` and the same process serves
+//!   again once the database is back.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier, OnceLock};
+
+use common::postgres::Pg;
+use common::{Kms, b64, cli_env};
+use keyseal_kms::store::{AuditEvent, StateOp, Store, StoreError};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+const MASTER: [u8; 32] = [9u8; 32];
+const DAY: i64 = 86_400_000;
+
+/// One PostgreSQL server for the store-level tests of this binary, each on its own database.
+fn server() -> &'static Pg {
+    static PG: OnceLock<Pg> = OnceLock::new();
+    PG.get_or_init(Pg::start)
+}
+
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh database on the shared server.
+fn fresh_db(tag: &str) -> String {
+    let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+    server().create_db(&format!("{tag}_{n}"))
+}
+
+fn open(db: &str) -> Store {
+    Store::open(Path::new(db), Zeroizing::new(MASTER)).unwrap()
+}
+
+fn env() -> Vec<(String, String)> {
+    vec![("KEYSEAL_KMS_MASTER_KEY".into(), b64(&MASTER))]
+}
+
+fn err<T>(r: keyseal_kms::store::Result<T>) -> StoreError {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e,
+    }
+}
+
+/// The store's behaviours, the same on both engines.
+fn lifecycle(s: &Store) {
+    // create, rotate, versions
+    let info = s.create_key("acme/k").unwrap();
+    assert_eq!(info.primary_version, 1);
+    assert!(matches!(err(s.create_key("acme/k")), StoreError::Exists { .. }));
+    assert_eq!(s.rotate("acme/k").unwrap().primary_version, 2);
+    assert_eq!(s.show("acme/k").unwrap().versions.len(), 2);
+    assert!(!s.show("acme/k").unwrap().versions[0].destroyed);
+    // wraps are counted on the primary
+    assert_eq!(s.reserve_wrap("acme/k").unwrap().version, 2);
+    assert_eq!(s.reserve_wraps("acme/k", 5).unwrap().version, 2);
+    assert_eq!(s.load("acme/k", Some(1)).unwrap().version, 1);
+    assert!(matches!(
+        err(s.load("acme/k", Some(9))),
+        StoreError::NoSuchVersion { version: 9, .. }
+    ));
+    // disable refuses, enable restores
+    s.set_state("acme/k", StateOp::Disable).unwrap();
+    assert!(matches!(err(s.load("acme/k", None)), StoreError::Unusable { .. }));
+    assert!(matches!(err(s.reserve_wrap("acme/k")), StoreError::Unusable { .. }));
+    assert!(matches!(
+        err(s.set_state("acme/k", StateOp::CancelDestroy)),
+        StoreError::WrongState { .. }
+    ));
+    s.set_state("acme/k", StateOp::Enable).unwrap();
+    assert_eq!(s.load("acme/k", None).unwrap().version, 2);
+    // import: external keys only
+    assert_eq!(s.import_version("acme/byok", &[5u8; 32]).unwrap().primary_version, 1);
+    assert_eq!(s.import_version("acme/byok", &[6u8; 32]).unwrap().primary_version, 2);
+    assert!(matches!(err(s.import_version("acme/k", &[5u8; 32])), StoreError::NotExternal { .. }));
+    assert!(matches!(err(s.rotate("acme/byok")), StoreError::External { .. }));
+    // destroy: pending refuses, cancel brings it back disabled, past its time it is erased
+    s.create_key("acme/gone").unwrap();
+    s.set_state("acme/gone", StateOp::Destroy { grace_ms: DAY }).unwrap();
+    assert!(matches!(err(s.load("acme/gone", None)), StoreError::Unusable { .. }));
+    assert_eq!(s.set_state("acme/gone", StateOp::CancelDestroy).unwrap().state, "disabled");
+    s.set_state("acme/gone", StateOp::Destroy { grace_ms: 0 }).unwrap();
+    assert_eq!(s.sweep_destroyed().unwrap(), vec!["acme/gone".to_string()]);
+    assert!(matches!(err(s.load("acme/gone", None)), StoreError::Destroyed { .. }));
+    assert!(s.show("acme/gone").unwrap().versions.iter().all(|v| v.destroyed));
+    // listing and counts
+    assert_eq!(s.list(Some("acme")).unwrap().len(), 3);
+    assert!(s.list(Some("other")).unwrap().is_empty());
+    let counts = s.state_counts().unwrap();
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 3);
+    // rotation on a schedule, time as a parameter
+    let t0 = keyseal_kms::store::now_ms();
+    let row = s.set_rotation_period("acme/k", Some(DAY), t0, "test").unwrap();
+    assert_eq!(row.next_at_ms, Some(t0 + DAY));
+    assert!(s.rotate_due(t0 + DAY - 1).unwrap().is_empty());
+    assert_eq!(s.rotate_due(t0 + DAY).unwrap(), vec![("acme/k".to_string(), 3)]);
+    assert!(s.rotate_due(t0 + DAY).unwrap().is_empty(), "not due again until the next period");
+    assert_eq!(s.schedule_of("acme/k").unwrap().next_at_ms, Some(t0 + 2 * DAY));
+    assert!(matches!(
+        err(s.set_rotation_period("acme/byok", Some(DAY), t0, "test")),
+        StoreError::External { .. }
+    ));
+    // service secrets, audit and snapshot
+    let issuer = s.local_issuer_secret(true).unwrap().unwrap();
+    assert_eq!(*s.local_issuer_secret(false).unwrap().unwrap(), *issuer);
+    s.audit(&AuditEvent {
+        subject: "t".into(),
+        tenant: "acme".into(),
+        key_id: "acme/k".into(),
+        key_version: Some(3),
+        operation: "unwrap".into(),
+        reason: "r".into(),
+        outcome: "ok".into(),
+        detail: "é".repeat(600),
+    })
+    .unwrap();
+    let report = s.audit_verify().unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert!(report.rows >= 3);
+    let snap = s.snapshot().unwrap();
+    assert_eq!(snap.keys.len(), 3);
+    assert_eq!(snap.versions.len(), 3 + 2 + 1);
+    assert_eq!(snap.audit.len() as u64, report.rows);
+    assert!(!s.is_empty().unwrap());
+    s.record_backup(true).unwrap();
+    s.record_backup(false).unwrap();
+    let stats = s.backup_stats().unwrap();
+    assert_eq!((stats.attempts, stats.successes), (2, 1));
+}
+
+#[test]
+fn store_behaviours_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    lifecycle(&Store::open(&dir.path().join("s.db"), Zeroizing::new(MASTER)).unwrap());
+}
+
+#[test]
+fn store_behaviours_on_postgres() {
+    let db = fresh_db("lifecycle");
+    lifecycle(&open(&db));
+    // Opened again (schema already there), the same state; a wrong master key is refused.
+    assert_eq!(open(&db).show("acme/k").unwrap().primary_version, 3);
+    assert!(matches!(
+        Store::open(Path::new(&db), Zeroizing::new([1u8; 32])),
+        Err(StoreError::MasterKey(_))
+    ));
+}
+
+#[test]
+fn a_backup_of_a_postgres_store_restores_into_sqlite_and_back() {
+    let pg = fresh_db("backup");
+    let s = open(&pg);
+    s.create_key("acme/k").unwrap();
+    s.rotate("acme/k").unwrap();
+    let snap = s.snapshot().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Store::open(&dir.path().join("r.db"), Zeroizing::new(MASTER)).unwrap();
+    let same = |_: &[u8], sealed: &[u8]| Ok(sealed.to_vec());
+    lite.restore_snapshot(&snap, &same).unwrap();
+    assert_eq!(lite.load("acme/k", Some(1)).unwrap().version, 1);
+    assert!(lite.audit_verify().unwrap().problem.is_none());
+    let back = open(&fresh_db("restored"));
+    back.restore_snapshot(&lite.snapshot().unwrap(), &same).unwrap();
+    assert_eq!(back.load("acme/k", None).unwrap().version, 2);
+    assert!(back.audit_verify().unwrap().problem.is_none());
+}
+
+#[test]
+fn postgres_refuses_to_edit_or_remove_audit_rows() {
+    let db = fresh_db("appendonly");
+    let name = db.rsplit('/').next().unwrap().to_string();
+    let s = open(&db);
+    s.create_key("acme/k").unwrap();
+    s.set_rotation_period("acme/k", Some(DAY), 0, "t").unwrap();
+    for sql in [
+        "UPDATE audit SET reason='edited'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+    ] {
+        let out = server().psql(&name, sql);
+        assert!(!out.status.success(), "{sql} was allowed");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("audit log is append-only"),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(s.audit_verify().unwrap().problem.is_none());
+}
+
+#[test]
+fn two_instances_rotating_one_key_make_consecutive_versions() {
+    let db = fresh_db("rotate");
+    open(&db).create_key("acme/k").unwrap();
+    const EACH: usize = 15;
+    let barrier = Arc::new(Barrier::new(3));
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let db = db.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let s = open(&db);
+                barrier.wait();
+                let mut got = Vec::new();
+                for n in 0..EACH {
+                    got.push(s.rotate("acme/k").unwrap().primary_version);
+                    // audit appends from every instance interleave with the rotations
+                    s.audit(&AuditEvent {
+                        subject: format!("instance-{i}"),
+                        operation: "note".into(),
+                        outcome: "ok".into(),
+                        detail: n.to_string(),
+                        ..AuditEvent::default()
+                    })
+                    .unwrap();
+                    s.reserve_wrap("acme/k").unwrap();
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all: Vec<u32> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort_unstable();
+    let want: Vec<u32> = (2..=(1 + 3 * EACH as u32)).collect();
+    assert_eq!(all, want, "every rotation got its own version, no gap, no duplicate");
+    let s = open(&db);
+    let info = s.show("acme/k").unwrap();
+    assert_eq!(info.primary_version, 1 + 3 * EACH as u32);
+    assert_eq!(info.versions.len(), 1 + 3 * EACH);
+    let report = s.audit_verify().unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    assert_eq!(report.rows, 3 * EACH as u64);
+    let wraps: i64 = s.snapshot().unwrap().versions.iter().map(|v| v.wraps).sum();
+    assert_eq!(wraps, 3 * EACH as i64, "no wrap count lost");
+}
+
+#[test]
+fn scheduled_rotation_due_on_two_instances_happens_exactly_once() {
+    let db = fresh_db("schedule");
+    let t0 = 1_800_000_000_000i64;
+    let s = open(&db);
+    for k in ["acme/a", "acme/b"] {
+        s.create_key(k).unwrap();
+        s.set_rotation_period(k, Some(DAY), t0, "t").unwrap();
+    }
+    for round in 1..=3i64 {
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let db = db.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let s = open(&db);
+                    barrier.wait();
+                    s.rotate_due(t0 + round * DAY).unwrap()
+                })
+            })
+            .collect();
+        let mut rotated: Vec<(String, u32)> =
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        rotated.sort();
+        let v = 1 + round as u32;
+        assert_eq!(
+            rotated,
+            vec![("acme/a".into(), v), ("acme/b".into(), v)],
+            "round {round}: each key rotated once, by one of the two instances"
+        );
+    }
+    assert_eq!(s.show("acme/a").unwrap().versions.len(), 4);
+    assert!(s.audit_verify().unwrap().problem.is_none());
+}
+
+#[test]
+fn a_disable_on_one_instance_is_refused_by_another_from_its_next_call() {
+    let db = fresh_db("disable");
+    let a = open(&db);
+    let b = open(&db);
+    a.create_key("acme/k").unwrap();
+    assert_eq!(b.load("acme/k", None).unwrap().version, 1);
+    a.set_state("acme/k", StateOp::Disable).unwrap();
+    assert!(matches!(err(b.load("acme/k", None)), StoreError::Unusable { .. }));
+    assert!(matches!(err(b.reserve_wrap("acme/k")), StoreError::Unusable { .. }));
+    a.set_state("acme/k", StateOp::Enable).unwrap();
+    assert_eq!(b.reserve_wrap("acme/k").unwrap().version, 1);
+}
+
+#[test]
+fn the_command_line_takes_a_postgres_url() {
+    let db = fresh_db("cli");
+    let e = env();
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&["--db", &db]);
+        let out = cli_env(&a, &e);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["init"]);
+    run(&["key", "create", "acme/cli"]);
+    run(&["key", "rotate", "acme/cli"]);
+    assert!(run(&["key", "show", "acme/cli"]).contains("\"primary_version\": 2"));
+    assert!(run(&["token", "mint", "--tenant", "acme", "--role", "reader"]).starts_with("ey"));
+    assert!(run(&["audit", "verify"]).contains("audit log OK"));
+    assert!(run(&["audit", "export"]).contains("key.rotate") || run(&["audit", "export"]).contains("rotate"));
+    // Without a master key there is no default file for a URL: a clear refusal.
+    let mut a = vec!["key", "show", "acme/cli", "--db", &db];
+    let out = cli_env(&a, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no default master key file"));
+    // A wrong password never shows in a message.
+    let bad = db.replace("postgres@", "postgres:s3cret-pw@").replace("127.0.0.1", "127.0.0.1:1");
+    a = vec!["audit", "verify", "--db", &bad];
+    let out = cli_env(&a, &e);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret-pw"));
+}
+
+/// The database `serve` processes share, on a server of their own (it is stopped and started).
+fn own_server() -> (Pg, String) {
+    let pg = Pg::start();
+    let url = pg.create_db("kms");
+    (pg, url)
+}
+
+async fn serve(dir: &Path, db: &str, name: &str) -> Kms {
+    let d: PathBuf = dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    Kms::start_db(&d, PathBuf::from(db), &[], &env()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_answers_503_and_the_same_process_recovers() {
+    let (pg, db) = own_server();
+    let dir = tempfile::tempdir().unwrap();
+    let kms = serve(dir.path(), &db, "one").await;
+    let wrap = || {
+        json!({"key_id": "acme/default", "key": b64(&[1u8; 32]), "context": {"a": "b"}, "authorization": kms.dev_token})
+    };
+    let (s, _) = kms.post("/wrap", &wrap()).await;
+    assert_eq!(s, 200);
+    pg.stop_immediate();
+    for _ in 0..3 {
+        let got = kms.post("/wrap", &wrap()).await;
+        common::assert_error(&got, 503, "Unavailable");
+    }
+    let (s, _) = kms.get("/healthz", None).await;
+    assert_eq!(s, 503, "health reports the lost store");
+    pg.restart();
+    let (s, body) = kms.post("/wrap", &wrap()).await;
+    assert_eq!(s, 200, "served again without a restart: {body}");
+    let (s, _) = kms.get("/healthz", None).await;
+    assert_eq!(s, 200);
+}
