@@ -364,3 +364,188 @@ async fn a_lost_database_answers_503_and_the_same_process_recovers() {
     let (s, _) = kms.get("/healthz", None).await;
     assert_eq!(s, 200);
 }
+
+/// One message the SDK sealed, with what it must open to.
+struct Sealed {
+    sealed: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+/// What the SDK client did.
+#[derive(Default, Debug)]
+struct Tally {
+    ops: usize,
+    encrypted: usize,
+    decrypted: usize,
+    rewrapped: usize,
+    /// Failed operations by error code (each a typed error of the SDK).
+    failed: std::collections::BTreeMap<String, usize>,
+}
+
+fn context(i: usize) -> keyseal::EncryptionContext {
+    keyseal::EncryptionContext::from_pairs([("n", i.to_string())]).unwrap()
+}
+
+/// The SDK over `urls` (in failover order), with the command line's blocking transport.
+fn sdk(urls: Vec<String>, token: &str, identity: &str) -> keyseal::KeySeal {
+    use keyseal_cli::args::Kind;
+    use keyseal_cli::service::Settings;
+    let settings = Settings {
+        kind: Kind::Keyseal,
+        region: None,
+        urls,
+        service_id: "keyseal".into(),
+        key_id: Some("acme/default".into()),
+        tokens: keyseal_cli::transport::Tokens::Fixed(Zeroizing::new(token.to_string())),
+        identity: Some(common::unb64(identity)),
+        policy: keyseal::DecryptPolicy::default(),
+        timeout_ms: 5_000,
+    };
+    settings
+        .keyseal(None, keyseal_cli::engine::EngineChoice::Native, 64 * 1024)
+        .unwrap()
+}
+
+/// The multi-instance test: 3 `serve` processes on one PostgreSQL database, one SDK client
+/// with the 3 URLs doing more than 5,000 mixed operations (encrypt, decrypt, rewrap) while the
+/// key is rotated through another instance and the first instance is SIGKILLed in the middle.
+/// Nothing is lost (every encrypt either failed with a typed error or decrypts afterwards), the
+/// audit chain written by all three verifies, and a disable on one instance is refused by the
+/// others from their next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
+    const OPS: usize = 5_100;
+    let (_pg, db) = own_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = serve(dir.path(), &db, "a").await;
+    let b = serve(dir.path(), &db, "b").await;
+    let c = serve(dir.path(), &db, "c").await;
+    assert_eq!(a.identity, b.identity, "one identity key for the deployment");
+    assert_eq!(a.identity, c.identity);
+    let admin_out = cli_env(
+        &["token", "mint", "--tenant", "acme", "--role", "admin", "--db", &db],
+        &env(),
+    );
+    assert!(admin_out.status.success(), "{}", String::from_utf8_lossy(&admin_out.stderr));
+    let admin = String::from_utf8(admin_out.stdout).unwrap().trim().to_string();
+
+    let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let urls = vec![a.url.clone(), b.url.clone(), c.url.clone()];
+    let (token, identity) = (a.dev_token.clone(), a.identity.clone());
+    let p = progress.clone();
+    let client = std::thread::spawn(move || {
+        use keyseal_cli::transport::block_on;
+        let ks = sdk(urls, &token, &identity);
+        let mut kept: Vec<Sealed> = Vec::new();
+        let mut t = Tally::default();
+        let fail = |t: &mut Tally, e: keyseal::Error| {
+            *t.failed.entry(e.code().to_string()).or_default() += 1;
+        };
+        for i in 0..OPS {
+            t.ops += 1;
+            match i % 3 {
+                0 => {
+                    let plain = format!("record {i}").into_bytes();
+                    match block_on(ks.encrypt(&plain, &context(i))) {
+                        Ok(sealed) => {
+                            t.encrypted += 1;
+                            kept.push(Sealed { sealed, plain });
+                        }
+                        Err(e) => fail(&mut t, e),
+                    }
+                }
+                1 if !kept.is_empty() => {
+                    let m = &kept[i % kept.len()];
+                    match block_on(ks.decrypt(&m.sealed, &keyseal::EncryptionContext::new())) {
+                        Ok((_, plain)) => {
+                            assert_eq!(plain, m.plain);
+                            t.decrypted += 1;
+                        }
+                        Err(e) => fail(&mut t, e),
+                    }
+                }
+                _ if !kept.is_empty() => {
+                    let j = (i * 7) % kept.len();
+                    match block_on(ks.rewrap(&kept[j].sealed, None)) {
+                        Ok(r) => {
+                            let mut sealed = r.header;
+                            sealed.extend_from_slice(&kept[j].sealed[r.body_offset..]);
+                            kept[j].sealed = sealed;
+                            t.rewrapped += 1;
+                        }
+                        Err(e) => fail(&mut t, e),
+                    }
+                }
+                _ => {}
+            }
+            p.store(i + 1, std::sync::atomic::Ordering::SeqCst);
+        }
+        // Nothing lost: every message the client holds opens, through the instances left.
+        let mut lost = 0;
+        for m in &kept {
+            match block_on(ks.decrypt(&m.sealed, &keyseal::EncryptionContext::new())) {
+                Ok((_, plain)) if plain == m.plain => {}
+                _ => lost += 1,
+            }
+        }
+        (t, kept.len(), lost)
+    });
+
+    let wait_for = |n: usize| {
+        let p = progress.clone();
+        async move {
+            while p.load(std::sync::atomic::Ordering::SeqCst) < n {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    };
+    // A rotation through instance b while the client works (rewraps then move to version 2).
+    wait_for(OPS / 4).await;
+    let (s, body) = b
+        .post_bearer("/admin/keys/acme/default/rotate", &admin, &json!({"reason": "pg test"}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // SIGKILL of the client's first URL in the middle.
+    wait_for(OPS / 2).await;
+    a.kill();
+    assert!(
+        progress.load(std::sync::atomic::Ordering::SeqCst) < OPS,
+        "the kill came while the client was working"
+    );
+    let (t, kept, lost) = tokio::task::spawn_blocking(move || client.join().unwrap())
+        .await
+        .unwrap();
+    eprintln!("SDK client: {t:?}, {kept} messages kept, {lost} lost");
+    assert_eq!(t.ops, OPS);
+    assert_eq!(lost, 0, "every acknowledged encrypt decrypts afterwards");
+    assert_eq!(t.encrypted, kept);
+    for code in t.failed.keys() {
+        assert!(
+            keyseal::ERROR_CODES.contains(&code.as_str()),
+            "a failure without a typed code: {code}"
+        );
+    }
+    let failed: usize = t.failed.values().sum();
+    assert!(
+        failed * 100 <= OPS,
+        "the client failed over instead of failing: {t:?}"
+    );
+    assert!(t.decrypted > 0 && t.rewrapped > 0);
+
+    // The audit chain of all three instances verifies.
+    let out = cli_env(&["audit", "verify", "--db", &db], &env());
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && said.contains("audit log OK"), "{said}");
+
+    // A disable acknowledged by b is refused by c (and b) from the next request.
+    let wrap = json!({"key_id": "acme/default", "key": b64(&[2u8; 32]), "context": {}, "authorization": b.dev_token});
+    assert_eq!(c.post("/wrap", &wrap).await.0, 200);
+    let (s, body) = b
+        .post_bearer("/admin/keys/acme/default/disable", &admin, &json!({"reason": "revoked"}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    for kms in [&c, &b] {
+        let got = kms.post("/wrap", &wrap).await;
+        common::assert_error(&got, 403, "KeyDisabled");
+    }
+}
