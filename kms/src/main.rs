@@ -801,7 +801,10 @@ fn run(cli: Cli) -> Result<bool> {
             store.local_issuer_secret(true)?;
             store.import_seed()?;
             Identity::open(&store, true)?;
-            eprintln!("keyseal-kms: initialised {}", store::DbLocation::parse(&db.db).display());
+            eprintln!(
+                "keyseal-kms: initialised {}",
+                store::DbLocation::parse(&db.db).display()
+            );
             Ok(true)
         }
         Cmd::Serve(args) => {

@@ -25,9 +25,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use db::{Db, PgConn};
-pub use db::DbLocation;
 pub use audit::{AuditEvent, AuditReport, FieldCaps, verify_file};
+pub use db::DbLocation;
+use db::{Db, PgConn};
 pub use error::StoreError;
 pub use keys::{KeyOrigin, Loaded, StateOp};
 pub use master_key::{default_master_key_path, load_master_key, open_master_key};

@@ -10,8 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier};
 
 use common::postgres::Pg;
 use common::{Kms, b64, cli_env};
@@ -22,18 +21,12 @@ use zeroize::Zeroizing;
 const MASTER: [u8; 32] = [9u8; 32];
 const DAY: i64 = 86_400_000;
 
-/// One PostgreSQL server for the store-level tests of this binary, each on its own database.
-fn server() -> &'static Pg {
-    static PG: OnceLock<Pg> = OnceLock::new();
-    PG.get_or_init(Pg::start)
-}
-
-static NEXT_DB: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh database on the shared server.
-fn fresh_db(tag: &str) -> String {
-    let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
-    server().create_db(&format!("{tag}_{n}"))
+/// A PostgreSQL server of the test's own (stopped when dropped, also on panic) and the URL of a
+/// fresh database on it. Statics are never dropped, so no server is shared between tests.
+fn fresh_db() -> (Pg, String) {
+    let pg = Pg::start();
+    let url = pg.create_db("kms");
+    (pg, url)
 }
 
 fn open(db: &str) -> Store {
@@ -71,7 +64,10 @@ fn lifecycle(s: &Store) {
     // disable refuses, enable restores
     s.set_state("acme/k", StateOp::Disable).unwrap();
     assert!(matches!(err(s.load("acme/k", None)), StoreError::Unusable { .. }));
-    assert!(matches!(err(s.reserve_wrap("acme/k")), StoreError::Unusable { .. }));
+    assert!(matches!(
+        err(s.reserve_wrap("acme/k")),
+        StoreError::Unusable { .. }
+    ));
     assert!(matches!(
         err(s.set_state("acme/k", StateOp::CancelDestroy)),
         StoreError::WrongState { .. }
@@ -79,18 +75,38 @@ fn lifecycle(s: &Store) {
     s.set_state("acme/k", StateOp::Enable).unwrap();
     assert_eq!(s.load("acme/k", None).unwrap().version, 2);
     // import: external keys only
-    assert_eq!(s.import_version("acme/byok", &[5u8; 32]).unwrap().primary_version, 1);
-    assert_eq!(s.import_version("acme/byok", &[6u8; 32]).unwrap().primary_version, 2);
-    assert!(matches!(err(s.import_version("acme/k", &[5u8; 32])), StoreError::NotExternal { .. }));
+    assert_eq!(
+        s.import_version("acme/byok", &[5u8; 32]).unwrap().primary_version,
+        1
+    );
+    assert_eq!(
+        s.import_version("acme/byok", &[6u8; 32]).unwrap().primary_version,
+        2
+    );
+    assert!(matches!(
+        err(s.import_version("acme/k", &[5u8; 32])),
+        StoreError::NotExternal { .. }
+    ));
     assert!(matches!(err(s.rotate("acme/byok")), StoreError::External { .. }));
     // destroy: pending refuses, cancel brings it back disabled, past its time it is erased
     s.create_key("acme/gone").unwrap();
-    s.set_state("acme/gone", StateOp::Destroy { grace_ms: DAY }).unwrap();
-    assert!(matches!(err(s.load("acme/gone", None)), StoreError::Unusable { .. }));
-    assert_eq!(s.set_state("acme/gone", StateOp::CancelDestroy).unwrap().state, "disabled");
-    s.set_state("acme/gone", StateOp::Destroy { grace_ms: 0 }).unwrap();
+    s.set_state("acme/gone", StateOp::Destroy { grace_ms: DAY })
+        .unwrap();
+    assert!(matches!(
+        err(s.load("acme/gone", None)),
+        StoreError::Unusable { .. }
+    ));
+    assert_eq!(
+        s.set_state("acme/gone", StateOp::CancelDestroy).unwrap().state,
+        "disabled"
+    );
+    s.set_state("acme/gone", StateOp::Destroy { grace_ms: 0 })
+        .unwrap();
     assert_eq!(s.sweep_destroyed().unwrap(), vec!["acme/gone".to_string()]);
-    assert!(matches!(err(s.load("acme/gone", None)), StoreError::Destroyed { .. }));
+    assert!(matches!(
+        err(s.load("acme/gone", None)),
+        StoreError::Destroyed { .. }
+    ));
     assert!(s.show("acme/gone").unwrap().versions.iter().all(|v| v.destroyed));
     // listing and counts
     assert_eq!(s.list(Some("acme")).unwrap().len(), 3);
@@ -103,7 +119,10 @@ fn lifecycle(s: &Store) {
     assert_eq!(row.next_at_ms, Some(t0 + DAY));
     assert!(s.rotate_due(t0 + DAY - 1).unwrap().is_empty());
     assert_eq!(s.rotate_due(t0 + DAY).unwrap(), vec![("acme/k".to_string(), 3)]);
-    assert!(s.rotate_due(t0 + DAY).unwrap().is_empty(), "not due again until the next period");
+    assert!(
+        s.rotate_due(t0 + DAY).unwrap().is_empty(),
+        "not due again until the next period"
+    );
     assert_eq!(s.schedule_of("acme/k").unwrap().next_at_ms, Some(t0 + 2 * DAY));
     assert!(matches!(
         err(s.set_rotation_period("acme/byok", Some(DAY), t0, "test")),
@@ -145,7 +164,7 @@ fn store_behaviours_on_sqlite() {
 
 #[test]
 fn store_behaviours_on_postgres() {
-    let db = fresh_db("lifecycle");
+    let (_server, db) = fresh_db();
     lifecycle(&open(&db));
     // Opened again (schema already there), the same state; a wrong master key is refused.
     assert_eq!(open(&db).show("acme/k").unwrap().primary_version, 3);
@@ -157,7 +176,7 @@ fn store_behaviours_on_postgres() {
 
 #[test]
 fn a_backup_of_a_postgres_store_restores_into_sqlite_and_back() {
-    let pg = fresh_db("backup");
+    let (_server, pg) = fresh_db();
     let s = open(&pg);
     s.create_key("acme/k").unwrap();
     s.rotate("acme/k").unwrap();
@@ -168,7 +187,8 @@ fn a_backup_of_a_postgres_store_restores_into_sqlite_and_back() {
     lite.restore_snapshot(&snap, &same).unwrap();
     assert_eq!(lite.load("acme/k", Some(1)).unwrap().version, 1);
     assert!(lite.audit_verify().unwrap().problem.is_none());
-    let back = open(&fresh_db("restored"));
+    let (_pg2, db2) = fresh_db();
+    let back = open(&db2);
     back.restore_snapshot(&lite.snapshot().unwrap(), &same).unwrap();
     assert_eq!(back.load("acme/k", None).unwrap().version, 2);
     assert!(back.audit_verify().unwrap().problem.is_none());
@@ -176,7 +196,7 @@ fn a_backup_of_a_postgres_store_restores_into_sqlite_and_back() {
 
 #[test]
 fn postgres_refuses_to_edit_or_remove_audit_rows() {
-    let db = fresh_db("appendonly");
+    let (pg, db) = fresh_db();
     let name = db.rsplit('/').next().unwrap().to_string();
     let s = open(&db);
     s.create_key("acme/k").unwrap();
@@ -186,7 +206,7 @@ fn postgres_refuses_to_edit_or_remove_audit_rows() {
         "DELETE FROM audit",
         "TRUNCATE audit",
     ] {
-        let out = server().psql(&name, sql);
+        let out = pg.psql(&name, sql);
         assert!(!out.status.success(), "{sql} was allowed");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("audit log is append-only"),
@@ -199,7 +219,7 @@ fn postgres_refuses_to_edit_or_remove_audit_rows() {
 
 #[test]
 fn two_instances_rotating_one_key_make_consecutive_versions() {
-    let db = fresh_db("rotate");
+    let (_server, db) = fresh_db();
     open(&db).create_key("acme/k").unwrap();
     const EACH: usize = 15;
     let barrier = Arc::new(Barrier::new(3));
@@ -231,7 +251,10 @@ fn two_instances_rotating_one_key_make_consecutive_versions() {
     let mut all: Vec<u32> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
     all.sort_unstable();
     let want: Vec<u32> = (2..=(1 + 3 * EACH as u32)).collect();
-    assert_eq!(all, want, "every rotation got its own version, no gap, no duplicate");
+    assert_eq!(
+        all, want,
+        "every rotation got its own version, no gap, no duplicate"
+    );
     let s = open(&db);
     let info = s.show("acme/k").unwrap();
     assert_eq!(info.primary_version, 1 + 3 * EACH as u32);
@@ -245,7 +268,7 @@ fn two_instances_rotating_one_key_make_consecutive_versions() {
 
 #[test]
 fn scheduled_rotation_due_on_two_instances_happens_exactly_once() {
-    let db = fresh_db("schedule");
+    let (_server, db) = fresh_db();
     let t0 = 1_800_000_000_000i64;
     let s = open(&db);
     for k in ["acme/a", "acme/b"] {
@@ -265,8 +288,7 @@ fn scheduled_rotation_due_on_two_instances_happens_exactly_once() {
                 })
             })
             .collect();
-        let mut rotated: Vec<(String, u32)> =
-            handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut rotated: Vec<(String, u32)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
         rotated.sort();
         let v = 1 + round as u32;
         assert_eq!(
@@ -281,21 +303,24 @@ fn scheduled_rotation_due_on_two_instances_happens_exactly_once() {
 
 #[test]
 fn a_disable_on_one_instance_is_refused_by_another_from_its_next_call() {
-    let db = fresh_db("disable");
+    let (_server, db) = fresh_db();
     let a = open(&db);
     let b = open(&db);
     a.create_key("acme/k").unwrap();
     assert_eq!(b.load("acme/k", None).unwrap().version, 1);
     a.set_state("acme/k", StateOp::Disable).unwrap();
     assert!(matches!(err(b.load("acme/k", None)), StoreError::Unusable { .. }));
-    assert!(matches!(err(b.reserve_wrap("acme/k")), StoreError::Unusable { .. }));
+    assert!(matches!(
+        err(b.reserve_wrap("acme/k")),
+        StoreError::Unusable { .. }
+    ));
     a.set_state("acme/k", StateOp::Enable).unwrap();
     assert_eq!(b.reserve_wrap("acme/k").unwrap().version, 1);
 }
 
 #[test]
 fn the_command_line_takes_a_postgres_url() {
-    let db = fresh_db("cli");
+    let (_server, db) = fresh_db();
     let e = env();
     let run = |args: &[&str]| {
         let mut a = args.to_vec();
@@ -321,18 +346,13 @@ fn the_command_line_takes_a_postgres_url() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no default master key file"));
     // A wrong password never shows in a message.
-    let bad = db.replace("postgres@", "postgres:s3cret-pw@").replace("127.0.0.1", "127.0.0.1:1");
+    let bad = db
+        .replace("postgres@", "postgres:s3cret-pw@")
+        .replace("127.0.0.1", "127.0.0.1:1");
     a = vec!["audit", "verify", "--db", &bad];
     let out = cli_env(&a, &e);
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret-pw"));
-}
-
-/// The database `serve` processes share, on a server of their own (it is stopped and started).
-fn own_server() -> (Pg, String) {
-    let pg = Pg::start();
-    let url = pg.create_db("kms");
-    (pg, url)
 }
 
 async fn serve(dir: &Path, db: &str, name: &str) -> Kms {
@@ -343,12 +363,10 @@ async fn serve(dir: &Path, db: &str, name: &str) -> Kms {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_answers_503_and_the_same_process_recovers() {
-    let (pg, db) = own_server();
+    let (pg, db) = fresh_db();
     let dir = tempfile::tempdir().unwrap();
     let kms = serve(dir.path(), &db, "one").await;
-    let wrap = || {
-        json!({"key_id": "acme/default", "key": b64(&[1u8; 32]), "context": {"a": "b"}, "authorization": kms.dev_token})
-    };
+    let wrap = || json!({"key_id": "acme/default", "key": b64(&[1u8; 32]), "context": {"a": "b"}, "authorization": kms.dev_token});
     let (s, _) = kms.post("/wrap", &wrap()).await;
     assert_eq!(s, 200);
     pg.stop_immediate();
@@ -415,7 +433,7 @@ fn sdk(urls: Vec<String>, token: &str, identity: &str) -> keyseal::KeySeal {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
     const OPS: usize = 5_100;
-    let (_pg, db) = own_server();
+    let (_pg, db) = fresh_db();
     let dir = tempfile::tempdir().unwrap();
     let mut a = serve(dir.path(), &db, "a").await;
     let b = serve(dir.path(), &db, "b").await;
@@ -423,10 +441,16 @@ async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
     assert_eq!(a.identity, b.identity, "one identity key for the deployment");
     assert_eq!(a.identity, c.identity);
     let admin_out = cli_env(
-        &["token", "mint", "--tenant", "acme", "--role", "admin", "--db", &db],
+        &[
+            "token", "mint", "--tenant", "acme", "--role", "admin", "--db", &db,
+        ],
         &env(),
     );
-    assert!(admin_out.status.success(), "{}", String::from_utf8_lossy(&admin_out.stderr));
+    assert!(
+        admin_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin_out.stderr)
+    );
     let admin = String::from_utf8(admin_out.stdout).unwrap().trim().to_string();
 
     let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -502,7 +526,11 @@ async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
     // A rotation through instance b while the client works (rewraps then move to version 2).
     wait_for(OPS / 4).await;
     let (s, body) = b
-        .post_bearer("/admin/keys/acme/default/rotate", &admin, &json!({"reason": "pg test"}))
+        .post_bearer(
+            "/admin/keys/acme/default/rotate",
+            &admin,
+            &json!({"reason": "pg test"}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     // SIGKILL of the client's first URL in the middle.
@@ -541,7 +569,11 @@ async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
     let wrap = json!({"key_id": "acme/default", "key": b64(&[2u8; 32]), "context": {}, "authorization": b.dev_token});
     assert_eq!(c.post("/wrap", &wrap).await.0, 200);
     let (s, body) = b
-        .post_bearer("/admin/keys/acme/default/disable", &admin, &json!({"reason": "revoked"}))
+        .post_bearer(
+            "/admin/keys/acme/default/disable",
+            &admin,
+            &json!({"reason": "revoked"}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     for kms in [&c, &b] {

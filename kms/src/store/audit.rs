@@ -175,16 +175,16 @@ pub(super) fn append(conn: &Db, e: &AuditEvent) -> Result<()> {
         "INSERT INTO audit(seq, ts_ms, subject, tenant, key_id, key_version, operation, reason,
          outcome, detail, prev_hash, hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
         params![
-        seq,
-        ts,
-        e.subject,
-        e.tenant,
-        e.key_id,
-        e.key_version,
-        e.operation,
-        e.reason,
-        e.outcome,
-        e.detail,
+            seq,
+            ts,
+            e.subject,
+            e.tenant,
+            e.key_id,
+            e.key_version,
+            e.operation,
+            e.reason,
+            e.outcome,
+            e.detail,
             prev,
             hash.to_vec()
         ],
@@ -226,33 +226,33 @@ impl Store {
                 break;
             }
             for r in &page {
-            let StoredRow {
-                seq,
-                ts_ms: ts,
-                event: e,
-                prev_hash: stored_prev,
-                hash: stored_hash,
-            } = stored_row(r)?;
-            let problem = if seq != expected_seq {
-                Some(format!("row {expected_seq} is missing (next row is {seq})"))
-            } else if stored_prev != prev {
-                Some(format!("row {seq}: prev_hash does not match row {}", seq - 1))
-            } else if chain_hash(&prev, seq, ts, &e).as_slice() != stored_hash.as_slice() {
-                Some(format!("row {seq}: contents do not match its hash (edited)"))
-            } else {
-                None
-            };
-            if problem.is_some() {
-                return Ok(AuditReport {
-                    rows: n,
-                    head: hex(&prev),
-                    problem,
-                });
-            }
-            prev = stored_hash;
-            expected_seq += 1;
-            after = seq;
-            n += 1;
+                let StoredRow {
+                    seq,
+                    ts_ms: ts,
+                    event: e,
+                    prev_hash: stored_prev,
+                    hash: stored_hash,
+                } = stored_row(r)?;
+                let problem = if seq != expected_seq {
+                    Some(format!("row {expected_seq} is missing (next row is {seq})"))
+                } else if stored_prev != prev {
+                    Some(format!("row {seq}: prev_hash does not match row {}", seq - 1))
+                } else if chain_hash(&prev, seq, ts, &e).as_slice() != stored_hash.as_slice() {
+                    Some(format!("row {seq}: contents do not match its hash (edited)"))
+                } else {
+                    None
+                };
+                if problem.is_some() {
+                    return Ok(AuditReport {
+                        rows: n,
+                        head: hex(&prev),
+                        problem,
+                    });
+                }
+                prev = stored_hash;
+                expected_seq += 1;
+                after = seq;
+                n += 1;
             }
         }
         Ok(AuditReport {

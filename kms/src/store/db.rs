@@ -24,7 +24,7 @@ use super::{Result, StoreError};
 
 /// Key of the PostgreSQL advisory lock held by every write transaction (ASCII `keyseal` as an
 /// integer): the same role as SQLite's write lock.
-pub const WRITE_LOCK: i64 = 0x6b65_7973_6561_6c;
+pub const WRITE_LOCK: i64 = 0x006b_6579_7365_616c;
 
 /// Where a store lives: `--db` is a file path or a `postgres://` / `postgresql://` URL.
 #[derive(Clone, PartialEq, Eq)]
@@ -354,7 +354,9 @@ impl Db {
         match self {
             Db::Sqlite(c) => {
                 let ps: Vec<SqliteParam<'_>> = params.iter().map(SqliteParam).collect();
-                let n = c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(ps.iter()))?;
+                let n = c
+                    .prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(ps.iter()))?;
                 Ok(n as u64)
             }
             Db::Pg(p) => p.execute(dollar_placeholders(sql), params),
@@ -383,7 +385,10 @@ impl Db {
                 begun?
             }
         }
-        Ok(Tx { db: self, done: false })
+        Ok(Tx {
+            db: self,
+            done: false,
+        })
     }
 
     /// A read-only transaction: one consistent snapshot.
@@ -392,7 +397,10 @@ impl Db {
             Db::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
             Db::Pg(p) => p.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into())?,
         }
-        Ok(Tx { db: self, done: false })
+        Ok(Tx {
+            db: self,
+            done: false,
+        })
     }
 
     /// Whether this is the PostgreSQL engine.
@@ -605,7 +613,10 @@ impl PgConn {
         Ok(conn)
     }
 
-    fn on_thread<R: Send + 'static>(&self, f: impl FnOnce(&mut PgState) -> Result<R> + Send + 'static) -> Result<R> {
+    fn on_thread<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut PgState) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let (tx, rx) = mpsc::channel();
         self.jobs
             .send(Box::new(move |s: &mut PgState| {
@@ -619,12 +630,15 @@ impl PgConn {
         self.on_thread(move |s| {
             let st = s.statement(&sql)?;
             let ps: Vec<PgParam> = params.into_iter().map(PgParam).collect();
-            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                ps.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect();
-            let r = s
-                .client()?
-                .query(&st, &refs)
-                .and_then(|rows| rows.iter().map(pg_row).collect::<std::result::Result<Vec<_>, _>>());
+            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = ps
+                .iter()
+                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            let r = s.client()?.query(&st, &refs).and_then(|rows| {
+                rows.iter()
+                    .map(pg_row)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            });
             s.after(r)
         })
     }
@@ -633,8 +647,10 @@ impl PgConn {
         self.on_thread(move |s| {
             let st = s.statement(&sql)?;
             let ps: Vec<PgParam> = params.into_iter().map(PgParam).collect();
-            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                ps.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect();
+            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = ps
+                .iter()
+                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                .collect();
             let r = s.client()?.execute(&st, &refs);
             s.after(r)
         })

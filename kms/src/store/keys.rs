@@ -178,13 +178,7 @@ impl Store {
         Ok(())
     }
 
-    fn insert_key(
-        &self,
-        tx: &Db,
-        key_id: &str,
-        origin: KeyOrigin,
-        root: &[u8; 32],
-    ) -> Result<()> {
+    fn insert_key(&self, tx: &Db, key_id: &str, origin: KeyOrigin, root: &[u8; 32]) -> Result<()> {
         let (tenant, _) = crate::key_id::split(key_id).ok_or(StoreError::BadKeyId)?;
         let exists = tx.query_opt("SELECT 1 FROM keys WHERE key_id=?1", params![key_id])?;
         if exists.is_some() {

@@ -6,8 +6,8 @@
 //! one rotation happens per period, on one machine or on several sharing PostgreSQL. Time is a
 //! parameter, so tests and operators drive it (`key rotate-due --now`).
 
-use super::db::params;
 use super::audit::{self, AuditEvent};
+use super::db::params;
 use super::keys::{VERSION_GENERATED, fresh_root, key_row};
 use super::{KeyState, Result, Store, StoreError};
 

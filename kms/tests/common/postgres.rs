@@ -80,7 +80,11 @@ impl Pg {
                 "--no-sync",
             ],
         );
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         pg.pg_ctl_start();
         pg
     }
@@ -141,9 +145,20 @@ impl Pg {
     pub fn stop_immediate(&self) {
         let out = self.run(
             "pg_ctl",
-            &["-D", self.data().to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
-        assert!(out.status.success(), "pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts the server again after [`Self::stop_immediate`] (crash recovery, same port).
@@ -154,7 +169,11 @@ impl Pg {
     /// Creates database `name` and returns its URL.
     pub fn create_db(&self, name: &str) -> String {
         let out = self.psql("postgres", &format!("CREATE DATABASE {name}"));
-        assert!(out.status.success(), "createdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "createdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.url(name)
     }
 
@@ -193,7 +212,14 @@ impl Drop for Pg {
     fn drop(&mut self) {
         let _ = self.run(
             "pg_ctl",
-            &["-D", self.data().to_str().unwrap_or(""), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                self.data().to_str().unwrap_or(""),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 }
