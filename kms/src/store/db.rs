@@ -66,20 +66,21 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.into();
     };
-    let (auth, host) = match rest.rfind('@') {
-        Some(i) => (&rest[..i], &rest[i + 1..]),
-        None => return url.into(),
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) if q.contains("password") => (r, "?***".to_string()),
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
     };
-    let user = auth.split(':').next().unwrap_or("");
-    let mut out = format!("{scheme}://{user}");
-    if auth.contains(':') {
-        out.push_str(":***");
-    }
-    let query_redacted = match host.split_once('?') {
-        Some((h, q)) if q.contains("password") => format!("{h}?***"),
-        _ => host.to_string(),
+    let host = match rest.rfind('@') {
+        Some(i) => {
+            let auth = &rest[..i];
+            let user = auth.split(':').next().unwrap_or("");
+            let hidden = if auth.contains(':') { ":***" } else { "" };
+            format!("{user}{hidden}@{}", &rest[i + 1..])
+        }
+        None => rest.to_string(),
     };
-    format!("{out}@{query_redacted}")
+    format!("{scheme}://{host}{query}")
 }
 
 /// A parameter or a column value.
@@ -593,6 +594,19 @@ impl PgConn {
         if config.get_application_name().is_none() {
             config.application_name("keyseal-kms");
         }
+        // A database that vanishes without closing the connection (a partition, a dead host) is
+        // noticed by TCP keepalives within about 11 s, and no statement waits longer than 30 s,
+        // so requests answer `Unavailable` instead of hanging; the URL may set its own.
+        if !url.contains("keepalives") {
+            config
+                .keepalives(true)
+                .keepalives_idle(Duration::from_secs(5))
+                .keepalives_interval(Duration::from_secs(2))
+                .keepalives_retries(3);
+        }
+        if config.get_options().is_none() {
+            config.options("-c statement_timeout=30000");
+        }
         let (jobs, rx) = mpsc::channel::<Job>();
         let mut state = PgState {
             config,
@@ -684,5 +698,35 @@ impl PgConn {
             _ => TxEffect::None,
         };
         self.batch_with(sql, effect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_literals_only() {
+        assert_eq!(
+            dollar_placeholders("SELECT a FROM t WHERE k=?1 AND v='?2' AND w=?12"),
+            "SELECT a FROM t WHERE k=$1 AND v='?2' AND w=$12"
+        );
+    }
+
+    #[test]
+    fn a_url_is_printed_without_its_password() {
+        let loc = DbLocation::parse(Path::new("postgres://kms:s3cret@db:5432/keyseal"));
+        assert!(matches!(loc, DbLocation::Postgres(_)));
+        assert_eq!(loc.display(), "postgres://kms:***@db:5432/keyseal");
+        assert!(!format!("{loc:?}").contains("s3cret"));
+        assert_eq!(
+            redact("postgresql://db/keyseal?user=kms&password=s3cret"),
+            "postgresql://db/keyseal?***"
+        );
+        assert!(matches!(
+            DbLocation::parse(Path::new("/var/lib/kms.db")),
+            DbLocation::File(_)
+        ));
     }
 }
