@@ -172,6 +172,15 @@ fn store_behaviours_on_postgres() {
         Store::open(Path::new(&db), Zeroizing::new([1u8; 32])),
         Err(StoreError::MasterKey(_))
     ));
+    // master-key migrate: every sealed blob moves to another key in one transaction.
+    let other = keyseal_kms::master::MasterKey::from(Zeroizing::new([2u8; 32]));
+    assert!(open(&db).reseal_all(&other).unwrap() >= 7);
+    let moved = Store::open(Path::new(&db), Zeroizing::new([2u8; 32])).unwrap();
+    assert_eq!(moved.load("acme/k", Some(1)).unwrap().version, 1);
+    assert!(matches!(
+        Store::open(Path::new(&db), Zeroizing::new(MASTER)),
+        Err(StoreError::MasterKey(_))
+    ));
 }
 
 #[test]
@@ -339,6 +348,12 @@ fn the_command_line_takes_a_postgres_url() {
     assert!(run(&["key", "show", "acme/cli"]).contains("\"primary_version\": 2"));
     assert!(run(&["token", "mint", "--tenant", "acme", "--role", "reader"]).starts_with("ey"));
     assert!(run(&["audit", "verify"]).contains("audit log OK"));
+    assert!(run(&["identity", "show"]).len() > 40);
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("kms.backup");
+    let backup = backup.to_str().unwrap();
+    run(&["backup", "create", "--out", backup]);
+    run(&["backup", "verify", backup]);
     assert!(run(&["audit", "export"]).contains("key.rotate") || run(&["audit", "export"]).contains("rotate"));
     // Without a master key there is no default file for a URL: a clear refusal.
     let mut a = vec!["key", "show", "acme/cli", "--db", &db];

@@ -227,8 +227,11 @@ impl Store {
         let conn = self.lock()?;
         let tx = conn.begin_write()?;
         self.insert_key(&tx, key_id, KeyOrigin::Generated, &root)?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Imports customer material (§8.2): into an absent key id it creates an external key with
@@ -250,8 +253,11 @@ impl Store {
                 self.add_version(&tx, key_id, &row, root, VERSION_IMPORTED)?;
             }
         }
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Adds a generated version to a generated key; it becomes the primary.
@@ -267,8 +273,11 @@ impl Store {
             });
         }
         self.add_version(&tx, key_id, &row, &root, VERSION_GENERATED)?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Changes the state (§8): `disable`, `enable`, `destroy` (with grace), `cancel-destroy`.
@@ -309,8 +318,11 @@ impl Store {
              WHERE key_id=?1",
             params![key_id, new_state.as_str(), destroy_at, now],
         )?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Erases the material of keys whose destruction time has passed, and returns their ids.

@@ -7,7 +7,7 @@
 //! parameter, so tests and operators drive it (`key rotate-due --now`).
 
 use super::audit::{self, AuditEvent};
-use super::db::params;
+use super::db::{Db, params};
 use super::keys::{VERSION_GENERATED, fresh_root, key_row};
 use super::{KeyState, Result, Store, StoreError};
 
@@ -77,9 +77,15 @@ impl Store {
                 },
             },
         )?;
+        // Read inside the transaction: the schedule as this change left it.
+        let row = schedule_rows(&tx, Some(key_id))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NotFound {
+                key_id: key_id.into(),
+            })?;
         tx.commit()?;
-        drop(conn);
-        self.schedule_of(key_id)
+        Ok(row)
     }
 
     /// Rotates every enabled generated key whose next rotation time is at or before `now`, and
@@ -143,7 +149,13 @@ impl Store {
     /// The schedules of all keys (or one), for `key schedule` and `/metrics`.
     pub fn schedules(&self, key_id: Option<&str>) -> Result<Vec<ScheduleRow>> {
         let conn = self.lock()?;
-        let rows = conn
+        schedule_rows(&conn, key_id)
+    }
+}
+
+/// The schedules of all keys (or one), read on `conn`.
+fn schedule_rows(conn: &Db, key_id: Option<&str>) -> Result<Vec<ScheduleRow>> {
+    let rows = conn
             .query(
                 "SELECT k.key_id, k.tenant, k.rotate_every_ms, k.next_rotation_at, v.created_at, k.primary_version
              FROM keys k JOIN key_versions v ON v.key_id = k.key_id AND v.version = k.primary_version
@@ -162,6 +174,5 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(rows)
-    }
+    Ok(rows)
 }
