@@ -596,3 +596,48 @@ async fn three_instances_one_sdk_client_a_kill_and_a_disable() {
         common::assert_error(&got, 403, "KeyDisabled");
     }
 }
+
+/// The SIEM sink of an instance follows the shared chain: records committed by another instance
+/// reach it too, in chain order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_sink_follows_the_chain_of_every_instance() {
+    let (_server, db) = fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("audit.jsonl");
+    let d = dir.path().join("a");
+    std::fs::create_dir_all(&d).unwrap();
+    let sink_arg = format!("file:{}", sink.display());
+    let a = Kms::start_db(&d, PathBuf::from(&db), &["--audit-sink", &sink_arg], &env()).await;
+    let b = serve(dir.path(), &db, "b").await;
+    let wrap = |t: &str, i: u8| json!({"key_id": "acme/default", "key": b64(&[i; 32]), "context": {"i": i.to_string()}, "authorization": t});
+    for i in 0..3u8 {
+        assert_eq!(a.post("/wrap", &wrap(&a.dev_token, i)).await.0, 200);
+        assert_eq!(b.post("/wrap", &wrap(&b.dev_token, i + 10)).await.0, 200);
+    }
+    // Wait (bounded) for the six wraps to reach the sink.
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&sink).unwrap_or_default();
+        lines = text.lines().map(String::from).collect();
+        if lines.iter().filter(|l| l.contains("\"wrap\"")).count() >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seqs: Vec<i64> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["sequence"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        lines.iter().filter(|l| l.contains("\"wrap\"")).count() >= 6,
+        "wraps of both instances reach a's sink: {lines:?}"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "in chain order, none skipped: {seqs:?}"
+    );
+}
