@@ -96,54 +96,15 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Value::Int(v)
-    }
-}
-impl From<u32> for Value {
-    fn from(v: u32) -> Self {
-        Value::Int(i64::from(v))
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.into())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Value::Text(v)
-    }
-}
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::Text(v.clone())
-    }
-}
-impl From<Vec<u8>> for Value {
-    fn from(v: Vec<u8>) -> Self {
-        Value::Bytes(v)
-    }
-}
-impl From<&Vec<u8>> for Value {
-    fn from(v: &Vec<u8>) -> Self {
-        Value::Bytes(v.clone())
-    }
-}
-impl From<&[u8]> for Value {
-    fn from(v: &[u8]) -> Self {
-        Value::Bytes(v.to_vec())
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
-    }
-}
-impl<T: Clone + Into<Value>> From<&Option<T>> for Value {
-    fn from(v: &Option<T>) -> Self {
-        v.clone().map_or(Value::Null, Into::into)
+impl Value {
+    /// The kind of value, for messages (never the value: it may be a sealed secret).
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Int(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytes",
+        }
     }
 }
 
@@ -210,7 +171,7 @@ impl FromValue for i64 {
     fn from_value(v: &Value) -> std::result::Result<Self, String> {
         match v {
             Value::Int(i) => Ok(*i),
-            o => Err(format!("expected an integer, found {o:?}")),
+            o => Err(format!("expected an integer, found {}", o.kind())),
         }
     }
 }
@@ -229,7 +190,7 @@ impl FromValue for String {
     fn from_value(v: &Value) -> std::result::Result<Self, String> {
         match v {
             Value::Text(s) => Ok(s.clone()),
-            o => Err(format!("expected text, found {o:?}")),
+            o => Err(format!("expected text, found {}", o.kind())),
         }
     }
 }
@@ -238,7 +199,7 @@ impl FromValue for Vec<u8> {
         match v {
             Value::Bytes(b) => Ok(b.clone()),
             Value::Text(s) => Ok(s.as_bytes().to_vec()),
-            o => Err(format!("expected bytes, found {o:?}")),
+            o => Err(format!("expected bytes, found {}", o.kind())),
         }
     }
 }
