@@ -28,6 +28,7 @@ const HOST = '127.0.0.1';
 const STORE = resolve(process.env.KEYSEAL_DEMO_STORE || join(ROOT, 'target/demo-store'));
 const KMS_DIR = resolve(process.env.KEYSEAL_DEMO_KMS_DIR || join(ROOT, 'target/demo-kms'));
 const PRIMARY_KEY = 'acme/demo';
+const ROTATE_EVERY = '30d';
 const ESCROW_KEY = 'acme/escrow';
 
 const log = (...a) => console.error('[demo]', ...a);
@@ -94,6 +95,10 @@ try {
   const key = await primary.ensureKey(PRIMARY_KEY);
   // A previous run may have ended with the key revoked; a new demo starts with it usable.
   if (key.state === 'disabled') await primary.json('key', 'enable', PRIMARY_KEY, '--reason', 'demo start');
+  // Rotation on a schedule (PROTOCOL.md §8.5): the SLI panel counts down to it. Set once; a later
+  // run keeps the clock the first one started.
+  const sched = await scheduleOf(PRIMARY_KEY);
+  if (!sched?.rotate_every_ms) await primary.cli('key', 'set', PRIMARY_KEY, '--rotate-every', ROTATE_EVERY);
   await escrow.ensureKey(ESCROW_KEY);
 } catch (e) {
   die(e.message);
@@ -123,6 +128,7 @@ async function route(req, res) {
 
   if (p === '/demo/config' && m === 'GET') return sendJson(res, 200, config());
   if (p === '/demo/status' && m === 'GET') return sendJson(res, 200, await status());
+  if (p === '/demo/ops' && m === 'GET') return sendJson(res, 200, await opsView());
   if (p.startsWith('/demo/control/')) {
     if (m !== 'POST') throw new HttpError(405, 'POST only');
     return sendJson(res, 200, await control(p.slice('/demo/control/'.length)));
@@ -170,6 +176,49 @@ async function status() {
   return { primaryRunning: primary.running, escrowRunning: escrow.running, key: summary(key) };
 }
 const summary = (k) => (k && k.key_id ? { keyId: k.key_id, state: k.state, primaryVersion: k.primary_version, versions: k.versions.length } : k);
+
+// /demo/ops: what the operator of the key service sees — the primary key's rotation schedule
+// (`key schedule`) and the newest audit records as a SIEM receives them (`audit export`: the ECS
+// records of PROTOCOL.md §9.1, read incrementally by sequence number). The demo's own status polls
+// (`key.show` by the `cli:` subject, every few seconds) are left out, as a SIEM rule would.
+const AUDIT_TAIL = 10;
+const auditTail = [];
+let auditSeq = null;
+let opsQueue = Promise.resolve();
+
+async function scheduleOf(keyId) {
+  const lines = (await primary.cli('key', 'schedule')).split('\n').filter(Boolean);
+  return lines.map((l) => JSON.parse(l)).find((r) => r.key_id === keyId);
+}
+
+function opsView() {
+  const run = async () => {
+    // The first read starts ten minutes back (a kept database may hold a long history).
+    const since = auditSeq == null ? new Date(Date.now() - 600_000).toISOString() : String(auditSeq);
+    const lines = (await primary.cli('audit', 'export', '--since', since)).split('\n').filter(Boolean);
+    for (const line of lines) {
+      const r = JSON.parse(line);
+      auditSeq = Math.max(auditSeq ?? 0, r.event.sequence);
+      if (r.event.action === 'key.show' && r.user.name.startsWith('cli:')) continue;
+      auditTail.push({
+        seq: r.event.sequence, time: r['@timestamp'], action: r.event.action, user: r.user.name,
+        tenant: r.organization.id, keyId: r.keyseal.key_id, keyVersion: r.keyseal.key_version,
+        outcome: r.event.outcome, code: r.error?.code ?? null, reason: r.event.reason, hash: r.event.hash,
+      });
+    }
+    if (auditSeq == null) auditSeq = 0;
+    auditTail.splice(0, Math.max(0, auditTail.length - AUDIT_TAIL));
+    const s = await scheduleOf(PRIMARY_KEY);
+    return {
+      now: Date.now(),
+      rotation: s ? { keyId: s.key_id, everyMs: s.rotate_every_ms, nextAtMs: s.next_rotation_at_ms, version: s.primary_version, sinceMs: s.primary_since_ms } : null,
+      audit: [...auditTail].reverse(),
+    };
+  };
+  const r = opsQueue.then(run, run);
+  opsQueue = r.catch(() => {});
+  return r;
+}
 
 // Serialised: two clicks must not interleave a stop with a start.
 let queue = Promise.resolve();

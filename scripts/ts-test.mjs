@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { startMoto } from '../js/test/support/moto.mjs';
+import { kaclsIssuers, startKacls, tokenServer } from '../js/test/support/kacls.mjs';
 import { killAll } from '../js/test/support/processes.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -108,6 +109,14 @@ Object.assign(env, {
   KEYSEAL_AWS_ENDPOINT: moto.auth.url,
   KEYSEAL_AWS_KEY_ARN: moto.auth.keys.main,
 });
+
+// A KACLS for the kacls snippet: keyseal-kms serving Google's KACLS API, and the token endpoint an
+// app's backend would be (js/test/support/kacls.mjs)
+const kaclsSetup = kaclsIssuers(work);
+const kaclsKms = await startKacls(work, kaclsSetup);
+const tokens = await tokenServer(kaclsSetup.mint, kaclsKms.kaclsUrl);
+process.on('exit', () => tokens.close());
+Object.assign(env, { KEYSEAL_KACLS_URL: kaclsKms.kaclsUrl, KEYSEAL_KACLS_TOKENS: tokens.url });
 
 for (const s of snippets) {
   const src = readFileSync(join(work, 'readme', s.file), 'utf8');

@@ -276,7 +276,7 @@ impl KeySeal {
     pub fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
         match entry.kind {
             EntryKind::HpkeP256 => hpke_p256::entry_key_version(&entry.wrapped).ok(),
-            EntryKind::Kms | EntryKind::AwsKms => self
+            EntryKind::Kms | EntryKind::AwsKms | EntryKind::Kacls => self
                 .services
                 .iter()
                 .find(|b| b.service.id() == entry.key_service_id)

@@ -74,7 +74,7 @@ impl DecryptPolicy {
             _ => return Err(Refused::UnknownKind),
         }
         match kind {
-            EntryKind::Kms | EntryKind::AwsKms => {}
+            EntryKind::Kms | EntryKind::AwsKms | EntryKind::Kacls => {}
             EntryKind::HpkeP256 if self.accept_public_key_entries => {}
             EntryKind::HpkeP256 => return Err(Refused::PublicKeyEntry),
             _ => return Err(Refused::UnknownKind),

@@ -16,6 +16,7 @@ pub mod external;
 mod generate_queue;
 mod identity;
 pub mod inspect;
+pub mod kacls;
 pub mod key_service;
 pub mod keyseal;
 pub mod kms_client;
@@ -52,6 +53,7 @@ pub use error::{CallOrigin, ERROR_CODES, Error, FormatError, KeyServiceErrorKind
 pub use events::{Event, Observer};
 pub use external::ExternalJob;
 pub use inspect::{EntryInfo, HeaderInfo, WrappedBytes, inspect};
+pub use kacls::{KaclsClient, KaclsConfig, KaclsTokenSource};
 pub use key_service::{
     GeneratedKey, KeyService, LocalBoxFuture, PublicKeyInfo, RewrapAnswers, RewrapQuestion, rewrap_one_by_one,
 };

@@ -61,8 +61,39 @@ export function render(ks) {
   drawLatency(document.getElementById('chart'), points, HISTORY_MS);
 }
 
+// The operator's side (demo/server.mjs /demo/ops): time to the primary key's next scheduled
+// rotation and the newest audit records, as the key service exports them to a SIEM.
+function until(ms) {
+  if (ms <= 0) return 'due now';
+  const m = Math.floor(ms / 60_000);
+  const d = Math.floor(m / 1440);
+  const h = Math.floor((m % 1440) / 60);
+  return d ? `in ${d} d ${h} h` : h ? `in ${h} h ${m % 60} min` : `in ${m} min`;
+}
+
+export async function refreshOps() {
+  let o;
+  try {
+    const r = await fetch('/demo/ops');
+    if (!r.ok) return;
+    o = await r.json();
+  } catch { return; }
+  const rot = o.rotation;
+  const kpi = document.getElementById('kpi-next-rotation');
+  kpi.textContent = rot?.nextAtMs ? `${until(rot.nextAtMs - o.now)} (v${rot.version} → v${rot.version + 1})` : 'none scheduled';
+  if (rot?.nextAtMs) kpi.title = `${rot.keyId}: every ${Math.round(rot.everyMs / 86_400_000)} d, next at ${new Date(rot.nextAtMs).toISOString()}`;
+  const tb = document.querySelector('#audit-table tbody');
+  tb.replaceChildren(...o.audit.map((a) => el('tr', { class: a.outcome === 'failure' ? 'bad' : '' },
+    el('td', { text: String(a.seq) }), el('td', { text: a.time.slice(11, 19) }), el('th', { scope: 'row', text: a.action }),
+    el('td', { text: a.user }), el('td', { text: a.keyId ? `${a.keyId}${a.keyVersion ? ` v${a.keyVersion}` : ''}` : '–' }),
+    el('td', { text: a.outcome === 'failure' ? `failure: ${a.code}` : 'success' }), el('td', { text: a.reason || '–' }),
+    el('td', { class: 'mono', text: a.hash.slice(0, 12) }))));
+  if (!o.audit.length) tb.replaceChildren(el('tr', {}, el('td', { colspan: 8, text: 'no records yet' })));
+}
+
 export function start(ks) {
   sample();
   render(ks);
-  setInterval(() => { sample(); render(ks); }, 2000);
+  refreshOps();
+  setInterval(() => { sample(); render(ks); refreshOps(); }, 2000);
 }

@@ -279,6 +279,24 @@ async function main() {
     assert(fails.includes('KEY_DISABLED'), `failure codes: ${fails}`);
   });
 
+  await step('SLI panel: next scheduled rotation and the audit log as a SIEM receives it', async () => {
+    const next = await page.textContent('#kpi-next-rotation');
+    assert(/^in (29 d|30 d|\d+ d \d+ h)/.test(next) && /v\d+ → v\d+/.test(next), `next rotation: ${next}`);
+    // the page shows what the key service exported: the newest record and its chain hash
+    const ops = await (await fetch(new URL("/demo/ops", url))).json();
+    assert(ops.rotation && ops.rotation.everyMs === 30 * 86_400_000, JSON.stringify(ops.rotation));
+    await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr td.mono').length > 0, null, { timeout: 10_000 });
+    const rows = await page.$$eval('#audit-table tbody tr', (r) => r.map((x) => [...x.children].map((c) => c.textContent)));
+    measured.auditRows = rows.length;
+    assert(rows.length >= 3 && rows.length <= 10, `audit rows: ${rows.length}`);
+    for (const r of rows) assert(r.length === 8 && /^[0-9a-f]{12}$/.test(r[7]) && /^\d+$/.test(r[0]), JSON.stringify(r));
+    assert(rows.some((r) => /^(generate|unwrap|rewrap|wrap)/.test(r[2]) && r[3] === 'dev'), `SDK calls by the dev token: ${JSON.stringify(rows)}`);
+    assert(!rows.some((r) => r[2] === 'key.show'), 'status polls are left out');
+    const seqs = rows.map((r) => Number(r[0]));
+    assert(seqs.every((x, i) => i === 0 || x < seqs[i - 1]), `newest first: ${seqs}`);
+    assert(ops.audit.length && Number(rows[0][0]) <= ops.audit[0].seq, 'the panel is not ahead of the key service');
+  });
+
   await step('phone width (375 px): no horizontal overflow', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.waitForTimeout(300);

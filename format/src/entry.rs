@@ -17,6 +17,10 @@ pub enum EntryKind {
     /// An AWS KMS `CiphertextBlob` (from `GenerateDataKey`, `Encrypt` or `ReEncrypt`), opened by AWS
     /// KMS `Decrypt` with the message's context as its `EncryptionContext` (kind byte 3, FORMAT.md §4.2).
     AwsKms,
+    /// A Google Workspace CSE KACLS `wrapped_key` (from its `/wrap`), opened by the same KACLS's
+    /// `/unwrap` under the caller's authentication and authorization tokens (kind byte 4,
+    /// FORMAT.md §4.2).
+    Kacls,
     /// A kind this build does not know; readers skip it and keep it on rewrap.
     Unknown(u8),
 }
@@ -28,6 +32,7 @@ impl EntryKind {
             Self::Kms => 1,
             Self::HpkeP256 => 2,
             Self::AwsKms => 3,
+            Self::Kacls => 4,
             Self::Unknown(b) => b,
         }
     }
@@ -39,18 +44,27 @@ impl EntryKind {
             1 => Self::Kms,
             2 => Self::HpkeP256,
             3 => Self::AwsKms,
+            4 => Self::Kacls,
             other => Self::Unknown(other),
         })
     }
 
-    /// The protocol name of the kind (`kms`, `hpke-p256`, `aws-kms`).
+    /// The protocol name of the kind (`kms`, `hpke-p256`, `aws-kms`, `kacls`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Kms => "kms",
             Self::HpkeP256 => "hpke-p256",
             Self::AwsKms => "aws-kms",
+            Self::Kacls => "kacls",
             Self::Unknown(_) => "unknown",
         }
+    }
+
+    /// The kind of a protocol name; `None` for a name this build does not know.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Kms, Self::HpkeP256, Self::AwsKms, Self::Kacls]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 }
 

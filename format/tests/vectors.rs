@@ -36,12 +36,7 @@ fn context(v: &Value) -> EncryptionContext {
 }
 
 fn kind(name: &str) -> EntryKind {
-    match name {
-        "kms" => EntryKind::Kms,
-        "hpke-p256" => EntryKind::HpkeP256,
-        "aws-kms" => EntryKind::AwsKms,
-        _ => EntryKind::Unknown(0x7f),
-    }
+    EntryKind::from_name(name).unwrap_or(EntryKind::Unknown(0x7f))
 }
 
 #[test]

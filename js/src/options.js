@@ -30,7 +30,11 @@ export function known(options, allowed, method, kind) {
 // Shapes: a nested object, `[shape]` for an array of them, or the type of a leaf: 'string',
 // 'number', 'count' (a whole number ≥ 0), 'boolean', 'function', 'strings' (an array of strings), 'urls' (a string or an array
 // of strings), 'cache' (false or an object). Undefined and null mean "not given".
-const SERVICE = { id: 'string', kind: 'string', urls: 'urls', keyId: 'string', identity: 'string', region: 'string', endpoint: 'string', credentials: 'function' };
+const SERVICE = {
+  id: 'string', kind: 'string', urls: 'urls', keyId: 'string', identity: 'string',
+  region: 'string', endpoint: 'string', credentials: 'function', // aws-kms
+  resourceNameKey: 'string', acceptPlaintextKeyAnswers: 'boolean', authentication: 'function', authorization: 'function', // kacls
+};
 const CACHE = { maxAgeMs: 'number', maxMessages: 'count', maxBytes: 'count', maxEntries: 'count' };
 /** Every option `KeySeal.create` takes (js/types/index.d.ts). */
 const CREATE = {

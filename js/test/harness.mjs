@@ -33,6 +33,7 @@ import { promisify } from 'node:util';
 import { es256KeyPair } from './support/es256.mjs';
 import { launchChromium } from './support/chromium.mjs';
 import { Kms, KMS_BIN } from './support/kms.mjs';
+import { kaclsIssuers, startKacls } from './support/kacls.mjs';
 import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { freePort, withTimeout } from './support/net.mjs';
 import { startMoto, awsPy } from './support/moto.mjs';
@@ -78,6 +79,22 @@ function mint(tenant, role, ttl = 3600) {
   const p = b64url(JSON.stringify({ iss: ISSUER, aud: 'keyseal-kms', sub: `js-test-${role}`, tenant, role, iat: now, nbf: now - 5, exp: now + ttl }));
   const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${h}.${p}.${b64url(sig)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keyseal-kms as a Google CSE KACLS (support/kacls.mjs): the two test issuers
+
+const kacls = kaclsIssuers(tmp);
+
+/** `POST /control/kacls/token` `{ kind: 'authn'|'authz', claims }` → `{ jwt }` (browsers cannot sign). */
+async function kaclsControl(req, res, cmd) {
+  if (req.method !== 'POST' || cmd !== 'token') return sendJson(res, 400, { error: 'bad kacls control request' });
+  try {
+    const q = JSON.parse((await readBody(req)).toString() || '{}');
+    sendJson(res, 200, { jwt: kacls.mint(q.kind, q.claims || {}) });
+  } catch (e) {
+    sendJson(res, 500, { error: String(e.message || e) });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,6 +328,7 @@ async function awsControl(req, res, cmd) {
 
 async function control(req, res, action, url) {
   if (action === 'aws') return awsControl(req, res, url.pathname.split('/').filter(Boolean)[2]);
+  if (action === 'kacls') return kaclsControl(req, res, url.pathname.split('/').filter(Boolean)[2]);
   const key = url.searchParams.get('key') || '';
   if (!['disable', 'enable', 'create', 'rotate'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
@@ -601,6 +619,9 @@ async function main() {
   for (const r of RUNTIMES) await primary.cli('key', 'create', `acme/${r}-revoke`);
   await escrowKms.cli('key', 'create', 'acme/escrow');
   const reader = await primary.cli('token', 'mint', '--tenant', 'acme', '--role', 'reader', '--ttl', '3600');
+  // keyseal-kms as a KACLS (docs/KEY-SERVICES.md "KACLS")
+  state.kacls = await startKacls(tmp, kacls, [origin]);
+  log(`kacls ${state.kacls.kaclsUrl}`);
   // AWS KMS as moto's server implements it (support/moto.mjs)
   state.moto = await startMoto(RUNTIMES);
   log(`moto ${state.moto.noauth.url} (no auth), ${state.moto.auth.url} (SigV4 verified)`);
@@ -624,6 +645,7 @@ async function main() {
       noauth: state.moto.noauth,
       auth: { ...state.moto.auth, accessKeyId: state.moto.accessKeyId, secretAccessKey: state.moto.secretAccessKey },
     },
+    kacls: { url: state.kacls.kaclsUrl, keyseal: state.kacls.url },
     vectors,
   };
   setupNodeProject();

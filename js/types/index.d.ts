@@ -29,7 +29,7 @@ export type KeySealErrorCode =
  * One key service: the primary (`keyService`) or an escrow/DR service (`escrow`), of any kind
  * (docs/KEY-SERVICES.md). Unknown option names are refused.
  */
-export type KeyServiceOptions = KeysealServiceOptions | AwsKmsServiceOptions;
+export type KeyServiceOptions = KeysealServiceOptions | AwsKmsServiceOptions | KaclsServiceOptions;
 
 /** A key service speaking the keyseal protocol (`keyseal-kms` or another implementation of PROTOCOL.md). */
 export interface KeysealServiceOptions {
@@ -72,6 +72,31 @@ export interface AwsKmsServiceOptions {
   /** Asked once per key-service call, so refreshed temporary credentials are picked up; a throw is `ACCESS_DENIED`. */
   credentials: () => AwsCredentials | Promise<AwsCredentials>;
   /** The key: an ARN, key id or alias (for the primary, this or the top-level `keyId`). */
+  keyId?: string;
+}
+
+/**
+ * A Google Workspace client-side encryption KACLS as the key service (`kind: 'kacls'`): the data key
+ * is made in the SDK and wrapped by the KACLS's `/wrap`, under two JWTs the app supplies; the
+ * resource name is one value of the message's context. A KACLS answers `/unwrap` with the data key
+ * in clear inside TLS (no sealed answer): `acceptPlaintextKeyAnswers: true` says you accept that.
+ */
+export interface KaclsServiceOptions {
+  /** The kind of key service. */
+  kind: 'kacls';
+  /** Required. Written into every object's entry, as for every kind. */
+  id: string;
+  /** The KACLS URL (`https://kacls.example.com/v1`; `http` on loopback only), equal to the `kacls_url` its authorization tokens name. */
+  urls: string[] | string;
+  /** The context key whose value is the KACLS `resource_name` (1–128 bytes), e.g. `'object'`. */
+  resourceNameKey: string;
+  /** Required, must be `true`: a KACLS answers data keys in clear inside TLS, not sealed to this client. */
+  acceptPlaintextKeyAnswers: true;
+  /** A JWT from your IdP saying who the user is (audience of the KACLS's authentication tokens); asked once per call; a throw is `ACCESS_DENIED`. */
+  authentication: (asked: { service: string; op: 'wrap' | 'unwrap' }) => string | Promise<string>;
+  /** A JWT from your authorization issuer: this user may `op` (`role` writer for wrap, reader for unwrap) the resource `resourceName` at this KACLS (`kacls_url`). */
+  authorization: (asked: { service: string; op: 'wrap' | 'unwrap'; resourceName: string }) => string | Promise<string>;
+  /** The name your app gives this KACLS key, written into entries and checked on decrypt like any key id (a KACLS has no key ids); for the primary, this or the top-level `keyId`. */
   keyId?: string;
 }
 
@@ -332,8 +357,8 @@ export interface HeaderInfo {
   context: EncryptionContext;
   /** One wrapped copy of the data key per key service. */
   entries: {
-    /** `kms` (wrapped by a keyseal key service), `hpke-p256` (sealed offline to a key's public key), `aws-kms` (an AWS KMS `CiphertextBlob`) or a kind this version does not know. */
-    kind: 'kms' | 'hpke-p256' | 'aws-kms' | 'unknown';
+    /** `kms` (wrapped by a keyseal key service), `hpke-p256` (sealed offline to a key's public key), `aws-kms` (an AWS KMS `CiphertextBlob`), `kacls` (a Google CSE KACLS `wrapped_key`) or a kind this version does not know. */
+    kind: 'kms' | 'hpke-p256' | 'aws-kms' | 'kacls' | 'unknown';
     /** The key service's id (`keyService.id` of the writer). */
     keyServiceId: string;
     /** The key id at that service. */

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use keyseal_protocol::Token;
@@ -99,6 +99,73 @@ struct IssuerKey {
     key: DecodingKey,
 }
 
+/// An issuer trusted by the policy in the store (src/policy.rs; PROTOCOL.md §8.6): its tokens are
+/// accepted only for the tenants and roles the policy grants it.
+struct PolicyIssuer {
+    keys: Vec<IssuerKey>,
+    /// Tenants its tokens may name; `*` is any.
+    tenants: Vec<String>,
+    roles: Vec<Role>,
+}
+
+/// The issuers of the stored policy, and the fingerprint (SHA-256 of the sealed policy) they were
+/// loaded from.
+#[derive(Default)]
+struct PolicyIssuers {
+    fingerprint: Option<[u8; 32]>,
+    by_name: HashMap<String, PolicyIssuer>,
+}
+
+/// A trusted issuer as the policy stores it (PROTOCOL.md §8.6): the `iss` name, its public JWKs
+/// and what its tokens may claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedIssuer {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// Its public keys (EC P-256 JWKs, ES256).
+    pub keys: Vec<serde_json::Value>,
+    /// Tenants its tokens may name (`*`: any).
+    pub tenants: Vec<String>,
+    /// Roles its tokens may carry.
+    pub roles: Vec<String>,
+}
+
+/// The usable ES256 keys of a JWK list; `what` names the source in errors.
+fn es256_keys(keys: &[serde_json::Value], what: &str) -> Result<Vec<IssuerKey>> {
+    let mut out = Vec::new();
+    for k in keys {
+        let s = |name: &str| k.get(name).and_then(|x| x.as_str());
+        if s("kty") != Some("EC") || s("crv") != Some("P-256") {
+            continue;
+        }
+        if let Some(alg) = s("alg")
+            && alg != "ES256"
+        {
+            continue;
+        }
+        let (Some(x), Some(y)) = (s("x"), s("y")) else {
+            continue;
+        };
+        let key = DecodingKey::from_ec_components(x, y)
+            .map_err(|e| Error::InvalidRequest(format!("{what}: bad key: {e}")))?;
+        out.push(IssuerKey {
+            kid: s("kid").map(str::to_string),
+            key,
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "{what}: no EC P-256 keys usable for ES256"
+        )));
+    }
+    Ok(out)
+}
+
+/// Checks a policy issuer's JWKs: the count of usable ES256 keys.
+pub fn check_jwks(keys: &[serde_json::Value], what: &str) -> Result<usize> {
+    es256_keys(keys, what).map(|k| k.len())
+}
+
 /// Most verified tokens remembered (the cache is cleared when full).
 const CACHE_MAX: usize = 10_000;
 
@@ -108,6 +175,7 @@ const CACHE_MAX: usize = 10_000;
 pub struct Verifier {
     audience: String,
     issuers: HashMap<String, Vec<IssuerKey>>,
+    policy: RwLock<PolicyIssuers>,
     cache: Mutex<HashMap<[u8; 32], (Principal, i64)>>,
 }
 
@@ -143,6 +211,7 @@ impl Verifier {
         Verifier {
             audience: audience.to_string(),
             issuers: HashMap::new(),
+            policy: RwLock::new(PolicyIssuers::default()),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -179,35 +248,55 @@ impl Verifier {
             .get("keys")
             .and_then(|k| k.as_array())
             .ok_or_else(|| Error::InvalidRequest(format!("{}: missing array `keys`", path.display())))?;
-        let mut added = 0;
-        for k in keys {
-            let s = |name: &str| k.get(name).and_then(|x| x.as_str());
-            if s("kty") != Some("EC") || s("crv") != Some("P-256") {
-                continue;
-            }
-            if let Some(alg) = s("alg")
-                && alg != "ES256"
-            {
-                continue;
-            }
-            let (Some(x), Some(y)) = (s("x"), s("y")) else {
-                continue;
-            };
-            let key = DecodingKey::from_ec_components(x, y)
-                .map_err(|e| Error::InvalidRequest(format!("{}: bad key: {e}", path.display())))?;
-            self.issuers.entry(issuer.clone()).or_default().push(IssuerKey {
-                kid: s("kid").map(str::to_string),
-                key,
-            });
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::InvalidRequest(format!(
-                "{}: no EC P-256 keys usable for ES256",
-                path.display()
-            )));
-        }
+        let found = es256_keys(keys, &path.display().to_string())?;
+        self.issuers.entry(issuer.clone()).or_default().extend(found);
         Ok(issuer)
+    }
+
+    /// The fingerprint of the stored policy the policy issuers were loaded from.
+    pub fn policy_fingerprint(&self) -> Option<[u8; 32]> {
+        self.policy.read().ok().and_then(|p| p.fingerprint)
+    }
+
+    /// Replaces the policy issuers (those of the policy sealed with `fingerprint`) and forgets
+    /// every remembered token, so that a removed issuer or a narrowed grant holds from the next
+    /// request. Issuers also given as files or the local issuer keep their unrestricted trust;
+    /// the policy entry of the same name is ignored. Returns the names loaded.
+    pub fn set_policy(&self, fingerprint: [u8; 32], issuers: &[TrustedIssuer]) -> Result<Vec<String>> {
+        let mut by_name = HashMap::new();
+        for t in issuers {
+            if self.issuers.contains_key(&t.issuer) {
+                continue;
+            }
+            let roles = t
+                .roles
+                .iter()
+                .map(|r| Role::parse(r).ok_or_else(|| Error::InvalidRequest(format!("unknown role {r:?}"))))
+                .collect::<Result<Vec<_>>>()?;
+            let keys = es256_keys(&t.keys, &format!("issuer {:?}", t.issuer))?;
+            by_name.insert(
+                t.issuer.clone(),
+                PolicyIssuer {
+                    keys,
+                    tenants: t.tenants.clone(),
+                    roles,
+                },
+            );
+        }
+        let names = by_name.keys().cloned().collect();
+        let mut policy = self
+            .policy
+            .write()
+            .map_err(|_| Error::Internal("policy lock poisoned".into()))?;
+        *policy = PolicyIssuers {
+            fingerprint: Some(fingerprint),
+            by_name,
+        };
+        drop(policy);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+        Ok(names)
     }
 
     /// Verify a compact JWS and return the caller.
@@ -243,11 +332,18 @@ impl Verifier {
         let iss: IssOnly = jsonwebtoken::dangerous::insecure_decode_claims(token)
             .map_err(|_| unauth("authorization is not a well-formed JWT"))?;
         let iss = iss.iss.ok_or_else(|| unauth("token has no iss"))?;
-        let keys = self
-            .issuers
-            .get(&iss)
-            // The issuer is not verified yet: the message must not echo it (nor the audit log).
-            .ok_or_else(|| unauth("token issuer is not trusted"))?;
+        let policy = self
+            .policy
+            .read()
+            .map_err(|_| Error::Internal("policy lock poisoned".into()))?;
+        let (keys, grant) = match self.issuers.get(&iss) {
+            Some(keys) => (keys, None),
+            None => match policy.by_name.get(&iss) {
+                Some(p) => (&p.keys, Some(p)),
+                // The issuer is not verified yet: the message must not echo it (nor the audit log).
+                None => return Err(unauth("token issuer is not trusted")),
+            },
+        };
         let mut validation = Validation::new(Algorithm::ES256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -269,6 +365,21 @@ impl Verifier {
                     })?;
                     if c.tenant.is_empty() {
                         return Err(unauth("token has an empty tenant"));
+                    }
+                    if let Some(g) = grant {
+                        // PROTOCOL.md §8.6: a policy issuer grants only what the policy lists.
+                        if !g.roles.contains(&role) {
+                            return Err(Error::AccessDenied(format!(
+                                "issuer {iss:?} may not grant role {}",
+                                role.as_str()
+                            )));
+                        }
+                        if !g.tenants.iter().any(|t| t == "*" || *t == c.tenant) {
+                            return Err(Error::AccessDenied(format!(
+                                "issuer {iss:?} may not grant tenant {:?}",
+                                c.tenant
+                            )));
+                        }
                     }
                     return Ok((
                         Principal {

@@ -34,6 +34,7 @@ pub mod key_ops;
 pub mod master;
 pub mod metrics;
 pub mod pkcs11;
+pub mod policy;
 pub mod server;
 pub mod service;
 pub mod siem;

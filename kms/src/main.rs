@@ -12,6 +12,7 @@ use keyseal_kms::auth::{self, MintOptions, Role, Verifier};
 use keyseal_kms::identity::Identity;
 use keyseal_kms::master::MasterKey;
 use keyseal_kms::pkcs11::Pkcs11Key;
+use keyseal_kms::policy::{Policy, parse_duration_secs, rotation_period};
 use keyseal_kms::server::{ServeOptions, Server};
 use keyseal_kms::store::AuditEvent;
 use keyseal_kms::store::{self, Store};
@@ -85,6 +86,31 @@ enum Cmd {
     Identity {
         #[command(subcommand)]
         cmd: IdentityCmd,
+    },
+    /// Print what `apply` would change to make the store match a policy file (PROTOCOL.md §8.6).
+    Plan {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The policy file (TOML).
+        file: PathBuf,
+        /// `text` or `json`.
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Exit with status 1 when the store differs from the policy (a drift check for CI).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make the store match a policy file, idempotently; every change is audited with the file's
+    /// revision. Destructive changes (disable, destroy, removing an issuer) need
+    /// `--allow-destructive`; without it nothing is applied.
+    Apply {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The policy file (TOML).
+        file: PathBuf,
+        /// Also make destructive changes.
+        #[arg(long)]
+        allow_destructive: bool,
     },
 }
 
@@ -424,21 +450,6 @@ fn print_line(s: &str) -> Result<()> {
 }
 
 /// Parses `90`, `90s`, `15m`, `2h`, `7d`.
-fn parse_duration_secs(s: &str) -> Result<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        Some((i, 'd')) => (&s[..i], 86400),
-        _ => (s, 1),
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| Error::InvalidRequest(format!("bad duration {s:?} (e.g. 30s, 15m, 2h, 7d)")))
-}
-
 fn key_cmd(cmd: KeyCmd) -> Result<()> {
     let actor = Actor::cli();
     let (db, key_id, reason, op) = match cmd {
@@ -512,18 +523,6 @@ fn key_cmd(cmd: KeyCmd) -> Result<()> {
     };
     let info = service_for(&db)?.admin(&actor, &key_id, op, reason.as_deref())?;
     print_json(&info)
-}
-
-/// `--rotate-every`: a period of at least one minute, or `off`.
-fn rotation_period(s: &str) -> Result<Option<i64>> {
-    if s == "off" {
-        return Ok(None);
-    }
-    let secs = parse_duration_secs(s)?;
-    if secs < 60 {
-        return Err(Error::InvalidRequest("--rotate-every: at least 1m".into()));
-    }
-    Ok(Some(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)))
 }
 
 /// Schedules as JSON lines (times in Unix ms).
@@ -853,6 +852,34 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Identity {
             cmd: IdentityCmd::Show { db, format },
         } => identity_show(&db, format).map(|_| true),
+        Cmd::Plan {
+            db,
+            file,
+            format,
+            check,
+        } => {
+            let policy = Policy::load(&file)?;
+            let plan = policy.plan(service_for(&db)?.store())?;
+            match format.as_str() {
+                "text" => print!("{}", plan.render_text()),
+                "json" => print_json(&plan.render_json())?,
+                other => return Err(Error::InvalidRequest(format!("--format {other}: text or json"))),
+            }
+            Ok(!check || plan.changes.is_empty())
+        }
+        Cmd::Apply {
+            db,
+            file,
+            allow_destructive,
+        } => {
+            let policy = Policy::load(&file)?;
+            let plan = policy.apply(&service_for(&db)?, &Actor::cli(), allow_destructive)?;
+            print!("{}", plan.render_text());
+            if !plan.changes.is_empty() {
+                println!("Applied ({}).", policy.revision);
+            }
+            Ok(true)
+        }
     }
 }
 

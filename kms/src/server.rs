@@ -148,7 +148,9 @@ impl Server {
                 std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
             }),
         };
-        let app = App::new(Service::new(store, verifier)?, config);
+        let service = Service::new(store, verifier)?;
+        crate::policy::refresh_issuers_logged(&service);
+        let app = App::new(service, config);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -215,10 +217,14 @@ impl Server {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let a = app.clone();
-                let result = tokio::task::spawn_blocking(move || a.service.store().sweep_destroyed())
-                    .await
-                    .map_err(|e| format!("sweep task failed: {e}"))
-                    .and_then(|r| r.map_err(|e| e.to_string()));
+                let result = tokio::task::spawn_blocking(move || {
+                    // a policy applied on any instance holds here within a second (PROTOCOL.md §8.6)
+                    crate::policy::refresh_issuers_logged(&a.service);
+                    a.service.store().sweep_destroyed()
+                })
+                .await
+                .map_err(|e| format!("sweep task failed: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string()));
                 sweeper.record(result, &mut std::io::stderr().lock());
             }
         });

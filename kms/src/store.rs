@@ -17,6 +17,7 @@ mod schedule;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;
+mod trusted_issuers;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -60,12 +60,7 @@ fn header_of(
         .into_iter()
         .map(|e| {
             Ok(WrappedKeyEntry {
-                kind: match e.kind.as_str() {
-                    "kms" => EntryKind::Kms,
-                    "hpke-p256" => EntryKind::HpkeP256,
-                    "aws-kms" => EntryKind::AwsKms,
-                    _ => EntryKind::Unknown(0x7f),
-                },
+                kind: EntryKind::from_name(&e.kind).unwrap_or(EntryKind::Unknown(0x7f)),
                 key_service_id: e.key_service_id,
                 key_id: e.key_id,
                 wrapped: unhex(&e.wrapped)?,

@@ -60,7 +60,12 @@ struct ServiceOptions {
     region: Option<String>,
     /// `aws-kms`: an endpoint other than `https://kms.{region}.amazonaws.com`.
     endpoint: Option<String>,
-    // `credentials` (aws-kms) is a function: read separately (see [`service_function`]).
+    /// `kacls`: the context key whose value is the resource name.
+    resource_name_key: Option<String>,
+    /// `kacls`: the caller's acknowledgement that a KACLS answers data keys in clear (inside TLS).
+    accept_plaintext_key_answers: Option<bool>,
+    // `credentials` (aws-kms) and `authentication`/`authorization` (kacls) are functions: read
+    // separately (see [`service_function`]).
 }
 
 /// The kind of key service behind `keyService`/`escrow[i]`.
@@ -70,6 +75,8 @@ enum ServiceKind {
     Keyseal,
     #[serde(rename = "aws-kms")]
     AwsKms,
+    #[serde(rename = "kacls")]
+    Kacls,
 }
 
 /// `decrypt`: which entries this instance uses (DESIGN.md "Decrypt policy").
@@ -289,6 +296,73 @@ fn aws_client(
     .map_err(js_error)
 }
 
+/// The `kacls` kind (docs/KEY-SERVICES.md "KACLS"): its URL, the context key naming the resource,
+/// the two token callbacks and the plaintext-answer acknowledgement.
+fn kacls_client(
+    s: &ServiceOptions,
+    what: &str,
+    id: String,
+    (authentication, authorization): (Option<Function>, Option<Function>),
+    reason: Option<String>,
+    policy: RetryPolicy,
+    (transport, clock, observer): (
+        Rc<dyn keyseal::HttpTransport>,
+        Rc<dyn keyseal::Clock>,
+        Rc<Observer>,
+    ),
+) -> Result<keyseal::KaclsClient, JsValue> {
+    if s.identity.is_some() || s.region.is_some() || s.endpoint.is_some() {
+        return Err(invalid_value(
+            &format!("options.{what}"),
+            "a 'kacls' service takes urls, resourceNameKey, authentication, authorization and \
+             acceptPlaintextKeyAnswers (no identity, region or endpoint)",
+        ));
+    }
+    let urls = urls_of(s, &format!("options.{what}"))?;
+    let resource_name_key = s.resource_name_key.clone().ok_or_else(|| {
+        invalid_value(
+            &format!("options.{what}.resourceNameKey"),
+            "is required for 'kacls': the context key whose value is the KACLS resource name (e.g. 'object')",
+        )
+    })?;
+    let need = |f: Option<Function>, name: &str, shape: &str| {
+        f.ok_or_else(|| {
+            invalid_value(
+                &format!("options.{what}.{name}"),
+                &format!("is required for 'kacls': {shape}"),
+            )
+        })
+    };
+    let tokens = crate::tokens::JsKaclsTokens {
+        service: id.clone(),
+        authentication: need(
+            authentication,
+            "authentication",
+            "async ({ op }) => jwt from your IdP",
+        )?,
+        authorization: need(
+            authorization,
+            "authorization",
+            "async ({ op, resourceName }) => jwt from your authorization issuer",
+        )?,
+    };
+    keyseal::KaclsClient::new(
+        keyseal::KaclsConfig {
+            id,
+            urls,
+            resource_name_key,
+            reason: reason.unwrap_or_default(),
+            accept_plaintext_key_answers: s.accept_plaintext_key_answers.unwrap_or(false),
+            policy,
+        },
+        transport,
+        clock,
+        Rc::new(tokens),
+        observer,
+    )
+    .map_err(js_error)
+}
+
 fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
     let urls = match &s.urls {
         Some(Urls::Many(v)) => v.clone(),
@@ -478,6 +552,33 @@ pub(crate) fn build(
             };
             services.push(ServiceBinding { service, key_id });
             continue;
+        }
+        if s.kind == Some(ServiceKind::Kacls) {
+            let callbacks = (
+                service_function(&raw, escrow_index, "authentication")?,
+                service_function(&raw, escrow_index, "authorization")?,
+            );
+            let client = kacls_client(
+                s,
+                &what,
+                id,
+                callbacks,
+                o.reason.clone(),
+                policy,
+                (transport.clone(), clock.clone(), observer.clone()),
+            )?;
+            let service: Rc<dyn keyseal::KeyService> = match &trace {
+                Some(t) => Rc::new(client.with_trace(t.clone())),
+                None => Rc::new(client),
+            };
+            services.push(ServiceBinding { service, key_id });
+            continue;
+        }
+        if s.resource_name_key.is_some() || s.accept_plaintext_key_answers.is_some() {
+            return Err(invalid_value(
+                &format!("options.{what}"),
+                "resourceNameKey and acceptPlaintextKeyAnswers belong to kind 'kacls'",
+            ));
         }
         if s.region.is_some() || s.endpoint.is_some() {
             return Err(invalid_value(

@@ -81,6 +81,67 @@ impl keyseal::AwsCredentialSource for JsAwsCredentials {
     }
 }
 
+/// What a `kacls` service's `authentication`/`authorization` callbacks receive.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KaclsAsked<'a> {
+    service: &'a str,
+    op: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_name: Option<&'a str>,
+}
+
+/// A `kacls` service's two token callbacks: `authentication({ service, op })` and
+/// `authorization({ service, op, resourceName })`, each returning a JWT (or a Promise of one),
+/// asked once per call.
+pub struct JsKaclsTokens {
+    /// The service id (passed to the callbacks).
+    pub service: String,
+    /// `authentication`.
+    pub authentication: Function,
+    /// `authorization`.
+    pub authorization: Function,
+}
+
+async fn call_for_string(f: &Function, arg: &JsValue, what: &str) -> Result<String, String> {
+    let v = f.call1(&JsValue::NULL, arg).map_err(|e| describe(&e))?;
+    let v = JsFuture::from(Promise::resolve(&v))
+        .await
+        .map_err(|e| describe(&e))?;
+    v.as_string()
+        .ok_or_else(|| format!("the {what} callback must return a string (a JWT)"))
+}
+
+impl keyseal::KaclsTokenSource for JsKaclsTokens {
+    fn authentication<'a>(&'a self, op: &'a str) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let arg = serde_wasm_bindgen::to_value(&KaclsAsked {
+                service: &self.service,
+                op,
+                resource_name: None,
+            })
+            .map_err(|e| e.to_string())?;
+            call_for_string(&self.authentication, &arg, "authentication").await
+        })
+    }
+
+    fn authorization<'a>(
+        &'a self,
+        op: &'a str,
+        resource_name: &'a str,
+    ) -> LocalBoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let arg = serde_wasm_bindgen::to_value(&KaclsAsked {
+                service: &self.service,
+                op,
+                resource_name: Some(resource_name),
+            })
+            .map_err(|e| e.to_string())?;
+            call_for_string(&self.authorization, &arg, "authorization").await
+        })
+    }
+}
+
 /// The caller's `traceparent()` callback: the current W3C trace context (e.g. from
 /// OpenTelemetry's active span), asked synchronously at each key-service attempt.
 pub struct JsTrace(pub Function);

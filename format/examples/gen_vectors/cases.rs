@@ -195,5 +195,23 @@ pub(crate) fn cases(
             plaintext: fill(90, 10),
             extra: json!({}),
         },
+        Case {
+            name: "kacls-entry",
+            signing: None,
+            description: "a keyseal-kms entry and a kacls entry (kind 4: a Google CSE KACLS wrapped_key, opaque to the format)",
+            segment_size: 64,
+            context: ctx(),
+            entries: vec![
+                kms_entry("acme", "acme/default", b"primary-wrapped"),
+                WrappedKeyEntry {
+                    kind: EntryKind::Kacls,
+                    key_service_id: "acme-kacls".into(),
+                    key_id: "drive-cse".into(),
+                    wrapped: fill(130, 11),
+                },
+            ],
+            plaintext: fill(70, 12),
+            extra: json!({}),
+        },
     ]
 }

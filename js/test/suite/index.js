@@ -39,10 +39,11 @@ import engines from './engines.js';
 import trust from './trust.js';
 import firstHour from './first-hour.js';
 import awsKms from './aws-kms.js';
+import kacls from './kacls.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, sealForOthers];
 
 export async function run(keyseal, env) {
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };

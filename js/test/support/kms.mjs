@@ -81,12 +81,15 @@ export class Kms {
         const url = out.match(/KEYSEAL_KMS_URL=(\S+)/);
         const identity = out.match(/KEYSEAL_KMS_IDENTITY=(\S+)/);
         const tok = out.match(/KEYSEAL_DEV_TOKEN=(\S+)/);
-        if (url && identity && (tok || !this.dev)) {
+        const kacls = out.match(/KEYSEAL_KACLS_URL=(\S+)/);
+        if (url && identity && (tok || !this.dev) && (kacls || !this.args.includes('--kacls-key'))) {
           clearTimeout(timer);
           child.off('exit', onExit);
           this.url = url[1];
           this.devToken ??= tok ? tok[1] : null;
           this.identity = identity[1];
+          /** The KACLS API's URL when served with --kacls-key (`…/kacls/v1`). */
+          this.kaclsUrl = kacls ? kacls[1] : null;
           this.port = Number(new URL(this.url).port);
           resolve();
         }

@@ -7,16 +7,18 @@
 use super::db::params;
 
 use super::master_key::{IDENTITY_AAD, IMPORT_AAD, ISSUER_AAD, MASTER_CHECK_AAD};
+use super::trusted_issuers::{POLICY_ISSUERS, POLICY_ISSUERS_AAD};
 use super::{Result, Store, StoreError};
 use crate::crypto::{self, CryptoError};
 use crate::master::MasterKey;
 
 /// The `meta` rows sealed under the master key, with their additional data.
-pub(super) const SEALED_META: [(&str, &[u8]); 4] = [
+pub(super) const SEALED_META: [(&str, &[u8]); 5] = [
     ("master_check", MASTER_CHECK_AAD),
     ("local_issuer_key", ISSUER_AAD),
     ("import_seed", IMPORT_AAD),
     ("identity_key", IDENTITY_AAD),
+    (POLICY_ISSUERS, POLICY_ISSUERS_AAD),
 ];
 
 fn moved(from: &MasterKey, to: &MasterKey, aad: &[u8], sealed: &[u8], what: &str) -> Result<Vec<u8>> {
