@@ -354,6 +354,17 @@ fn the_command_line_takes_a_postgres_url() {
     let backup = backup.to_str().unwrap();
     run(&["backup", "create", "--out", backup]);
     run(&["backup", "verify", backup]);
+    // Policy as code on the shared database: apply, then nothing left to do.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[[tenant]]\nname = \"acme\"\n[[tenant.key]]\nname = \"orders\"\nrotate_every = \"90d\"\n",
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    run(&["apply", policy]);
+    assert!(run(&["key", "show", "acme/orders"]).contains("acme/orders"));
+    run(&["plan", "--check", policy]);
     assert!(run(&["audit", "export"]).contains("key.rotate") || run(&["audit", "export"]).contains("rotate"));
     // Without a master key there is no default file for a URL: a clear refusal.
     let mut a = vec!["key", "show", "acme/cli", "--db", &db];
