@@ -36,6 +36,15 @@ if [ ! -f /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq softhsm2 openssl >/dev/null
 fi
 
+# PostgreSQL: the shared store of several key-service instances (kms/tests/postgres.rs runs a
+# real server: initdb into a temp dir, pg_ctl start on a loopback port, as the postgres user).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+  say "installing Debian postgresql"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # npm dependencies wherever a package.json is checked in.
 # (pkg-config/package.json is the template of the published package, not a project to install;
 # the Next.js example (~340 MB) and the API-docs tools are installed by their own targets,

@@ -32,7 +32,8 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct DbArgs {
-    /// SQLite database file (created when absent).
+    /// The database: an SQLite file (created when absent), or a PostgreSQL URL
+    /// (`postgres://user@host:port/dbname`) shared by several instances.
     #[arg(long)]
     db: PathBuf,
     /// Master key file (base64 of 32 bytes). Default: `<db>.master-key`.
@@ -418,7 +419,7 @@ enum AuditCmd {
     /// Check the hash chain of the audit log; exit status 1 when broken. With `--exported`, check
     /// an `audit export` file instead: its chain, and that its ends are this store's rows.
     Verify {
-        /// SQLite database file.
+        /// The database: an SQLite file or a PostgreSQL URL.
         #[arg(long)]
         db: PathBuf,
         /// A file written by `audit export`.
@@ -427,7 +428,7 @@ enum AuditCmd {
     },
     /// Print audit records as JSON lines with ECS fields and the chain hashes (PROTOCOL.md §9.1).
     Export {
-        /// SQLite database file.
+        /// The database: an SQLite file or a PostgreSQL URL.
         #[arg(long)]
         db: PathBuf,
         /// Records from this point: a sequence number (exclusive) or an RFC 3339 time (inclusive).
@@ -611,7 +612,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if opts.dev {
         eprintln!(
             "keyseal-kms: dev mode. Mint more tokens with:\n  keyseal-kms token mint --db {} --tenant acme --role reader|writer|admin",
-            opts.db.display()
+            store::DbLocation::parse(&opts.db).display()
         );
     }
     if let Some((db, sink)) = sink {
@@ -640,7 +641,7 @@ async fn shutdown() {
 }
 
 fn audit_verify(db: &Path) -> Result<bool> {
-    if !db.exists() {
+    if matches!(store::DbLocation::parse(db), store::DbLocation::File(_)) && !db.exists() {
         return Err(Error::InvalidRequest(format!("{} does not exist", db.display())));
     }
     // Verification needs no master key: the chain is plain SHA-256.
@@ -737,7 +738,7 @@ fn backup_cmd(cmd: BackupCmd) -> Result<()> {
                 "keyseal-kms: restored {} keys and {} versions into {}",
                 body.snapshot.keys.len(),
                 body.snapshot.versions.len(),
-                db.db.display()
+                store::DbLocation::parse(&db.db).display()
             );
             Ok(())
         }
@@ -820,7 +821,7 @@ fn master_key_migrate(db: &DbArgs, to: &str) -> Result<()> {
     eprintln!(
         "keyseal-kms: {} now sealed under the {described} ({n} secrets moved). The old master key \
          no longer opens it; keep it only as long as backups made before need it.",
-        db.db.display()
+        store::DbLocation::parse(&db.db).display()
     );
     Ok(())
 }
@@ -832,7 +833,10 @@ fn run(cli: Cli) -> Result<bool> {
             store.local_issuer_secret(true)?;
             store.import_seed()?;
             Identity::open(&store, true)?;
-            eprintln!("keyseal-kms: initialised {}", db.db.display());
+            eprintln!(
+                "keyseal-kms: initialised {}",
+                store::DbLocation::parse(&db.db).display()
+            );
             Ok(true)
         }
         Cmd::Serve(args) => {

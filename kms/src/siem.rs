@@ -10,10 +10,10 @@ use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
 use crate::store::audit::{AuditEvent, SELECT_ROWS, chain_hash, stored_row};
+use crate::store::db::{Db, params};
 use crate::store::{Result, StoreError};
 
 /// One committed audit row with its place in the chain (the store's own row type).
@@ -97,27 +97,25 @@ impl AuditRow {
     }
 }
 
-fn open_read_only(db: &Path) -> Result<Connection> {
-    if !db.exists() {
-        return Err(StoreError::Unavailable(format!(
-            "{} does not exist",
-            db.display()
-        )));
-    }
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(conn)
+/// The database of `--db` (an SQLite file, read-only, or a `postgres://` URL).
+fn open_read_only(db: &Path) -> Result<Db> {
+    crate::store::open_db(db)
 }
 
 /// Committed rows with `seq > after` (at most `limit`), in order.
-pub fn rows_after(conn: &Connection, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{SELECT_ROWS} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
-    let rows = stmt.query_map(params![after, limit], stored_row)?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+pub fn rows_after(conn: &Db, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+    conn.query(
+        &format!("{SELECT_ROWS} WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+        params![after, limit],
+    )?
+    .iter()
+    .map(stored_row)
+    .collect()
 }
 
-fn head_seq(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?)
+fn head_seq(conn: &Db) -> Result<i64> {
+    conn.query_one("SELECT COALESCE(MAX(seq), 0) FROM audit", params![])?
+        .get(0)
 }
 
 /// Where records go as they are committed.
@@ -215,7 +213,7 @@ pub async fn follow(db: PathBuf, sink: Sink, every: Duration) {
         }
     };
     let mut writer: Option<Writer> = None;
-    let mut conn: Option<Connection> = None;
+    let mut conn: Option<Db> = None;
     loop {
         tokio::time::sleep(every).await;
         if conn.is_none() {

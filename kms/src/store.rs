@@ -1,11 +1,14 @@
-//! The embedded SQLite store: keys and their versions (`keys.rs`), the hash-chained
-//! audit log (`audit.rs`) and the secrets sealed under the master key
-//! (`master_key.rs`). One file, shared by the server and the command line (WAL
-//! mode, busy timeout); key state is read on every request.
+//! The store: keys and their versions (`keys.rs`), the hash-chained audit log (`audit.rs`) and
+//! the secrets sealed under the master key (`master_key.rs`), in an embedded SQLite file (WAL
+//! mode, busy timeout; the default) or a PostgreSQL database shared by several instances
+//! (`--db postgres://...`). Every statement is written once for both engines (`db.rs`); key state
+//! is read from the database on every request, never cached, so a change made by one instance is
+//! seen by all from their next request (docs/DESIGN.md "PostgreSQL store").
 //!
 //! The store answers [`StoreError`]s; the service maps them to protocol errors.
 
 pub mod audit;
+pub mod db;
 mod error;
 mod keys;
 mod master_key;
@@ -24,6 +27,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 
 pub use audit::{AuditEvent, AuditReport, FieldCaps, verify_file};
+pub use db::DbLocation;
+use db::{Db, PgConn};
 pub use error::StoreError;
 pub use keys::{KeyOrigin, Loaded, StateOp};
 pub use master_key::{default_master_key_path, load_master_key, open_master_key};
@@ -101,9 +106,9 @@ impl KeyState {
     ];
 }
 
-/// The store. One connection guarded by a mutex; several processes may share the file.
+/// The store. One connection guarded by a mutex; several processes may share the database.
 pub struct Store {
-    conn: Mutex<Connection>,
+    conn: Mutex<Db>,
     master: MasterKey,
     /// Set when material was erased but the WAL could not be truncated yet (old page images of
     /// the erased rows may still be in it); the next sweep retries.
@@ -147,11 +152,43 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash BLOB NOT NULL,
     hash BLOB NOT NULL
 );
+"#;
+
+/// The append-only rule of the audit table on SQLite.
+const SQLITE_TRIGGERS: &str = r#"
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 "#;
+
+/// The append-only rule of the audit table on PostgreSQL: a trigger function that raises on
+/// every UPDATE, DELETE and TRUNCATE.
+const PG_TRIGGERS: &str = r#"
+CREATE OR REPLACE FUNCTION keyseal_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN RAISE EXCEPTION 'audit log is append-only'; END $f$;
+DO $d$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_update_delete') THEN
+    CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit
+      FOR EACH ROW EXECUTE FUNCTION keyseal_audit_append_only();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_truncate') THEN
+    CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+      FOR EACH STATEMENT EXECUTE FUNCTION keyseal_audit_append_only();
+  END IF;
+END $d$;
+"#;
+
+/// [`SCHEMA`] in PostgreSQL's types (BLOB → BYTEA, INTEGER → BIGINT), plus the columns that
+/// SQLite databases get from [`migrate`].
+fn pg_schema() -> String {
+    let s = SCHEMA.replace("BLOB", "BYTEA").replace("INTEGER", "BIGINT");
+    let s = s.replace(
+        "    origin TEXT NOT NULL DEFAULT 'generated'\n);",
+        "    origin TEXT NOT NULL DEFAULT 'generated',\n    rotate_every_ms BIGINT,\n    next_rotation_at BIGINT\n);",
+    );
+    format!("{s}{PG_TRIGGERS}")
+}
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
     let n: i64 = conn.query_row(
@@ -189,10 +226,50 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Opens a database without checking a master key (audit verification and export need none).
+pub(crate) fn open_db(db: &Path) -> Result<Db> {
+    match DbLocation::parse(db) {
+        DbLocation::File(path) => {
+            if !path.exists() {
+                return Err(StoreError::Unavailable(format!(
+                    "{} does not exist",
+                    path.display()
+                )));
+            }
+            let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            Ok(Db::Sqlite(conn))
+        }
+        DbLocation::Postgres(url) => Ok(Db::Pg(PgConn::open(&url)?)),
+    }
+}
+
 impl Store {
-    /// Opens (and creates) the database and checks the master key against it.
+    /// Opens (and creates) the database — an SQLite file, or PostgreSQL when `path` is a
+    /// `postgres://` URL ([`DbLocation`]) — and checks the master key against it.
     pub fn open(path: &Path, master: impl Into<MasterKey>) -> Result<Store> {
         let master = master.into();
+        let db = match DbLocation::parse(path) {
+            DbLocation::File(path) => Db::Sqlite(Self::open_sqlite(&path)?),
+            DbLocation::Postgres(url) => {
+                let db = Db::Pg(PgConn::open(&url)?);
+                // Instances starting together create the schema one at a time.
+                let tx = db.begin_write()?;
+                tx.batch(&pg_schema())?;
+                tx.commit()?;
+                db
+            }
+        };
+        let store = Store {
+            conn: Mutex::new(db),
+            master,
+            scrub_pending: AtomicBool::new(false),
+        };
+        store.check_master()?;
+        Ok(store)
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Connection> {
         let existed = path.exists();
         let conn = Connection::open(path)?;
         #[cfg(unix)]
@@ -208,17 +285,21 @@ impl Store {
         // Erased material (destroyed roots) is overwritten with zeros, not left in free space.
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(SQLITE_TRIGGERS)?;
         migrate(&conn)?;
-        let store = Store {
-            conn: Mutex::new(conn),
-            master,
-            scrub_pending: AtomicBool::new(false),
-        };
-        store.check_master()?;
-        Ok(store)
+        Ok(conn)
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    /// A store over an open database with no master key (audit verification).
+    pub(crate) fn without_master(db: Db) -> Store {
+        Store {
+            conn: Mutex::new(db),
+            master: MasterKey::Absent,
+            scrub_pending: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Db>> {
         self.conn
             .lock()
             .map_err(|_| StoreError::Corrupt("store lock poisoned".into()))

@@ -2,12 +2,9 @@
 //! a SHA-256 hash chain, and its verification (which needs no master key).
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-
-use super::{Result, Store, StoreError, now_ms};
+use super::db::{Db, Row, params};
+use super::{Result, Store, now_ms};
 use crate::crypto;
 
 /// Longest value kept in each text field of an audit row, in bytes (docs/PROTOCOL.md §9). Longer
@@ -99,7 +96,7 @@ pub(crate) const SELECT_ROWS: &str = "SELECT seq, ts_ms, subject, tenant, key_id
      operation, reason, outcome, detail, prev_hash, hash FROM audit";
 
 /// A row selected with [`SELECT_ROWS`].
-pub(crate) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+pub(crate) fn stored_row(r: &Row) -> Result<StoredRow> {
     Ok(StoredRow {
         seq: r.get(0)?,
         ts_ms: r.get(1)?,
@@ -159,37 +156,39 @@ pub(crate) fn chain_hash(prev: &[u8], seq: i64, ts: i64, e: &AuditEvent) -> [u8;
     crypto::sha256(&[&buf])
 }
 
-/// Appends one (capped) event inside the caller's transaction.
-pub(super) fn append(conn: &Connection, e: &AuditEvent) -> Result<()> {
+/// Appends one (capped) event inside the caller's write transaction, which holds the database's
+/// write lock ([`Db::begin_write`]): the chain head it reads is the latest committed by any
+/// instance, and no other instance appends until it commits, so all appends form one chain.
+pub(super) fn append(conn: &Db, e: &AuditEvent) -> Result<()> {
     let e = e.capped();
     let last: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+        .query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", params![])?
+        .map(|r| Ok::<_, super::StoreError>((r.get(0)?, r.get(1)?)))
+        .transpose()?;
     let (seq, prev) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, vec![0u8; 32]),
     };
     let ts = now_ms();
     let hash = chain_hash(&prev, seq, ts, &e);
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO audit(seq, ts_ms, subject, tenant, key_id, key_version, operation, reason,
          outcome, detail, prev_hash, hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
-    )?
-    .execute(params![
-        seq,
-        ts,
-        e.subject,
-        e.tenant,
-        e.key_id,
-        e.key_version,
-        e.operation,
-        e.reason,
-        e.outcome,
-        e.detail,
-        prev,
-        hash.to_vec()
-    ])?;
+        params![
+            seq,
+            ts,
+            e.subject,
+            e.tenant,
+            e.key_id,
+            e.key_version,
+            e.operation,
+            e.reason,
+            e.outcome,
+            e.detail,
+            prev,
+            hash.to_vec()
+        ],
+    )?;
     Ok(())
 }
 
@@ -201,8 +200,8 @@ impl Store {
 
     /// Appends many events in one transaction (a `/rewrap-batch`): all are written or none.
     pub fn audit_many(&self, events: &[&AuditEvent]) -> Result<()> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         for e in events {
             append(&tx, e)?;
         }
@@ -213,38 +212,48 @@ impl Store {
     /// Checks the whole chain.
     pub fn audit_verify(&self) -> Result<AuditReport> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(&format!("{SELECT_ROWS} ORDER BY seq"))?;
-        let mut rows = stmt.query([])?;
         let mut prev = vec![0u8; 32];
         let mut expected_seq = 1i64;
         let mut n = 0u64;
-        while let Some(r) = rows.next()? {
-            let StoredRow {
-                seq,
-                ts_ms: ts,
-                event: e,
-                prev_hash: stored_prev,
-                hash: stored_hash,
-            } = stored_row(r)?;
-            let problem = if seq != expected_seq {
-                Some(format!("row {expected_seq} is missing (next row is {seq})"))
-            } else if stored_prev != prev {
-                Some(format!("row {seq}: prev_hash does not match row {}", seq - 1))
-            } else if chain_hash(&prev, seq, ts, &e).as_slice() != stored_hash.as_slice() {
-                Some(format!("row {seq}: contents do not match its hash (edited)"))
-            } else {
-                None
-            };
-            if problem.is_some() {
-                return Ok(AuditReport {
-                    rows: n,
-                    head: hex(&prev),
-                    problem,
-                });
+        // In pages, so that a long chain is never all in memory.
+        let mut after = 0i64;
+        loop {
+            let page = conn.query(
+                &format!("{SELECT_ROWS} WHERE seq > ?1 ORDER BY seq LIMIT 2000"),
+                params![after],
+            )?;
+            if page.is_empty() {
+                break;
             }
-            prev = stored_hash;
-            expected_seq += 1;
-            n += 1;
+            for r in &page {
+                let StoredRow {
+                    seq,
+                    ts_ms: ts,
+                    event: e,
+                    prev_hash: stored_prev,
+                    hash: stored_hash,
+                } = stored_row(r)?;
+                let problem = if seq != expected_seq {
+                    Some(format!("row {expected_seq} is missing (next row is {seq})"))
+                } else if stored_prev != prev {
+                    Some(format!("row {seq}: prev_hash does not match row {}", seq - 1))
+                } else if chain_hash(&prev, seq, ts, &e).as_slice() != stored_hash.as_slice() {
+                    Some(format!("row {seq}: contents do not match its hash (edited)"))
+                } else {
+                    None
+                };
+                if problem.is_some() {
+                    return Ok(AuditReport {
+                        rows: n,
+                        head: hex(&prev),
+                        problem,
+                    });
+                }
+                prev = stored_hash;
+                expected_seq += 1;
+                after = seq;
+                n += 1;
+            }
         }
         Ok(AuditReport {
             rows: n,
@@ -254,20 +263,8 @@ impl Store {
     }
 }
 
-/// Verifies the audit chain of a database file without the master key.
+/// Verifies the audit chain of a database (`--db`: a file or a `postgres://` URL) without the
+/// master key.
 pub fn verify_file(path: &Path) -> Result<AuditReport> {
-    if !path.exists() {
-        return Err(StoreError::Unavailable(format!(
-            "{} does not exist",
-            path.display()
-        )));
-    }
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let store = Store {
-        conn: Mutex::new(conn),
-        master: crate::master::MasterKey::Absent,
-        scrub_pending: AtomicBool::new(false),
-    };
-    store.audit_verify()
+    Store::without_master(super::open_db(path)?).audit_verify()
 }

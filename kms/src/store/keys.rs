@@ -4,10 +4,10 @@
 
 use keyseal_protocol::Bytes;
 use keyseal_protocol::admin::{KeyInfo, VersionInfo};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use super::audit::{self, AuditEvent};
+use super::db::{Db, params};
 use super::{KeyState, MAX_WRAPS_PER_VERSION, Result, Store, StoreError, now_ms};
 use crate::crypto::{self, CryptoError};
 
@@ -88,16 +88,15 @@ pub(super) struct KeyRow {
     origin: KeyOrigin,
 }
 
-pub(super) fn key_row(conn: &Connection, key_id: &str, now: i64) -> Result<KeyRow> {
+pub(super) fn key_row(conn: &Db, key_id: &str, now: i64) -> Result<KeyRow> {
     type Row = (String, String, Option<i64>, Option<i64>, u32, String);
     let row: Option<Row> = conn
-        .prepare_cached(
+        .query_opt(
             "SELECT tenant, state, destroy_at, state_since, primary_version, origin FROM keys WHERE key_id=?1",
+            params![key_id],
         )?
-        .query_row(params![key_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })
-        .optional()?;
+        .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .transpose()?;
     let (tenant, state, destroy_at, since_ms, primary, origin) = row.ok_or_else(|| StoreError::NotFound {
         key_id: key_id.into(),
     })?;
@@ -159,7 +158,7 @@ pub(super) fn fresh_root() -> Result<Zeroizing<[u8; 32]>> {
 impl Store {
     fn insert_version(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Db,
         key_id: &str,
         version: u32,
         root: &[u8; 32],
@@ -179,19 +178,9 @@ impl Store {
         Ok(())
     }
 
-    fn insert_key(
-        &self,
-        tx: &Transaction<'_>,
-        key_id: &str,
-        origin: KeyOrigin,
-        root: &[u8; 32],
-    ) -> Result<()> {
+    fn insert_key(&self, tx: &Db, key_id: &str, origin: KeyOrigin, root: &[u8; 32]) -> Result<()> {
         let (tenant, _) = crate::key_id::split(key_id).ok_or(StoreError::BadKeyId)?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT 1 FROM keys WHERE key_id=?1", params![key_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let exists = tx.query_opt("SELECT 1 FROM keys WHERE key_id=?1", params![key_id])?;
         if exists.is_some() {
             return Err(StoreError::Exists {
                 key_id: key_id.into(),
@@ -213,7 +202,7 @@ impl Store {
     /// Adds version `primary + 1` and makes it the primary.
     pub(super) fn add_version(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Db,
         key_id: &str,
         row: &KeyRow,
         root: &[u8; 32],
@@ -235,19 +224,22 @@ impl Store {
     /// Creates a generated key with version 1.
     pub fn create_key(&self, key_id: &str) -> Result<KeyInfo> {
         let root = fresh_root()?;
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         self.insert_key(&tx, key_id, KeyOrigin::Generated, &root)?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Imports customer material (§8.2): into an absent key id it creates an external key with
     /// version 1; into an external key it adds a version, which becomes the primary. A key whose
     /// material the service generated refuses it ([`StoreError::NotExternal`]).
     pub fn import_version(&self, key_id: &str, root: &[u8; 32]) -> Result<KeyInfo> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         match key_row(&tx, key_id, now_ms()) {
             Err(StoreError::NotFound { .. }) => self.insert_key(&tx, key_id, KeyOrigin::External, root)?,
             Err(e) => return Err(e),
@@ -261,15 +253,18 @@ impl Store {
                 self.add_version(&tx, key_id, &row, root, VERSION_IMPORTED)?;
             }
         }
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Adds a generated version to a generated key; it becomes the primary.
     pub fn rotate(&self, key_id: &str) -> Result<KeyInfo> {
         let root = fresh_root()?;
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let row = key_row(&tx, key_id, now_ms())?;
         row.may_add_version(key_id)?;
         if row.origin == KeyOrigin::External {
@@ -278,8 +273,11 @@ impl Store {
             });
         }
         self.add_version(&tx, key_id, &row, &root, VERSION_GENERATED)?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Changes the state (§8): `disable`, `enable`, `destroy` (with grace), `cancel-destroy`.
@@ -287,8 +285,8 @@ impl Store {
     /// refused with [`StoreError::Destroyed`].
     pub fn set_state(&self, key_id: &str, op: StateOp) -> Result<KeyInfo> {
         let now = now_ms();
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let row = key_row(&tx, key_id, now)?;
         let (new_state, destroy_at) = match (op, row.state) {
             (_, KeyState::Destroyed) => {
@@ -320,8 +318,11 @@ impl Store {
              WHERE key_id=?1",
             params![key_id, new_state.as_str(), destroy_at, now],
         )?;
+        // Read inside the transaction: the key as this change left it, not as another instance
+        // may have changed it since the commit.
+        let info = show_locked(&tx, key_id)?;
         tx.commit()?;
-        show_locked(&conn, key_id)
+        Ok(info)
     }
 
     /// Erases the material of keys whose destruction time has passed, and returns their ids.
@@ -330,15 +331,16 @@ impl Store {
     pub fn sweep_destroyed(&self) -> Result<Vec<String>> {
         use std::sync::atomic::Ordering;
         let now = now_ms();
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ids: Vec<(String, String)> = {
-            let mut stmt = tx.prepare(
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
+        let ids: Vec<(String, String)> = tx
+            .query(
                 "SELECT key_id, tenant FROM keys WHERE state='destroy_pending' AND destroy_at <= ?1",
-            )?;
-            let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<std::result::Result<_, _>>()?
-        };
+                params![now],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_>>()?;
         for (id, tenant) in &ids {
             tx.execute(
                 "UPDATE key_versions SET root_enc=NULL WHERE key_id=?1",
@@ -365,8 +367,11 @@ impl Store {
         if !ids.is_empty() {
             self.scrub_pending.store(true, Ordering::SeqCst);
         }
-        if self.scrub_pending.load(Ordering::SeqCst) {
-            // Wait for readers briefly only: the sweep holds the store.
+        if let Db::Sqlite(conn) = &*conn
+            && self.scrub_pending.load(Ordering::SeqCst)
+        {
+            // Wait for readers briefly only: the sweep holds the store. (PostgreSQL keeps the
+            // old row versions until VACUUM: docs/DESIGN.md "PostgreSQL store".)
             conn.busy_timeout(std::time::Duration::from_secs(1))?;
             let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -386,12 +391,14 @@ impl Store {
     /// All keys (optionally of one tenant).
     pub fn list(&self, tenant: Option<&str>) -> Result<Vec<KeyInfo>> {
         let conn = self.lock()?;
-        let ids: Vec<String> = {
-            let mut stmt =
-                conn.prepare("SELECT key_id FROM keys WHERE (?1 IS NULL OR tenant=?1) ORDER BY key_id")?;
-            stmt.query_map(params![tenant], |r| r.get(0))?
-                .collect::<std::result::Result<_, _>>()?
-        };
+        let ids: Vec<String> = conn
+            .query(
+                "SELECT key_id FROM keys WHERE (CAST(?1 AS TEXT) IS NULL OR tenant=?1) ORDER BY key_id",
+                params![tenant],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_>>()?;
         ids.iter().map(|id| show_locked(&conn, id)).collect()
     }
 
@@ -400,11 +407,9 @@ impl Store {
         let conn = self.lock()?;
         let mut out = Vec::new();
         for s in KeyState::ALL {
-            let n: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM keys WHERE state=?1",
-                params![s.as_str()],
-                |r| r.get(0),
-            )?;
+            let n: i64 = conn
+                .query_one("SELECT COUNT(*) FROM keys WHERE state=?1", params![s.as_str()])?
+                .get(0)?;
             out.push((s, n));
         }
         Ok(out)
@@ -433,9 +438,12 @@ impl Store {
             let row = key_row(&conn, key_id, now_ms())?;
             let v = version.unwrap_or(row.primary);
             let root: Option<Option<Vec<u8>>> = conn
-                .prepare_cached("SELECT root_enc FROM key_versions WHERE key_id=?1 AND version=?2")?
-                .query_row(params![key_id, v], |r| r.get(0))
-                .optional()?;
+                .query_opt(
+                    "SELECT root_enc FROM key_versions WHERE key_id=?1 AND version=?2",
+                    params![key_id, v],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
             (row, v, root)
         };
         row.usable(key_id)?;
@@ -478,14 +486,17 @@ impl Store {
     /// conservative.
     pub fn reserve_wraps(&self, key_id: &str, n: u32) -> Result<Loaded> {
         let (version, sealed) = {
-            let mut conn = self.lock()?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let conn = self.lock()?;
+            let tx = conn.begin_write()?;
             let row = key_row(&tx, key_id, now_ms())?;
             row.usable(key_id)?;
             let (sealed, wraps): (Option<Vec<u8>>, i64) = tx
-                .prepare_cached("SELECT root_enc, wraps FROM key_versions WHERE key_id=?1 AND version=?2")?
-                .query_row(params![key_id, row.primary], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
+                .query_opt(
+                    "SELECT root_enc, wraps FROM key_versions WHERE key_id=?1 AND version=?2",
+                    params![key_id, row.primary],
+                )?
+                .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?)))
+                .transpose()?
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("key {key_id} has no primary version {}", row.primary))
                 })?;
@@ -513,7 +524,7 @@ impl Store {
 
     /// The new primary of a generated key whose primary reached the wrap limit: its version and
     /// sealed root.
-    fn rotate_at_limit(&self, tx: &Transaction<'_>, key_id: &str, row: &KeyRow) -> Result<(u32, Vec<u8>)> {
+    fn rotate_at_limit(&self, tx: &Db, key_id: &str, row: &KeyRow) -> Result<(u32, Vec<u8>)> {
         if row.origin == KeyOrigin::External {
             return Err(StoreError::WrapLimit {
                 key_id: key_id.into(),
@@ -535,32 +546,35 @@ impl Store {
                 detail: format!("version {} made {MAX_WRAPS_PER_VERSION} wraps", row.primary),
             },
         )?;
-        let sealed: Vec<u8> = tx.query_row(
-            "SELECT root_enc FROM key_versions WHERE key_id=?1 AND version=?2",
-            params![key_id, version],
-            |r| r.get(0),
-        )?;
+        let sealed: Vec<u8> = tx
+            .query_one(
+                "SELECT root_enc FROM key_versions WHERE key_id=?1 AND version=?2",
+                params![key_id, version],
+            )?
+            .get(0)?;
         Ok((version, sealed))
     }
 }
 
-pub(super) fn show_locked(conn: &Connection, key_id: &str) -> Result<KeyInfo> {
+pub(super) fn show_locked(conn: &Db, key_id: &str) -> Result<KeyInfo> {
     let row: Option<(String, String, i64, Option<i64>, u32)> = conn
-        .query_row(
+        .query_opt(
             "SELECT tenant, state, created_at, destroy_at, primary_version FROM keys WHERE key_id=?1",
             params![key_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?;
+        )?
+        .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .transpose()?;
     let (tenant, state, created, destroy_at, primary) = row.ok_or_else(|| StoreError::NotFound {
         key_id: key_id.into(),
     })?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT version, created_at, origin, root_enc IS NULL, public_key FROM key_versions
+    let versions = conn
+        .query(
+            "SELECT version, created_at, origin, root_enc IS NULL, public_key FROM key_versions
          WHERE key_id=?1 ORDER BY version",
-    )?;
-    let versions = stmt
-        .query_map(params![key_id], |r| {
+            params![key_id],
+        )?
+        .iter()
+        .map(|r| {
             Ok(VersionInfo {
                 version: r.get(0)?,
                 created_at_ms: r.get(1)?,
@@ -568,8 +582,8 @@ pub(super) fn show_locked(conn: &Connection, key_id: &str) -> Result<KeyInfo> {
                 destroyed: r.get(3)?,
                 public_key: Bytes(r.get(4)?),
             })
-        })?
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(KeyInfo {
         key_id: key_id.to_string(),
         tenant,

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use keyseal_format::ecdsa_p256::SignatureKeyPair;
 
+use super::db::{DbLocation, params};
 use super::{Result, Store, StoreError};
 use crate::crypto::{self, b64};
 use crate::master::MasterKey;
@@ -82,9 +82,17 @@ pub fn load_master_key(db: &Path, key_file: Option<&Path>, create: bool) -> Resu
         return crypto::to_secret32(&bytes)
             .map_err(|_| StoreError::MasterKey("KEYSEAL_KMS_MASTER_KEY must decode to 32 bytes".into()));
     }
-    let path = key_file
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_master_key_path(db));
+    let path = match (key_file, DbLocation::parse(db)) {
+        (Some(f), _) => f.to_path_buf(),
+        (None, DbLocation::File(_)) => default_master_key_path(db),
+        (None, DbLocation::Postgres(_)) => {
+            return Err(StoreError::MasterKey(
+                "a PostgreSQL store has no default master key file: give --master-key-file, \
+                 --master-key pkcs11:... or KEYSEAL_KMS_MASTER_KEY (the same key on every instance)"
+                    .into(),
+            ));
+        }
+    };
     match std::fs::read_to_string(&path) {
         Ok(s) => {
             let s = Zeroizing::new(s);
@@ -127,11 +135,12 @@ impl Store {
     /// Refuses a master key that is not the one this database was made with (§7.1 check value);
     /// a new database records the check value.
     pub(super) fn check_master(&self) -> Result<()> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let check: Option<Vec<u8>> = tx
-            .query_row("SELECT v FROM meta WHERE k='master_check'", [], |r| r.get(0))
-            .optional()?;
+            .query_opt("SELECT v FROM meta WHERE k='master_check'", params![])?
+            .map(|r| r.get(0))
+            .transpose()?;
         match check {
             Some(c) => {
                 self.master.open(MASTER_CHECK_AAD, &c).map_err(|e| match e {
@@ -161,11 +170,12 @@ impl Store {
         aad: &[u8],
         create: Option<MakeSecret>,
     ) -> Result<Option<Zeroizing<[u8; 32]>>> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let v: Option<Vec<u8>> = tx
-            .query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
-            .optional()?;
+            .query_opt("SELECT v FROM meta WHERE k=?1", params![name])?
+            .map(|r| r.get(0))
+            .transpose()?;
         let out = match v {
             Some(sealed) => Some(self.master.open32(aad, &sealed).map_err(|e| match e {
                 crypto::CryptoError::Device => master_error(e),

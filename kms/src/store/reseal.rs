@@ -4,7 +4,7 @@
 //! opened again under the new one before the transaction commits. A failure anywhere changes
 //! nothing.
 
-use rusqlite::{TransactionBehavior, params};
+use super::db::params;
 
 use super::master_key::{IDENTITY_AAD, IMPORT_AAD, ISSUER_AAD, MASTER_CHECK_AAD};
 use super::trusted_issuers::{POLICY_ISSUERS, POLICY_ISSUERS_AAD};
@@ -42,27 +42,28 @@ impl Store {
     /// Re-seals everything under `to` in one transaction; returns how many blobs moved. The store
     /// keeps using its current master key: open it again with `to` afterwards.
     pub fn reseal_all(&self, to: &MasterKey) -> Result<usize> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let mut n = 0;
         for (name, aad) in SEALED_META {
-            let v: Option<Vec<u8>> = {
-                use rusqlite::OptionalExtension;
-                tx.query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
-                    .optional()?
-            };
+            let v: Option<Vec<u8>> = tx
+                .query_opt("SELECT v FROM meta WHERE k=?1", params![name])?
+                .map(|r| r.get(0))
+                .transpose()?;
             if let Some(sealed) = v {
                 let resealed = moved(&self.master, to, aad, &sealed, name)?;
                 tx.execute("UPDATE meta SET v=?2 WHERE k=?1", params![name, resealed])?;
                 n += 1;
             }
         }
-        let roots: Vec<(String, u32, Vec<u8>)> = {
-            let mut st =
-                tx.prepare("SELECT key_id, version, root_enc FROM key_versions WHERE root_enc IS NOT NULL")?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<std::result::Result<_, _>>()?
-        };
+        let roots: Vec<(String, u32, Vec<u8>)> = tx
+            .query(
+                "SELECT key_id, version, root_enc FROM key_versions WHERE root_enc IS NOT NULL",
+                params![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect::<Result<_>>()?;
         for (key_id, version, sealed) in roots {
             let what = format!("the root of {key_id} version {version}");
             let resealed = moved(

@@ -1,12 +1,13 @@
 //! Rotation on a schedule (docs/PROTOCOL.md §8.5): a key may carry a rotation period; once its
 //! next rotation time has passed, [`Store::rotate_due`] adds a version and sets the next time, in
-//! one `IMMEDIATE` transaction. Every instance may call it: the write lock serializes them and the
-//! second finds the key no longer due, so exactly one rotation happens per period. Time is a
+//! one write transaction ([`super::db::Db::begin_write`]: SQLite's `BEGIN IMMEDIATE`, or
+//! PostgreSQL's advisory write lock). Every instance may call it: the write lock serializes them
+//! and the second reads the first's committed next time, finds the key no longer due, so exactly
+//! one rotation happens per period, on one machine or on several sharing PostgreSQL. Time is a
 //! parameter, so tests and operators drive it (`key rotate-due --now`).
 
-use rusqlite::{TransactionBehavior, params};
-
 use super::audit::{self, AuditEvent};
+use super::db::{Db, params};
 use super::keys::{VERSION_GENERATED, fresh_root, key_row};
 use super::{KeyState, Result, Store, StoreError};
 
@@ -38,8 +39,8 @@ impl Store {
         now: i64,
         subject: &str,
     ) -> Result<ScheduleRow> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let row = key_row(&tx, key_id, now)?;
         if row.state == KeyState::Destroyed {
             return Err(StoreError::Destroyed {
@@ -47,10 +48,9 @@ impl Store {
                 version: None,
             });
         }
-        let origin: String =
-            tx.query_row("SELECT origin FROM keys WHERE key_id=?1", params![key_id], |r| {
-                r.get(0)
-            })?;
+        let origin: String = tx
+            .query_one("SELECT origin FROM keys WHERE key_id=?1", params![key_id])?
+            .get(0)?;
         if every_ms.is_some() && origin != "generated" {
             return Err(StoreError::External {
                 key_id: key_id.into(),
@@ -77,25 +77,33 @@ impl Store {
                 },
             },
         )?;
+        // Read inside the transaction: the schedule as this change left it.
+        let row = schedule_rows(&tx, Some(key_id))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NotFound {
+                key_id: key_id.into(),
+            })?;
         tx.commit()?;
-        drop(conn);
-        self.schedule_of(key_id)
+        Ok(row)
     }
 
     /// Rotates every enabled generated key whose next rotation time is at or before `now`, and
     /// sets its next time one period after `now`. Returns the keys rotated and their new
     /// versions. Disabled keys wait (they rotate once enabled and due).
     pub fn rotate_due(&self, now: i64) -> Result<Vec<(String, u32)>> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         let due: Vec<(String, i64)> = tx
-            .prepare(
+            .query(
                 "SELECT key_id, rotate_every_ms FROM keys WHERE next_rotation_at IS NOT NULL
                  AND next_rotation_at <= ?1 AND rotate_every_ms IS NOT NULL AND origin='generated'
                  ORDER BY key_id",
+                params![now],
             )?
-            .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<std::result::Result<_, _>>()?;
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_>>()?;
         let mut rotated = Vec::new();
         for (key_id, every) in due {
             let row = key_row(&tx, &key_id, now)?;
@@ -141,13 +149,21 @@ impl Store {
     /// The schedules of all keys (or one), for `key schedule` and `/metrics`.
     pub fn schedules(&self, key_id: Option<&str>) -> Result<Vec<ScheduleRow>> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT k.key_id, k.tenant, k.rotate_every_ms, k.next_rotation_at, v.created_at, k.primary_version
+        schedule_rows(&conn, key_id)
+    }
+}
+
+/// The schedules of all keys (or one), read on `conn`.
+fn schedule_rows(conn: &Db, key_id: Option<&str>) -> Result<Vec<ScheduleRow>> {
+    let rows = conn
+            .query(
+                "SELECT k.key_id, k.tenant, k.rotate_every_ms, k.next_rotation_at, v.created_at, k.primary_version
              FROM keys k JOIN key_versions v ON v.key_id = k.key_id AND v.version = k.primary_version
-             WHERE k.state != 'destroyed' AND (?1 IS NULL OR k.key_id = ?1) ORDER BY k.key_id",
-        )?;
-        let rows = stmt
-            .query_map(params![key_id], |r| {
+             WHERE k.state != 'destroyed' AND (CAST(?1 AS TEXT) IS NULL OR k.key_id = ?1) ORDER BY k.key_id",
+                params![key_id],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(ScheduleRow {
                     key_id: r.get(0)?,
                     tenant: r.get(1)?,
@@ -156,8 +172,7 @@ impl Store {
                     primary_since_ms: r.get(4)?,
                     primary_version: r.get(5)?,
                 })
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
+            })
+            .collect::<Result<Vec<_>>>()?;
+    Ok(rows)
 }

@@ -4,7 +4,7 @@
 //! transaction, so another store backend can produce and take the same thing. Backup bookkeeping
 //! for the metrics (seed M10) lives in `meta` too ([`BackupStats`]).
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use super::db::{Db, params};
 use serde::{Deserialize, Serialize};
 
 use super::reseal::SEALED_META;
@@ -144,13 +144,14 @@ const STATS: [&str; 5] = [
 impl Store {
     /// The snapshot, read in one transaction (a consistent point in time).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_read()?;
         let mut meta = Vec::new();
         for (name, _) in SEALED_META {
             let v: Option<Vec<u8>> = tx
-                .query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
-                .optional()?;
+                .query_opt("SELECT v FROM meta WHERE k=?1", params![name])?
+                .map(|r| r.get(0))
+                .transpose()?;
             if let Some(v) = v {
                 meta.push(SealedMeta {
                     name: name.into(),
@@ -159,11 +160,13 @@ impl Store {
             }
         }
         let keys = tx
-            .prepare(
+            .query(
                 "SELECT key_id, tenant, state, created_at, updated_at, destroy_at, primary_version,
                  state_since, origin FROM keys ORDER BY key_id",
+                params![],
             )?
-            .query_map([], |r| {
+            .iter()
+            .map(|r| {
                 Ok(KeyRow {
                     key_id: r.get(0)?,
                     tenant: r.get(1)?,
@@ -175,14 +178,16 @@ impl Store {
                     state_since: r.get(7)?,
                     origin: r.get(8)?,
                 })
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            })
+            .collect::<Result<Vec<_>>>()?;
         let versions = tx
-            .prepare(
+            .query(
                 "SELECT key_id, version, root_enc, public_key, origin, created_at, wraps
                  FROM key_versions ORDER BY key_id, version",
+                params![],
             )?
-            .query_map([], |r| {
+            .iter()
+            .map(|r| {
                 let root: Option<Vec<u8>> = r.get(2)?;
                 let public: Vec<u8> = r.get(3)?;
                 Ok(VersionRow {
@@ -194,11 +199,12 @@ impl Store {
                     created_at: r.get(5)?,
                     wraps: r.get(6)?,
                 })
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            })
+            .collect::<Result<Vec<_>>>()?;
         let audit = tx
-            .prepare(&format!("{} ORDER BY seq", super::audit::SELECT_ROWS))?
-            .query_map([], |r| {
+            .query(&format!("{} ORDER BY seq", super::audit::SELECT_ROWS), params![])?
+            .iter()
+            .map(|r| {
                 let row = super::audit::stored_row(r)?;
                 let e = row.event;
                 Ok(AuditRow {
@@ -215,8 +221,8 @@ impl Store {
                     prev_hash: crypto::b64::enc(&row.prev_hash),
                     hash: crypto::b64::enc(&row.hash),
                 })
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            })
+            .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(Snapshot {
             meta,
@@ -229,13 +235,14 @@ impl Store {
     /// Whether the store holds nothing but its master key check value (a restore's target).
     pub fn is_empty(&self) -> Result<bool> {
         let conn = self.lock()?;
-        let n: i64 = conn.query_row(
-            "SELECT (SELECT COUNT(*) FROM keys) + (SELECT COUNT(*) FROM key_versions)
+        let n: i64 = conn
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM keys) + (SELECT COUNT(*) FROM key_versions)
              + (SELECT COUNT(*) FROM audit)
              + (SELECT COUNT(*) FROM meta WHERE k NOT IN ('master_check') AND k NOT LIKE 'stat:%')",
-            [],
-            |r| r.get(0),
-        )?;
+                params![],
+            )?
+            .get(0)?;
         Ok(n == 0)
     }
 
@@ -249,8 +256,8 @@ impl Store {
                 key_id: "(the restore target is not an empty store)".into(),
             });
         }
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         for m in &snap.meta {
             if m.name == "master_check" {
                 continue;
@@ -361,15 +368,16 @@ impl Store {
         })
     }
 
-    fn stat(conn: &rusqlite::Connection, name: &str) -> Result<i64> {
+    fn stat(conn: &Db, name: &str) -> Result<i64> {
         let v: Option<Vec<u8>> = conn
-            .query_row("SELECT v FROM meta WHERE k=?1", params![name], |r| r.get(0))
-            .optional()?;
+            .query_opt("SELECT v FROM meta WHERE k=?1", params![name])?
+            .map(|r| r.get(0))
+            .transpose()?;
         Ok(v.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map_or(0, i64::from_be_bytes))
     }
 
-    fn set_stat(conn: &rusqlite::Connection, name: &str, v: i64) -> Result<()> {
+    fn set_stat(conn: &Db, name: &str, v: i64) -> Result<()> {
         conn.execute(
             "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
             params![name, v.to_be_bytes().to_vec()],
@@ -379,8 +387,8 @@ impl Store {
 
     /// Counts one `backup create` (and its success).
     pub fn record_backup(&self, success: bool) -> Result<()> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         Self::set_stat(&tx, STATS[0], Self::stat(&tx, STATS[0])? + 1)?;
         if success {
             Self::set_stat(&tx, STATS[1], Self::stat(&tx, STATS[1])? + 1)?;
@@ -392,8 +400,8 @@ impl Store {
 
     /// Records a `backup verify` that passed.
     pub fn record_backup_verified(&self) -> Result<()> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         Self::set_stat(&tx, STATS[3], Self::stat(&tx, STATS[3])? + 1)?;
         Self::set_stat(&tx, STATS[4], now_ms())?;
         tx.commit()?;

@@ -9,6 +9,20 @@ use zeroize::Zeroizing;
 
 use super::audit::chain_hash;
 use super::*;
+/// The SQLite connection of a store opened on a file (these tests look inside it).
+trait Sq {
+    fn sq(&self) -> &Connection;
+}
+
+impl Sq for std::sync::MutexGuard<'_, db::Db> {
+    fn sq(&self) -> &Connection {
+        match &**self {
+            db::Db::Sqlite(c) => c,
+            db::Db::Pg(_) => panic!("not an SQLite store"),
+        }
+    }
+}
+
 fn store(dir: &Path) -> Store {
     Store::open(&dir.join("t.db"), Zeroizing::new([3u8; 32])).unwrap()
 }
@@ -142,6 +156,7 @@ fn a_batch_reserves_its_wraps_at_once_and_never_passes_the_limit() {
     let wraps = |v: u32| -> i64 {
         s.lock()
             .unwrap()
+            .sq()
             .query_row(
                 "SELECT wraps FROM key_versions WHERE key_id='t/gen' AND version=?1",
                 params![v],
@@ -153,6 +168,7 @@ fn a_batch_reserves_its_wraps_at_once_and_never_passes_the_limit() {
     assert_eq!(wraps(1), 100, "one transaction counts the whole batch");
     s.lock()
         .unwrap()
+        .sq()
         .execute(
             "UPDATE key_versions SET wraps=?1 WHERE key_id='t/gen'",
             params![MAX_WRAPS_PER_VERSION - 5],
@@ -176,6 +192,7 @@ fn wraps_are_counted_and_the_limit_rotates_or_refuses() {
     let wraps = |id: &str, v: u32| -> i64 {
         s.lock()
             .unwrap()
+            .sq()
             .query_row(
                 "SELECT wraps FROM key_versions WHERE key_id=?1 AND version=?2",
                 params![id, v],
@@ -193,6 +210,7 @@ fn wraps_are_counted_and_the_limit_rotates_or_refuses() {
     for id in ["t/gen", "t/byok"] {
         s.lock()
             .unwrap()
+            .sq()
             .execute(
                 "UPDATE key_versions SET wraps=?2 WHERE key_id=?1",
                 params![id, near],
@@ -225,6 +243,7 @@ fn wraps_are_counted_and_the_limit_rotates_or_refuses() {
     let rotated: i64 = s
         .lock()
         .unwrap()
+        .sq()
         .query_row(
             "SELECT COUNT(*) FROM audit WHERE operation='key.rotate' AND subject='system'",
             [],
@@ -244,6 +263,7 @@ fn destroyed_roots_leave_no_trace_in_the_files() {
     let sealed: Vec<Vec<u8>> = {
         let conn = s.lock().unwrap();
         let mut stmt = conn
+            .sq()
             .prepare("SELECT root_enc FROM key_versions WHERE key_id='t/k'")
             .unwrap();
         stmt.query_map([], |r| r.get(0))
@@ -255,6 +275,7 @@ fn destroyed_roots_leave_no_trace_in_the_files() {
     // Make the roots reach the database file itself, not only the write-ahead log.
     s.lock()
         .unwrap()
+        .sq()
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
     s.set_state("t/k", StateOp::Destroy { grace_ms: 0 }).unwrap();
@@ -320,6 +341,7 @@ fn every_field_is_capped_at_a_char_boundary() {
     .unwrap();
     let conn = s.lock().unwrap();
     let lens: Vec<i64> = conn
+        .sq()
         .query_row(
             "SELECT length(CAST(subject AS BLOB)), length(CAST(tenant AS BLOB)), length(CAST(key_id AS BLOB)),
              length(CAST(operation AS BLOB)), length(CAST(reason AS BLOB)), length(CAST(outcome AS BLOB)),

@@ -3,10 +3,10 @@
 //! but does not hold the master key cannot add an issuer (and so cannot mint tokens the service
 //! accepts); a row that does not open is refused, never trusted.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
 use super::audit::{self, AuditEvent};
+use super::db::params;
 use super::{Result, Store, StoreError};
 
 /// The `meta` row of the sealed policy issuers.
@@ -18,11 +18,9 @@ impl Store {
     /// The sealed policy issuers as stored, if a policy set any.
     pub fn policy_issuers_sealed(&self) -> Result<Option<Vec<u8>>> {
         let conn = self.lock()?;
-        Ok(conn
-            .query_row("SELECT v FROM meta WHERE k=?1", params![POLICY_ISSUERS], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        conn.query_opt("SELECT v FROM meta WHERE k=?1", params![POLICY_ISSUERS])?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     /// Opens the sealed policy issuers (JSON, see [`crate::auth::TrustedIssuer`]).
@@ -39,8 +37,8 @@ impl Store {
     /// transaction.
     pub fn set_policy_issuers(&self, json: &[u8], events: &[AuditEvent]) -> Result<()> {
         let sealed = self.seal_secret(POLICY_ISSUERS_AAD, json)?;
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.lock()?;
+        let tx = conn.begin_write()?;
         tx.execute(
             "INSERT INTO meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
             params![POLICY_ISSUERS, sealed],

@@ -4,6 +4,8 @@
 //! only place Rust tests start the binary.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -56,7 +58,12 @@ impl Kms {
 
     /// [`Kms::start`] with extra environment variables (SoftHSM's configuration, a PIN).
     pub async fn start_env(dir: &Path, extra: &[&str], env: &[(String, String)]) -> Kms {
-        let db = dir.join("kms.db");
+        Kms::start_db(dir, dir.join("kms.db"), extra, env).await
+    }
+
+    /// [`Kms::start_env`] on database `db` (a file, or a `postgres://` URL); stderr goes to
+    /// `<dir>/kms.stderr`.
+    pub async fn start_db(dir: &Path, db: PathBuf, extra: &[&str], env: &[(String, String)]) -> Kms {
         let stderr_path = dir.join("kms.stderr");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
