@@ -116,13 +116,16 @@ struct KaclsError {
     details: Option<String>,
 }
 
-/// Reads a non-2xx KACLS answer. Google's API has no distinct code for a revoked key: a KACLS
-/// refuses it like any other denial (`403`), so it surfaces as `ACCESS_DENIED`.
+/// Reads a non-2xx KACLS answer. Google's API has no distinct code for a revoked key: a 403 is
+/// `ACCESS_DENIED`, unless its `details` names a revoked key as keyseal-kms's do.
 fn classify(resp: &HttpResponse) -> Refusal {
     use KeyServiceErrorKind as K;
     let body = serde_json::from_slice::<KaclsError>(&resp.body).ok();
+    let details = body.as_ref().and_then(|b| b.details.as_deref());
     let kind = match resp.status {
         400 => K::InvalidRequest,
+        // keyseal-kms names a revoked key in `details` (docs/KEY-SERVICES.md "Error mapping")
+        403 if matches!(details, Some("KeyDisabled" | "KeyDestroyed")) => K::KeyDisabled,
         401 | 403 => K::AccessDenied,
         404 => K::KeyNotFound,
         429 => K::Throttled,

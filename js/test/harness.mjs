@@ -33,7 +33,7 @@ import { promisify } from 'node:util';
 import { es256KeyPair } from './support/es256.mjs';
 import { launchChromium } from './support/chromium.mjs';
 import { Kms, KMS_BIN } from './support/kms.mjs';
-import { kaclsIssuers, startKacls } from './support/kacls.mjs';
+import { kaclsIssuers, startKacls, KACLS_KEY } from './support/kacls.mjs';
 import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { freePort, withTimeout } from './support/net.mjs';
 import { startMoto, awsPy } from './support/moto.mjs';
@@ -88,7 +88,16 @@ const kacls = kaclsIssuers(tmp);
 
 /** `POST /control/kacls/token` `{ kind: 'authn'|'authz', claims }` → `{ jwt }` (browsers cannot sign). */
 async function kaclsControl(req, res, cmd) {
-  if (req.method !== 'POST' || cmd !== 'token') return sendJson(res, 400, { error: 'bad kacls control request' });
+  if (req.method !== 'POST' || !['token', 'disable', 'enable'].includes(cmd)) return sendJson(res, 400, { error: 'bad kacls control request' });
+  if (cmd !== 'token') {
+    // `POST /control/kacls/disable|enable`: the KACLS's key, as its security team would
+    try {
+      const info = await state.kacls.json('key', cmd, KACLS_KEY);
+      return sendJson(res, 200, { state: info.state });
+    } catch (e) {
+      return sendJson(res, 500, { error: String(e.message || e) });
+    }
+  }
   try {
     const q = JSON.parse((await readBody(req)).toString() || '{}');
     sendJson(res, 200, { jwt: kacls.mint(q.kind, q.claims || {}) });

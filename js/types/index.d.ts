@@ -242,8 +242,13 @@ export interface KeySealOptions {
     /** Required for escrow services: the key id at that service. */
     keyId: string;
   })[];
-  /** Returns the caller's access token (JWT) for a key-service call; `service` tells which service (primary or escrow) it is for. */
-  token: (request: {
+  /**
+   * Returns the caller's access token (JWT) for a keyseal key-service call; `service` tells which
+   * service (primary or escrow) it is for. Needed whenever a `keyseal` kind service is configured
+   * (without it, calls carry no token and are refused); `aws-kms` and `kacls` services take their
+   * own credentials and tokens.
+   */
+  token?: (request: {
     /** The key service's `id`. */
     service: string;
     /** The key id the call is about. */

@@ -89,6 +89,25 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     eq(await cased.decryptText(await cased.encrypt('cased', { context })), 'cased', 'ALICE@ACME.TEST is alice@acme.test');
   });
 
+  test('kacls: a key the KACLS has disabled is KEY_DISABLED (keyseal-kms names it in details); enabled again, it opens', async () => {
+    const ks = await makeKacls({ cache: false });
+    const context = ctx();
+    const sealed = await ks.encrypt('revocable', { context });
+    const control = async (cmd) => {
+      const r = await fetch(`${env.controlUrl}/kacls/${cmd}`, { method: 'POST' });
+      eq(r.status, 200, `${cmd}: ${await r.clone().text()}`);
+    };
+    await control('disable');
+    try {
+      const e = await rejects(ks.decrypt(sealed), E.KeyDisabledError, 'disabled at the KACLS');
+      eq(e.status, 403, 'status');
+      eq(e.service, 'acme-kacls', 'service');
+    } finally {
+      await control('enable');
+    }
+    eq(await ks.decryptText(sealed), 'revocable', 'enabled again');
+  });
+
   test('kacls: a failing token callback is ACCESS_DENIED naming the callback, before any call', async () => {
     const events = [];
     const ks = await makeKacls({}, {}, events);
@@ -131,7 +150,7 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     eq(JSON.stringify((await both.inspect(sealed)).entries.map((e) => e.kind)), JSON.stringify(['kms', 'kacls']), 'entries');
     const failover = await make({ keyService: primary([env.closedUrl]), escrow: [kaclsEscrow], retry: FAST, cache: false });
     eq(await failover.decryptText(sealed), 'two kinds', 'opened through the KACLS');
-    const kaclsFirst = await makeKacls({ escrow: [escrow()] });
+    const kaclsFirst = await makeKacls({ escrow: [escrow()], token: () => env.tokens.writer });
     const s2 = await kaclsFirst.encrypt('two kinds back', { context });
     const down = await KeySeal.create({
       keyService: kaclsService({ urls: [env.closedUrl] }), keyId: 'drive-cse', escrow: [escrow()],

@@ -109,7 +109,27 @@ export function options(): void {
     keyService: { id: 'a', kind: 'aws-kms', region: 'eu-west-1', credentials: () => ({ accessKeyId: 'a', secretAccessKey: 's' }), urls: ['https://x/v1'] },
     keyId: 'k', token: () => '',
   };
+  // Google CSE KACLS: two token callbacks, the resource key, the plaintext-answer acknowledgement; no `token`
+  const kaclsOk: KeySealOptions = {
+    keyService: {
+      id: 'acme-kacls', kind: 'kacls', urls: 'https://kacls.acme.example/v1', resourceNameKey: 'object', acceptPlaintextKeyAnswers: true,
+      authentication: async ({ op }) => `authn-${op}`,
+      authorization: ({ op, resourceName }) => `authz-${op}-${resourceName}`,
+    },
+    keyId: 'drive-cse',
+  };
+  const kaclsNoAck: KeySealOptions = {
+    // @ts-expect-error -- acceptPlaintextKeyAnswers must be `true`, not false
+    keyService: { id: 'k', kind: 'kacls', urls: 'https://k/v1', resourceNameKey: 'object', acceptPlaintextKeyAnswers: false, authentication: () => 'a', authorization: () => 'z' },
+    keyId: 'k',
+  };
+  const kaclsNoAuthz: KeySealOptions = {
+    // @ts-expect-error -- a kacls service needs its authorization callback
+    keyService: { id: 'k', kind: 'kacls', urls: 'https://k/v1', resourceNameKey: 'object', acceptPlaintextKeyAnswers: true, authentication: () => 'a' },
+    keyId: 'k',
+  };
   void reader; void noId; void typo; void alias; void engine; void awsOk; void awsNoCreds; void awsUrls;
+  void kaclsOk; void kaclsNoAck; void kaclsNoAuthz;
 }
 
 export function errorsAndEvents(e: unknown, ev: KeySealEvent, m: Metrics): void {
