@@ -46,6 +46,9 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); plain HTTP when absent.
     pub tls: Option<TlsFiles>,
+    /// Export a span per protocol request to this OTLP/HTTP collector (`crate::otlp`); off when
+    /// absent.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServeOptions {
@@ -65,6 +68,7 @@ impl ServeOptions {
             max_in_flight: 4096,
             workers: None,
             tls: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -148,7 +152,15 @@ impl Server {
                 std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
             }),
         };
-        let app = App::new(Service::new(store, verifier)?, config);
+        let tracing = match &opts.otlp_endpoint {
+            Some(endpoint) => {
+                let t = crate::otlp::Tracing::start(endpoint)?;
+                eprintln!("keyseal-kms: exporting spans to {}", t.endpoint());
+                Some(t)
+            }
+            None => None,
+        };
+        let app = App::with_tracing(Service::new(store, verifier)?, config, tracing);
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -209,6 +221,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, sweeping destroyed keys every second.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let app_for_flush = self.app.clone();
         let app = self.app.clone();
         let sweeper = tokio::spawn(async move {
             let mut sweeper = Sweeper::default();
@@ -265,6 +278,15 @@ impl Server {
         };
         sweeper.abort();
         rotator.abort();
+        // the spans still queued go out before the process ends (bounded by the export timeout)
+        if app_for_flush.tracing().is_some() {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(t) = app_for_flush.tracing() {
+                    t.shutdown();
+                }
+            })
+            .await;
+        }
         served
     }
 }
