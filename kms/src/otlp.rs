@@ -28,7 +28,10 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
 
 use crate::error::{Error, Result};
 use crate::http::Shared;
@@ -114,6 +117,11 @@ impl Tracing {
             .with_timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(|e| Error::InvalidRequest(format!("--otlp-endpoint: {e}")))?;
+        let exporter = Logged {
+            inner: exporter,
+            endpoint: url.clone(),
+            failing: Mutex::default(),
+        };
         let processor = BatchSpanProcessor::builder(exporter)
             .with_batch_config(
                 BatchConfigBuilder::default()
@@ -145,6 +153,61 @@ impl Tracing {
         if let Err(e) = self.provider.shutdown_with_timeout(EXPORT_TIMEOUT) {
             eprintln!("keyseal-kms: OTLP: last spans not exported: {e}");
         }
+    }
+}
+
+/// The OTLP exporter, logging to stderr when exports start failing (once, not per batch) and when
+/// they work again, with the number of spans lost in between.
+#[derive(Debug)]
+struct Logged<E> {
+    inner: E,
+    endpoint: String,
+    /// While exports fail: the spans lost so far.
+    failing: Mutex<Option<usize>>,
+}
+
+impl<E: SpanExporter> Logged<E> {
+    fn record(&self, spans: usize, result: &OTelSdkResult) {
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        match (result, failing.as_mut()) {
+            (Ok(()), Some(lost)) => {
+                eprintln!(
+                    "keyseal-kms: OTLP export to {} works again ({lost} spans were lost)",
+                    self.endpoint
+                );
+                *failing = None;
+            }
+            (Err(e), None) => {
+                eprintln!(
+                    "keyseal-kms: OTLP export to {} failed, spans are dropped until it works again: {e}",
+                    self.endpoint
+                );
+                *failing = Some(spans);
+            }
+            (Err(_), Some(lost)) => *lost += spans,
+            (Ok(()), None) => {}
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Logged<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        let result = self.inner.export(batch).await;
+        self.record(n, &result);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
     }
 }
 
@@ -208,14 +271,14 @@ struct Record {
     timed: Duration,
 }
 
-type Shared0 = Arc<Mutex<Record>>;
+type RecordRef = Arc<Mutex<Record>>;
 
 tokio::task_local! {
-    static REQUEST: Shared0;
+    static REQUEST: RecordRef;
 }
 
 thread_local! {
-    static ACTIVE: RefCell<Option<Shared0>> = const { RefCell::new(None) };
+    static ACTIVE: RefCell<Option<RecordRef>> = const { RefCell::new(None) };
 }
 
 fn with_record(f: impl FnOnce(&mut Record)) {
@@ -234,7 +297,7 @@ pub fn current() -> Option<RequestScope> {
 
 /// A traced request's record, moved into the thread that runs its work.
 #[derive(Debug, Clone)]
-pub struct RequestScope(Shared0);
+pub struct RequestScope(RecordRef);
 
 impl RequestScope {
     /// Records the operation name, its outcome (`ok` or the §5 error name) and the time it
@@ -337,7 +400,7 @@ pub async fn middleware(State(app): State<Shared>, req: Request, next: Next) -> 
     let method = req.method().as_str().to_string();
     let path_op = op_of_path(req.uri().path());
     let start = SystemTime::now();
-    let record: Shared0 = Arc::default();
+    let record: RecordRef = Arc::default();
     let resp = REQUEST.scope(record.clone(), next.run(req)).await;
     let end = SystemTime::now();
     let r = std::mem::take(&mut *record.lock().unwrap_or_else(PoisonError::into_inner));

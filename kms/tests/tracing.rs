@@ -30,6 +30,11 @@ fn root() -> PathBuf {
 
 impl Receiver {
     fn start() -> Receiver {
+        Receiver::start_on(0)
+    }
+
+    /// The receiver on loopback port `port` (0: any free port).
+    fn start_on(port: u16) -> Receiver {
         let venv = std::env::var_os("KEYSEAL_OTLP_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| root().join("target/otlp-venv"));
@@ -41,7 +46,7 @@ impl Receiver {
         );
         let mut child = Command::new(python)
             .arg(root().join("kms/tests/support/otlp_receiver.py"))
-            .arg("0")
+            .arg(port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -317,11 +322,12 @@ async fn an_invalid_traceparent_gives_a_root_span_and_no_error() {
 
 #[tokio::test]
 async fn a_collector_that_is_down_fails_no_request_and_sigterm_flushes_the_queue() {
-    // a port nothing listens on
-    let down = {
+    // a port nothing listens on (yet)
+    let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
+        l.local_addr().unwrap().port()
     };
+    let down = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let kms = Kms::start(dir.path(), &["--otlp-endpoint", &down]).await;
     let token = kms.dev_token.clone();
@@ -333,6 +339,35 @@ async fn a_collector_that_is_down_fails_no_request_and_sigterm_flushes_the_queue
         let (s, u) = post_traced(&kms, "/unwrap", &tp, &json!({"key_id": "acme/default", "wrapped_key": g["wrapped_key"], "context": {"object": format!("down-{i}")}, "authorization": token})).await;
         assert_eq!(s, 200, "{u}");
     }
+    // the failure is logged once, not per batch
+    kms.wait_stderr("OTLP export to", 1).await;
+    assert!(
+        kms.stderr()
+            .contains(&format!("OTLP export to {down}/v1/traces failed")),
+        "{}",
+        kms.stderr()
+    );
+    // the collector comes up on that port: spans flow again and the recovery is logged
+    let receiver = Receiver::start_on(port);
+    let trace = random_hex(16);
+    let tp = format!("00-{trace}-{}-01", random_hex(8));
+    let (s, _) = post_traced(
+        &kms,
+        "/generate",
+        &tp,
+        &json!({"key_id": "acme/default", "context": {}, "authorization": token}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    receiver.wait_for(1, |s| s["trace_id"] == json!(trace)).await;
+    kms.wait_stderr("works again", 1).await;
+    assert_eq!(
+        kms.stderr().matches("failed, spans are dropped").count(),
+        1,
+        "{}",
+        kms.stderr()
+    );
+    drop(receiver);
     drop(kms);
 
     // SIGTERM: the spans still queued are exported before the process exits
