@@ -313,11 +313,17 @@ impl RequestScope {
 /// Runs `f` with `scope` as this thread's current request, so [`time`] and [`note_call`] record
 /// into it.
 pub fn within<T>(scope: Option<&RequestScope>, f: impl FnOnce() -> T) -> T {
+    /// Puts the previous record back, also when `f` panics (worker threads are reused).
+    struct Restore(Option<RecordRef>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let prev = self.0.take();
+            ACTIVE.with(|a| *a.borrow_mut() = prev);
+        }
+    }
     let Some(scope) = scope else { return f() };
-    let prev = ACTIVE.with(|a| a.borrow_mut().replace(scope.0.clone()));
-    let out = f();
-    ACTIVE.with(|a| *a.borrow_mut() = prev);
-    out
+    let _restore = Restore(ACTIVE.with(|a| a.borrow_mut().replace(scope.0.clone())));
+    f()
 }
 
 /// What [`time`] measures.

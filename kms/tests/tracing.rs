@@ -4,7 +4,8 @@
 //! `opentelemetry-proto` in the venv scripts/bootstrap.sh makes at target/otlp-venv): one span per
 //! request, a child of the request's `traceparent`, with its attributes; an invalid `traceparent`
 //! gives a root span and no error; nothing secret in any span; a collector that is down fails no
-//! request; the spans still queued are exported when the service stops on SIGTERM.
+//! request; the spans still queued are exported when the service stops on SIGTERM; without
+//! `--otlp-endpoint` no exporter thread exists.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -393,4 +394,48 @@ async fn a_collector_that_is_down_fails_no_request_and_sigterm_flushes_the_queue
         "the span is exported by the time the process has exited: {spans:#?}"
     );
     assert_eq!(spans[0]["parent_span_id"], json!(parent));
+}
+
+/// The names of the process's threads (Linux: /proc/PID/task/*/comm, at most 15 bytes each).
+#[cfg(target_os = "linux")]
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn off_by_default_no_exporter_runs_and_a_traceparent_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let on = Kms::start(dir.path(), &["--otlp-endpoint", &receiver.url]).await;
+    // the SDK's batch processor thread ("OpenTelemetry.Traces.BatchProcessor", cut to 15 bytes)
+    let exporter = "OpenTelemetry.T";
+    assert!(
+        thread_names(on.pid()).iter().any(|n| n == exporter),
+        "{:?}",
+        thread_names(on.pid())
+    );
+    drop(on);
+
+    let dir = tempfile::tempdir().unwrap();
+    let off = Kms::start(dir.path(), &[]).await;
+    let tp = format!("00-{}-{}-01", random_hex(16), random_hex(8));
+    let (s, g) = post_traced(
+        &off,
+        "/generate",
+        &tp,
+        &json!({"key_id": "acme/default", "context": {}, "authorization": off.dev_token}),
+    )
+    .await;
+    assert_eq!(s, 200, "{g}");
+    let names = thread_names(off.pid());
+    assert!(
+        !names.iter().any(|n| n.starts_with("OpenTelemetry")),
+        "no exporter thread when off: {names:?}"
+    );
+    assert!(!off.stderr().contains("exporting spans"), "{}", off.stderr());
 }

@@ -128,10 +128,20 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, body, "application/json")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # an exporter that goes away mid-request (the key service killed, a timed-out export) is
+        # not the receiver's error; anything else still prints
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", port), Handler)
     print(f"OTLP_RECEIVER_URL=http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
