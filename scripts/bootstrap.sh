@@ -69,4 +69,16 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ] || ! cmp -s "$MOTO_REQ" "$MOTO_VENV/req
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check -r "$MOTO_REQ"
   cp "$MOTO_REQ" "$MOTO_VENV/requirements.installed"
 fi
+# The OTLP receiver of the tracing tests (kms/tests/support/otlp_receiver.py): the official
+# OpenTelemetry proto definitions (PyPI opentelemetry-proto + protobuf, pinned in
+# kms/tests/support/requirements-otlp.txt) in a venv. Reinstalled when the pins change.
+OTLP_VENV=target/otlp-venv
+OTLP_REQ=kms/tests/support/requirements-otlp.txt
+if [ ! -x "$OTLP_VENV/bin/python" ] || ! cmp -s "$OTLP_REQ" "$OTLP_VENV/requirements.installed"; then
+  say "installing opentelemetry-proto and protobuf into $OTLP_VENV (PyPI)"
+  rm -rf "$OTLP_VENV"
+  python3 -m venv "$OTLP_VENV"
+  "$OTLP_VENV/bin/pip" install -q --disable-pip-version-check -r "$OTLP_REQ"
+  cp "$OTLP_REQ" "$OTLP_VENV/requirements.installed"
+fi
 say "ok"

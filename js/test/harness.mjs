@@ -37,6 +37,7 @@ import { kaclsIssuers, startKacls, KACLS_KEY } from './support/kacls.mjs';
 import { spawnTracked, stopAll, killAll, giveUpAfter, onSignal } from './support/processes.mjs';
 import { freePort, withTimeout } from './support/net.mjs';
 import { startMoto, awsPy } from './support/moto.mjs';
+import { startOtlpReceiver } from './support/otlp.mjs';
 import { ROOT, PKG, NODE_BIN as BIN, target } from './support/paths.mjs';
 
 const execFileP = promisify(execFile);
@@ -112,8 +113,8 @@ async function kaclsControl(req, res, cmd) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A `keyseal-kms serve --dev` on a temp database, trusting the test identity provider. */
-function startKms(name, origin) {
-  return new Kms({ name: `keyseal-kms ${name}`, db: join(tmp, `${name}.db`), origins: [origin], issuers: [join(tmp, 'idp.jwks.json')] }).start();
+function startKms(name, origin, args = []) {
+  return new Kms({ name: `keyseal-kms ${name}`, db: join(tmp, `${name}.db`), origins: [origin], issuers: [join(tmp, 'idp.jwks.json')], args }).start();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,9 +336,18 @@ async function awsControl(req, res, cmd) {
   }
 }
 
+/** `GET /control/otlp/spans?trace_id=HEX`: the spans the OTLP receiver got from the primary kms. */
+async function otlpControl(req, res, url) {
+  const q = url.searchParams.get('trace_id') || '';
+  if (req.method !== 'GET' || !/^[0-9a-f]{32}$/.test(q)) return sendJson(res, 400, { error: 'bad otlp control request' });
+  const r = await fetch(`${state.otlpUrl}/spans?trace_id=${q}`, { signal: AbortSignal.timeout(10_000) });
+  return sendJson(res, r.status, await r.json());
+}
+
 async function control(req, res, action, url) {
   if (action === 'aws') return awsControl(req, res, url.pathname.split('/').filter(Boolean)[2]);
   if (action === 'kacls') return kaclsControl(req, res, url.pathname.split('/').filter(Boolean)[2]);
+  if (action === 'otlp') return otlpControl(req, res, url);
   const key = url.searchParams.get('key') || '';
   if (!['disable', 'enable', 'create', 'rotate'].includes(action) || !CONTROL_KEY.test(key)) return sendJson(res, 400, { error: 'bad control request' });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
@@ -617,11 +627,13 @@ async function main() {
   origin = `http://127.0.0.1:${server.address().port}`;
   const closedPort = await freePort();
 
-  const primary = await startKms('primary', origin);
+  // the primary exports a span per request to an OTLP receiver (support/otlp.mjs; suite/tracing.js)
+  state.otlpUrl = await startOtlpReceiver();
+  const primary = await startKms('primary', origin, ['--otlp-endpoint', state.otlpUrl]);
   const escrowKms = await startKms('escrow', origin);
   state.kmsUrl = primary.url;
   state.primary = primary;
-  log(`primary ${primary.url}, escrow ${escrowKms.url}, harness ${origin}, tmp ${tmp}`);
+  log(`primary ${primary.url} (spans to ${state.otlpUrl}), escrow ${escrowKms.url}, harness ${origin}, tmp ${tmp}`);
 
   // keys: globex tenant (wrong-tenant test), one revocable key per runtime, the escrow key
   await primary.cli('key', 'create', 'globex/default');

@@ -27,6 +27,7 @@ struct Args {
     rate: f64,
     workers: Option<String>,
     write: Option<PathBuf>,
+    otlp_endpoint: Option<String>,
 }
 
 fn args() -> Args {
@@ -44,6 +45,7 @@ fn args() -> Args {
         rate: 2000.0,
         workers: None,
         write: None,
+        otlp_endpoint: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -55,6 +57,8 @@ fn args() -> Args {
             "--rate" => a.rate = v.parse().unwrap(),
             "--workers" => a.workers = Some(v),
             "--write" => a.write = Some(v.into()),
+            // tracing on: `serve --otlp-endpoint URL` (a span per request, docs/DESIGN.md "Tracing")
+            "--otlp-endpoint" => a.otlp_endpoint = Some(v),
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -261,6 +265,11 @@ async fn main() {
         .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.join("kms.db"))
         .args(a.workers.iter().flat_map(|w| ["--workers", w.as_str()]))
+        .args(
+            a.otlp_endpoint
+                .iter()
+                .flat_map(|u| ["--otlp-endpoint", u.as_str()]),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -52,6 +52,8 @@ pub struct App {
     workers: Arc<tokio::sync::Semaphore>,
     /// The KACLS API when `serve --kacls-key` enabled it (src/kacls.rs), set once before serving.
     pub kacls: std::sync::OnceLock<Arc<crate::kacls::Kacls>>,
+    /// The span exporter of `--otlp-endpoint` (`crate::otlp`); `None`: tracing is off.
+    tracing: Option<crate::otlp::Tracing>,
 }
 
 /// The app as handlers hold it.
@@ -60,6 +62,15 @@ pub type Shared = Arc<App>;
 impl App {
     /// Builds the app state.
     pub fn new(service: Service, config: HttpConfig) -> Shared {
+        Self::with_tracing(service, config, None)
+    }
+
+    /// Builds the app state, exporting a span per request with `tracing`.
+    pub fn with_tracing(
+        service: Service,
+        config: HttpConfig,
+        tracing: Option<crate::otlp::Tracing>,
+    ) -> Shared {
         let workers = config.workers.max(1);
         Arc::new(App {
             service,
@@ -68,7 +79,13 @@ impl App {
             in_flight: AtomicUsize::new(0),
             workers: Arc::new(tokio::sync::Semaphore::new(workers)),
             kacls: std::sync::OnceLock::new(),
+            tracing,
         })
+    }
+
+    /// The span exporter, when tracing is on.
+    pub fn tracing(&self) -> Option<&crate::otlp::Tracing> {
+        self.tracing.as_ref()
     }
 
     /// Requests in flight now (queued for a worker or running).
@@ -221,6 +238,10 @@ where
     F: FnOnce(&App) -> Result<T> + Send + 'static,
 {
     let start = Instant::now();
+    // tracing (`crate::otlp`): the request's span record, carried into the worker thread
+    let scope = crate::otlp::current();
+    let scope2 = scope.clone();
+    let mut queued = Duration::ZERO;
     let result = match InFlight::enter(&app) {
         None => {
             let e = Error::Throttled("too many requests in flight; retry later".into());
@@ -232,12 +253,13 @@ where
         Some(slot) => match app.workers.clone().acquire_owned().await {
             Err(_) => Err(Error::Unavailable("the service is shutting down".into())),
             Ok(permit) => {
+                queued = start.elapsed();
                 let app2 = app.clone();
                 // Slot and permit move into the task: a request whose client goes away keeps
                 // both until its work is done, and none is held by a request that never ran.
                 tokio::task::spawn_blocking(move || {
                     let _held = (slot, permit);
-                    f(&app2)
+                    crate::otlp::within(scope2.as_ref(), || f(&app2))
                 })
                 .await
                 .unwrap_or_else(|_| Err(Error::Internal("request task failed".into())))
@@ -249,6 +271,9 @@ where
         Err(e) => e.name().as_str(),
     };
     app.metrics.observe(op, outcome, start.elapsed().as_secs_f64());
+    if let Some(s) = &scope {
+        s.settle(op, outcome, queued);
+    }
     respond(result)
 }
 
@@ -397,19 +422,27 @@ pub fn router(app: Shared) -> Router {
         .route("/admin/keys/{tenant}/{name}", get(admin::show))
         .route("/admin/keys/{tenant}/{name}/{action}", post(admin::action))
         .route("/admin/import-key", get(admin::import_key));
-    let mut root = Router::new().nest("/v1", v1);
+    let mut r = Router::new().nest("/v1", v1);
     if app.kacls.get().is_some() {
-        root = root.nest("/kacls/v1", crate::kacls::routes());
+        r = r.nest("/kacls/v1", crate::kacls::routes());
     }
-    root.route("/healthz", get(healthz))
+    let mut r = r
+        .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(app.config.max_body))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(DefaultBodyLimit::max(app.config.max_body));
+    // only with --otlp-endpoint (no cost when off); inside CORS, so preflights are not traced
+    if app.tracing().is_some() {
+        r = r.layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            crate::cors::cors,
-        ))
-        .with_state(app)
+            crate::otlp::middleware,
+        ));
+    }
+    r.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        crate::cors::cors,
+    ))
+    .with_state(app)
 }
 
 #[cfg(test)]

@@ -48,6 +48,10 @@ pub enum KeyLoads<'a> {
 impl KeyLoads<'_> {
     /// Version `version` of `key_id` for opening (its state checked as [`Store::load`] does).
     pub fn load(&self, key_id: &str, version: u32) -> Result<Rc<Loaded>> {
+        crate::otlp::time(crate::otlp::Phase::Store, || self.load_untimed(key_id, version))
+    }
+
+    fn load_untimed(&self, key_id: &str, version: u32) -> Result<Rc<Loaded>> {
         match self {
             Self::Store(store) => Ok(Rc::new(store.load(key_id, Some(version))?)),
             Self::Batch(store, b) => b
@@ -61,6 +65,10 @@ impl KeyLoads<'_> {
 
     /// The primary version of `key_id` for one new wrap, counted (§8.4).
     pub fn reserve_wrap(&self, key_id: &str) -> Result<Rc<Loaded>> {
+        crate::otlp::time(crate::otlp::Phase::Store, || self.reserve_wrap_untimed(key_id))
+    }
+
+    fn reserve_wrap_untimed(&self, key_id: &str) -> Result<Rc<Loaded>> {
         match self {
             Self::Store(store) => Ok(Rc::new(store.reserve_wrap(key_id)?)),
             Self::Batch(store, b) => b

@@ -35,6 +35,7 @@ pub mod key_loads;
 pub mod key_ops;
 pub mod master;
 pub mod metrics;
+pub mod otlp;
 pub mod pkcs11;
 pub mod policy;
 pub mod server;

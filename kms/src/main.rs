@@ -243,6 +243,10 @@ struct ServeArgs {
     /// (JSON lines) or `syslog:HOST:PORT` (RFC 5424 over UDP); ECS fields (PROTOCOL.md §9.1).
     #[arg(long)]
     audit_sink: Option<keyseal_kms::siem::Sink>,
+    /// Export one OpenTelemetry span per protocol request over OTLP/HTTP (protobuf) to this
+    /// collector, e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended). Off by default.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
     /// Serve HTTPS: PEM certificate chain (leaf first). Reloaded with the key on SIGHUP
     /// (connections already open are kept; new ones get the new certificate).
     #[arg(long, requires = "tls_key")]
@@ -287,6 +291,7 @@ impl ServeArgs {
             max_body: self.max_body,
             max_in_flight: self.max_in_flight,
             workers: self.workers,
+            otlp_endpoint: self.otlp_endpoint,
             tls: self
                 .tls_cert
                 .zip(self.tls_key)

@@ -48,6 +48,9 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Also serve Google's KACLS API (src/kacls.rs) when set.
     pub kacls: Option<crate::kacls::KaclsOptions>,
+    /// Export a span per protocol request to this OTLP/HTTP collector (`crate::otlp`); off when
+    /// absent.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServeOptions {
@@ -68,6 +71,7 @@ impl ServeOptions {
             workers: None,
             tls: None,
             kacls: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -151,9 +155,17 @@ impl Server {
                 std::thread::available_parallelism().map_or(4, |n| n.get().saturating_mul(2))
             }),
         };
+        let tracing = match &opts.otlp_endpoint {
+            Some(endpoint) => {
+                let t = crate::otlp::Tracing::start(endpoint)?;
+                eprintln!("keyseal-kms: exporting spans to {}", t.endpoint());
+                Some(t)
+            }
+            None => None,
+        };
         let service = Service::new(store, verifier)?;
         crate::policy::refresh_issuers_logged(&service);
-        let app = App::new(service, config);
+        let app = App::with_tracing(service, config, tracing);
         if let Some(k) = &opts.kacls {
             let kacls = crate::kacls::Kacls::new(k, app.service.store())?;
             let _ = app.kacls.set(std::sync::Arc::new(kacls));
@@ -227,6 +239,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, sweeping destroyed keys every second.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let app_for_flush = self.app.clone();
         let app = self.app.clone();
         let sweeper = tokio::spawn(async move {
             let mut sweeper = Sweeper::default();
@@ -287,6 +300,15 @@ impl Server {
         };
         sweeper.abort();
         rotator.abort();
+        // the spans still queued go out before the process ends (bounded by the export timeout)
+        if app_for_flush.tracing().is_some() {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(t) = app_for_flush.tracing() {
+                    t.shutdown();
+                }
+            })
+            .await;
+        }
         served
     }
 }

@@ -29,6 +29,7 @@ pub struct Call {
 impl Call {
     /// A call of `operation` on `key_id` (may be empty), not yet attributed to anyone.
     pub fn new(operation: &str, key_id: &str, reason: Option<&str>) -> Self {
+        crate::otlp::note_call(key_id);
         Call {
             event: AuditEvent {
                 subject: "-".into(),
@@ -170,7 +171,13 @@ impl Service {
 
     /// Verifies a request's token (§4.1).
     pub fn verify(&self, token: Option<&Token>) -> Result<Principal> {
-        self.verifier.verify(token.map_or("", Token::expose_secret))
+        crate::otlp::time(crate::otlp::Phase::Token, || {
+            let p = self.verifier.verify(token.map_or("", Token::expose_secret));
+            if let Ok(p) = &p {
+                crate::otlp::note_tenant(&p.tenant);
+            }
+            p
+        })
     }
 
     /// The one path of a key operation (§3.2–§3.5.1): verify the token, check key id, tenant and
@@ -187,7 +194,10 @@ impl Service {
         let result = self
             .key_op_steps(&mut call, op, caller, step)
             .map(|(mut answer, statement)| {
-                answer.identity_signature = Some(self.identity.sign_statement(&statement));
+                let signature = crate::otlp::time(crate::otlp::Phase::Crypto, || {
+                    self.identity.sign_statement(&statement)
+                });
+                answer.identity_signature = Some(signature);
                 answer
             });
         call.settle(&result);
@@ -233,9 +243,12 @@ impl Service {
             .context
             .to_context()
             .map_err(|e| Error::InvalidRequest(format!("context: {e}")))?;
-        let answer = step(call, principal, &context)?;
-        let statement = answer_statement(&op, &context, &answer)?;
-        Ok((answer, statement))
+        // the operation's own work; its store accesses are timed apart (crate::otlp::time)
+        crate::otlp::time(crate::otlp::Phase::Crypto, || {
+            let answer = step(call, principal, &context)?;
+            let statement = answer_statement(&op, &context, &answer)?;
+            Ok((answer, statement))
+        })
     }
 
     /// [`Self::key_op`] for a request of its own: the audit row is appended before the answer.
@@ -252,7 +265,7 @@ impl Service {
     /// Appends the call's audit row (§9). An audit failure turns any answer into `Unavailable`:
     /// no operation goes unlogged.
     pub fn finish<T>(&self, call: Call, result: Result<T>) -> Result<T> {
-        match self.store.audit(&call.event) {
+        match crate::otlp::time(crate::otlp::Phase::Store, || self.store.audit(&call.event)) {
             Ok(()) => result,
             Err(e) => Err(Error::Unavailable(format!("audit log: {e}"))),
         }

@@ -17,7 +17,9 @@
 //   faultUrl                the fault server; `${faultUrl}/<mode>/<id>/v1` (modes: hang, flaky500,
 //                           429, garbage, plaintext, hpke, random, proxy)
 //   controlUrl              `POST ${controlUrl}/disable|enable?key=…` (the -revoke keys) and
-//                           `/create|rotate?key=acme/<name>-rotate` on the primary kms
+//                           `/create|rotate?key=acme/<name>-rotate` on the primary kms;
+//                           `GET ${controlUrl}/otlp/spans?trace_id=HEX`: the spans the primary
+//                           exported to the harness's OTLP receiver (support/otlp.mjs)
 //   tokens                  { writer, reader, globex, dev } JWTs valid at both services
 //   aws                     { region, noauth: { url, keys }, auth: { url, keys, accessKeyId, secretAccessKey } }:
 //                           moto's AWS KMS servers (js/test/support/moto.mjs); keys: main, next, escrow, revoke[runtime]
@@ -40,10 +42,11 @@ import trust from './trust.js';
 import firstHour from './first-hour.js';
 import awsKms from './aws-kms.js';
 import kacls from './kacls.js';
+import tracing from './tracing.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
 
 export async function run(keyseal, env) {
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };

@@ -222,6 +222,18 @@ impl Kms {
         }
     }
 
+    /// Waits (at most 20 s) for the process to exit (after [`Kms::signal`]); whether it exited 0.
+    pub fn wait_exit(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.success();
+            }
+            assert!(Instant::now() < deadline, "keyseal-kms did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL the process.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
