@@ -50,7 +50,8 @@ bench: bootstrap
 	@scripts/bench.sh
 
 ## bench-kms: load the reference key service (50 clients at /v1/unwrap on loopback, bounded) and
-## write req/s and p50/p95/p99 to the "Key service" section of docs/BENCHMARKS.md.
+## write req/s and p50/p95/p99 to the "Key service" section of docs/BENCHMARKS.md; then the same
+## against 2 instances on one PostgreSQL (started in a temp dir) → "Key service on PostgreSQL (2 instances)".
 ## Release build with LTO off (opt-level 3 as in the release profile) to keep the build short on 2 cores.
 ## bench-cli: the `keyseal` command line, whole process, encrypting and decrypting 1 GiB in /dev/shm beside
 ## `openssl speed -evp aes-256-gcm -bytes 65536`, and its max RSS at 1 GiB and 4 GiB → the "Command line"
@@ -63,3 +64,4 @@ bench-cli:
 bench-kms:
 	cargo build --release -p keyseal-kms --bin keyseal-kms --example bench_kms
 	target/release/examples/bench_kms --bin target/release/keyseal-kms --clients 50 --seconds 3 --rate 2000 --write docs/BENCHMARKS.md
+	target/release/examples/bench_kms --bin target/release/keyseal-kms --clients 50 --seconds 3 --rate 2000 --postgres 2 --write docs/BENCHMARKS.md

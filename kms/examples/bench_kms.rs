@@ -6,8 +6,15 @@
 //! and for plaintext answers, then open loop at `--rate` req/s for both and at half that rate for
 //! sealed answers; then a time-to-revoke measurement (about 1 s).
 //!
-//! Usage: `bench_kms [--bin PATH] [--clients 50] [--seconds 4] [--rate 2000] [--write docs/BENCHMARKS.md]`
+//! With `--postgres N` the store is a real PostgreSQL (started in a temp dir, as the tests do) shared
+//! by N `serve` instances, the clients spread over them; the section is then "Key service on
+//! PostgreSQL (N instances)".
+//!
+//! Usage: `bench_kms [--bin PATH] [--clients 50] [--seconds 4] [--rate 2000] [--postgres N] [--write docs/BENCHMARKS.md]`
 #![allow(clippy::unwrap_used)]
+
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -28,6 +35,8 @@ struct Args {
     workers: Option<String>,
     write: Option<PathBuf>,
     otlp_endpoint: Option<String>,
+    /// Instances on one PostgreSQL database; 0: one instance on SQLite.
+    postgres: usize,
 }
 
 fn args() -> Args {
@@ -46,6 +55,7 @@ fn args() -> Args {
         workers: None,
         write: None,
         otlp_endpoint: None,
+        postgres: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -59,6 +69,7 @@ fn args() -> Args {
             "--write" => a.write = Some(v.into()),
             // tracing on: `serve --otlp-endpoint URL` (a span per request, docs/DESIGN.md "Tracing")
             "--otlp-endpoint" => a.otlp_endpoint = Some(v),
+            "--postgres" => a.postgres = v.parse().unwrap(),
             _ => panic!("unknown argument {k}"),
         }
     }
@@ -92,7 +103,7 @@ impl Run {
 /// send time, so queueing delay is counted (no coordinated omission).
 async fn drive(
     label: String,
-    url: &str,
+    urls: &[String],
     bodies: Arc<Vec<Value>>,
     clients: usize,
     dur: Duration,
@@ -102,16 +113,20 @@ async fn drive(
         .pool_max_idle_per_host(clients)
         .build()
         .unwrap();
-    // warm-up: open connections
-    for b in bodies.iter().take(clients) {
-        let _ = http.post(format!("{url}/unwrap")).json(b).send().await;
+    // warm-up: open connections (client c talks to instance c mod n)
+    for (c, b) in bodies.iter().take(clients).enumerate() {
+        let _ = http
+            .post(format!("{}/unwrap", urls[c % urls.len()]))
+            .json(b)
+            .send()
+            .await;
     }
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = Vec::new();
     for c in 0..clients {
         let http = http.clone();
-        let url = url.to_string();
+        let url = urls[c % urls.len()].clone();
         let bodies = bodies.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -170,12 +185,15 @@ struct Revoke {
 }
 
 /// Disable the key while clients unwrap; measure when refusals start.
-async fn time_to_revoke(a: &Args, dir: &std::path::Path, url: &str, bodies: Arc<Vec<Value>>) -> Revoke {
+async fn time_to_revoke(a: &Args, store: &Store, urls: &[String], bodies: Arc<Vec<Value>>) -> Revoke {
     let out = Command::new(&a.bin)
-        .args(["token", "mint", "--tenant", "acme", "--role", "admin", "--db"])
-        .arg(dir.join("kms.db"))
+        .args([
+            "token", "mint", "--tenant", "acme", "--role", "admin", "--db", &store.db,
+        ])
+        .envs(store.env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
+    let url = urls[0].as_str();
     let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.clients)
@@ -184,7 +202,8 @@ async fn time_to_revoke(a: &Args, dir: &std::path::Path, url: &str, bodies: Arc<
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..a.clients {
-        let (http, url, bodies, stop) = (http.clone(), url.to_string(), bodies.clone(), stop.clone());
+        let url = urls[c % urls.len()].clone();
+        let (http, bodies, stop) = (http.clone(), bodies.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut seen = Vec::new(); // (sent, done, ok)
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -261,30 +280,43 @@ async fn main() {
         .unwrap_or_else(|| "?".into());
     let dir = std::env::temp_dir().join(format!("keyseal-bench-kms-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(&a.bin)
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.join("kms.db"))
-        .args(a.workers.iter().flat_map(|w| ["--workers", w.as_str()]))
-        .args(
-            a.otlp_endpoint
-                .iter()
-                .flat_map(|u| ["--otlp-endpoint", u.as_str()]),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", a.bin.display()));
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut token) = (String::new(), String::new());
-    while url.is_empty() || token.is_empty() {
-        let l = lines.next().unwrap().unwrap();
-        if let Some(u) = l.strip_prefix("KEYSEAL_KMS_URL=") {
-            url = u.into();
-        } else if let Some(t) = l.strip_prefix("KEYSEAL_DEV_TOKEN=") {
-            token = t.into();
+    let store = Store::new(&dir, a.postgres);
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    let mut token = String::new();
+    // one instance at a time: the first creates the dev key and the local issuer
+    for _ in 0..a.postgres.max(1) {
+        let mut child = Command::new(&a.bin)
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--db", &store.db])
+            .envs(store.env.iter().map(|(k, v)| (k, v)))
+            .args(a.workers.iter().flat_map(|w| ["--workers", w.as_str()]))
+            .args(
+                a.otlp_endpoint
+                    .iter()
+                    .flat_map(|u| ["--otlp-endpoint", u.as_str()]),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", a.bin.display()));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut tok) = (String::new(), String::new());
+        while url.is_empty() || tok.is_empty() {
+            let l = lines.next().unwrap().unwrap();
+            if let Some(u) = l.strip_prefix("KEYSEAL_KMS_URL=") {
+                url = u.into();
+            } else if let Some(t) = l.strip_prefix("KEYSEAL_DEV_TOKEN=") {
+                tok = t.into();
+            }
         }
+        std::thread::spawn(move || for _ in lines {});
+        if token.is_empty() {
+            token = tok;
+        }
+        urls.push(url);
+        children.push(child);
     }
-    std::thread::spawn(move || for _ in lines {});
+    let url = urls[0].clone();
     let http = reqwest::Client::new();
     for _ in 0..100 {
         if http.get(format!("{url}/healthz")).send().await.is_ok() {
@@ -322,7 +354,7 @@ async fn main() {
     runs.push(
         drive(
             "unwrap, DEK HPKE-sealed to a recipient (SDK default), closed loop".into(),
-            &url,
+            &urls,
             sealed.clone(),
             a.clients,
             dur,
@@ -333,7 +365,7 @@ async fn main() {
     runs.push(
         drive(
             "unwrap, plaintext `key` answer, closed loop".into(),
-            &url,
+            &urls,
             plain.clone(),
             a.clients,
             dur,
@@ -350,7 +382,7 @@ async fn main() {
         runs.push(
             drive(
                 format!("unwrap, {name}, open loop at {rate:.0} req/s"),
-                &url,
+                &urls,
                 bodies,
                 a.clients,
                 dur,
@@ -359,15 +391,38 @@ async fn main() {
             .await,
         );
     }
-    let revoke = time_to_revoke(&a, &dir, &url, plain_for_revoke).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let revoke = time_to_revoke(&a, &store, &urls, plain_for_revoke).await;
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 
+    let heading = if a.postgres == 0 {
+        "## Key service".to_string()
+    } else {
+        format!("## Key service on PostgreSQL ({} instances)", a.postgres)
+    };
     let mut md = String::new();
-    md.push_str("## Key service\n\n");
+    md.push_str(&heading);
+    md.push_str("\n\n");
+    if a.postgres > 0 {
+        md.push_str(&format!(
+            "`make bench-kms`, second run (`--postgres {n}`): the same workload against {n} `keyseal-kms` \
+             instances sharing one PostgreSQL {pgv} database (started in a temp dir on this machine, \
+             as the tests do), the {c} clients spread over them (client i talks to instance i mod {n}); \
+             the database server, the instances and the load generator all share the same cores. Every \
+             request reads its key row from PostgreSQL and appends to the one audit chain under the \
+             store's advisory write lock (docs/DESIGN.md). The time to revoke disables the key through \
+             the first instance while clients unwrap through all of them.\n\n",
+            n = a.postgres,
+            c = a.clients,
+            pgv = postgres_version(),
+        ));
+    }
     md.push_str(&format!(
-        "`make bench-kms`: the real `keyseal-kms` (release build, SQLite store, every request \
+        "`make bench-kms`: the real `keyseal-kms` (release build, {} store, every request \
          token-verified, audited and hash-chained) on 127.0.0.1, {} concurrent HTTP/1.1 \
          keep-alive clients in one load-generator process on the same machine, {} s per row. \
          Machine: {} cores, {}. The load generator shares the cores with the service, so these \
@@ -378,6 +433,7 @@ async fn main() {
          request, and every answer one ECDSA P-256 identity signature (all three in aws-lc-rs, \
          docs/DESIGN.md \"Sealed answers at speed\"). Our targets: sealed answers ≥ 5,000 req/s \
          closed loop, p99 ≤ 10 ms at 2,000 req/s; Google asks KACLS for p99 ≤ 200 ms.\n\n",
+        if a.postgres == 0 { "SQLite" } else { "PostgreSQL" },
         a.clients,
         a.seconds,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -429,19 +485,19 @@ async fn main() {
     print!("{md}");
     if let Some(path) = a.write {
         let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-        let new = replace_section(&old, &md);
+        let new = replace_section(&old, &heading, &md);
         std::fs::write(&path, new).unwrap();
-        eprintln!("wrote the Key service section of {}", path.display());
+        eprintln!("wrote the {heading:?} section of {}", path.display());
     }
 }
 
-/// Replace the `## Key service` section (up to the next `## ` heading) or append it.
-fn replace_section(doc: &str, section: &str) -> String {
+/// Replace the section under `heading` (up to the next `## ` heading) or append it.
+fn replace_section(doc: &str, heading: &str, section: &str) -> String {
     let mut out = String::new();
     let mut lines = doc.lines().peekable();
     let mut done = false;
     while let Some(l) = lines.next() {
-        if !done && l.trim_end() == "## Key service" {
+        if !done && l.trim_end() == heading {
             out.push_str(section);
             while let Some(n) = lines.peek() {
                 if n.starts_with("## ") {
@@ -463,4 +519,40 @@ fn replace_section(doc: &str, section: &str) -> String {
         out.push_str(section);
     }
     out
+}
+
+/// Where the instances keep their state: a SQLite file (the master key beside it, made by
+/// `--dev`), or a PostgreSQL database with the master key in the environment.
+struct Store {
+    db: String,
+    env: Vec<(String, String)>,
+    _pg: Option<postgres::Pg>,
+}
+
+impl Store {
+    fn new(dir: &std::path::Path, instances: usize) -> Store {
+        if instances == 0 {
+            return Store {
+                db: dir.join("kms.db").to_string_lossy().into_owned(),
+                env: Vec::new(),
+                _pg: None,
+            };
+        }
+        let pg = postgres::Pg::start();
+        let db = pg.create_db("bench");
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).unwrap();
+        Store {
+            db,
+            env: vec![("KEYSEAL_KMS_MASTER_KEY".into(), STANDARD.encode(key))],
+            _pg: Some(pg),
+        }
+    }
+}
+
+fn postgres_version() -> String {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).max())
+        .unwrap_or_else(|| "?".into())
 }
