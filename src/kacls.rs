@@ -70,6 +70,8 @@ pub struct KaclsConfig {
 /// A Google CSE KACLS as a key service.
 pub struct KaclsClient {
     id: String,
+    /// The first URL: the `original_kacls_url` of a `/rewrap` (this KACLS wrapped the key).
+    url: String,
     resource_name_key: String,
     reason: String,
     endpoints: Endpoints,
@@ -90,6 +92,14 @@ struct WrapRequest<'a> {
 struct UnwrapRequest<'a> {
     authentication: &'a str,
     authorization: &'a str,
+    reason: &'a str,
+    wrapped_key: String,
+}
+
+#[derive(Serialize)]
+struct RewrapRequest<'a> {
+    authorization: &'a str,
+    original_kacls_url: &'a str,
     reason: &'a str,
     wrapped_key: String,
 }
@@ -152,6 +162,13 @@ fn classify(resp: &HttpResponse) -> Refusal {
     }
 }
 
+fn callback_failed(which: &str, e: String) -> Error {
+    Error::key_service(
+        KeyServiceErrorKind::AccessDenied,
+        format!("the KACLS {which} callback failed: {e}"),
+    )
+}
+
 impl KaclsClient {
     /// A client; no request is made until the first call.
     pub fn new(
@@ -180,14 +197,16 @@ impl KaclsClient {
         if config.reason.len() > MAX_REASON_LEN {
             return Err(Error::invalid("a KACLS reason is at most 1 KB"));
         }
-        let urls = config
+        let urls: Vec<String> = config
             .urls
             .iter()
             .map(|u| String::from(u.trim_end_matches('/')))
             .collect();
+        let url = urls.first().cloned().unwrap_or_default();
         let endpoints = Endpoints::new(&config.id, urls, config.policy, transport, clock, observer)?;
         Ok(Self {
             id: config.id,
+            url,
             resource_name_key: config.resource_name_key,
             reason: config.reason,
             endpoints,
@@ -219,23 +238,19 @@ impl KaclsClient {
     }
 
     async fn tokens(&self, op: &str, resource: &str) -> Result<(String, String), Error> {
-        let denied = |which: &str, e: String| {
-            Error::key_service(
-                KeyServiceErrorKind::AccessDenied,
-                format!("the KACLS {which} callback failed: {e}"),
-            )
-        };
         let authn = self
             .tokens
             .authentication(op)
             .await
-            .map_err(|e| denied("authentication", e))?;
-        let authz = self
-            .tokens
+            .map_err(|e| callback_failed("authentication", e))?;
+        Ok((authn, self.authorization(op, resource).await?))
+    }
+
+    async fn authorization(&self, op: &str, resource: &str) -> Result<String, Error> {
+        self.tokens
             .authorization(op, resource)
             .await
-            .map_err(|e| denied("authorization", e))?;
-        Ok((authn, authz))
+            .map_err(|e| callback_failed("authorization", e))
     }
 
     async fn post(
@@ -388,9 +403,10 @@ impl KeyService for KaclsClient {
         })
     }
 
-    /// Header-only rotation for a KACLS: `/unwrap`, then `/wrap` under the KACLS's current key.
-    /// Google's `/rewrap` is a migration between two KACLS (its token role `migrator`), not a
-    /// rotation; the data key passes through the client, which holds it anyway with this kind.
+    /// Header-only rotation: Google's `/rewrap` with `original_kacls_url` = this KACLS, under an
+    /// authorization token for `op: 'rewrap'` (role `migrator`): the KACLS re-wraps under its
+    /// current key and the data key never leaves it. `to_key_id` only renames the entry (a KACLS
+    /// has one key).
     fn rewrap<'a>(
         &'a self,
         kind: EntryKind,
@@ -399,13 +415,28 @@ impl KeyService for KaclsClient {
         context: &'a EncryptionContext,
         to_key_id: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<Vec<u8>, Error>> {
+        let _ = to_key_id;
         Box::pin(async move {
             if kind != EntryKind::Kacls {
                 return Err(protocol_error("a KACLS rewraps kacls entries only"));
             }
-            let data_key = self.unwrap_key(key_id, wrapped, context).await?;
-            self.wrap_key(to_key_id.unwrap_or(key_id), &data_key, context)
-                .await
+            let resource = self.resource_name(context)?;
+            let authz = self.authorization("rewrap", resource).await?;
+            let q = RewrapRequest {
+                authorization: &authz,
+                original_kacls_url: &self.url,
+                reason: &self.reason,
+                wrapped_key: b64encode(wrapped),
+            };
+            let body = serde_json::to_vec(&q).map_err(|_| protocol_error("request encoding"))?;
+            let bytes = self.post("rewrap", key_id, "/rewrap", body).await?;
+            let a: WrapAnswer = serde_json::from_slice(&bytes)
+                .map_err(|_| protocol_error("KACLS /rewrap answer is not JSON"))?;
+            a.wrapped_key
+                .as_deref()
+                .and_then(b64decode)
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| protocol_error("KACLS /rewrap answer lacks a base64 wrapped_key"))
         })
     }
 

@@ -153,6 +153,37 @@ fn wrap_and_unwrap_send_googles_fields_and_read_status_once() {
     );
 }
 
+#[test]
+fn rewrap_is_googles_rewrap_from_this_kacls_and_sends_no_key() {
+    let (c, tr) = client(
+        &["https://kacls.example.com/v1", "https://kacls-dr.example.com/v1"],
+        vec![
+            status(),
+            (
+                200,
+                serde_json::json!({"wrapped_key": STANDARD.encode(b"rewrapped"), "resource_key_hash": "aGFzaA=="}),
+            ),
+        ],
+    );
+    let got = block_on(c.rewrap(
+        EntryKind::Kacls,
+        "drive-cse",
+        b"old",
+        &ctx(),
+        Some("drive-cse-2027"),
+    ))
+    .unwrap();
+    assert_eq!(got, b"rewrapped");
+    let seen = tr.seen.borrow();
+    assert_eq!(seen[1].0, "https://kacls.example.com/v1/rewrap");
+    assert_eq!(
+        seen[1].1.as_ref().unwrap(),
+        &serde_json::json!({"authorization": "authz-rewrap-doc-1", "original_kacls_url": "https://kacls.example.com/v1",
+            "reason": "{client:'app' op:'save'}", "wrapped_key": STANDARD.encode(b"old")}),
+        "no authentication token and no key in a rewrap"
+    );
+}
+
 fn code(e: &Error) -> &'static str {
     e.code()
 }

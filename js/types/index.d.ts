@@ -94,8 +94,8 @@ export interface KaclsServiceOptions {
   acceptPlaintextKeyAnswers: true;
   /** A JWT from your IdP saying who the user is (audience of the KACLS's authentication tokens); asked once per call; a throw is `ACCESS_DENIED`. */
   authentication: (asked: { service: string; op: 'wrap' | 'unwrap' }) => string | Promise<string>;
-  /** A JWT from your authorization issuer: this user may `op` (`role` writer for wrap, reader for unwrap) the resource `resourceName` at this KACLS (`kacls_url`). */
-  authorization: (asked: { service: string; op: 'wrap' | 'unwrap'; resourceName: string }) => string | Promise<string>;
+  /** A JWT from your authorization issuer: this user may `op` the resource `resourceName` at this KACLS (`kacls_url`); Google's roles: `writer` to wrap, `reader` to unwrap, `migrator` to rewrap (rotation). */
+  authorization: (asked: { service: string; op: 'wrap' | 'unwrap' | 'rewrap'; resourceName: string }) => string | Promise<string>;
   /** The name your app gives this KACLS key, written into entries and checked on decrypt like any key id (a KACLS has no key ids); for the primary, this or the top-level `keyId`. */
   keyId?: string;
 }

@@ -415,7 +415,13 @@ async fn main() {
              the database server, the instances and the load generator all share the same cores. Every \
              request reads its key row from PostgreSQL and appends to the one audit chain under the \
              store's advisory write lock (docs/DESIGN.md). The time to revoke disables the key through \
-             the first instance while clients unwrap through all of them.\n\n",
+             the first instance while clients unwrap through all of them. Verdict: the sealed-answer \
+             goals of the SQLite table are not met here, by design: every request's audit append takes \
+             the one write lock, so instances serialize on the audit chain and a second instance adds \
+             availability (a `kill -9` loses nothing, kms/tests/postgres.rs), not capacity; with the \
+             database server on the same two cores each request also pays a round trip per statement. \
+             Appending audit rows in groups (one lock and commit for many requests) is the change that \
+             would lift it.\n\n",
             n = a.postgres,
             c = a.clients,
             pgv = postgres_version(),

@@ -22,7 +22,7 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     authentication: async ({ op }) => mint('authn', { email: over.authnEmail ?? EMAIL, ...(over.authn?.(op) ?? {}) }),
     authorization: async ({ op, resourceName }) => mint('authz', {
       email: EMAIL,
-      role: over.role ?? (op === 'wrap' ? 'writer' : 'reader'),
+      role: over.role ?? { wrap: 'writer', unwrap: 'reader', rewrap: 'migrator' }[op],
       resource_name: over.resource ?? resourceName,
       kacls_url: over.kaclsUrl ?? kacls.url,
     }),
@@ -159,8 +159,9 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     eq(await down.decryptText(s2), 'two kinds back', 'opened through keyseal-kms');
   });
 
-  test('kacls: rewrapAll re-wraps each entry through the KACLS (unwrap, then wrap) under a new key name; idempotent; bodies untouched', async () => {
-    const ks = await makeKacls({ cache: false, decrypt: { allowKeyIds: ['drive-cse-2027'] } });
+  test('kacls: rewrapAll re-wraps each entry with the KACLS\'s /rewrap (role migrator; no data key leaves it) under a new key name; idempotent; bodies untouched', async () => {
+    const events = [];
+    const ks = await makeKacls({ cache: false, decrypt: { allowKeyIds: ['drive-cse-2027'] } }, {}, events);
     const store = new Map();
     for (let i = 0; i < 2; i++) store.set(`o${i}`, await ks.encrypt(`object ${i}`, { context: { ...CTX, object: `kacls-rw-${uid()}` } }));
     const before = new Map(store);
@@ -172,6 +173,9 @@ export default function register({ test, make, KeySeal, rejects, E, env, CTX, pr
     const r1 = await ks.rewrapAll(objects(), { toKeyId: 'drive-cse-2027' });
     eq(r1.done, 2, `rewrapped: ${JSON.stringify(r1.failed)}`);
     eq((await ks.rewrapAll(objects(), { toKeyId: 'drive-cse-2027' })).skipped, 2, 'second run skips');
+    const ops = events.filter((e) => e.type === 'kmsCall' && e.ok).map((e) => e.op);
+    eq(ops.filter((o) => o === 'rewrap').length, 2, `one /rewrap per object: ${ops}`);
+    assert(!ops.slice(ops.indexOf('rewrap')).includes('wrap'), `no wrap during rotation: ${ops}`);
     for (const [id, sealed] of store) {
       const old = (await ks.inspect(before.get(id))).entries[0];
       const now = (await ks.inspect(sealed)).entries[0];

@@ -52,7 +52,7 @@ export async function startKacls(dir, { issuers }, origins = []) {
 /**
  * What an app's backend does for its users, as a loopback server: `GET /authentication` and
  * `GET /authorization?op=wrap|unwrap&resource=NAME` answer a JWT (text) for `email`, with role
- * writer for wrap and reader for unwrap. Resolves to `{ url, close }`.
+ * writer for wrap, reader for unwrap and migrator for rewrap. Resolves to `{ url, close }`.
  */
 export async function tokenServer(mint, kaclsUrl, email = 'alice@acme.test') {
   const server = createServer((req, res) => {
@@ -61,7 +61,8 @@ export async function tokenServer(mint, kaclsUrl, email = 'alice@acme.test') {
     if (u.pathname === '/authentication') jwt = mint('authn', { email });
     if (u.pathname === '/authorization') {
       const op = u.searchParams.get('op');
-      jwt = mint('authz', { email, role: op === 'wrap' ? 'writer' : 'reader', resource_name: u.searchParams.get('resource') ?? '', kacls_url: kaclsUrl });
+      const role = { wrap: 'writer', unwrap: 'reader', rewrap: 'migrator' }[op] ?? 'reader';
+      jwt = mint('authz', { email, role, resource_name: u.searchParams.get('resource') ?? '', kacls_url: kaclsUrl });
     }
     res.writeHead(jwt ? 200 : 404, { 'content-type': 'text/plain', 'access-control-allow-origin': '*' });
     res.end(jwt ?? 'not found');
