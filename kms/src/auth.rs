@@ -161,6 +161,30 @@ fn es256_keys(keys: &[serde_json::Value], what: &str) -> Result<Vec<IssuerKey>> 
     Ok(out)
 }
 
+/// Reads a JWKS file with a top-level `issuer` member (`--issuer`, `--kacls-authn-issuer`, …):
+/// the issuer's name and its JWKs, unchecked.
+pub fn read_jwks_file(path: &Path) -> Result<(String, Vec<serde_json::Value>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
+    let mut v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidRequest(format!("{}: not JSON: {e}", path.display())))?;
+    let issuer = v
+        .get("issuer")
+        .and_then(|i| i.as_str())
+        .ok_or_else(|| Error::InvalidRequest(format!("{}: missing string member `issuer`", path.display())))?
+        .to_string();
+    let keys = match v.get_mut("keys").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(keys)) => keys,
+        _ => {
+            return Err(Error::InvalidRequest(format!(
+                "{}: missing array `keys`",
+                path.display()
+            )));
+        }
+    };
+    Ok((issuer, keys))
+}
+
 /// Checks a policy issuer's JWKs: the count of usable ES256 keys.
 pub fn check_jwks(keys: &[serde_json::Value], what: &str) -> Result<usize> {
     es256_keys(keys, what).map(|k| k.len())
@@ -233,22 +257,8 @@ impl Verifier {
 
     /// Trust an issuer from a JWKS file: `{"issuer": "...", "keys": [EC P-256 JWKs]}`.
     pub fn add_jwks_file(&mut self, path: &Path) -> Result<String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidRequest(format!("{}: not JSON: {e}", path.display())))?;
-        let issuer = v
-            .get("issuer")
-            .and_then(|i| i.as_str())
-            .ok_or_else(|| {
-                Error::InvalidRequest(format!("{}: missing string member `issuer`", path.display()))
-            })?
-            .to_string();
-        let keys = v
-            .get("keys")
-            .and_then(|k| k.as_array())
-            .ok_or_else(|| Error::InvalidRequest(format!("{}: missing array `keys`", path.display())))?;
-        let found = es256_keys(keys, &path.display().to_string())?;
+        let (issuer, keys) = read_jwks_file(path)?;
+        let found = es256_keys(&keys, &path.display().to_string())?;
         self.issuers.entry(issuer.clone()).or_default().extend(found);
         Ok(issuer)
     }

@@ -120,14 +120,17 @@ pub fn error_response(e: &Error) -> Response {
 
 fn answer<T: Serialize>(result: Result<T>) -> Response {
     match result {
-        Ok(v) => {
-            let mut r = (StatusCode::OK, axum::Json(v)).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(v) => ok_no_store(v),
         Err(e) => error_response(&e),
     }
+}
+
+/// A 200 JSON answer that no cache may keep (answers carry wrapped or sealed keys).
+pub fn ok_no_store<T: Serialize>(v: T) -> Response {
+    let mut r = (StatusCode::OK, axum::Json(v)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The `Authorization: Bearer` token, if any.

@@ -616,12 +616,7 @@ pub fn error_response(e: &Error) -> Response {
 
 fn respond<T: Serialize>(result: Result<T>) -> Response {
     match result {
-        Ok(v) => {
-            let mut r = (StatusCode::OK, axum::Json(v)).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(v) => crate::http::ok_no_store(v),
         Err(e) => error_response(&e),
     }
 }

@@ -143,22 +143,8 @@ impl Issuers {
 
     /// Trusts the issuer of a JWKS file `{"issuer": "...", "keys": [JWKs]}`; returns its name.
     pub fn add_jwks_file(&mut self, path: &Path) -> Result<String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidRequest(format!("{}: not JSON: {e}", path.display())))?;
-        let issuer = v
-            .get("issuer")
-            .and_then(|i| i.as_str())
-            .ok_or_else(|| {
-                Error::InvalidRequest(format!("{}: missing string member `issuer`", path.display()))
-            })?
-            .to_string();
-        let keys = v
-            .get("keys")
-            .and_then(|k| k.as_array())
-            .ok_or_else(|| Error::InvalidRequest(format!("{}: missing array `keys`", path.display())))?;
-        let found = jwk_keys(keys, &path.display().to_string())?;
+        let (issuer, keys) = crate::auth::read_jwks_file(path)?;
+        let found = jwk_keys(&keys, &path.display().to_string())?;
         self.by_name.entry(issuer.clone()).or_default().extend(found);
         Ok(issuer)
     }
