@@ -363,6 +363,19 @@ fn kacls_client(
     .map_err(js_error)
 }
 
+/// A client of any kind as the SDK holds it: with the caller's `traceparent` callback, if given,
+/// sending each attempt as a child span (`with`: the kind's `with_trace`).
+fn traced<C: keyseal::KeyService + 'static>(
+    client: C,
+    trace: &Option<Rc<dyn keyseal::TraceSource>>,
+    with: fn(C, Rc<dyn keyseal::TraceSource>) -> C,
+) -> Rc<dyn keyseal::KeyService> {
+    match trace {
+        Some(t) => Rc::new(with(client, t.clone())),
+        None => Rc::new(client),
+    }
+}
+
 fn urls_of(s: &ServiceOptions, what: &str) -> Result<Vec<String>, JsValue> {
     let urls = match &s.urls {
         Some(Urls::Many(v)) => v.clone(),
@@ -546,10 +559,7 @@ pub(crate) fn build(
                 policy,
                 (transport.clone(), clock.clone(), observer.clone()),
             )?;
-            let service: Rc<dyn keyseal::KeyService> = match &trace {
-                Some(t) => Rc::new(client.with_trace(t.clone())),
-                None => Rc::new(client),
-            };
+            let service = traced(client, &trace, keyseal::AwsKmsClient::with_trace);
             services.push(ServiceBinding { service, key_id });
             continue;
         }
@@ -567,10 +577,7 @@ pub(crate) fn build(
                 policy,
                 (transport.clone(), clock.clone(), observer.clone()),
             )?;
-            let service: Rc<dyn keyseal::KeyService> = match &trace {
-                Some(t) => Rc::new(client.with_trace(t.clone())),
-                None => Rc::new(client),
-            };
+            let service = traced(client, &trace, keyseal::KaclsClient::with_trace);
             services.push(ServiceBinding { service, key_id });
             continue;
         }
@@ -615,10 +622,7 @@ pub(crate) fn build(
         )
         .map_err(js_error)?
         .with_p256(p256.clone());
-        let service: Rc<dyn keyseal::KeyService> = match &trace {
-            Some(t) => Rc::new(client.with_trace(t.clone())),
-            None => Rc::new(client),
-        };
+        let service = traced(client, &trace, KmsClient::with_trace);
         services.push(ServiceBinding { service, key_id });
     }
     let defaults = CacheConfig::default();
