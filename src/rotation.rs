@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use crate::error::Error;
 use crate::key_service::RewrapQuestion;
 use crate::keyseal::KeySeal;
-use crate::rewrap_memo::MemoKey;
-use crate::{EncryptionContext, EntryKind, Header, Rewrapped, WrappedKeyEntry, rewrap};
+use crate::rewrap_memo::{DigestIndex, MemoKey, QuestionDigest};
+use crate::{EncryptionContext, EntryKind, Header, Rewrapped, WrappedKeyEntry};
 
 impl KeySeal {
     /// The key id the primary service's entries end up under: `to_key_id` or the configured one.
@@ -52,6 +52,16 @@ impl KeySeal {
         newest: Option<u32>,
     ) -> Result<bool, Error> {
         let (header, _) = Header::parse(header_prefix)?;
+        self.header_is_current(&header, to_key_id, newest)
+    }
+
+    /// [`Self::is_current`] of a parsed header.
+    fn header_is_current(
+        &self,
+        header: &Header,
+        to_key_id: Option<&str>,
+        newest: Option<u32>,
+    ) -> Result<bool, Error> {
         let primary = self.services[0].service.id();
         let target = self.rewrap_target(to_key_id)?;
         Ok(header
@@ -89,32 +99,77 @@ impl KeySeal {
         header_prefixes: &[&[u8]],
         to_key_id: Option<&str>,
     ) -> Vec<Result<Rewrapped, Error>> {
-        let parsed: Vec<Result<Header, Error>> = header_prefixes
+        self.rewrap_headers(header_prefixes, to_key_id, None)
+            .await
+            .into_iter()
+            // without `skip_current` every parsed header is answered `Some`
+            .map(|r| r.and_then(|h| h.ok_or_else(|| Error::invalid("nothing to rewrap"))))
+            .collect()
+    }
+
+    /// [`Self::rewrap_many`] for a rotation job: a header that is already current
+    /// ([`Self::is_current`] with `newest`) is answered `Ok(None)` and costs no question. Each
+    /// header is parsed once for both (`rewrapAll` and `keyseal rewrap` used to parse it for the
+    /// check, again for the questions and, in `rewrapAll`, again to rebuild it).
+    pub async fn rewrap_many_unless_current(
+        &self,
+        header_prefixes: &[&[u8]],
+        to_key_id: Option<&str>,
+        newest: Option<u32>,
+    ) -> Vec<Result<Option<Rewrapped>, Error>> {
+        self.rewrap_headers(header_prefixes, to_key_id, Some(newest))
+            .await
+    }
+
+    /// Both of the above: with `skip_current` = `Some(newest)`, current headers are `Ok(None)`.
+    async fn rewrap_headers(
+        &self,
+        header_prefixes: &[&[u8]],
+        to_key_id: Option<&str>,
+        skip_current: Option<Option<u32>>,
+    ) -> Vec<Result<Option<Rewrapped>, Error>> {
+        // Each header with its body offset, or why it cannot be rewrapped; `Ok(None)`: current.
+        let parsed: Vec<Result<Option<(Header, usize)>, Error>> = header_prefixes
             .iter()
-            .map(|p| Header::parse(p).map(|(h, _)| h).map_err(Error::from))
-            .collect();
-        // Every distinct question, with its answer when the memo has one.
-        let mut asked: Vec<Asked> = Vec::new();
-        let now = self.clock.now_ms();
-        for h in parsed.iter().flatten() {
-            let context = h.context().encode();
-            for e in h.entries() {
-                let Some(i) = self.rewrap_binding(e) else { continue };
-                let to = if i == 0 { to_key_id } else { None };
-                let key = MemoKey::of(i, e, &context, to);
-                if asked.iter().any(|a| a.is(&key)) {
-                    continue;
+            .map(|p| {
+                let (h, body_offset) = Header::parse(p)?;
+                match skip_current {
+                    Some(newest) if self.header_is_current(&h, to_key_id, newest)? => Ok(None),
+                    _ => Ok(Some((h, body_offset))),
                 }
-                let answer = self.rewrap_memo.borrow_mut().get(&key, now).map(Ok);
-                asked.push(Asked {
-                    service: i,
-                    entry: e.clone(),
-                    context: h.context().clone(),
-                    encoded_context: context.clone(),
-                    to: to.map(String::from),
-                    answer,
-                });
+            })
+            .collect();
+        // Every distinct question, with its answer when the memo has one. Each question is known
+        // by its digest (src/rewrap_memo.rs), computed once per entry;
+        // `digests[h]` lists header h's, in the order of its entries that a service rewraps.
+        let mut asked: Vec<Asked<'_>> = Vec::new();
+        let mut index = DigestIndex::default();
+        let mut digests: Vec<Vec<QuestionDigest>> = Vec::with_capacity(parsed.len());
+        let now = self.clock.now_ms();
+        for h in &parsed {
+            let mut own = Vec::new();
+            if let Ok(Some((h, _))) = h {
+                let context = h.context().encode();
+                for e in h.entries() {
+                    let Some(i) = self.rewrap_binding(e) else { continue };
+                    let to = if i == 0 { to_key_id } else { None };
+                    let digest = MemoKey::of(i, e, &context, to).digest();
+                    own.push(digest);
+                    if index.get(&digest).is_some() {
+                        continue;
+                    }
+                    index.insert(digest, asked.len());
+                    asked.push(Asked {
+                        service: i,
+                        entry: e,
+                        context: h.context(),
+                        to,
+                        digest,
+                        answer: self.rewrap_memo.borrow_mut().get(&digest, now).map(Ok),
+                    });
+                }
             }
+            digests.push(own);
         }
         // Ask each service what the memo did not know, in batches.
         for i in 0..self.services.len() {
@@ -128,8 +183,8 @@ impl KeySeal {
                         kind: asked[k].entry.kind,
                         key_id: &asked[k].entry.key_id,
                         wrapped: &asked[k].entry.wrapped,
-                        context: &asked[k].context,
-                        to_key_id: asked[k].to.as_deref(),
+                        context: asked[k].context,
+                        to_key_id: asked[k].to,
                     })
                     .collect();
                 let answers = self.services[i].service.rewrap_batch(&questions).await;
@@ -141,9 +196,11 @@ impl KeySeal {
                 for (&k, answer) in chunk.iter().zip(answers) {
                     let answer = answer.map_err(|err| self.on_key_error(&asked[k].entry.key_id, err));
                     if let Ok(w) = &answer {
+                        let a = &asked[k];
+                        let source = &a.entry.key_id;
                         self.rewrap_memo
                             .borrow_mut()
-                            .put(&asked[k].key(), w, self.clock.now_ms());
+                            .put(a.digest, source, a.to, w, self.clock.now_ms());
                     }
                     asked[k].answer = Some(answer);
                 }
@@ -151,11 +208,13 @@ impl KeySeal {
         }
         // Each header: its new entries, or the first refusal among them.
         parsed
-            .into_iter()
-            .zip(header_prefixes)
-            .map(|(h, prefix)| {
-                let h = h?;
-                let context = h.context().encode();
+            .iter()
+            .zip(&digests)
+            .map(|(h, own)| {
+                let Some((h, body_offset)) = h.as_ref().map_err(Clone::clone)? else {
+                    return Ok(None);
+                };
+                let mut own = own.iter();
                 let mut entries = Vec::with_capacity(h.entries().len());
                 for e in h.entries() {
                     let Some(i) = self.rewrap_binding(e) else {
@@ -163,8 +222,11 @@ impl KeySeal {
                         continue;
                     };
                     let to = if i == 0 { to_key_id } else { None };
-                    let key = MemoKey::of(i, e, &context, to);
-                    let wrapped = match asked.iter().find(|a| a.is(&key)).and_then(|a| a.answer.as_ref()) {
+                    let found = own
+                        .next()
+                        .and_then(|d| index.get(d))
+                        .and_then(|k| asked[k].answer.as_ref());
+                    let wrapped = match found {
                         Some(Ok(w)) => w.clone(),
                         Some(Err(err)) => return Err(err.clone()),
                         // Every question above was asked or remembered; a service answering fewer
@@ -187,7 +249,12 @@ impl KeySeal {
                         wrapped,
                     });
                 }
-                Ok(rewrap(prefix, entries)?)
+                // FORMAT.md §4.4, as `keyseal_format::rewrap` does it, on the header parsed above
+                let header = h.with_entries(entries)?.encode();
+                Ok(Some(Rewrapped {
+                    header,
+                    body_offset: *body_offset,
+                }))
             })
             .collect()
     }
@@ -209,26 +276,11 @@ impl KeySeal {
 pub const REWRAP_BATCH_MAX: usize = 100;
 
 /// One distinct rewrap question of [`KeySeal::rewrap_many`] and, once known, its answer.
-struct Asked {
+struct Asked<'a> {
     service: usize,
-    entry: WrappedKeyEntry,
-    context: EncryptionContext,
-    encoded_context: Vec<u8>,
-    to: Option<String>,
+    entry: &'a WrappedKeyEntry,
+    context: &'a EncryptionContext,
+    to: Option<&'a str>,
+    digest: QuestionDigest,
     answer: Option<Result<Vec<u8>, Error>>,
-}
-
-impl Asked {
-    fn key(&self) -> MemoKey<'_> {
-        MemoKey::of(
-            self.service,
-            &self.entry,
-            &self.encoded_context,
-            self.to.as_deref(),
-        )
-    }
-
-    fn is(&self, k: &MemoKey<'_>) -> bool {
-        self.key() == *k
-    }
 }

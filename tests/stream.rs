@@ -534,3 +534,34 @@ fn rewrap_many_answers_per_header_in_order_and_asks_each_question_once() {
     // a and b have their own data keys (cache off); the second `a` is the same question
     assert_eq!(kms.calls("rewrap"), 2);
 }
+
+#[test]
+fn rewrap_many_unless_current_skips_current_headers_without_asking() {
+    let kms = VersionedKms::new("acme");
+    let ks = sdk(vec![(kms.clone(), "acme/k")]);
+    let pt = pattern(200);
+    let old = block_on(ks.encrypt(&pt, &ctx())).unwrap();
+    kms.rotate("acme/k");
+    let newest = block_on(ks.newest_version(None)).unwrap();
+    let current = block_on(ks.encrypt(&pt, &ctx())).unwrap();
+    let garbage = b"not a keyseal header".to_vec();
+    let r = block_on(ks.rewrap_many_unless_current(&[&old, &current, &garbage], None, Some(newest)));
+    assert_eq!(r.len(), 3);
+    assert_eq!(kms.calls("rewrap"), 1, "only the old header is asked about");
+    let rw = r[0].as_ref().unwrap().as_ref().expect("old header rewrapped");
+    // the same bytes as the one-header path (keyseal_format::rewrap on the same answer)
+    assert_eq!(
+        rw,
+        &keyseal::rewrap(&old, Header::parse(&rw.header).unwrap().0.entries().to_vec()).unwrap()
+    );
+    let mut moved = rw.header.clone();
+    moved.extend_from_slice(&old[rw.body_offset..]);
+    assert!(ks.is_current(&moved, None, Some(newest)).unwrap());
+    assert_eq!(block_on(ks.decrypt(&moved, &ctx())).unwrap().1, pt);
+    assert!(r[1].as_ref().unwrap().is_none(), "current header: no answer");
+    assert!(r[2].is_err(), "garbage: its own error");
+    // without `newest`, versions are not compared: both headers name the target key, so current
+    let r = block_on(ks.rewrap_many_unless_current(&[&old], None, None));
+    assert!(r[0].as_ref().unwrap().is_none());
+    assert_eq!(kms.calls("rewrap"), 1);
+}

@@ -3,8 +3,9 @@
 //! The job: list the objects (sorted; `--shard I/N` keeps those whose path hashes to I), drop the
 //! ones the journal records as done, then `--concurrency` workers — each with its own `KeySeal`
 //! and key-service connection — take batches of `--batch-size` objects: read each header, skip
-//! it when already current (`KeySeal::is_current` against the newest version read once per
-//! worker), rewrap the rest in one `/rewrap-batch` request and write each new header. A header
+//! it when already current and rewrap the rest in one `/rewrap-batch` request
+//! (`KeySeal::rewrap_many_unless_current`, against the newest version read once per worker; one
+//! parse per header for both), and write each new header. A header
 //! of the same length is written in place with one `pwrite` (the body is not read); a header of
 //! another length (the key id changed length) means a new file: header ‖ old body, written to a
 //! temporary file beside the object and renamed over it. The journal gets one JSON line per
@@ -269,15 +270,17 @@ fn rewrap_batch(
     for o in batch {
         let outcome = match read_object_header(o) {
             Ok(None) => Outcome::Ignored,
-            Ok(Some(h)) => match ks.is_current(&h, Some(&a.to_key_id), newest) {
+            // --dry-run only reports what a run would do: the skip check alone
+            Ok(Some(h)) if a.dry_run => match ks.is_current(&h, Some(&a.to_key_id), newest) {
                 Ok(true) => Outcome::Skipped,
-                Ok(false) if a.dry_run => Outcome::Done,
-                Ok(false) => {
-                    pending.push((out.len(), h));
-                    Outcome::Done
-                }
+                Ok(false) => Outcome::Done,
                 Err(e) => failed(&e.into()),
             },
+            // the check and the rewrap together below, on one parse of each header
+            Ok(Some(h)) => {
+                pending.push((out.len(), h));
+                Outcome::Done
+            }
             Err(e) => failed(&e),
         };
         out.push((o.id.clone(), outcome));
@@ -286,11 +289,12 @@ fn rewrap_batch(
         return out;
     }
     let prefixes: Vec<&[u8]> = pending.iter().map(|(_, h)| h.as_slice()).collect();
-    let answers = block_on(ks.rewrap_many(&prefixes, Some(&a.to_key_id)));
+    let answers = block_on(ks.rewrap_many_unless_current(&prefixes, Some(&a.to_key_id), newest));
     for ((i, _), answer) in pending.iter().zip(answers) {
         let o = &batch[*i];
         out[*i].1 = match answer {
-            Ok(rw) => match write_object_header(o, &rw, !a.no_fsync) {
+            Ok(None) => Outcome::Skipped,
+            Ok(Some(rw)) => match write_object_header(o, &rw, !a.no_fsync) {
                 Ok(()) => Outcome::Done,
                 Err(e) => failed(&e),
             },

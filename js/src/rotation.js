@@ -9,18 +9,34 @@ async function call(f) {
   try { return await f(); } catch (e) { throw fromCore(e); }
 }
 
-/** Runs the thunks in `tasks` with at most `n` unsettled at once; resolves when all have settled. */
-async function pool(n, tasks) {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, async () => {
-    while (next < tasks.length) await tasks[next++]();
-  }));
+/**
+ * A limit of `n` tasks running at once, shared by every caller: `limit(task)` runs `task` when a
+ * place is free (first come, first served) and settles as it does.
+ */
+function limiter(n) {
+  let active = 0;
+  const waiting = [];
+  return async (task) => {
+    if (active < n) active++;
+    else await new Promise((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      // hand the place straight to the next task, so no newcomer can slip in between
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 /**
- * Rotates many objects in batches: reads a batch of headers (`concurrency` at a time), skips the
- * current ones, rewraps the rest in one `rewrapMany` (one /rewrap-batch per key service and 100
- * headers), writes the new headers back. Never throws for one object: failures are collected.
+ * Rotates many objects in rounds: reads a round's headers and hands them to one
+ * `rewrapManyUnlessCurrent`, which skips the current ones and rewraps the rest (one /rewrap-batch
+ * per key service and 100 headers), then writes the new headers back. The next round's headers
+ * are read while this round is rewrapped and written (rounds ask the key services one after the
+ * other, so the rewrap memo answers a question shared by several rounds once); reads and writes
+ * together stay within `concurrency`. Never throws for one object: failures are collected.
  */
 export async function rewrapAll(core, objects, options) {
   const { toKeyId, concurrency = 4, batchSize = 100, onProgress } = known(options, ['toKeyId', 'concurrency', 'batchSize', 'onProgress'], 'rewrapAll');
@@ -33,6 +49,7 @@ export async function rewrapAll(core, objects, options) {
   const targetVersion = await call(() => core.newestVersion(toKeyId));
   const it = typeof objects[Symbol.asyncIterator] === 'function' ? objects[Symbol.asyncIterator]() : objects[Symbol.iterator]();
   const result = { done: 0, skipped: 0, failed: [], targetVersion };
+  const limit = limiter(concurrency);
   let seen = 0;
   const settled = () => progress(onProgress, { seen, done: result.done, skipped: result.skipped, failed: result.failed.length });
   const fail = (o, e) => {
@@ -48,55 +65,75 @@ export async function rewrapAll(core, objects, options) {
     result.failed.push({ id: o?.id, code: 'STORAGE_FAILED', message, cause: e });
     settled();
   };
-  for (;;) {
+  /** The next round's objects whose headers were read, as [object, header] pairs; null at the end. */
+  const readRound = async () => {
     const batch = [];
     while (batch.length < batchSize) {
       const n = await it.next();
       if (n.done) break;
       batch.push(n.value);
     }
-    if (batch.length === 0) break;
+    if (batch.length === 0) return null;
     seen += batch.length;
     const headers = new Array(batch.length);
-    await pool(concurrency, batch.map((o, i) => async () => {
+    await Promise.all(batch.map((o, i) => limit(async () => {
       try {
         if (!o || typeof o.readHeader !== 'function' || typeof o.writeHeader !== 'function') {
           throw new InvalidArgumentError('each object needs readHeader() and writeHeader(header, bodyOffset)');
         }
         let read;
         try { read = await o.readHeader(); } catch (e) { failStorage(o, e, 'readHeader'); return; }
-        const header = toBytes(read, 'readHeader result');
-        if (await call(() => core.isCurrent(header, toKeyId, targetVersion))) {
-          result.skipped++;
-          settled();
-        } else {
-          headers[i] = header;
-        }
+        headers[i] = toBytes(read, 'readHeader result');
       } catch (e) {
         fail(o, e);
       }
-    }));
+    })));
     const todo = [];
     for (let i = 0; i < batch.length; i++) if (headers[i]) todo.push([batch[i], headers[i]]);
-    if (todo.length === 0) continue;
-    let answers;
-    try {
-      answers = await call(() => core.rewrapMany(todo.map(([, h]) => h), toKeyId));
-    } catch (e) {
-      for (const [o] of todo) fail(o, e);
-      continue;
+    return todo;
+  };
+  // Current headers (the core's skip check, on the same parse as the rewrap) are counted here;
+  // only rewrapped ones are written.
+  const writeRound = (todo, answers) => Promise.all(todo.map(([o], i) => {
+    const a = answers[i];
+    if (a.current) {
+      result.skipped++;
+      settled();
+      return undefined;
     }
-    await pool(concurrency, todo.map(([o], i) => async () => {
+    if (a.error) return fail(o, a.error);
+    return limit(async () => {
       try {
-        const a = answers[i];
-        if (a.error) throw a.error;
         try { await o.writeHeader(a.header, a.bodyOffset); } catch (e) { failStorage(o, e, 'writeHeader'); return; }
         result.done++;
         settled();
       } catch (e) {
         fail(o, e);
       }
-    }));
+    });
+  }));
+  const writes = [];
+  try {
+    let next = readRound();
+    for (;;) {
+      const todo = await next;
+      if (todo === null) break;
+      next = readRound();
+      // observed here so that a failing iterator is not an unhandled rejection while this round
+      // runs; the loop's `await next` still throws it
+      next.catch(() => {});
+      if (todo.length === 0) continue;
+      let answers;
+      try {
+        answers = await call(() => core.rewrapManyUnlessCurrent(todo.map(([, h]) => h), toKeyId, targetVersion));
+      } catch (e) {
+        for (const [o] of todo) fail(o, e);
+        continue;
+      }
+      writes.push(writeRound(todo, answers));
+    }
+  } finally {
+    await Promise.all(writes);
   }
   return result;
 }

@@ -1,5 +1,5 @@
-//! Header-only rotation for JS (FORMAT.md §4.4): `rewrap`, `rewrapMany` (PROTOCOL.md §3.5.1),
-//! `newestVersion` and `isCurrent`, as the SDK does them.
+//! Header-only rotation for JS (FORMAT.md §4.4): `rewrap`, `rewrapManyUnlessCurrent` (PROTOCOL.md
+//! §3.5.1) and `newestVersion`, as the SDK does them.
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use keyseal::Rewrapped;
@@ -17,6 +17,25 @@ fn rewrapped(r: &Rewrapped) -> Result<JsValue, JsValue> {
     Ok(o.into())
 }
 
+/// `{ error }`: one header's refusal, as a `KeySealError`.
+fn refused(e: keyseal::Error) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    Reflect::set(&o, &"error".into(), &js_error(e))?;
+    Ok(o.into())
+}
+
+/// The headers of an array of `Uint8Array`s, each copied once into wasm memory
+/// (`new Uint8Array(h)` would copy it first).
+fn copied(headers: &Array) -> Vec<Vec<u8>> {
+    headers
+        .iter()
+        .map(|h| match h.dyn_into::<Uint8Array>() {
+            Ok(a) => a.to_vec(),
+            Err(h) => Uint8Array::new(&h).to_vec(),
+        })
+        .collect()
+}
+
 #[wasm_bindgen]
 impl KeySealCore {
     /// Rewraps the header at the start of `header`. Resolves to `{ header, bodyOffset }`.
@@ -32,24 +51,36 @@ impl KeySealCore {
         })
     }
 
-    /// Rewraps many headers (`/rewrap-batch`). `headers` is an array of `Uint8Array`; resolves to
-    /// an array with, per header, `{ header, bodyOffset }` or `{ error }`.
-    #[wasm_bindgen(js_name = rewrapMany)]
-    pub fn rewrap_many(&self, headers: Array, to_key_id: Option<String>) -> Promise {
+    /// Rewraps many headers for `rewrapAll` (`/rewrap-batch`, PROTOCOL.md §3.5.1). `headers` is an
+    /// array of `Uint8Array`; resolves to an array with, per header, `{ header, bodyOffset }`,
+    /// `{ error }`, or `{ current: true }` for a header already current against version `newest`
+    /// (`KeySeal::is_current`), which costs no question; each header is parsed once for both.
+    #[wasm_bindgen(js_name = rewrapManyUnlessCurrent)]
+    pub fn rewrap_many_unless_current(
+        &self,
+        headers: Array,
+        to_key_id: Option<String>,
+        newest: Option<u32>,
+    ) -> Promise {
         let s = self.shared.clone();
-        let headers: Vec<Vec<u8>> = headers.iter().map(|h| Uint8Array::new(&h).to_vec()).collect();
+        let headers = copied(&headers);
         future_to_promise(async move {
             let prefixes: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
             let out = Array::new();
-            for r in s.sdk.rewrap_many(&prefixes, to_key_id.as_deref()).await {
-                match r {
-                    Ok(r) => out.push(&rewrapped(&r)?),
-                    Err(e) => {
+            let answers = s
+                .sdk
+                .rewrap_many_unless_current(&prefixes, to_key_id.as_deref(), newest)
+                .await;
+            for r in answers {
+                out.push(&match r {
+                    Ok(Some(r)) => rewrapped(&r)?,
+                    Ok(None) => {
                         let o = Object::new();
-                        Reflect::set(&o, &"error".into(), &js_error(e))?;
-                        out.push(&o)
+                        Reflect::set(&o, &"current".into(), &JsValue::TRUE)?;
+                        o.into()
                     }
-                };
+                    Err(e) => refused(e)?,
+                });
             }
             Ok(out.into())
         })
@@ -67,19 +98,5 @@ impl KeySealCore {
                 .map_err(js_error)?;
             Ok(JsValue::from_f64(f64::from(v)))
         })
-    }
-
-    /// Whether the header is already where a rewrap to `to_key_id` would put it.
-    #[wasm_bindgen(js_name = isCurrent)]
-    pub fn is_current(
-        &self,
-        header: &[u8],
-        to_key_id: Option<String>,
-        newest: Option<u32>,
-    ) -> Result<bool, JsValue> {
-        self.shared
-            .sdk
-            .is_current(header, to_key_id.as_deref(), newest)
-            .map_err(js_error)
     }
 }

@@ -98,9 +98,24 @@ export default function register({ test, make, inspect, headerLength, rejects, c
     // rotation of the target: every object is behind again, then current again
     await control('rotate', to);
     const before = batches();
-    const r4 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4, batchSize: 7 });
+    // Reads and writes share the concurrency: at most 4 in flight together, and the next round's
+    // reads run while this round is rewrapped and written (o7 opens round 2, o6 closes round 1).
+    let inFlight = 0, maxInFlight = 0;
+    const log = [];
+    const tracked = () => objects().map((o) => ({
+      id: o.id,
+      readHeader: async () => { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); log.push(`read ${o.id}`); try { return await o.readHeader(); } finally { inFlight--; } },
+      writeHeader: async (h, off) => { inFlight++; maxInFlight = Math.max(maxInFlight, inFlight); await sleep(2); try { return await o.writeHeader(h, off); } finally { inFlight--; log.push(`wrote ${o.id}`); } },
+    }));
+    const r4 = await ks.rewrapAll(tracked(), { toKeyId: to, concurrency: 4, batchSize: 7 });
     eq(JSON.stringify([r4.done, r4.skipped, r4.failed.length, r4.targetVersion]), JSON.stringify([20, 0, 0, 2]), 'after rotate: all rewrapped to v2');
     eq(batches() - before, 3, 'batchSize 7: 20 objects in 3 requests');
+    assert(maxInFlight <= 4, `concurrency exceeded: ${maxInFlight} header reads and writes at once`);
+    assert(log.indexOf('read o7') < log.indexOf('wrote o6'), `round 2 read only after round 1 was written: ${log.join(', ')}`);
+    // a failing iterator fails the run with its own error, also while a round is in flight
+    async function* broken() { let n = 0; for (const o of objects()) { if (n++ === 8) throw new Error('listing failed'); yield o; } }
+    const r4b = await ks.rewrapAll(broken(), { toKeyId: to, concurrency: 4, batchSize: 5 }).catch((e) => e);
+    eq(r4b && r4b.message, 'listing failed', 'iterator error thrown by rewrapAll');
     await rejects(ks.rewrapAll(objects(), { batchSize: 0 }), E.InvalidArgumentError, 'batchSize 0');
     const r5 = await ks.rewrapAll(objects(), { toKeyId: to, concurrency: 4 });
     eq(JSON.stringify([r5.done, r5.skipped]), JSON.stringify([0, 20]), 'then all skipped');
