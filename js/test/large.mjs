@@ -216,8 +216,19 @@ async function pageRangeRead(name, ptName, sealedLen, offset, length) {
 }
 
 const PAGE_FUNCTIONS = [makeSum, makeGen, pageStreamRun, pageRangeSetup, pageRangeRead];
-const LIB = `import * as keyseal from '/pkg/dist/index.browser.js';
-import init from '/pkg/dist/keyseal_wasm.js';
+// The page builds the browser entry from the package's separate modules, as
+// js/src/index.browser.js does, rather than importing the shipped dist/index.browser.js: that one
+// is a bundle with its own copy of the wasm glue, and this test needs the very instance the SDK
+// runs on (\`raw\`, for memory.buffer) to check lowLevel.wasmMemoryBytes() against it. The
+// bundle's inputs are these files; the JS suite and \`make bench\` run the bundle itself.
+const LIB = `import init, * as wasm from '/pkg/dist/keyseal_wasm.js';
+import { createApi } from '/pkg/dist/keyseal.js';
+import * as errors from '/pkg/dist/errors.js';
+const api = createApi(async () => {
+  await init({ module_or_path: new URL('/pkg/dist/keyseal_wasm_bg.wasm', location.href) });
+  return wasm;
+});
+const keyseal = { ...errors, KeySeal: api.KeySeal, inspect: api.inspect, headerLength: api.headerLength, lowLevel: api.lowLevel };
 ${PAGE_FUNCTIONS.map((f) => f.toString()).join('\n\n')}
 const env = await (await fetch('/env')).json();
 const ks = await keyseal.KeySeal.create({ keyService: { id: 'acme', urls: [env.kmsUrl] }, keyId: env.keys.stream, token: () => env.token });
