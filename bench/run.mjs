@@ -68,6 +68,7 @@ let peersBundle = '';
 const server = createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   if (path === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(PAGE); return; }
+  if (path === '/tiny') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.end('x'); return; }
   if (path === '/blank') { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>blank</title>'); return; }
   if (path === '/bench-peers.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); res.end(peersBundle); return; }
   // pkg/dist/* and bench/* or bench/<subject>/* (and a 404 for /favicon.ico)
@@ -113,7 +114,8 @@ async function nodeRun(kms) {
  * first visit), a blank page on the bench origin, then `import()` of the browser entry →
  * `KeySeal.create` (the wasm fetched, compiled and instantiated) → the first 1 KiB `encrypt`
  * (one `/generate`) → a second encrypt of the same context (the data key now cached). Medians of
- * `runs`, in ms from the start of the import.
+ * `runs`, in ms from the start of the import. Also the parts, each in a fresh context of its own:
+ * the first request of a context (1 byte), and the .wasm fetched, then compiled.
  */
 async function chromiumColdStart(browser, kms, base, runs = RUNS) {
   const samples = [];
@@ -138,8 +140,38 @@ async function chromiumColdStart(browser, kms, base, runs = RUNS) {
       await context.close();
     }
   }
-  const median = (k) => samples.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-  return { runs, createMs: median('createMs'), firstEncryptMs: median('firstEncryptMs'), cachedEncryptMs: median('cachedEncryptMs') };
+  // Where that time goes, each in its own fresh context so one does not warm the other: the first
+  // request of a fresh context (a 1-byte file), and the .wasm alone fetched, then compiled.
+  const parts = [];
+  for (let i = 0; i < runs; i++) {
+    const part = {};
+    for (const step of ['tiny', 'wasm']) {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${base}/blank`);
+        Object.assign(part, await page.evaluate(async (step) => {
+          const t0 = performance.now();
+          if (step === 'tiny') {
+            await (await fetch('/tiny')).arrayBuffer();
+            return { firstRequestMs: performance.now() - t0 };
+          }
+          const bytes = await (await fetch('/pkg/dist/keyseal_wasm_bg.wasm')).arrayBuffer();
+          const t1 = performance.now();
+          await WebAssembly.compile(bytes);
+          return { wasmFetchMs: t1 - t0, wasmCompileMs: performance.now() - t1 };
+        }, step));
+      } finally {
+        await context.close();
+      }
+    }
+    parts.push(part);
+  }
+  const median = (k, from = samples) => from.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(from.length / 2)];
+  return {
+    runs, createMs: median('createMs'), firstEncryptMs: median('firstEncryptMs'), cachedEncryptMs: median('cachedEncryptMs'),
+    firstRequestMs: median('firstRequestMs', parts), wasmFetchMs: median('wasmFetchMs', parts), wasmCompileMs: median('wasmCompileMs', parts),
+  };
 }
 
 async function chromiumRun(kms, base) {

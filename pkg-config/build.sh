@@ -11,10 +11,7 @@ rm -rf "$OUT"
 mkdir -p "$DIST"
 wasm-bindgen --target web --no-typescript --out-dir "$DIST" --out-name keyseal_wasm \
   "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm/keyseal_wasm.wasm"
-# npm binaryen, never Debian's (docs/BUILDING.md: Debian's binaryen 108 breaks wasm-bindgen output).
-node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$DIST/keyseal_wasm_bg.wasm" -o "$DIST/keyseal_wasm_bg.wasm"
+pkg-config/wasm-opt.sh "$DIST/keyseal_wasm_bg.wasm" "$DIST/keyseal_wasm_bg.wasm"
 cp js/src/*.js "$DIST/"
 # The browser entry as one module (docs/DESIGN.md "The browser entry is one file"): a page that
 # imports the package without a bundler fetches one JS file and the .wasm, not a waterfall of nine

@@ -7,6 +7,7 @@
 #
 #   1. native core      cargo bench -p keyseal-format --bench core (format/benches/core.rs) → JSON lines
 #   1b. command line    scripts/bench-cli.sh: `keyseal encrypt/decrypt` of 1 GiB beside openssl speed
+#   1c. designs         scripts/size-probe.sh: the wasm of a package without the SDK policy (sizes only)
 #   2. everything in JS bench/run.mjs, against the release keyseal-kms: bench/peers/ (throughput
 #                       beside the peers, package sizes), bench/key-service/, bench/rotation/,
 #                       bench/memory/; bench/report.mjs renders the Markdown
@@ -34,6 +35,9 @@ cargo bench -p keyseal-format --bench core > "$TARGET_DIR/bench-native.jsonl"
 
 echo "bench: 1b. the keyseal command line, 1 GiB in /dev/shm (scripts/bench-cli.sh)" >&2
 scripts/bench-cli.sh >/dev/null
+
+echo "bench: 1c. the package designs' wasm (scripts/size-probe.sh, bench/size-probe)" >&2
+scripts/size-probe.sh
 
 echo "bench: 2. JS: peers, sizes, key-service calls, rotation, stream memory (bench/run.mjs)" >&2
 exec timeout -k 15 1500 node bench/run.mjs --kms "$TARGET_DIR/release/keyseal-kms" --native "$TARGET_DIR/bench-native.jsonl" --write docs/BENCHMARKS.md "$@"

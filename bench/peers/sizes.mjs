@@ -2,12 +2,13 @@
 // typage bundled for the same use (esbuild --minify). Also the bundler bench/run.mjs uses to put
 // the peers on the bench page.
 
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { ROOT, PKG } from '../../js/test/support/paths.mjs';
+import { ROOT, PKG, TARGET } from '../../js/test/support/paths.mjs';
+import { CARGO_WASM, wasmParts } from './wasm-parts.mjs';
 
 /** esbuild of `contents` (an ES module resolved from the repository root) for the browser. */
 export async function bundle(contents, { minify }) {
@@ -57,5 +58,50 @@ export async function sizes() {
     keysealBundled: { bytes: ksJs.length + wasm.length, gzip: gz(Buffer.from(ksJs)) + gz(wasm), jsGzip: gz(Buffer.from(ksJs)), wasmGzip: gz(wasm) },
     esdk: { bytes: esdk.length, gzip: gz(Buffer.from(esdk)) },
     age: { bytes: age.length, gzip: gz(Buffer.from(age)) },
+    // what the .wasm holds, by part (cargo's output still has function names; the shipped file not)
+    parts: existsSync(CARGO_WASM) ? wasmParts(CARGO_WASM) : null,
+    designs: await designs(gz),
+  };
+}
+
+/** Non-blank lines that are not `//` comments, in `files`. */
+function codeLines(files) {
+  return files.reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')).length, 0);
+}
+
+/**
+ * The figures of docs/DESIGN.md "Package size: the designs measured": the wasm of
+ * bench/size-probe (scripts/size-probe.sh: the format and its cryptography, no SDK policy),
+ * without and with the wasm P-256; the browser entry's own JS minified (without the wasm-bindgen
+ * glue, which the probe's glue replaces); and the basis of the estimate for the SDK policy as JS.
+ */
+async function designs(gz) {
+  const probe = (variant) => {
+    const dir = join(TARGET, 'size-probe', variant);
+    if (!existsSync(join(dir, 'probe_bg.wasm'))) return null;
+    const wasm = readFileSync(join(dir, 'probe_bg.wasm'));
+    const glue = readFileSync(join(dir, 'probe.js'));
+    return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueGzip: gz(glue) };
+  };
+  const esbuild = await import(pathToFileURL(join(ROOT, 'node_modules/esbuild/lib/main.js')).href);
+  const r = await esbuild.build({
+    entryPoints: [join(ROOT, 'js/src/index.browser.js')], bundle: true, format: 'esm', platform: 'neutral',
+    minify: true, write: false, external: ['./keyseal_wasm.js'], logLevel: 'error', metafile: true,
+  });
+  // the files in that bundle: the gzip bytes per line of JS written in this project's style
+  const jsFiles = Object.keys(r.metafile.inputs).map((f) => join(ROOT, f));
+  // Lines of code of Rust files in `dir` without their #[cfg(test)] modules: the SDK policy
+  // (src/) and the format (format/src/), what a design would rewrite as JS.
+  const rustLines = (dir) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.rs')).reduce((n, f) => {
+    const text = readFileSync(join(ROOT, dir, f), 'utf8').split('#[cfg(test)]')[0];
+    return n + text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')).length;
+  }, 0);
+  return {
+    format: probe('format'),
+    formatP256: probe('format-p256'),
+    ownJsGzip: gz(Buffer.from(r.outputFiles[0].text)),
+    ownJsLines: codeLines(jsFiles),
+    policyRustLines: rustLines('src'),
+    formatRustLines: rustLines('format/src'),
   };
 }
