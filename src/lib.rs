@@ -16,6 +16,7 @@ pub mod external;
 mod generate_queue;
 mod identity;
 pub mod inspect;
+mod join;
 pub mod kacls;
 pub mod key_service;
 pub mod keyseal;

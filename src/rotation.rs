@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::Error;
+use crate::join::join_all;
 use crate::key_service::RewrapQuestion;
 use crate::keyseal::KeySeal;
 use crate::rewrap_memo::{DigestIndex, MemoKey, QuestionDigest};
@@ -171,24 +172,33 @@ impl KeySeal {
             }
             digests.push(own);
         }
-        // Ask each service what the memo did not know, in batches.
+        // Ask each service what the memo did not know, in batches of at most REWRAP_BATCH_MAX,
+        // a service's batches all at once (src/join.rs): a key service answers them in parallel
+        // and the call waits for it once, not once per batch.
         for i in 0..self.services.len() {
             let open: Vec<usize> = (0..asked.len())
                 .filter(|&k| asked[k].service == i && asked[k].answer.is_none())
                 .collect();
-            for chunk in open.chunks(REWRAP_BATCH_MAX) {
-                let questions: Vec<RewrapQuestion<'_>> = chunk
-                    .iter()
-                    .map(|&k| RewrapQuestion {
-                        kind: asked[k].entry.kind,
-                        key_id: &asked[k].entry.key_id,
-                        wrapped: &asked[k].entry.wrapped,
-                        context: asked[k].context,
-                        to_key_id: asked[k].to,
-                    })
-                    .collect();
-                let answers = self.services[i].service.rewrap_batch(&questions).await;
-                drop(questions);
+            let chunks: Vec<&[usize]> = open.chunks(REWRAP_BATCH_MAX).collect();
+            let questions: Vec<Vec<RewrapQuestion<'_>>> = chunks
+                .iter()
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .map(|&k| RewrapQuestion {
+                            kind: asked[k].entry.kind,
+                            key_id: &asked[k].entry.key_id,
+                            wrapped: &asked[k].entry.wrapped,
+                            context: asked[k].context,
+                            to_key_id: asked[k].to,
+                        })
+                        .collect()
+                })
+                .collect();
+            let service = &self.services[i].service;
+            let answers = join_all(questions.iter().map(|q| service.rewrap_batch(q))).await;
+            drop(questions);
+            for (chunk, answers) in chunks.iter().zip(answers) {
                 let answers: Vec<Result<Vec<u8>, Error>> = match answers {
                     Ok(a) => a,
                     Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),

@@ -5,7 +5,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -14,8 +14,8 @@ use common::block_on;
 
 use keyseal::{
     CacheConfig, Clock, DataKey, EncryptionContext, EntryKind, Error, GeneratedKey, Header, KeySeal,
-    KeySealConfig, KeyService, KeyServiceErrorKind, LocalBoxFuture, Observer, PublicKeyInfo, ServiceBinding,
-    WrapMode, WrappedKeyEntry, plan_range,
+    KeySealConfig, KeyService, KeyServiceErrorKind, LocalBoxFuture, Observer, PublicKeyInfo,
+    REWRAP_BATCH_MAX, RewrapAnswers, RewrapQuestion, ServiceBinding, WrapMode, WrappedKeyEntry, plan_range,
 };
 
 const S: u32 = 64;
@@ -27,6 +27,9 @@ struct VersionedKms {
     id: &'static str,
     versions: RefCell<HashMap<String, u32>>,
     calls: RefCell<HashMap<&'static str, u32>>,
+    /// `/rewrap-batch` requests under way now, and the most there were at once.
+    batches_in_flight: Cell<u32>,
+    most_batches_in_flight: Cell<u32>,
 }
 
 impl VersionedKms {
@@ -35,6 +38,8 @@ impl VersionedKms {
             id,
             versions: RefCell::default(),
             calls: RefCell::default(),
+            batches_in_flight: Cell::new(0),
+            most_batches_in_flight: Cell::new(0),
         })
     }
     fn rotate(&self, key_id: &str) {
@@ -120,6 +125,41 @@ impl KeyService for VersionedKms {
             self.count("rewrap");
             let dek = open(wrapped)?;
             Ok(self.wrap_at(to.unwrap_or(key_id), dek.expose_secret()))
+        })
+    }
+    /// Each question as `rewrap` answers it, after waiting one poll: so batches sent together are
+    /// under way together, and `most_batches_in_flight` tells whether they were.
+    fn rewrap_batch<'a>(
+        &'a self,
+        questions: &'a [RewrapQuestion<'a>],
+    ) -> LocalBoxFuture<'a, Result<RewrapAnswers, Error>> {
+        Box::pin(async move {
+            self.count("rewrap_batch");
+            self.batches_in_flight.set(self.batches_in_flight.get() + 1);
+            let most = self
+                .most_batches_in_flight
+                .get()
+                .max(self.batches_in_flight.get());
+            self.most_batches_in_flight.set(most);
+            let mut polled = false;
+            std::future::poll_fn(|_| {
+                if polled {
+                    std::task::Poll::Ready(())
+                } else {
+                    polled = true;
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            let mut answers = Vec::with_capacity(questions.len());
+            for q in questions {
+                answers.push(
+                    self.rewrap(q.kind, q.key_id, q.wrapped, q.context, q.to_key_id)
+                        .await,
+                );
+            }
+            self.batches_in_flight.set(self.batches_in_flight.get() - 1);
+            Ok(answers)
         })
     }
     fn entry_version(&self, entry: &WrappedKeyEntry) -> Option<u32> {
@@ -533,6 +573,33 @@ fn rewrap_many_answers_per_header_in_order_and_asks_each_question_once() {
     }
     // a and b have their own data keys (cache off); the second `a` is the same question
     assert_eq!(kms.calls("rewrap"), 2);
+}
+
+#[test]
+fn rewrap_many_sends_a_services_batches_together() {
+    let kms = VersionedKms::new("acme");
+    let ks = sdk(vec![(kms.clone(), "acme/k")]);
+    let pt = pattern(100);
+    // each message its own data key (cache off): as many questions, in batches of 100, 100, 50
+    let n = 2 * REWRAP_BATCH_MAX + REWRAP_BATCH_MAX / 2;
+    let messages: Vec<Vec<u8>> = (0..n)
+        .map(|_| block_on(ks.encrypt(&pt, &ctx())).unwrap())
+        .collect();
+    kms.rotate("acme/k");
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let r = block_on(ks.rewrap_many(&refs, None));
+    assert_eq!(kms.calls("rewrap_batch"), 3);
+    assert_eq!(kms.calls("rewrap"), n as u32);
+    // all three under way at once: one wait for the key service, not three in a row
+    assert_eq!(kms.most_batches_in_flight.get(), 3);
+    assert_eq!(kms.batches_in_flight.get(), 0);
+    for (i, m) in messages.iter().enumerate() {
+        let rw = r[i].as_ref().unwrap();
+        let mut moved = rw.header.clone();
+        moved.extend_from_slice(&m[rw.body_offset..]);
+        assert!(ks.is_current(&moved, None, Some(2)).unwrap(), "header {i} on v2");
+        assert_eq!(block_on(ks.decrypt(&moved, &ctx())).unwrap().1, pt, "message {i}");
+    }
 }
 
 #[test]

@@ -32,14 +32,14 @@ function limiter(n) {
 
 /**
  * Rotates many objects in rounds: reads a round's headers and hands them to one
- * `rewrapManyUnlessCurrent`, which skips the current ones and rewraps the rest (one /rewrap-batch
- * per key service and 100 headers), then writes the new headers back. The next round's headers
+ * `rewrapManyUnlessCurrent`, which skips the current ones and rewraps the rest (per key service,
+ * /rewrap-batch requests of up to 100 headers, sent at once), then writes the new headers back. The next round's headers
  * are read while this round is rewrapped and written (rounds ask the key services one after the
  * other, so the rewrap memo answers a question shared by several rounds once); reads and writes
  * together stay within `concurrency`. Never throws for one object: failures are collected.
  */
 export async function rewrapAll(core, objects, options) {
-  const { toKeyId, concurrency = 4, batchSize = 100, onProgress } = known(options, ['toKeyId', 'concurrency', 'batchSize', 'onProgress'], 'rewrapAll');
+  const { toKeyId, concurrency = 4, batchSize = 200, onProgress } = known(options, ['toKeyId', 'concurrency', 'batchSize', 'onProgress'], 'rewrapAll');
   if (!objects || (typeof objects[Symbol.iterator] !== 'function' && typeof objects[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('objects must be an array or an (async) iterable');
   }

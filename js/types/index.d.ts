@@ -523,7 +523,7 @@ export declare class KeySeal {
       toKeyId?: string;
       /** Header reads and writes in flight (default 4). */
       concurrency?: number;
-      /** Objects per round: their headers go to the key services together, in `/rewrap-batch` requests of up to 100 (default 100). */
+      /** Objects per round: their headers go to the key services together, in `/rewrap-batch` requests of up to 100 sent at once (default 200). */
       batchSize?: number;
       /** Called after each round with the counts so far. */
       onProgress?: (p: { seen: number; done: number; skipped: number; failed: number }) => void;
