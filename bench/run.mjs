@@ -100,9 +100,9 @@ async function nodeRun(kms) {
   log('Node: per-record contexts by P-256 engine');
   const perRecord = await perRecordContexts(keyseal, kms, { count: QUICK ? 200 : 1000, engines: ['wasm', 'webcrypto', 'node'] });
   log('Node: rewrap vs re-encrypt');
-  const rotation = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: false });
+  const rotation = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: false, runs: RUNS });
   log('Node: rewrap vs re-encrypt, one shared context');
-  rotation.shared = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: true });
+  rotation.shared = await rewrapVsReencrypt(keyseal, kms, { objects: OBJECTS, sharedContext: true, runs: RUNS });
   return { runtime: `Node ${process.version}`, throughput, calls, perRecord, rotation };
 }
 
