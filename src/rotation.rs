@@ -259,12 +259,8 @@ impl KeySeal {
                         wrapped,
                     });
                 }
-                // FORMAT.md §4.4, as `keyseal_format::rewrap` does it, on the header parsed above
-                let header = h.with_entries(entries)?.encode();
-                Ok(Some(Rewrapped {
-                    header,
-                    body_offset: *body_offset,
-                }))
+                // FORMAT.md §4.4 on the header parsed above
+                Ok(Some(Rewrapped::of_parsed(h, *body_offset, entries)?))
             })
             .collect()
     }

@@ -149,6 +149,20 @@ pub struct Rewrapped {
 /// that yields another data key fail on open.
 pub fn rewrap(sealed_prefix: &[u8], entries: Vec<WrappedKeyEntry>) -> Result<Rewrapped, Error> {
     let (header, body_offset) = Header::parse(sealed_prefix)?;
-    let header = header.with_entries(entries)?.encode();
-    Ok(Rewrapped { header, body_offset })
+    Rewrapped::of_parsed(&header, body_offset, entries)
+}
+
+impl Rewrapped {
+    /// [`rewrap`] of a header the caller already parsed (`body_offset` from that parse), for a
+    /// caller that needs the parsed header first (the SDK asks its questions from it).
+    pub fn of_parsed(
+        header: &Header,
+        body_offset: usize,
+        entries: Vec<WrappedKeyEntry>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            header: header.with_entries(entries)?.encode(),
+            body_offset,
+        })
+    }
 }
