@@ -96,7 +96,16 @@ async function designs(gz) {
     const text = readFileSync(join(ROOT, dir, f), 'utf8').split('#[cfg(test)]')[0];
     return n + text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')).length;
   }, 0);
+  // design C's format in JS, measured: js/src/format (FORMAT.md over WebCrypto) bundled and
+  // minified; its errors module is the package's, counted in the JS kept
+  const f = await esbuild.build({
+    entryPoints: [join(ROOT, 'js/src/format/index.js')], bundle: true, format: 'esm', platform: 'neutral',
+    minify: true, write: false, external: ['../errors.js'], logLevel: 'error', metafile: true,
+  });
+  const formatJsFiles = Object.keys(f.metafile.inputs).map((x) => join(ROOT, x));
   return {
+    formatJsGzip: gz(Buffer.from(f.outputFiles[0].text)),
+    formatJsLines: codeLines(formatJsFiles),
     format: probe('format'),
     formatP256: probe('format-p256'),
     ownJsGzip: gz(Buffer.from(r.outputFiles[0].text)),

@@ -18,6 +18,7 @@
 //          --verbose (per-test lines)   KEYSEAL_KMS_BIN (default <cargo target dir>/debug/keyseal-kms;
 //          the target dir is CARGO_TARGET_DIR when set, else target/)
 //          KEYSEAL_JS_NOTHING_LOST=N (encrypts in the "nothing lost" test; default 1000 in node, 200 elsewhere)
+//          KEYSEAL_FORMAT_DIFF_SCALE=F, KEYSEAL_FORMAT_SEED=N (the format-in-JS differential check)
 //          KEYSEAL_WORKERD=direct (skip miniflare, run `workerd serve` with a generated config)
 //          KEYSEAL_JS_KEEP_TMP=1 (keep the temp dir: databases, configs)
 
@@ -374,12 +375,13 @@ async function staticFile(res, base, rel) {
 const PAGE = `<!doctype html><meta charset="utf-8"><title>keyseal js tests</title>
 <script type="module">
 import * as keyseal from '/pkg/dist/index.browser.js';
+import * as format from '/src/format/index.js';
 import { run } from '/test/suite/index.js';
 async function env(runtime, phase) {
   const r = await fetch('/env?runtime=' + runtime + '&phase=' + phase);
   return r.json();
 }
-window.runPage = async (phase) => run(keyseal, await env('chromium', phase));
+window.runPage = async (phase) => run(keyseal, await env('chromium', phase), { format });
 window.runWorker = (phase) => new Promise((resolve, reject) => {
   const w = new Worker('/worker.js', { type: 'module' });
   w.onmessage = (e) => { w.terminate(); e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result); };
@@ -390,12 +392,13 @@ window.ready = true;
 </script>`;
 
 const WORKER = `import * as keyseal from '/pkg/dist/index.browser.js';
+import * as format from '/src/format/index.js';
 import { run } from '/test/suite/index.js';
 self.onmessage = async (e) => {
   try {
     if (typeof window !== 'undefined' || typeof document !== 'undefined') throw new Error('not a worker scope');
     const env = await (await fetch('/env?runtime=chromium-worker&phase=' + e.data.phase)).json();
-    const result = await run(keyseal, env);
+    const result = await run(keyseal, env, { format });
     self.postMessage({ result });
   } catch (err) {
     self.postMessage({ error: String(err && err.stack || err) });
@@ -427,6 +430,7 @@ const server = createServer(async (req, res) => {
     if (parts[0] === 'env') return sendJson(res, 200, envFor(url.searchParams.get('runtime'), url.searchParams.get('phase')));
     if (parts[0] === 'pkg') return await staticFile(res, PKG, parts.slice(1).join('/'));
     if (parts[0] === 'test') return await staticFile(res, join(ROOT, 'js/test'), parts.slice(1).join('/'));
+    if (parts[0] === 'src') return await staticFile(res, join(ROOT, 'js/src'), parts.slice(1).join('/'));
     if (url.pathname === '/page.html') { res.writeHead(200, { 'content-type': 'text/html' }); return res.end(PAGE); }
     if (url.pathname === '/worker.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); return res.end(WORKER); }
     if (url.pathname === '/favicon.ico') { res.writeHead(204); return res.end(); }
@@ -445,6 +449,9 @@ function envFor(runtime, phase) {
   // 1,000 encrypts in Node (about 30 s); 200 in the other runtimes to keep `make test` short.
   env.nothingLostCount = runtime === 'node' ? 1000 : 200;
   if (process.env.KEYSEAL_JS_NOTHING_LOST) env.nothingLostCount = Number(process.env.KEYSEAL_JS_NOTHING_LOST);
+  // the format-in-JS differential check (suite/format-js.js): a factor on its counts, its seed
+  if (process.env.KEYSEAL_FORMAT_DIFF_SCALE) env.formatDiffScale = Number(process.env.KEYSEAL_FORMAT_DIFF_SCALE);
+  if (process.env.KEYSEAL_FORMAT_SEED) env.formatSeed = Number(process.env.KEYSEAL_FORMAT_SEED);
   return env;
 }
 
@@ -455,11 +462,12 @@ const RESULT = 'KEYSEAL_RESULT=';
 
 function runnerSource(entrySpecifier, suiteUrl, envUrl) {
   return `import * as keyseal from ${JSON.stringify(entrySpecifier)};
+import * as format from ${JSON.stringify(pathToFileURL(join(ROOT, 'js/src/format/index.js')).href)};
 import { run } from ${JSON.stringify(suiteUrl)};
 let resolved = null;
 try { resolved = import.meta.resolve(${JSON.stringify(entrySpecifier)}); } catch {}
 const env = await (await fetch(${JSON.stringify(envUrl)})).json();
-const result = await run(keyseal, env);
+const result = await run(keyseal, env, { format });
 result.entry = resolved;
 console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
 `;
@@ -518,14 +526,21 @@ async function startWorkerd() {
   for (const f of [...jsModules, 'keyseal_wasm_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
   // the whole suite folder, as suite/*.js modules beside the package's
   cpSync(SUITE, join(dir, 'suite'), { recursive: true });
-  const suiteModules = readdirSync(join(dir, 'suite')).filter((f) => f.endsWith('.js')).map((f) => `suite/${f}`);
+  // the format in JS (js/src/format), as format/*.js beside the package's modules: its
+  // `../errors.js` is then the package's
+  cpSync(join(ROOT, 'js/src/format'), join(dir, 'format'), { recursive: true });
+  const suiteModules = [
+    ...readdirSync(join(dir, 'suite')).filter((f) => f.endsWith('.js')).map((f) => `suite/${f}`),
+    ...readdirSync(join(dir, 'format')).filter((f) => f.endsWith('.js')).map((f) => `format/${f}`),
+  ];
   writeFileSync(join(dir, 'worker.js'), `import * as keyseal from './index.workerd.js';
+import * as format from './format/index.js';
 import { run } from './suite/index.js';
 export default {
   async fetch(request) {
     try {
       const env = await request.json();
-      const result = await run(keyseal, env);
+      const result = await run(keyseal, env, { format });
       return Response.json(result);
     } catch (e) {
       return new Response(String(e && e.stack || e), { status: 500 });

@@ -7,9 +7,10 @@
 // The tests live in one file per area (this folder); this module assembles them in a fixed order
 // and runs them one after the other.
 //
-// `run(keyseal, env)` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
+// `run(keyseal, env, { format })` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
 // `keyseal` is the package's module namespace (KeySeal, inspect, headerLength, lowLevel, the error
 // classes, ERROR_CODES, …) as the runtime's entry point exports it.
+// `format` is js/src/format/index.js (the format in JS, not yet part of the package's entries).
 // `env` (built by the harness):
 //   runtime                 name of this runtime (node, deno, bun, workerd, chromium, chromium-worker)
 //   kmsUrl, escrowUrl       base URLs (…/v1) of the primary and escrow key services
@@ -28,6 +29,7 @@
 //   cross                   optional { runtime: base64 } → run only the cross-runtime open tests
 //   nothingLostCount        optional, encrypts in the "nothing lost" test (default 200)
 //   only                    optional regex: run only the tests whose name matches
+//   formatSeed, formatDiffScale  optional: the differential check's seed and a factor on its counts
 
 import { suiteContext, withTimeout } from './support.js';
 import roundTrips from './round-trips.js';
@@ -43,12 +45,15 @@ import firstHour from './first-hour.js';
 import awsKms from './aws-kms.js';
 import kacls from './kacls.js';
 import tracing from './tracing.js';
+import formatJs from './format-js.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, formatJs, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
 
-export async function run(keyseal, env) {
+export async function run(keyseal, env, modules = {}) {
+  // `modules.format`: js/src/format (the format in JS), loaded by the runner beside the package
+  env = { ...env, formatModule: modules.format };
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };
   const tests = [];
   const s = suiteContext(keyseal, env, results, tests);
