@@ -59,10 +59,11 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>keyseal bench</title>
 <script type="module">
 import * as keyseal from '/pkg/dist/index.browser.js';
 import * as peers from '/bench-peers.js';
+import * as format from '/js/src/format/index.js';
 import * as subjects from '/bench/peers/subjects.js';
 import * as memory from '/bench/memory/streams.js';
 import * as perRecord from '/bench/key-service/per-record.js';
-window.bench = { keyseal, peers, lib: { ...subjects, ...memory, ...perRecord } };
+window.bench = { keyseal, peers, format, lib: { ...subjects, ...memory, ...perRecord } };
 </script>`;
 let peersBundle = '';
 const server = createServer(async (req, res) => {
@@ -71,8 +72,9 @@ const server = createServer(async (req, res) => {
   if (path === '/tiny') { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.end('x'); return; }
   if (path === '/blank') { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>blank</title>'); return; }
   if (path === '/bench-peers.js') { res.writeHead(200, { 'content-type': 'text/javascript' }); res.end(peersBundle); return; }
-  // pkg/dist/* and bench/* or bench/<subject>/* (and a 404 for /favicon.ico)
-  if (!/^\/(pkg\/dist|bench(\/[\w-]+)?)\/[\w-]+(\.[\w-]+)+$/.test(path)) { res.writeHead(404); res.end(); return; }
+  // pkg/dist/*, bench/* or bench/<subject>/*, js/src/format/* and the js/src/errors.js it imports
+  // (and a 404 for /favicon.ico)
+  if (!/^\/(pkg\/dist|bench(\/[\w-]+)?|js\/src(\/format)?)\/[\w-]+(\.[\w-]+)+$/.test(path)) { res.writeHead(404); res.end(); return; }
   try {
     const body = await readFile(join(ROOT, path));
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
@@ -91,7 +93,10 @@ async function nodeRun(kms) {
   const esdkBrowser = await import('@aws-crypto/client-browser');
   const esdkNode = await import('@aws-crypto/client-node');
   const age = await import('age-encryption');
-  const subjects = await makeSubjects({ keyseal, esdkBrowser, esdkNode, age }, kms);
+  const format = await import(pathToFileURL(join(ROOT, 'js/src/format/index.js')).href);
+  // in Node the format runs on node:crypto, as the package's Node entry does
+  const { nodeEngine: formatEngine } = await import(pathToFileURL(join(ROOT, 'js/src/format/node-engine.js')).href);
+  const subjects = await makeSubjects({ keyseal, format, formatEngine, esdkBrowser, esdkNode, age }, kms);
   log('Node: throughput');
   const throughput = await measureThroughput(subjects, { sizes: SIZES, runs: RUNS, log: (m) => log('Node', m) });
   log('Node: key-service calls per 10,000 encrypts');
@@ -185,8 +190,8 @@ async function chromiumRun(kms, base) {
     await page.exposeFunction('benchLog', (m) => log('Chromium', m));
     log('Chromium: throughput');
     const throughput = await page.evaluate(async ({ kms, sizes, runs }) => {
-      const { keyseal, peers, lib } = window.bench;
-      const subjects = await lib.makeSubjects({ keyseal, esdkBrowser: peers.esdkBrowser, age: peers.age }, kms);
+      const { keyseal, peers, format, lib } = window.bench;
+      const subjects = await lib.makeSubjects({ keyseal, format, esdkBrowser: peers.esdkBrowser, age: peers.age }, kms);
       return lib.measureThroughput(subjects, { sizes, runs, log: (m) => window.benchLog(m) });
     }, { kms, sizes: SIZES, runs: RUNS });
     log('Chromium: per-record contexts by P-256 engine');

@@ -7,7 +7,8 @@
 import { MiB, fill } from '../bytes.js';
 
 /**
- * libs: { keyseal, esdkBrowser?, esdkNode?, age? } (modules); kms: { url, token, keyId }.
+ * libs: { keyseal, format?, formatEngine?, esdkBrowser?, esdkNode?, age? } (modules; `formatEngine`:
+ * the format's engine, its WebCrypto one by default); kms: { url, token, keyId }.
  * Only subjects whose library is present are built (client-node exists only in Node).
  */
 export async function makeSubjects(libs, kms) {
@@ -44,6 +45,24 @@ export async function makeSubjects(libs, kms) {
       ks,
       seal: (pt) => ks.encrypt(pt, { context }),
       open: (sealed) => ks.decrypt(sealed),
+    });
+  }
+
+  // Design C's format in JS (js/src/format, docs/DESIGN.md), not yet what the package runs: a data
+  // key in hand, no key service and no SDK policy, so the ceiling of what C can reach, per message
+  // as the SDK makes one (fresh message id, 64 KiB segments, one kms-sized entry).
+  if (libs.format) {
+    const F = libs.format;
+    const engine = libs.formatEngine ?? F.webcryptoEngine;
+    const dataKey = crypto.getRandomValues(new Uint8Array(32));
+    const entries = [{ kind: 'kms', keyServiceId: 'bench', keyId: kms.keyId, wrapped: crypto.getRandomValues(new Uint8Array(97)) }];
+    subjects.push({
+      name: 'format in JS (design C)',
+      note: `js/src/format on its ${engine.name} engine, a data key in hand (no key service, no cache, no policy); not yet in the package`,
+      seal: (pt) => F.sealWithDataKeyAssumingUniqueMessageId({
+        dataKey, messageId: crypto.getRandomValues(new Uint8Array(32)), segmentSize: 64 * 1024, context, entries, plaintext: pt, engine,
+      }),
+      open: (sealed) => F.openWithDataKey(sealed, dataKey, { engine }),
     });
   }
 

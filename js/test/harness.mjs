@@ -460,14 +460,16 @@ function envFor(runtime, phase) {
 
 const RESULT = 'KEYSEAL_RESULT=';
 
-function runnerSource(entrySpecifier, suiteUrl, envUrl) {
+function runnerSource(entrySpecifier, suiteUrl, envUrl, withNodeEngine) {
+  const nodeEngine = pathToFileURL(join(ROOT, 'js/src/format/node-engine.js')).href;
   return `import * as keyseal from ${JSON.stringify(entrySpecifier)};
 import * as format from ${JSON.stringify(pathToFileURL(join(ROOT, 'js/src/format/index.js')).href)};
+const formatNodeEngine = ${withNodeEngine ? `(await import(${JSON.stringify(nodeEngine)})).nodeEngine` : 'undefined'};
 import { run } from ${JSON.stringify(suiteUrl)};
 let resolved = null;
 try { resolved = import.meta.resolve(${JSON.stringify(entrySpecifier)}); } catch {}
 const env = await (await fetch(${JSON.stringify(envUrl)})).json();
-const result = await run(keyseal, env, { format });
+const result = await run(keyseal, env, { format, formatNodeEngine });
 result.entry = resolved;
 console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
 `;
@@ -506,7 +508,8 @@ function setupNodeProject() {
 async function runNodeLike(runtime, phase) {
   const file = join(nodeDir, `run-${runtime}-${phase}.mjs`);
   const suite = pathToFileURL(join(SUITE, 'index.js')).href;
-  writeFileSync(file, runnerSource('keyseal', suite, `${origin}/env?runtime=${runtime}&phase=${phase}`));
+  // the format's node:crypto engine where the package's entry is index.node.js (Node, Bun)
+  writeFileSync(file, runnerSource('keyseal', suite, `${origin}/env?runtime=${runtime}&phase=${phase}`, runtime !== 'deno'));
   if (runtime === 'node') return runProcess(runtime, process.execPath, [file], { cwd: nodeDir });
   if (runtime === 'bun') return runProcess(runtime, join(BIN, 'bun'), ['run', file], { cwd: nodeDir, env: { ...process.env, BUN_INSTALL_CACHE_DIR: join(tmp, 'bun-cache') } });
   if (runtime === 'deno') {

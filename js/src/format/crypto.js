@@ -1,7 +1,8 @@
-// WebCrypto primitives of the format (docs/FORMAT.md §2): SHA-256, HMAC-SHA256, HKDF-SHA256
-// (RFC 5869), AES-256-GCM, ECDH and ECDSA on P-256. `crypto.subtle` is in every runtime keyseal
-// targets (browsers and workers on a secure origin, Node, Deno, Bun, workerd); where it is not,
-// the format in JS is unavailable and the wasm engine is used (docs/DESIGN.md, design C).
+// The format's primitives (docs/FORMAT.md §2): SHA-256, HMAC-SHA256, HKDF-SHA256 (RFC 5869),
+// AES-256-GCM, ECDH and ECDSA on P-256, as an engine object. `webcryptoEngine` runs them on
+// `crypto.subtle`, which every runtime keyseal targets has (browsers and workers on a secure origin,
+// Node, Deno, Bun, workerd); `nodeEngine` (node-engine.js) on node:crypto, synchronously. Every
+// function of the format takes the engine to use; results are byte-identical.
 
 const subtle = () => {
   const s = globalThis.crypto?.subtle;
@@ -9,104 +10,95 @@ const subtle = () => {
   return s;
 };
 
-/** SHA-256 of `data`, 32 bytes. */
-export async function sha256(data) {
-  return new Uint8Array(await subtle().digest('SHA-256', data));
-}
-
 // RFC 5869 §2.2: a missing salt is HashLen zero bytes. HMAC pads its key with zeros to the block
 // size, so the empty salt and 32 zero bytes are the same key; WebCrypto refuses an empty HMAC key.
 const ZERO_SALT = new Uint8Array(32);
 
-/** HMAC-SHA256(key, data), 32 bytes. */
-export async function hmacSha256(key, data) {
-  const k = await subtle().importKey('raw', key.length ? key : ZERO_SALT, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return new Uint8Array(await subtle().sign('HMAC', k, data));
-}
+const gcm = (iv, additionalData) => (additionalData ? { name: 'AES-GCM', iv, additionalData } : { name: 'AES-GCM', iv });
+
+export const webcryptoEngine = {
+  name: 'webcrypto',
+  async sha256(data) {
+    return new Uint8Array(await subtle().digest('SHA-256', data));
+  },
+  async hmacSha256(key, data) {
+    const k = await subtle().importKey('raw', key.length ? key : ZERO_SALT, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    return new Uint8Array(await subtle().sign('HMAC', k, data));
+  },
+  /** The data key as HKDF input keying material, a non-extractable CryptoKey for both derivations of §5. */
+  hkdfKey(dataKey) {
+    return subtle().importKey('raw', dataKey, 'HKDF', false, ['deriveBits', 'deriveKey']);
+  },
+  async hkdfBits(ikm, salt, info, length) {
+    return new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, ikm, length * 8));
+  },
+  /** An HKDF output as a non-extractable AES-256-GCM key: its bytes never exist in JS memory. */
+  hkdfAesKey(ikm, salt, info) {
+    return subtle().deriveKey({ name: 'HKDF', hash: 'SHA-256', salt, info }, ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  },
+  aesKey(raw) {
+    return subtle().importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  },
+  async aesGcmSeal(key, iv, plaintext, additionalData) {
+    return new Uint8Array(await subtle().encrypt(gcm(iv, additionalData), key, plaintext));
+  },
+  /** The plaintext, or `null` when the tag does not verify (the caller decides the error). */
+  async aesGcmOpen(key, iv, sealed, additionalData) {
+    try {
+      return new Uint8Array(await subtle().decrypt(gcm(iv, additionalData), key, sealed));
+    } catch {
+      return null;
+    }
+  },
+  /** A fresh P-256 key pair for `ECDH` or `ECDSA` and its uncompressed SEC1 public key. */
+  async generateP256(name) {
+    const usages = name === 'ECDH' ? ['deriveBits'] : ['sign', 'verify'];
+    const pair = await subtle().generateKey({ name, namedCurve: 'P-256' }, false, usages);
+    const pub = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
+    return { privateKey: pair.privateKey, publicKey: pair.publicKey, publicRaw: pub };
+  },
+  /** A P-256 public key from its uncompressed SEC1 bytes (checked on the curve by the caller). */
+  importP256Public(name, raw) {
+    return subtle().importKey('raw', raw, { name, namedCurve: 'P-256' }, false, name === 'ECDH' ? [] : ['verify']);
+  },
+  /** A P-256 private key from its 32-byte scalar and uncompressed SEC1 public key (JWK import). */
+  importP256Private(name, secret, publicRaw) {
+    const jwk = {
+      kty: 'EC', crv: 'P-256', ext: false,
+      d: base64url(secret), x: base64url(publicRaw.subarray(1, 33)), y: base64url(publicRaw.subarray(33, 65)),
+    };
+    return subtle().importKey('jwk', jwk, { name, namedCurve: 'P-256' }, false, name === 'ECDH' ? ['deriveBits'] : ['sign']);
+  },
+  /** ECDH on P-256: the 32-byte x coordinate of the shared point (RFC 9180 §7.1.1 `DH`). */
+  async ecdh(privateKey, publicKey) {
+    return new Uint8Array(await subtle().deriveBits({ name: 'ECDH', public: publicKey }, privateKey, 256));
+  },
+  /** ECDSA P-256 with SHA-256: the 64-byte r ‖ s signature (IEEE P1363, WebCrypto's own encoding). */
+  async ecdsaSign(privateKey, message) {
+    return new Uint8Array(await subtle().sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, message));
+  },
+  async ecdsaVerify(publicKey, signature, message) {
+    try {
+      return await subtle().verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, signature, message);
+    } catch {
+      return false;
+    }
+  },
+  randomBytes(n) {
+    return globalThis.crypto.getRandomValues(new Uint8Array(n));
+  },
+};
 
 /** HKDF-Extract(salt, ikm) (RFC 5869 §2.2): the 32-byte PRK. */
-export function hkdfExtract(salt, ikm) {
-  return hmacSha256(salt, ikm);
+export function hkdfExtract(engine, salt, ikm) {
+  return engine.hmacSha256(salt, ikm);
 }
 
 /** HKDF-Expand(prk, info, length) (RFC 5869 §2.3) for length ≤ 32 (one block: all the format needs). */
-export async function hkdfExpand(prk, info, length) {
+export async function hkdfExpand(engine, prk, info, length) {
   if (length > 32) throw new RangeError('hkdfExpand: at most 32 bytes');
-  const t = await hmacSha256(prk, concat(info, Uint8Array.of(1)));
+  const t = await engine.hmacSha256(prk, concat(info, Uint8Array.of(1)));
   return t.subarray(0, length);
-}
-
-/** HKDF-SHA256(salt, ikm, info) → `length` bytes in one WebCrypto call. */
-export async function hkdf(salt, ikm, info, length) {
-  const k = await subtle().importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
-  return new Uint8Array(await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, k, length * 8));
-}
-
-/** An AES-256-GCM CryptoKey of 32 raw bytes, not extractable. */
-export function aesKey(raw) {
-  return subtle().importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
-}
-
-/** AES-256-GCM encrypt: ciphertext ‖ 16-byte tag. */
-export async function aesGcmSeal(key, iv, plaintext, additionalData) {
-  const alg = additionalData ? { name: 'AES-GCM', iv, additionalData } : { name: 'AES-GCM', iv };
-  return new Uint8Array(await subtle().encrypt(alg, key, plaintext));
-}
-
-/** AES-256-GCM decrypt; `null` when the tag does not verify (the caller decides the error). */
-export async function aesGcmOpen(key, iv, sealed, additionalData) {
-  const alg = additionalData ? { name: 'AES-GCM', iv, additionalData } : { name: 'AES-GCM', iv };
-  try {
-    return new Uint8Array(await subtle().decrypt(alg, key, sealed));
-  } catch {
-    return null;
-  }
-}
-
-/** A fresh P-256 key pair for `ECDH` or `ECDSA`, and its uncompressed SEC1 public key. */
-export async function generateP256(name) {
-  const usages = name === 'ECDH' ? ['deriveBits'] : ['sign', 'verify'];
-  const pair = await subtle().generateKey({ name, namedCurve: 'P-256' }, false, usages);
-  const pub = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
-  return { privateKey: pair.privateKey, publicKey: pair.publicKey, publicRaw: pub };
-}
-
-/** A P-256 public key from its uncompressed SEC1 bytes (the runtime checks the point). */
-export function importP256Public(name, raw) {
-  return subtle().importKey('raw', raw, { name, namedCurve: 'P-256' }, false, name === 'ECDH' ? [] : ['verify']);
-}
-
-/** A P-256 private key from its 32-byte scalar and uncompressed SEC1 public key (JWK import). */
-export function importP256Private(name, secret, publicRaw) {
-  const jwk = {
-    kty: 'EC', crv: 'P-256', ext: false,
-    d: base64url(secret), x: base64url(publicRaw.subarray(1, 33)), y: base64url(publicRaw.subarray(33, 65)),
-  };
-  return subtle().importKey('jwk', jwk, { name, namedCurve: 'P-256' }, false, name === 'ECDH' ? ['deriveBits'] : ['sign']);
-}
-
-/** ECDH on P-256: the 32-byte x coordinate of the shared point (RFC 9180 §7.1.1 `DH`). */
-export async function ecdh(privateKey, publicKey) {
-  return new Uint8Array(await subtle().deriveBits({ name: 'ECDH', public: publicKey }, privateKey, 256));
-}
-
-/** ECDSA P-256 with SHA-256; the 64-byte r ‖ s signature (IEEE P1363, WebCrypto's own encoding). */
-export async function ecdsaSign(privateKey, message) {
-  return new Uint8Array(await subtle().sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, message));
-}
-
-/** Whether `signature` (64 bytes, r ‖ s) verifies `message` under `publicKey`. */
-export async function ecdsaVerify(publicKey, signature, message) {
-  try {
-    return await subtle().verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, signature, message);
-  } catch {
-    return false;
-  }
-}
-
-/** Random bytes from the platform CSPRNG. */
-export function randomBytes(n) {
-  return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
 /** Constant-time equality of two byte strings of public length. */

@@ -3,9 +3,7 @@
 // §4.5 `hpke-p256` entry built on it.
 
 import { DecryptionFailedError, InvalidArgumentError, InvalidFormatError } from '../errors.js';
-import {
-  aesGcmOpen, aesGcmSeal, concat, ecdh, generateP256, hkdfExpand, hkdfExtract, importP256Private, importP256Public,
-} from './crypto.js';
+import { concat, hkdfExpand, hkdfExtract } from './crypto.js';
 import { HPKE_ENTRY_LEN, isP256Point } from './header.js';
 
 const ascii = (s) => new TextEncoder().encode(s);
@@ -18,42 +16,42 @@ const EMPTY = new Uint8Array(0);
 const MODE_BASE = Uint8Array.of(0);
 
 // RFC 9180 §4: LabeledExtract and LabeledExpand
-const labeledExtract = (suiteId, salt, label, ikm) => hkdfExtract(salt, concat(HPKE_V1, suiteId, ascii(label), ikm));
-const labeledExpand = (suiteId, prk, label, info, length) =>
-  hkdfExpand(prk, concat(i2osp(length, 2), HPKE_V1, suiteId, ascii(label), info), length);
+const labeledExtract = (e, suiteId, salt, label, ikm) => hkdfExtract(e, salt, concat(HPKE_V1, suiteId, ascii(label), ikm));
+const labeledExpand = (e, suiteId, prk, label, info, length) =>
+  hkdfExpand(e, prk, concat(i2osp(length, 2), HPKE_V1, suiteId, ascii(label), info), length);
 
 // §4.1 DHKEM ExtractAndExpand
-async function extractAndExpand(dh, kemContext) {
-  const eaePrk = await labeledExtract(KEM_SUITE_ID, EMPTY, 'eae_prk', dh);
-  return labeledExpand(KEM_SUITE_ID, eaePrk, 'shared_secret', kemContext, 32);
+async function extractAndExpand(e, dh, kemContext) {
+  const eaePrk = await labeledExtract(e, KEM_SUITE_ID, EMPTY, 'eae_prk', dh);
+  return labeledExpand(e, KEM_SUITE_ID, eaePrk, 'shared_secret', kemContext, 32);
 }
 
 // §5.1 KeySchedule, base mode: the AEAD key and base nonce
-async function keySchedule(sharedSecret, info) {
-  const pskIdHash = await labeledExtract(HPKE_SUITE_ID, EMPTY, 'psk_id_hash', EMPTY);
-  const infoHash = await labeledExtract(HPKE_SUITE_ID, EMPTY, 'info_hash', info);
+async function keySchedule(e, sharedSecret, info) {
+  const pskIdHash = await labeledExtract(e, HPKE_SUITE_ID, EMPTY, 'psk_id_hash', EMPTY);
+  const infoHash = await labeledExtract(e, HPKE_SUITE_ID, EMPTY, 'info_hash', info);
   const context = concat(MODE_BASE, pskIdHash, infoHash);
-  const secret = await labeledExtract(HPKE_SUITE_ID, sharedSecret, 'secret', EMPTY);
-  const key = await labeledExpand(HPKE_SUITE_ID, secret, 'key', context, 32);
-  const baseNonce = await labeledExpand(HPKE_SUITE_ID, secret, 'base_nonce', context, 12);
+  const secret = await labeledExtract(e, HPKE_SUITE_ID, sharedSecret, 'secret', EMPTY);
+  const key = await labeledExpand(e, HPKE_SUITE_ID, secret, 'key', context, 32);
+  const baseNonce = await labeledExpand(e, HPKE_SUITE_ID, secret, 'base_nonce', context, 12);
   return { key, baseNonce };
 }
 
-async function aeadKey(raw) {
-  const k = await globalThis.crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+async function aeadKey(e, raw) {
+  const k = await e.aesKey(raw);
   raw.fill(0);
   return k;
 }
 
 /** RFC 9180 §6.1 SealBase to `recipientPublic` (65-byte SEC1): `{ enc, ct }`. */
-export async function sealBase(recipientPublic, info, aad, plaintext) {
+export async function sealBase(e, recipientPublic, info, aad, plaintext) {
   if (!isP256Point(recipientPublic)) throw new InvalidArgumentError('invalid argument: the recipient key is not a P-256 point');
-  const pkR = await importP256Public('ECDH', recipientPublic);
-  const eph = await generateP256('ECDH');
-  const dh = await ecdh(eph.privateKey, pkR);
-  const shared = await extractAndExpand(dh, concat(eph.publicRaw, recipientPublic));
-  const { key, baseNonce } = await keySchedule(shared, info);
-  const ct = await aesGcmSeal(await aeadKey(key), baseNonce, plaintext, aad);
+  const pkR = await e.importP256Public('ECDH', recipientPublic);
+  const eph = await e.generateP256('ECDH');
+  const dh = await e.ecdh(eph.privateKey, pkR);
+  const shared = await extractAndExpand(e, dh, concat(eph.publicRaw, recipientPublic));
+  const { key, baseNonce } = await keySchedule(e, shared, info);
+  const ct = await e.aesGcmSeal(await aeadKey(e, key), baseNonce, plaintext, aad);
   return { enc: eph.publicRaw, ct };
 }
 
@@ -61,17 +59,19 @@ export async function sealBase(recipientPublic, info, aad, plaintext) {
  * RFC 9180 §6.1 OpenBase with the recipient's key (`recipientPrivate`: a CryptoKey for ECDH, and
  * its 65-byte SEC1 public key): the plaintext, or `null` when it does not open.
  */
-export async function openBase(recipientPrivate, recipientPublic, enc, info, aad, ct) {
+export async function openBase(e, recipientPrivate, recipientPublic, enc, info, aad, ct) {
   // RFC 9180 §7.1.4: a public key not on the curve is refused before any ECDH (checked here, not
   // left to the runtime: Deno's importKey accepts such a point and fails later)
   if (!isP256Point(enc)) return null;
-  const pkE = await importP256Public('ECDH', enc).catch(() => null);
-  if (!pkE) return null;
-  const dh = await ecdh(recipientPrivate, pkE).catch(() => null);
-  if (!dh) return null;
-  const shared = await extractAndExpand(dh, concat(enc, recipientPublic));
-  const { key, baseNonce } = await keySchedule(shared, info);
-  return aesGcmOpen(await aeadKey(key), baseNonce, ct, aad);
+  let dh;
+  try {
+    dh = await e.ecdh(recipientPrivate, await e.importP256Public('ECDH', enc));
+  } catch {
+    return null;
+  }
+  const shared = await extractAndExpand(e, dh, concat(enc, recipientPublic));
+  const { key, baseNonce } = await keySchedule(e, shared, info);
+  return e.aesGcmOpen(await aeadKey(e, key), baseNonce, ct, aad);
 }
 
 /** §4.5 `info = "keyseal/v1 hpke-p256" ‖ 0x00 ‖ key_id ‖ 0x00 ‖ key_version:u32`. */
@@ -80,8 +80,8 @@ function entryInfo(keyId, keyVersion) {
 }
 
 /** §4.5: the `wrapped` bytes of an hpke-p256 entry sealing `dataKey` to a key version's public key. */
-export async function sealHpkeEntry({ recipientPublic, keyId, keyVersion, contextBytes, dataKey }) {
-  const { enc, ct } = await sealBase(recipientPublic, entryInfo(keyId, keyVersion), contextBytes, dataKey);
+export async function sealHpkeEntry(e, { recipientPublic, keyId, keyVersion, contextBytes, dataKey }) {
+  const { enc, ct } = await sealBase(e, recipientPublic, entryInfo(keyId, keyVersion), contextBytes, dataKey);
   return concat(i2osp(keyVersion, 4), enc, ct);
 }
 
@@ -89,11 +89,11 @@ export async function sealHpkeEntry({ recipientPublic, keyId, keyVersion, contex
  * §4.5: opens an hpke-p256 entry with the key version's secret scalar and public key: the data key;
  * DECRYPTION_FAILED when it does not open (another key, version, key id or context).
  */
-export async function openHpkeEntry({ recipientSecret, recipientPublic, keyId, contextBytes, wrapped }) {
+export async function openHpkeEntry(e, { recipientSecret, recipientPublic, keyId, contextBytes, wrapped }) {
   if (wrapped.length !== HPKE_ENTRY_LEN) throw new InvalidFormatError('invalid sealed message: hpke-p256 entry has the wrong length');
   const version = ((wrapped[0] << 24) >>> 0) + ((wrapped[1] << 16) | (wrapped[2] << 8) | wrapped[3]);
-  const sk = await importP256Private('ECDH', recipientSecret, recipientPublic);
-  const dek = await openBase(sk, recipientPublic, wrapped.subarray(4, 69), entryInfo(keyId, version), contextBytes, wrapped.subarray(69));
+  const sk = await e.importP256Private('ECDH', recipientSecret, recipientPublic);
+  const dek = await openBase(e, sk, recipientPublic, wrapped.subarray(4, 69), entryInfo(keyId, version), contextBytes, wrapped.subarray(69));
   if (!dek) throw new DecryptionFailedError('decryption failed');
   return { dataKey: dek, keyVersion: version };
 }

@@ -1,12 +1,12 @@
 // §7 procedures: seal and open a whole message with a data key the caller holds.
 
 import { ContextMismatchError, DecryptionFailedError, InvalidArgumentError } from '../errors.js';
-import { concat, equalInConstantTime, sha256 } from './crypto.js';
+import { concat, equalInConstantTime, webcryptoEngine } from './crypto.js';
 import {
   SUITE_AEAD, SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeAuthenticated, encodeBase64, encodeContext,
   encodeSection, parseHeader,
 } from './header.js';
-import { commitment, payloadKey } from './key-schedule.js';
+import { commitment, dataKeyForSchedule, payloadKey } from './key-schedule.js';
 import { SIGNATURE_LEN, bodyLayout, openBody, sealBody, signBody, verifyBody } from './segments.js';
 
 function checkDataKey(dataKey) {
@@ -17,9 +17,10 @@ function checkDataKey(dataKey) {
  * §7.1: seals `plaintext` under `dataKey` with `messageId`, which the caller MUST never reuse
  * with that data key (§5). `context`: an object or `[key, value]` pairs; `entries`: §4.2
  * (`{ kind, keyServiceId, keyId, wrapped }`). Suite 2 (`signing: { privateKey, publicRaw }`, an
- * ECDSA P-256 key pair) puts the verification key in the context (§3.4) and appends the signature.
+ * ECDSA P-256 key pair of `engine`) puts the verification key in the context (§3.4) and appends
+ * the signature. `engine`: `webcryptoEngine` (default) or `nodeEngine` (node-engine.js).
  */
-export async function sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageId, segmentSize, context, entries, plaintext, signing }) {
+export async function sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageId, segmentSize, context, entries, plaintext, signing, engine = webcryptoEngine }) {
   checkDataKey(dataKey);
   const suite = signing ? SUITE_SIGNED : SUITE_AEAD;
   let pairs = Array.isArray(context) ? context : Object.entries(context ?? {});
@@ -33,13 +34,14 @@ export async function sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageI
   }
   const { bytes: contextBytes } = encodeContext(pairs);
   const section = encodeSection(entries);
+  const ikm = await dataKeyForSchedule(engine, dataKey);
   const authenticated = encodeAuthenticated({
-    suite, messageId, segmentSize, contextBytes, commitment: await commitment(dataKey, messageId, suite),
+    suite, messageId, segmentSize, contextBytes, commitment: await commitment(engine, ikm, messageId, suite),
   });
-  const headerHash = await sha256(authenticated);
-  const key = await payloadKey(dataKey, messageId, suite, headerHash);
-  const body = await sealBody(key, plaintext, segmentSize);
-  const signature = signing ? await signBody(signing.privateKey, headerHash, body, segmentSize) : new Uint8Array(0);
+  const headerHash = await engine.sha256(authenticated);
+  const key = await payloadKey(engine, ikm, messageId, suite, headerHash);
+  const body = await sealBody(engine, key, plaintext, segmentSize);
+  const signature = signing ? await signBody(engine, signing.privateKey, headerHash, body, segmentSize) : new Uint8Array(0);
   return concat(authenticated, section, body, signature);
 }
 
@@ -48,7 +50,7 @@ export async function sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageI
  * the message's context with these values (CONTEXT_MISMATCH before any key is used). Every
  * authentication failure is DECRYPTION_FAILED, and nothing is returned.
  */
-export async function openWithDataKey(sealed, dataKey, { requireContext } = {}) {
+export async function openWithDataKey(sealed, dataKey, { requireContext, engine = webcryptoEngine } = {}) {
   checkDataKey(dataKey);
   const h = parseHeader(sealed);
   if (requireContext) {
@@ -57,7 +59,8 @@ export async function openWithDataKey(sealed, dataKey, { requireContext } = {}) 
       if (have.get(k) !== v) throw new ContextMismatchError(`context mismatch on key "${k}"`, undefined, { contextKey: k });
     }
   }
-  if (!equalInConstantTime(await commitment(dataKey, h.messageId, h.suite), h.commitment)) {
+  const ikm = await dataKeyForSchedule(engine, dataKey);
+  if (!equalInConstantTime(await commitment(engine, ikm, h.messageId, h.suite), h.commitment)) {
     throw new DecryptionFailedError('decryption failed');
   }
   const trailer = h.suite === SUITE_SIGNED ? SIGNATURE_LEN : 0;
@@ -65,12 +68,12 @@ export async function openWithDataKey(sealed, dataKey, { requireContext } = {}) 
   if (bodyLen < 0) throw new DecryptionFailedError('decryption failed');
   bodyLayout(h.segmentSize, bodyLen);
   const body = sealed.subarray(h.headerLen, h.headerLen + bodyLen);
-  const headerHash = await sha256(h.authenticated);
-  const key = await payloadKey(dataKey, h.messageId, h.suite, headerHash);
-  const { plaintext, segments } = await openBody(key, body, h.segmentSize);
+  const headerHash = await engine.sha256(h.authenticated);
+  const key = await payloadKey(engine, ikm, h.messageId, h.suite, headerHash);
+  const { plaintext, segments } = await openBody(engine, key, body, h.segmentSize);
   if (h.suite === SUITE_SIGNED) {
     try {
-      await verifyBody(h.verificationKey, sealed.subarray(h.headerLen + bodyLen), headerHash, segments);
+      await verifyBody(engine, h.verificationKey, sealed.subarray(h.headerLen + bodyLen), headerHash, segments);
     } catch (e) {
       plaintext.fill(0);
       throw e;

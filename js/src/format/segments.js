@@ -2,7 +2,7 @@
 // suite-2 signature chain (§6.5).
 
 import { DecryptionFailedError, LimitExceededError } from '../errors.js';
-import { aesGcmOpen, aesGcmSeal, concat, ecdsaSign, ecdsaVerify, importP256Public, sha256 } from './crypto.js';
+import { concat } from './crypto.js';
 import { LIMITS } from './header.js';
 
 export const TAG_LEN = 16;
@@ -45,10 +45,10 @@ async function inOrder(n, job) {
 }
 
 /** §6.1: the body of `plaintext`: segments of `segmentSize` bytes, the last strictly shorter. */
-export async function sealBody(key, plaintext, segmentSize) {
+export async function sealBody(engine, key, plaintext, segmentSize) {
   const n = Math.floor(plaintext.length / segmentSize) + 1;
   if (n > LIMITS.maxSegments) throw new LimitExceededError('limit exceeded: segment count');
-  const segs = await inOrder(n, (i) => aesGcmSeal(key, nonce(i, i === n - 1),
+  const segs = await inOrder(n, (i) => engine.aesGcmSeal(key, nonce(i, i === n - 1),
     plaintext.subarray(i * segmentSize, Math.min((i + 1) * segmentSize, plaintext.length))));
   return concat(...segs);
 }
@@ -57,12 +57,12 @@ export async function sealBody(key, plaintext, segmentSize) {
  * §6.1, §7.2: the plaintext of `body`; every segment authenticated before anything is returned.
  * Also returns the segments' ciphertexts for the signature chain.
  */
-export async function openBody(key, body, segmentSize) {
+export async function openBody(engine, key, body, segmentSize) {
   const { segmentCount: n } = bodyLayout(segmentSize, body.length);
   const full = segmentSize + TAG_LEN;
   const segs = [];
   for (let i = 0; i < n; i++) segs.push(body.subarray(i * full, Math.min((i + 1) * full, body.length)));
-  const plain = await inOrder(n, (i) => aesGcmOpen(key, nonce(i, i === n - 1), segs[i]));
+  const plain = await inOrder(n, (i) => engine.aesGcmOpen(key, nonce(i, i === n - 1), segs[i]));
   if (plain.some((p) => p === null)) {
     for (const p of plain) p?.fill(0);
     throw new DecryptionFailedError('decryption failed');
@@ -73,22 +73,23 @@ export async function openBody(key, body, segmentSize) {
 const SIGNATURE_LABEL = new TextEncoder().encode('keyseal/v1 signature\0');
 
 /** §6.5: `statement = "keyseal/v1 signature" ‖ 0x00 ‖ T_n` over the header hash and the segments. */
-export async function signatureStatement(headerHash, segments) {
-  const digests = await Promise.all(segments.map((s) => sha256(s)));
+export async function signatureStatement(engine, headerHash, segments) {
+  const digests = await Promise.all(segments.map((s) => engine.sha256(s)));
   let t = headerHash;
-  for (const d of digests) t = await sha256(concat(t, d));
+  for (const d of digests) t = await engine.sha256(concat(t, d));
   return concat(SIGNATURE_LABEL, t);
 }
 
 /** §6.5: the 64-byte r ‖ s signature of a body by the message's signing key. */
-export async function signBody(privateKey, headerHash, body, segmentSize) {
-  return ecdsaSign(privateKey, await signatureStatement(headerHash, splitBody(body, segmentSize)));
+export async function signBody(engine, privateKey, headerHash, body, segmentSize) {
+  return engine.ecdsaSign(privateKey, await signatureStatement(engine, headerHash, splitBody(body, segmentSize)));
 }
 
 /** §6.5: checks the signature; DECRYPTION_FAILED when it does not verify. */
-export async function verifyBody(verificationKey, signature, headerHash, segments) {
-  const pub = await importP256Public('ECDSA', verificationKey).catch(() => null);
-  const ok = pub && await ecdsaVerify(pub, signature, await signatureStatement(headerHash, segments));
+export async function verifyBody(engine, verificationKey, signature, headerHash, segments) {
+  let pub = null;
+  try { pub = await engine.importP256Public('ECDSA', verificationKey); } catch { /* refused below */ }
+  const ok = pub && await engine.ecdsaVerify(pub, signature, await signatureStatement(engine, headerHash, segments));
   if (!ok) throw new DecryptionFailedError('decryption failed');
 }
 

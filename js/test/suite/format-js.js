@@ -162,6 +162,9 @@ const canon = (v) => JSON.stringify({ ...v, context: Object.entries(v.context).s
 
 export default function register({ test, lowLevel, inspect, headerLength, env, results, make, CTX }) {
   const F = env.formatModule;
+  // the engines of primitives to run the format on: WebCrypto everywhere, node:crypto where the
+  // package's entry uses it (Node, Bun: the runner passes js/src/format/node-engine.js)
+  const engines = [F?.webcryptoEngine, env.formatNodeEngine].filter(Boolean);
   // a seed per runtime (six different samples in one `make test`), or the one the harness was given
   const seed = env.formatSeed !== undefined ? Number(env.formatSeed) >>> 0
     : [...env.runtime].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 0x5eed);
@@ -169,127 +172,154 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
   const note = (k, v) => { results.notes[`format-js ${k}`] = v; };
   const need = () => assert(F && typeof F.parseHeader === 'function', 'the harness passes js/src/format to the suite (env.formatModule)');
   const vectorEntries = (v) => v.entries.map((e) => ({ kind: e.kind, keyServiceId: e.key_service_id, keyId: e.key_id, wrapped: hex(e.wrapped) }));
-  const signingOf = async (v) => {
+  const signingOf = async (engine, v) => {
     if (!v.signing_secret) return undefined;
     const vk = v.context.find(([k]) => k === F.VERIFICATION_KEY_CONTEXT_KEY)[1];
     const pub = Uint8Array.from(atob(vk), (c) => c.charCodeAt(0));
-    return { privateKey: await F.importP256Private('ECDSA', hex(v.signing_secret), pub), publicRaw: pub };
+    return { privateKey: await engine.importP256Private('ECDSA', hex(v.signing_secret), pub), publicRaw: pub };
   };
 
-  test('format in JS: positive vectors open, re-seal byte for byte, and the Rust opens what the JS sealed', async () => {
-    need();
-    let n = 0;
-    for (const v of env.vectors.positive.vectors) {
-      const sealed = hex(v.sealed);
-      bytesEq(await F.openWithDataKey(sealed, hex(v.data_key)), hex(v.plaintext), `${v.name}: plaintext`);
-      eq(F.parseHeader(sealed).headerLen, v.header_len, `${v.name}: headerLen`);
-      const again = await F.sealWithDataKeyAssumingUniqueMessageId({
-        dataKey: hex(v.data_key), messageId: hex(v.message_id), segmentSize: v.segment_size, context: v.context,
-        entries: vectorEntries(v), plaintext: hex(v.plaintext), signing: await signingOf(v),
-      });
-      // WebCrypto's ECDSA is randomized (the Rust signs by RFC 6979): a signed vector re-seals
-      // identically up to its 64-byte signature, which the Rust reader must then accept
-      const sig = v.signing_secret ? 64 : 0;
-      eq(toHex(again.subarray(0, again.length - sig)), v.sealed.slice(0, v.sealed.length - 2 * sig), `${v.name}: re-sealed bytes`);
-      bytesEq(await lowLevel.openWithDataKey(again, hex(v.data_key)), hex(v.plaintext), `${v.name}: the Rust opens the JS seal`);
-      n++;
-    }
-    assert(n >= 16, `ran ${n} positive vectors`);
-  });
-
-  test('format in JS: negative vectors fail with their code, hpke-p256 entries included', async () => {
-    need();
-    let n = 0;
-    for (const v of env.vectors.negative.vectors) {
-      let r;
-      if (v.operation === 'open_hpke_entry') {
-        // the vectors give the key version's secret; its public key is the positive vector's
-        const pub = env.vectors.positive.vectors.find((p) => p.recipient_secret === v.recipient_secret).recipient_public;
-        r = await outcome(() => F.openHpkeEntry({ recipientSecret: hex(v.recipient_secret), recipientPublic: hex(pub), keyId: v.key_id, contextBytes: F.encodeContext(v.context).bytes, wrapped: hex(v.wrapped) }));
-      } else {
-        const requireContext = v.require_context ? Object.fromEntries(v.require_context) : undefined;
-        r = await outcome(() => F.openWithDataKey(hex(v.sealed), hex(v.data_key), { requireContext }));
+  if (!engines.length) test('format in JS: the runner passes js/src/format', need);
+  for (const engine of engines) {
+    const E = engine.name;
+    test(`format in JS (${E}): positive vectors open, re-seal byte for byte, and the Rust opens what the JS sealed`, async () => {
+      need();
+      let n = 0;
+      for (const v of env.vectors.positive.vectors) {
+        const sealed = hex(v.sealed);
+        bytesEq(await F.openWithDataKey(sealed, hex(v.data_key), { engine }), hex(v.plaintext), `${v.name}: plaintext`);
+        eq(F.parseHeader(sealed).headerLen, v.header_len, `${v.name}: headerLen`);
+        const again = await F.sealWithDataKeyAssumingUniqueMessageId({
+          dataKey: hex(v.data_key), messageId: hex(v.message_id), segmentSize: v.segment_size, context: v.context,
+          entries: vectorEntries(v), plaintext: hex(v.plaintext), signing: await signingOf(engine, v), engine,
+        });
+        // WebCrypto's ECDSA is randomized (the Rust signs by RFC 6979): a signed vector re-seals
+        // identically up to its 64-byte signature, which the Rust reader must then accept
+        const sig = v.signing_secret ? 64 : 0;
+        eq(toHex(again.subarray(0, again.length - sig)), v.sealed.slice(0, v.sealed.length - 2 * sig), `${v.name}: re-sealed bytes`);
+        bytesEq(await lowLevel.openWithDataKey(again, hex(v.data_key)), hex(v.plaintext), `${v.name}: the Rust opens the JS seal`);
+        n++;
       }
-      eq(r.code, v.error, `${v.name}`);
-      n++;
-    }
-    assert(n >= 37, `ran ${n} negative vectors`);
-  });
-
-  test('format in JS: the hpke-p256 vector entry opens to its data key; a JS-sealed entry opens with the same key', async () => {
-    need();
-    const v = env.vectors.positive.vectors.find((x) => x.recipient_secret);
-    const h = F.parseHeader(hex(v.sealed));
-    const keys = { recipientSecret: hex(v.recipient_secret), recipientPublic: hex(v.recipient_public) };
-    const opened = await F.openHpkeEntry({ ...keys, keyId: h.entries[0].keyId, contextBytes: h.contextBytes, wrapped: h.entries[0].wrapped });
-    eq(toHex(opened.dataKey), v.data_key, 'vector entry');
-    eq(opened.keyVersion, 3, 'key version');
-    const wrapped = await F.sealHpkeEntry({ recipientPublic: keys.recipientPublic, keyId: 'acme/default', keyVersion: 7, contextBytes: h.contextBytes, dataKey: hex(v.data_key) });
-    eq(wrapped.length, 117, 'entry length');
-    eq(toHex((await F.openHpkeEntry({ ...keys, keyId: 'acme/default', contextBytes: h.contextBytes, wrapped })).dataKey), v.data_key, 'JS entry');
-    // bound to key id, version and context (§4.5)
-    const other = F.encodeContext({ tenant: 'evil' }).bytes;
-    eq((await outcome(() => F.openHpkeEntry({ ...keys, keyId: 'acme/default', contextBytes: other, wrapped }))).code, 'DECRYPTION_FAILED', 'other context');
-    eq((await outcome(() => F.openHpkeEntry({ ...keys, keyId: 'acme/other', contextBytes: h.contextBytes, wrapped }))).code, 'DECRYPTION_FAILED', 'other key id');
-    const bumped = wrapped.slice(); bumped[3] ^= 1;
-    eq((await outcome(() => F.openHpkeEntry({ ...keys, keyId: 'acme/default', contextBytes: h.contextBytes, wrapped: bumped }))).code, 'DECRYPTION_FAILED', 'other version');
-  });
-
-  test('format in JS: a message the JS writes, its hpke-p256 entry sealed to the live key, is opened by the SDK and the real keyseal-kms', async () => {
-    need();
-    const jwk = await (await fetch(`${env.kmsUrl}/keys/acme/default/public`)).json();
-    const b64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - s.length % 4) % 4)), (c) => c.charCodeAt(0));
-    const recipientPublic = concat(Uint8Array.of(4), b64u(jwk.x), b64u(jwk.y));
-    assert(F.isP256Point(recipientPublic), 'the JWK is a P-256 point');
-    const dataKey = crypto.getRandomValues(new Uint8Array(32));
-    const { bytes: contextBytes } = F.encodeContext(CTX);
-    const wrapped = await F.sealHpkeEntry({ recipientPublic, keyId: 'acme/default', keyVersion: jwk.key_version, contextBytes, dataKey });
-    const plaintext = enc.encode(`written by the format in JS in ${env.runtime}`);
-    const sealed = await F.sealWithDataKeyAssumingUniqueMessageId({
-      dataKey, messageId: crypto.getRandomValues(new Uint8Array(32)), segmentSize: 64, context: CTX, plaintext,
-      entries: [{ kind: 'hpke-p256', keyServiceId: 'acme', keyId: 'acme/default', wrapped }],
+      assert(n >= 16, `ran ${n} positive vectors`);
     });
-    const ks = await make({ token: () => env.tokens.reader, decrypt: { acceptPublicKeyEntries: true } });
-    bytesEq(await ks.decrypt(sealed, { requireContext: CTX }), plaintext, 'the SDK opens it through the kms');
-  });
 
-  test('format in JS: a message whose segments authenticate under its data key but whose commitment is not that key\'s is refused by both', async () => {
-    need();
-    // §5: the commitment is checked before any segment; here it is the only thing wrong
-    const dataKey = crypto.getRandomValues(new Uint8Array(32)), messageId = crypto.getRandomValues(new Uint8Array(32));
-    const { bytes: contextBytes } = F.encodeContext(CTX);
-    const authenticated = F.encodeAuthenticated({ suite: F.SUITE_AEAD, messageId, segmentSize: 64, contextBytes, commitment: crypto.getRandomValues(new Uint8Array(32)) });
-    const headerHash = new Uint8Array(await crypto.subtle.digest('SHA-256', authenticated));
-    const body = await F.sealBody(await F.payloadKey(dataKey, messageId, F.SUITE_AEAD, headerHash), enc.encode('segments that authenticate'), 64);
-    const m = concat(authenticated, F.encodeSection([{ kind: 'kms', keyServiceId: 'acme', keyId: 'acme/default', wrapped: Uint8Array.of(1) }]), body);
-    eq((await outcome(() => F.openWithDataKey(m, dataKey))).code, 'DECRYPTION_FAILED', 'JS');
-    eq((await outcome(() => lowLevel.openWithDataKey(m, dataKey))).code, 'DECRYPTION_FAILED', 'Rust');
-  });
+    test(`format in JS (${E}): negative vectors fail with their code, hpke-p256 entries included`, async () => {
+      need();
+      let n = 0;
+      for (const v of env.vectors.negative.vectors) {
+        let r;
+        if (v.operation === 'open_hpke_entry') {
+          // the vectors give the key version's secret; its public key is the positive vector's
+          const pub = env.vectors.positive.vectors.find((p) => p.recipient_secret === v.recipient_secret).recipient_public;
+          r = await outcome(() => F.openHpkeEntry(engine, { recipientSecret: hex(v.recipient_secret), recipientPublic: hex(pub), keyId: v.key_id, contextBytes: F.encodeContext(v.context).bytes, wrapped: hex(v.wrapped) }));
+        } else {
+          const requireContext = v.require_context ? Object.fromEntries(v.require_context) : undefined;
+          r = await outcome(() => F.openWithDataKey(hex(v.sealed), hex(v.data_key), { requireContext, engine }));
+        }
+        eq(r.code, v.error, `${v.name}`);
+        n++;
+      }
+      assert(n >= 37, `ran ${n} negative vectors`);
+    });
 
-  test('format in JS: random inputs seal to the same bytes in JS and in Rust, and each opens the other', async () => {
-    need();
-    const g = generator(seed ^ 0x2a);
-    const count = Math.round(DEFAULT_RANDOM_MESSAGES * scale);
-    const alphabet = ['a', 'z', 'A', 'é', 'ß', '0', '-', '/', '😀', '中', ' ', 'k', 'ü', '\u00a0', '\ufeff'];
-    const word = (min) => Array.from({ length: min + g.int(12) }, () => g.pick(alphabet)).join('');
-    for (let i = 0; i < count; i++) {
-      const context = {};
-      for (let k = g.int(6); k > 0; k--) context[word(1)] = word(0);
-      const entries = Array.from({ length: 1 + g.int(3) }, () => ({
-        kind: g.pick(['kms', 'aws-kms', 'kacls', 'unknown']), keyServiceId: word(1), keyId: word(1), wrapped: g.bytes(1 + g.int(60)),
-      }));
-      const segmentSize = 64 + g.int(200);
-      const plaintext = g.bytes(g.int(1200));
-      const dataKey = g.bytes(32), messageId = g.bytes(32);
-      const js = await F.sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageId, segmentSize, context, entries, plaintext });
-      const rust = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, Object.entries(context),
-        entries.map((e) => ({ kind: e.kind, key_service_id: e.keyServiceId, key_id: e.keyId, wrapped: toHex(e.wrapped) })), plaintext);
-      eq(toHex(js), toHex(rust), `message ${i}: JS and Rust bytes`);
-      bytesEq(await lowLevel.openWithDataKey(js, dataKey), plaintext, `message ${i}: Rust opens JS`);
-      bytesEq(await F.openWithDataKey(rust, dataKey), plaintext, `message ${i}: JS opens Rust`);
-    }
-    note('random messages', count);
-  }, 60_000 * Math.max(1, scale));
+    test(`format in JS (${E}): the hpke-p256 vector entry opens to its data key; a JS-sealed entry opens with the same key`, async () => {
+      need();
+      const v = env.vectors.positive.vectors.find((x) => x.recipient_secret);
+      const h = F.parseHeader(hex(v.sealed));
+      const keys = { recipientSecret: hex(v.recipient_secret), recipientPublic: hex(v.recipient_public) };
+      const opened = await F.openHpkeEntry(engine, { ...keys, keyId: h.entries[0].keyId, contextBytes: h.contextBytes, wrapped: h.entries[0].wrapped });
+      eq(toHex(opened.dataKey), v.data_key, 'vector entry');
+      eq(opened.keyVersion, 3, 'key version');
+      const wrapped = await F.sealHpkeEntry(engine, { recipientPublic: keys.recipientPublic, keyId: 'acme/default', keyVersion: 7, contextBytes: h.contextBytes, dataKey: hex(v.data_key) });
+      eq(wrapped.length, 117, 'entry length');
+      eq(toHex((await F.openHpkeEntry(engine, { ...keys, keyId: 'acme/default', contextBytes: h.contextBytes, wrapped })).dataKey), v.data_key, 'JS entry');
+      // bound to key id, version and context (§4.5)
+      const other = F.encodeContext({ tenant: 'evil' }).bytes;
+      eq((await outcome(() => F.openHpkeEntry(engine, { ...keys, keyId: 'acme/default', contextBytes: other, wrapped }))).code, 'DECRYPTION_FAILED', 'other context');
+      eq((await outcome(() => F.openHpkeEntry(engine, { ...keys, keyId: 'acme/other', contextBytes: h.contextBytes, wrapped }))).code, 'DECRYPTION_FAILED', 'other key id');
+      const bumped = wrapped.slice(); bumped[3] ^= 1;
+      eq((await outcome(() => F.openHpkeEntry(engine, { ...keys, keyId: 'acme/default', contextBytes: h.contextBytes, wrapped: bumped }))).code, 'DECRYPTION_FAILED', 'other version');
+    });
+
+    test(`format in JS (${E}): a message the JS writes, its hpke-p256 entry sealed to the live key, is opened by the SDK and the real keyseal-kms`, async () => {
+      need();
+      const jwk = await (await fetch(`${env.kmsUrl}/keys/acme/default/public`)).json();
+      const b64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - s.length % 4) % 4)), (c) => c.charCodeAt(0));
+      const recipientPublic = concat(Uint8Array.of(4), b64u(jwk.x), b64u(jwk.y));
+      assert(F.isP256Point(recipientPublic), 'the JWK is a P-256 point');
+      const dataKey = crypto.getRandomValues(new Uint8Array(32));
+      const { bytes: contextBytes } = F.encodeContext(CTX);
+      const wrapped = await F.sealHpkeEntry(engine, { recipientPublic, keyId: 'acme/default', keyVersion: jwk.key_version, contextBytes, dataKey });
+      const plaintext = enc.encode(`written by the format in JS in ${env.runtime}`);
+      const sealed = await F.sealWithDataKeyAssumingUniqueMessageId({
+        dataKey, messageId: crypto.getRandomValues(new Uint8Array(32)), segmentSize: 64, context: CTX, plaintext,
+        entries: [{ kind: 'hpke-p256', keyServiceId: 'acme', keyId: 'acme/default', wrapped }],
+      });
+      const ks = await make({ token: () => env.tokens.reader, decrypt: { acceptPublicKeyEntries: true } });
+      bytesEq(await ks.decrypt(sealed, { requireContext: CTX }), plaintext, 'the SDK opens it through the kms');
+    });
+
+    test(`format in JS (${E}): a message whose segments authenticate under its data key but whose commitment is not that key's is refused by both`, async () => {
+      need();
+      // §5: the commitment is checked before any segment; here it is the only thing wrong
+      const dataKey = crypto.getRandomValues(new Uint8Array(32)), messageId = crypto.getRandomValues(new Uint8Array(32));
+      const { bytes: contextBytes } = F.encodeContext(CTX);
+      const authenticated = F.encodeAuthenticated({ suite: F.SUITE_AEAD, messageId, segmentSize: 64, contextBytes, commitment: crypto.getRandomValues(new Uint8Array(32)) });
+      const headerHash = await engine.sha256(authenticated);
+      const key = await F.payloadKey(engine, await F.dataKeyForSchedule(engine, dataKey), messageId, F.SUITE_AEAD, headerHash);
+      const body = await F.sealBody(engine, key, enc.encode('segments that authenticate'), 64);
+      const m = concat(authenticated, F.encodeSection([{ kind: 'kms', keyServiceId: 'acme', keyId: 'acme/default', wrapped: Uint8Array.of(1) }]), body);
+      eq((await outcome(() => F.openWithDataKey(m, dataKey, { engine }))).code, 'DECRYPTION_FAILED', 'JS');
+      eq((await outcome(() => lowLevel.openWithDataKey(m, dataKey))).code, 'DECRYPTION_FAILED', 'Rust');
+    });
+
+    test(`format in JS (${E}): random inputs seal to the same bytes in JS and in Rust, and each opens the other`, async () => {
+      need();
+      const g = generator(seed ^ 0x2a);
+      const count = Math.round(DEFAULT_RANDOM_MESSAGES * scale);
+      const alphabet = ['a', 'z', 'A', 'é', 'ß', '0', '-', '/', '😀', '中', ' ', 'k', 'ü', '\u00a0', '\ufeff'];
+      const word = (min) => Array.from({ length: min + g.int(12) }, () => g.pick(alphabet)).join('');
+      for (let i = 0; i < count; i++) {
+        const context = {};
+        for (let k = g.int(6); k > 0; k--) context[word(1)] = word(0);
+        const entries = Array.from({ length: 1 + g.int(3) }, () => ({
+          kind: g.pick(['kms', 'aws-kms', 'kacls', 'unknown']), keyServiceId: word(1), keyId: word(1), wrapped: g.bytes(1 + g.int(60)),
+        }));
+        const segmentSize = 64 + g.int(200);
+        const plaintext = g.bytes(g.int(1200));
+        const dataKey = g.bytes(32), messageId = g.bytes(32);
+        const js = await F.sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageId, segmentSize, context, entries, plaintext, engine });
+        const rust = await lowLevel.sealWithDataKeyAssumingUniqueMessageId(dataKey, messageId, segmentSize, Object.entries(context),
+          entries.map((e) => ({ kind: e.kind, key_service_id: e.keyServiceId, key_id: e.keyId, wrapped: toHex(e.wrapped) })), plaintext);
+        eq(toHex(js), toHex(rust), `message ${i}: JS and Rust bytes`);
+        bytesEq(await lowLevel.openWithDataKey(js, dataKey), plaintext, `message ${i}: Rust opens JS`);
+        bytesEq(await F.openWithDataKey(rust, dataKey, { engine }), plaintext, `message ${i}: JS opens Rust`);
+      }
+      note(`random messages (${E})`, count);
+    }, 60_000 * Math.max(1, scale));
+
+    test(`format in JS (${E}): differential open: JS openWithDataKey agrees with the package on mutated messages`, async () => {
+      need();
+      const g = generator(seed ^ 0x0be0);
+      const count = Math.round(DEFAULT_OPEN_MUTATIONS * scale);
+      const vs = env.vectors.positive.vectors;
+      const tally = {};
+      for (let i = 0; i < count; i++) {
+        const v = vs[i % vs.length];
+        const m = mutate(g, hex(v.sealed), v.header_len);
+        const dk = hex(v.data_key);
+        const require = g.int(3) === 0 && v.context.length ? { [v.context[0][0]]: g.int(2) ? v.context[0][1] : 'other' } : undefined;
+        const rust = await outcome(() => lowLevel.openWithDataKey(m, dk, { requireContext: require }));
+        const js = await outcome(() => F.openWithDataKey(m, dk, { requireContext: require, engine }));
+        const where = `open mutation ${i} (seed ${seed}, vector ${v.name})`;
+        eq(js.code, rust.code, `${where}: error code`);
+        if (rust.ok) bytesEq(js.ok, rust.ok, `${where}: plaintext`);
+        tally[rust.code ?? 'opened'] = (tally[rust.code ?? 'opened'] ?? 0) + 1;
+      }
+      for (const c of ['opened', 'DECRYPTION_FAILED', 'INVALID_FORMAT']) assert(tally[c] > 0, `no mutation ended ${c}: ${JSON.stringify(tally)}`);
+      note(`open mutations (${E})`, { seed, count, outcomes: tally });
+    }, 120_000 * Math.max(1, scale));
+  }
 
   test('format in JS: differential parse: JS parseHeader and headerLength agree with the package on mutated messages', async () => {
     need();
@@ -322,25 +352,4 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
     note('parse mutations', { seed, count, outcomes: tally });
   }, 120_000 * Math.max(1, scale));
 
-  test('format in JS: differential open: JS openWithDataKey agrees with the package on mutated messages', async () => {
-    need();
-    const g = generator(seed ^ 0x0be0);
-    const count = Math.round(DEFAULT_OPEN_MUTATIONS * scale);
-    const vs = env.vectors.positive.vectors;
-    const tally = {};
-    for (let i = 0; i < count; i++) {
-      const v = vs[i % vs.length];
-      const m = mutate(g, hex(v.sealed), v.header_len);
-      const dk = hex(v.data_key);
-      const require = g.int(3) === 0 && v.context.length ? { [v.context[0][0]]: g.int(2) ? v.context[0][1] : 'other' } : undefined;
-      const rust = await outcome(() => lowLevel.openWithDataKey(m, dk, { requireContext: require }));
-      const js = await outcome(() => F.openWithDataKey(m, dk, { requireContext: require }));
-      const where = `open mutation ${i} (seed ${seed}, vector ${v.name})`;
-      eq(js.code, rust.code, `${where}: error code`);
-      if (rust.ok) bytesEq(js.ok, rust.ok, `${where}: plaintext`);
-      tally[rust.code ?? 'opened'] = (tally[rust.code ?? 'opened'] ?? 0) + 1;
-    }
-    for (const c of ['opened', 'DECRYPTION_FAILED', 'INVALID_FORMAT']) assert(tally[c] > 0, `no mutation ended ${c}: ${JSON.stringify(tally)}`);
-    note('open mutations', { seed, count, outcomes: tally });
-  }, 120_000 * Math.max(1, scale));
 }

@@ -7,7 +7,7 @@
 // The tests live in one file per area (this folder); this module assembles them in a fixed order
 // and runs them one after the other.
 //
-// `run(keyseal, env, { format })` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
+// `run(keyseal, env, { format, formatNodeEngine })` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
 // `keyseal` is the package's module namespace (KeySeal, inspect, headerLength, lowLevel, the error
 // classes, ERROR_CODES, …) as the runtime's entry point exports it.
 // `format` is js/src/format/index.js (the format in JS, not yet part of the package's entries).
@@ -52,8 +52,9 @@ import { openOthers, sealForOthers } from './cross-runtime.js';
 const AREAS = [roundTrips, errors, vectors, formatJs, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
 
 export async function run(keyseal, env, modules = {}) {
-  // `modules.format`: js/src/format (the format in JS), loaded by the runner beside the package
-  env = { ...env, formatModule: modules.format };
+  // `modules.format`: js/src/format (the format in JS), loaded by the runner beside the package;
+  // `modules.formatNodeEngine`: its node:crypto engine (Node and Bun only)
+  env = { ...env, formatModule: modules.format, formatNodeEngine: modules.formatNodeEngine };
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };
   const tests = [];
   const s = suiteContext(keyseal, env, results, tests);
