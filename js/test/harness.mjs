@@ -376,12 +376,13 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>keyseal js tests</titl
 <script type="module">
 import * as keyseal from '/pkg/dist/index.browser.js';
 import * as format from '/src/format/index.js';
+import * as policy from '/src/policy/index.js';
 import { run } from '/test/suite/index.js';
 async function env(runtime, phase) {
   const r = await fetch('/env?runtime=' + runtime + '&phase=' + phase);
   return r.json();
 }
-window.runPage = async (phase) => run(keyseal, await env('chromium', phase), { format });
+window.runPage = async (phase) => run(keyseal, await env('chromium', phase), { format, policy });
 window.runWorker = (phase) => new Promise((resolve, reject) => {
   const w = new Worker('/worker.js', { type: 'module' });
   w.onmessage = (e) => { w.terminate(); e.data.error ? reject(new Error(e.data.error)) : resolve(e.data.result); };
@@ -393,12 +394,13 @@ window.ready = true;
 
 const WORKER = `import * as keyseal from '/pkg/dist/index.browser.js';
 import * as format from '/src/format/index.js';
+import * as policy from '/src/policy/index.js';
 import { run } from '/test/suite/index.js';
 self.onmessage = async (e) => {
   try {
     if (typeof window !== 'undefined' || typeof document !== 'undefined') throw new Error('not a worker scope');
     const env = await (await fetch('/env?runtime=chromium-worker&phase=' + e.data.phase)).json();
-    const result = await run(keyseal, env, { format });
+    const result = await run(keyseal, env, { format, policy });
     self.postMessage({ result });
   } catch (err) {
     self.postMessage({ error: String(err && err.stack || err) });
@@ -464,12 +466,13 @@ function runnerSource(entrySpecifier, suiteUrl, envUrl, withNodeEngine) {
   const nodeEngine = pathToFileURL(join(ROOT, 'js/src/format/node-engine.js')).href;
   return `import * as keyseal from ${JSON.stringify(entrySpecifier)};
 import * as format from ${JSON.stringify(pathToFileURL(join(ROOT, 'js/src/format/index.js')).href)};
+import * as policy from ${JSON.stringify(pathToFileURL(join(ROOT, 'js/src/policy/index.js')).href)};
 const formatNodeEngine = ${withNodeEngine ? `(await import(${JSON.stringify(nodeEngine)})).nodeEngine` : 'undefined'};
 import { run } from ${JSON.stringify(suiteUrl)};
 let resolved = null;
 try { resolved = import.meta.resolve(${JSON.stringify(entrySpecifier)}); } catch {}
 const env = await (await fetch(${JSON.stringify(envUrl)})).json();
-const result = await run(keyseal, env, { format, formatNodeEngine });
+const result = await run(keyseal, env, { format, formatNodeEngine, policy });
 result.entry = resolved;
 console.log(${JSON.stringify(RESULT)} + JSON.stringify(result));
 `;
@@ -531,19 +534,24 @@ async function startWorkerd() {
   cpSync(SUITE, join(dir, 'suite'), { recursive: true });
   // the format in JS (js/src/format), as format/*.js beside the package's modules: its
   // `../errors.js` is then the package's
-  cpSync(join(ROOT, 'js/src/format'), join(dir, 'format'), { recursive: true });
+  // (the node:crypto engine left out: workerd has no node:crypto without nodejs_compat), and the
+  // policy in JS (js/src/policy) as policy/*.js
+  cpSync(join(ROOT, 'js/src/format'), join(dir, 'format'), { recursive: true, filter: (f) => !f.endsWith('node-engine.js') });
+  cpSync(join(ROOT, 'js/src/policy'), join(dir, 'policy'), { recursive: true });
   const suiteModules = [
     ...readdirSync(join(dir, 'suite')).filter((f) => f.endsWith('.js')).map((f) => `suite/${f}`),
     ...readdirSync(join(dir, 'format')).filter((f) => f.endsWith('.js')).map((f) => `format/${f}`),
+    ...readdirSync(join(dir, 'policy')).filter((f) => f.endsWith('.js')).map((f) => `policy/${f}`),
   ];
   writeFileSync(join(dir, 'worker.js'), `import * as keyseal from './index.workerd.js';
 import * as format from './format/index.js';
+import * as policy from './policy/index.js';
 import { run } from './suite/index.js';
 export default {
   async fetch(request) {
     try {
       const env = await request.json();
-      const result = await run(keyseal, env, { format });
+      const result = await run(keyseal, env, { format, policy });
       return Response.json(result);
     } catch (e) {
       return new Response(String(e && e.stack || e), { status: 500 });

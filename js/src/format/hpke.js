@@ -43,6 +43,33 @@ async function aeadKey(e, raw) {
   return k;
 }
 
+/** `base_nonce XOR I2OSP(seq, 12)` (RFC 9180 §5.2). */
+function nonceOf(baseNonce, seq) {
+  const n = Uint8Array.from(baseNonce);
+  const s = i2osp(seq, 12);
+  for (let i = 0; i < 12; i++) n[i] ^= s[i];
+  return n;
+}
+
+/**
+ * RFC 9180 §5.1.1 SetupBaseR with the recipient's key (a CryptoKey or engine handle for ECDH, and
+ * its 65-byte SEC1 public key): a context whose `open(seq, aad, ct)` gives the plaintext of message
+ * `seq` or `null`; `null` itself when `enc` is not a P-256 point or the ECDH fails.
+ */
+export async function setupBaseR(e, recipientPrivate, recipientPublic, enc, info) {
+  if (!isP256Point(enc)) return null;
+  let dh;
+  try {
+    dh = await e.ecdh(recipientPrivate, await e.importP256Public('ECDH', enc));
+  } catch {
+    return null;
+  }
+  const shared = await extractAndExpand(e, dh, concat(enc, recipientPublic));
+  const { key, baseNonce } = await keySchedule(e, shared, info);
+  const k = await aeadKey(e, key);
+  return { open: (seq, aad, ct) => e.aesGcmOpen(k, nonceOf(baseNonce, seq), ct, aad) };
+}
+
 /** RFC 9180 §6.1 SealBase to `recipientPublic` (65-byte SEC1): `{ enc, ct }`. */
 export async function sealBase(e, recipientPublic, info, aad, plaintext) {
   if (!isP256Point(recipientPublic)) throw new InvalidArgumentError('invalid argument: the recipient key is not a P-256 point');
@@ -60,18 +87,10 @@ export async function sealBase(e, recipientPublic, info, aad, plaintext) {
  * its 65-byte SEC1 public key): the plaintext, or `null` when it does not open.
  */
 export async function openBase(e, recipientPrivate, recipientPublic, enc, info, aad, ct) {
-  // RFC 9180 §7.1.4: a public key not on the curve is refused before any ECDH (checked here, not
-  // left to the runtime: Deno's importKey accepts such a point and fails later)
-  if (!isP256Point(enc)) return null;
-  let dh;
-  try {
-    dh = await e.ecdh(recipientPrivate, await e.importP256Public('ECDH', enc));
-  } catch {
-    return null;
-  }
-  const shared = await extractAndExpand(e, dh, concat(enc, recipientPublic));
-  const { key, baseNonce } = await keySchedule(e, shared, info);
-  return e.aesGcmOpen(await aeadKey(e, key), baseNonce, ct, aad);
+  // RFC 9180 §7.1.4: a public key not on the curve is refused before any ECDH (checked in
+  // setupBaseR, not left to the runtime: Deno's importKey accepts such a point and fails later)
+  const ctx = await setupBaseR(e, recipientPrivate, recipientPublic, enc, info);
+  return ctx ? ctx.open(0, aad, ct) : null;
 }
 
 /** §4.5 `info = "keyseal/v1 hpke-p256" ‖ 0x00 ‖ key_id ‖ 0x00 ‖ key_version:u32`. */

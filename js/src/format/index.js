@@ -7,10 +7,10 @@
 
 export {
   MAGIC, LIMITS, ENTRY_KINDS, SUITE_AEAD, SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, compareBytes,
-  parseHeader, headerLength, encodeContext, encodeAuthenticated, encodeSection, isP256Point,
+  parseHeader, headerLength, encodeContext, encodeAuthenticated, encodeSection, isP256Point, decodeBase64Strict, encodeBase64,
 } from './header.js';
 export { commitment, dataKeyForSchedule, payloadKey } from './key-schedule.js';
 export { bodyLayout, nonce, sealBody, openBody } from './segments.js';
-export { sealBase, openBase, sealHpkeEntry, openHpkeEntry } from './hpke.js';
+export { sealBase, openBase, setupBaseR, sealHpkeEntry, openHpkeEntry } from './hpke.js';
 export { sealWithDataKeyAssumingUniqueMessageId, openWithDataKey } from './message.js';
 export { webcryptoEngine } from './crypto.js';

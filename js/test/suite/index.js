@@ -7,10 +7,12 @@
 // The tests live in one file per area (this folder); this module assembles them in a fixed order
 // and runs them one after the other.
 //
-// `run(keyseal, env, { format, formatNodeEngine })` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
+// `run(keyseal, env, { format, formatNodeEngine, policy })` → `{ runtime, passed, failed, failures, tests, sealed, notes }`.
 // `keyseal` is the package's module namespace (KeySeal, inspect, headerLength, lowLevel, the error
 // classes, ERROR_CODES, …) as the runtime's entry point exports it.
-// `format` is js/src/format/index.js (the format in JS, not yet part of the package's entries).
+// `format` is js/src/format/index.js (the format in JS, not yet part of the package's entries),
+// `policy` js/src/policy/index.js (the SDK policy in JS, being built), `formatNodeEngine` the
+// format's node:crypto engine (Node and Bun).
 // `env` (built by the harness):
 //   runtime                 name of this runtime (node, deno, bun, workerd, chromium, chromium-worker)
 //   kmsUrl, escrowUrl       base URLs (…/v1) of the primary and escrow key services
@@ -46,15 +48,17 @@ import awsKms from './aws-kms.js';
 import kacls from './kacls.js';
 import tracing from './tracing.js';
 import formatJs from './format-js.js';
+import policyJs from './policy-js.js';
 import { openOthers, sealForOthers } from './cross-runtime.js';
 
 /** The areas of the main phase, in the order they run. */
-const AREAS = [roundTrips, errors, vectors, formatJs, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
+const AREAS = [roundTrips, errors, vectors, formatJs, policyJs, keyServices, streams, ranges, rotation, engines, trust, firstHour, awsKms, kacls, tracing, sealForOthers];
 
 export async function run(keyseal, env, modules = {}) {
   // `modules.format`: js/src/format (the format in JS), loaded by the runner beside the package;
   // `modules.formatNodeEngine`: its node:crypto engine (Node and Bun only)
-  env = { ...env, formatModule: modules.format, formatNodeEngine: modules.formatNodeEngine };
+  // `modules.policy`: js/src/policy (the SDK policy in JS, being built)
+  env = { ...env, formatModule: modules.format, formatNodeEngine: modules.formatNodeEngine, policyModule: modules.policy };
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };
   const tests = [];
   const s = suiteContext(keyseal, env, results, tests);

@@ -1,0 +1,216 @@
+// The client of a keyseal key service (PROTOCOL.md §3, kind `keyseal`): one request to one base
+// URL, its answer checked and opened. What to do around it (cache, retries, failover, batching
+// of concurrent misses, events) is the SDK policy's, above this module (docs/DESIGN.md, design C
+// stage 1). Every data key arrives sealed to a fresh recipient key (§6.1); with a pinned identity
+// (§6.3) nothing of an answer is used before its signature verified.
+
+import {
+  AccessDeniedError, ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError,
+  KeyDisabledError, KeyNotFoundError, KmsUnavailableError, ProtocolError, ThrottledError, TimeoutError,
+} from '../errors.js';
+import { decodeBase64Strict, encodeBase64, encodeContext, isP256Point } from '../format/header.js';
+import { answerStatement, batchStatement, pinnedIdentity, publicKeyStatement } from './identity.js';
+import { newRecipient, openBatch, openSealedKey } from './recipient.js';
+
+/** §5: the SDK code of each protocol error name (unknown names by status, below). */
+const BY_NAME = {
+  InvalidRequest: InvalidArgumentError, PayloadTooLarge: InvalidArgumentError,
+  InvalidCiphertext: DecryptionFailedError, ContextMismatch: ContextMismatchError,
+  Unauthenticated: AccessDeniedError, AccessDenied: AccessDeniedError, KeyDisabled: KeyDisabledError,
+  KeyNotFound: KeyNotFoundError, KeyDestroyed: KeyNotFoundError, Throttled: ThrottledError,
+  Internal: KmsUnavailableError, Unavailable: KmsUnavailableError,
+};
+function byStatus(status) {
+  if (status === 401 || status === 403) return AccessDeniedError;
+  if (status === 429) return ThrottledError;
+  if (status >= 500 && status <= 599) return KmsUnavailableError;
+  return ProtocolError;
+}
+
+const b64 = (x, what, service, op) => {
+  const v = typeof x === 'string' ? decodeBase64Strict(x) : null;
+  if (!v) throw new ProtocolError(`${service}: ${op} answer: ${what} is not base64`, undefined, { service, op });
+  return v;
+};
+
+/**
+ * `new KeysealKms({ id, url, token, identity?, engine, fetch?, timeoutMs?, allowPlaintextKeys? })`:
+ * `id` names the service (entries' `key_service_id`), `url` its base URL (…/v1), `token()` the
+ * caller's JWT, `identity` a pinned identity key (base64), `engine` the format's engine.
+ */
+export class KeysealKms {
+  #o;
+  #identity;
+  constructor(options) {
+    this.#o = { timeoutMs: 10_000, fetch: (...a) => globalThis.fetch(...a), ...options };
+    this.id = options.id;
+  }
+
+  async #pinned() {
+    this.#identity ??= pinnedIdentity(this.#o.engine, this.#o.identity, this.id);
+    return this.#identity;
+  }
+
+  /** POSTs `body` to `${url}/${path}` (or GETs without a body): the parsed answer, or the §5 error. */
+  async #call(path, op, body) {
+    const { url, fetch, timeoutMs } = this.#o;
+    const details = { service: this.id, op };
+    const init = { method: body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) };
+    if (body) {
+      init.headers = { 'content-type': 'application/json' };
+      init.body = JSON.stringify({ ...body, authorization: body.authorization ?? await this.#o.token() });
+    }
+    let res, text;
+    try {
+      res = await fetch(`${url}/${path}`, init);
+      text = await res.text();
+    } catch (e) {
+      if (e?.name === 'TimeoutError' || e?.name === 'AbortError') throw new TimeoutError(`${this.id}: ${op} took longer than ${timeoutMs} ms`, { cause: e }, details);
+      throw new KmsUnavailableError(`${this.id}: ${op}: ${e?.message ?? e}`, { cause: e }, details);
+    }
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* below */ }
+    if (res.status >= 300 && res.status < 400) throw new ProtocolError(`${this.id}: ${op}: a redirect (HTTP ${res.status}); configure the final URL`, undefined, details);
+    if (res.status >= 400) {
+      const C = (json && typeof json.error === 'string' && BY_NAME[json.error]) || byStatus(res.status);
+      const e = new C(`${this.id}: ${op}: ${json?.error ?? `HTTP ${res.status}`}: ${json?.message ?? ''}`, undefined, { ...details, status: res.status });
+      if (typeof json?.disabled_at === 'number') e.disabledAt = json.disabled_at;
+      throw e;
+    }
+    if (!json || typeof json !== 'object') throw new ProtocolError(`${this.id}: ${op} answer is not a JSON object`, undefined, details);
+    return json;
+  }
+
+  /** `sealed_key`'s `{ enc, ciphertext }` bytes, both undefined when the answer has none. */
+  #sealedOf(a, op) {
+    if (!a.sealed_key) return {};
+    return {
+      enc: b64(a.sealed_key.enc, 'sealed_key.enc', this.id, op),
+      ciphertext: b64(a.sealed_key.ciphertext, 'sealed_key.ciphertext', this.id, op),
+    };
+  }
+
+  /** The data key of an answer: `sealed_key` opened, or a plaintext `key` only when allowed (§3.2). */
+  async #dataKeyOf(a, recipient, op) {
+    if (a.sealed_key) {
+      const { enc, ciphertext } = this.#sealedOf(a, op);
+      return { dataKey: await openSealedKey(this.#o.engine, recipient, enc, ciphertext, this.id, op) };
+    }
+    if (a.key !== undefined && !this.#o.allowPlaintextKeys) {
+      throw new DowngradeRefusedError(`${this.id}: ${op} answered the data key in clear; refused (allowPlaintextKeys is off)`, undefined, { service: this.id, op });
+    }
+    const dataKey = b64(a.key, 'key', this.id, op);
+    if (dataKey.length !== 32) throw new ProtocolError(`${this.id}: ${op}: the data key is not 32 bytes`, undefined, { service: this.id, op });
+    return { dataKey };
+  }
+
+  #version(a, op) {
+    if (!Number.isInteger(a.key_version) || a.key_version < 0 || a.key_version > 0xffffffff) {
+      throw new ProtocolError(`${this.id}: ${op} answer without a key_version`, undefined, { service: this.id, op });
+    }
+    return a.key_version;
+  }
+
+  /** §3.2: a fresh data key for `context` under `keyId`: `{ dataKey, wrapped, keyVersion }`. */
+  async generate(keyId, context) {
+    const { engine } = this.#o;
+    const { bytes: contextBytes, pairs } = encodeContext(context);
+    const recipient = await newRecipient(engine);
+    const a = await this.#call('generate', 'generate', { key_id: keyId, context: Object.fromEntries(pairs), recipient: recipient.json });
+    const keyVersion = this.#version(a, 'generate');
+    const wrapped = b64(a.wrapped_key, 'wrapped_key', this.id, 'generate');
+    const id = await this.#pinned();
+    // the signature before anything of the answer is used (the data key included)
+    if (id) {
+      await id.check(await answerStatement(engine, {
+        op: 'generate', keyId, contextBytes, recipientPublic: recipient.publicRaw, answerWrapped: wrapped, keyVersion, ...this.#sealedOf(a, 'generate'),
+      }), a.identity_signature, 'generate');
+    }
+    const { dataKey } = await this.#dataKeyOf(a, recipient, 'generate');
+    return { dataKey, wrapped, keyVersion };
+  }
+
+  /** §3.2.1: a fresh data key per context, one request: `[{ dataKey, wrapped }]` and the `keyVersion`. */
+  async generateBatch(keyId, contexts) {
+    const { engine } = this.#o;
+    const encoded = contexts.map((c) => encodeContext(c));
+    const recipient = await newRecipient(engine);
+    const a = await this.#call('generate-batch', 'generate-batch', {
+      key_id: keyId, contexts: encoded.map((c) => Object.fromEntries(c.pairs)), recipient: recipient.json,
+    });
+    const keyVersion = this.#version(a, 'generate-batch');
+    if (!Array.isArray(a.items) || a.items.length !== contexts.length) {
+      throw new ProtocolError(`${this.id}: generate-batch answered ${a.items?.length ?? 'no'} items for ${contexts.length} contexts`, undefined, { service: this.id, op: 'generate-batch' });
+    }
+    const enc = b64(a.enc, 'enc', this.id, 'generate-batch');
+    const items = a.items.map((it) => ({
+      wrapped: b64(it.wrapped_key, 'wrapped_key', this.id, 'generate-batch'),
+      ct: b64(it.ciphertext, 'ciphertext', this.id, 'generate-batch'),
+    }));
+    const id = await this.#pinned();
+    if (id) {
+      const statements = await Promise.all(items.map((it, i) => answerStatement(engine, {
+        op: 'generate', keyId, contextBytes: encoded[i].bytes, recipientPublic: recipient.publicRaw,
+        answerWrapped: it.wrapped, keyVersion, enc, ciphertext: it.ct,
+      })));
+      await id.check(await batchStatement(engine, statements), a.identity_signature, 'generate-batch');
+    }
+    const keys = await openBatch(engine, recipient, enc, items.map((it) => it.ct), this.id);
+    return { keyVersion, items: items.map((it, i) => ({ dataKey: keys[i], wrapped: it.wrapped })) };
+  }
+
+  /** §3.4: the data key of a wrapped key (`kind`: `kms` or `hpke-p256`): `{ dataKey, keyVersion }`. */
+  async unwrap(keyId, kind, wrapped, context) {
+    const { engine } = this.#o;
+    const { bytes: contextBytes, pairs } = encodeContext(context);
+    const recipient = await newRecipient(engine);
+    const a = await this.#call('unwrap', 'unwrap', {
+      key_id: keyId, kind, wrapped_key: encodeBase64(wrapped), context: Object.fromEntries(pairs), recipient: recipient.json,
+    });
+    const keyVersion = this.#version(a, 'unwrap');
+    const id = await this.#pinned();
+    if (id) {
+      await id.check(await answerStatement(engine, {
+        op: 'unwrap', keyId, contextBytes, recipientPublic: recipient.publicRaw, requestWrapped: wrapped, keyVersion, ...this.#sealedOf(a, 'unwrap'),
+      }), a.identity_signature, 'unwrap');
+    }
+    const { dataKey } = await this.#dataKeyOf(a, recipient, 'unwrap');
+    return { dataKey, keyVersion };
+  }
+
+  /** §3.5: `wrapped` re-wrapped under the newest version of `toKeyId` (default `keyId`): `{ wrapped, keyId, keyVersion }`. */
+  async rewrap(keyId, kind, wrapped, context, toKeyId) {
+    const { engine } = this.#o;
+    const { bytes: contextBytes, pairs } = encodeContext(context);
+    const a = await this.#call('rewrap', 'rewrap', {
+      key_id: keyId, kind, wrapped_key: encodeBase64(wrapped), context: Object.fromEntries(pairs), ...(toKeyId ? { to_key_id: toKeyId } : {}),
+    });
+    const keyVersion = this.#version(a, 'rewrap');
+    const answer = b64(a.wrapped_key, 'wrapped_key', this.id, 'rewrap');
+    const target = toKeyId ?? keyId;
+    if (a.key_id !== target) throw new ProtocolError(`${this.id}: rewrap answered key ${a.key_id}, asked ${target}`, undefined, { service: this.id, op: 'rewrap' });
+    const id = await this.#pinned();
+    if (id) {
+      await id.check(await answerStatement(engine, {
+        op: 'rewrap', keyId, toKeyId: target, contextBytes, requestWrapped: wrapped, answerWrapped: answer, keyVersion,
+      }), a.identity_signature, 'rewrap');
+    }
+    return { wrapped: answer, keyId: target, keyVersion };
+  }
+
+  /** §3.6: the public key of `keyId`'s primary version for `hpke-p256` entries: `{ keyVersion, publicRaw }`. */
+  async publicKey(keyId) {
+    const { engine } = this.#o;
+    const a = await this.#call(`keys/${encodeURIComponent(keyId)}/public`, 'public-key');
+    const keyVersion = this.#version(a, 'public-key');
+    const un64 = (s) => (typeof s === 'string' ? decodeBase64Strict(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4)) : null);
+    const x = un64(a.x), y = un64(a.y);
+    const publicRaw = x && y && x.length === 32 && y.length === 32 ? Uint8Array.of(4, ...x, ...y) : null;
+    if (a.kty !== 'EC' || a.crv !== 'P-256' || a.key_id !== keyId || !publicRaw || !isP256Point(publicRaw)) {
+      throw new ProtocolError(`${this.id}: the public key of ${keyId} is not a P-256 JWK for that key`, undefined, { service: this.id, op: 'public-key' });
+    }
+    const id = await this.#pinned();
+    if (id) await id.check(await publicKeyStatement(engine, keyId, keyVersion, publicRaw), a.identity_signature, 'public-key');
+    return { keyVersion, publicRaw };
+  }
+}
