@@ -45,6 +45,12 @@ export async function sealWithDataKeyAssumingUniqueMessageId({ dataKey, messageI
   return concat(authenticated, section, body, signature);
 }
 
+/** §5, §7.2 step 4: whether `dataKey` is the one the parsed header `h` commits to. */
+export async function dataKeyMatches(engine, h, dataKey) {
+  const ikm = await dataKeyForSchedule(engine, dataKey);
+  return equalInConstantTime(await commitment(engine, ikm, h.messageId, h.suite), h.commitment);
+}
+
 /**
  * §7.2: the plaintext of `sealed`, opened with `dataKey`. `requireContext`: pairs that MUST be in
  * the message's context with these values (CONTEXT_MISMATCH before any key is used). Every

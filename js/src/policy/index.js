@@ -1,8 +1,15 @@
 // The SDK policy in JS (docs/DESIGN.md "Package size: the designs measured", design C stage 1),
 // being built over the format in JS (../format). Not yet loaded by the package's entries. So far:
-// the client of a keyseal key service (PROTOCOL.md §3, §5, §6), held to the real keyseal-kms by
+// the client of a keyseal key service (PROTOCOL.md §3, §5, §6) under the retry policy, the
+// data-key cache, the decrypt policy, the data keys of encrypt and decrypt (escrow included) and
+// whole-buffer encrypt/decrypt, held to the real keyseal-kms and the package by
 // js/test/suite/policy-js.js.
 
 export { KeysealKms } from './keyseal-kms.js';
+export { Endpoints, Retry, RETRY_DEFAULTS } from './endpoints.js';
+export { DataKeyCache, CACHE_DEFAULTS } from './cache.js';
+export { DataKeys } from './data-keys.js';
+export { refusal, keyIdAllowed, REFUSED } from './decrypt-policy.js';
+export { KeySealJs } from './keyseal.js';
 export { answerStatement, batchStatement, publicKeyStatement, pinnedIdentity } from './identity.js';
 export { newRecipient, openSealedKey, openBatch } from './recipient.js';

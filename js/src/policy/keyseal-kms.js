@@ -1,14 +1,17 @@
-// The client of a keyseal key service (PROTOCOL.md §3, kind `keyseal`): one request to one base
-// URL, its answer checked and opened. What to do around it (cache, retries, failover, batching
-// of concurrent misses, events) is the SDK policy's, above this module (docs/DESIGN.md, design C
-// stage 1). Every data key arrives sealed to a fresh recipient key (§6.1); with a pinned identity
-// (§6.3) nothing of an answer is used before its signature verified.
+// The client of a keyseal key service (PROTOCOL.md §3, kind `keyseal`): each request under the
+// retry policy of endpoints.js (URLs in order, breakers, timeouts, backoff), its answer checked
+// and opened. What to do around it (the cache, batching of concurrent misses) is the SDK policy's,
+// above this module (docs/DESIGN.md, design C stage 1). Every data key arrives sealed to a fresh
+// recipient key (§6.1); with a pinned identity (§6.3) nothing of an answer is used before its
+// signature verified.
 
 import {
   AccessDeniedError, ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError,
-  KeyDisabledError, KeyNotFoundError, KmsUnavailableError, ProtocolError, ThrottledError, TimeoutError,
+  KeyDisabledError, KeyNotFoundError, KmsUnavailableError, ProtocolError, ThrottledError,
 } from '../errors.js';
+import { Endpoints, Retry } from './endpoints.js';
 import { decodeBase64Strict, encodeBase64, encodeContext, isP256Point } from '../format/header.js';
+import { sealHpkeEntry } from '../format/hpke.js';
 import { answerStatement, batchStatement, pinnedIdentity, publicKeyStatement } from './identity.js';
 import { newRecipient, openBatch, openSealedKey } from './recipient.js';
 
@@ -33,17 +36,33 @@ const b64 = (x, what, service, op) => {
   return v;
 };
 
+/** §5: a non-2xx answer as an error, and whether the call may try again (endpoints.js). */
+function classify(status, json, details) {
+  if (status === 0 || (status >= 300 && status < 400)) {
+    return { error: new ProtocolError(`${details.service}: ${details.op}: a redirect (HTTP ${status}); keyseal does not follow redirects: configure the final URL`, undefined, details), retry: Retry.NEVER };
+  }
+  const name = json && typeof json.error === 'string' ? json.error : null;
+  const C = (name && BY_NAME[name]) || byStatus(status);
+  const error = new C(`${details.service}: ${details.op}: ${name ?? `HTTP ${status} without a protocol error body`}${json?.message ? `: ${json.message}` : ''}`, undefined, details);
+  if (C === KeyDisabledError && typeof json?.disabled_at === 'number') error.disabledAt = json.disabled_at;
+  const retry = C === ThrottledError ? Retry.SAME_URL : C === KmsUnavailableError ? Retry.NEXT_URL : Retry.NEVER;
+  return { error, retry };
+}
+
 /**
- * `new KeysealKms({ id, url, token, identity?, engine, fetch?, timeoutMs?, allowPlaintextKeys? })`:
- * `id` names the service (entries' `key_service_id`), `url` its base URL (…/v1), `token()` the
- * caller's JWT, `identity` a pinned identity key (base64), `engine` the format's engine.
+ * `new KeysealKms({ id, urls, token, identity?, engine, retry?, fetch?, onEvent?, allowPlaintextKeys? })`:
+ * `id` names the service (entries' `key_service_id`), `urls` its base URLs (…/v1) in the order to
+ * try, `token()` the caller's JWT, `identity` a pinned identity key (base64), `engine` the
+ * format's engine, `retry` the d.ts RetryOptions, `onEvent` gets a `kmsCall` event per attempt.
  */
 export class KeysealKms {
   #o;
   #identity;
+  #endpoints;
   constructor(options) {
-    this.#o = { timeoutMs: 10_000, fetch: (...a) => globalThis.fetch(...a), ...options };
+    this.#o = options;
     this.id = options.id;
+    this.#endpoints = new Endpoints({ service: options.id, urls: options.urls, retry: options.retry, fetch: options.fetch, onEvent: options.onEvent });
   }
 
   async #pinned() {
@@ -51,34 +70,10 @@ export class KeysealKms {
     return this.#identity;
   }
 
-  /** POSTs `body` to `${url}/${path}` (or GETs without a body): the parsed answer, or the §5 error. */
+  /** POSTs `body` (the token added) to `path` under the whole retry policy, or GETs without a body. */
   async #call(path, op, body) {
-    const { url, fetch, timeoutMs } = this.#o;
-    const details = { service: this.id, op };
-    const init = { method: body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) };
-    if (body) {
-      init.headers = { 'content-type': 'application/json' };
-      init.body = JSON.stringify({ ...body, authorization: body.authorization ?? await this.#o.token() });
-    }
-    let res, text;
-    try {
-      res = await fetch(`${url}/${path}`, init);
-      text = await res.text();
-    } catch (e) {
-      if (e?.name === 'TimeoutError' || e?.name === 'AbortError') throw new TimeoutError(`${this.id}: ${op} took longer than ${timeoutMs} ms`, { cause: e }, details);
-      throw new KmsUnavailableError(`${this.id}: ${op}: ${e?.message ?? e}`, { cause: e }, details);
-    }
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* below */ }
-    if (res.status >= 300 && res.status < 400) throw new ProtocolError(`${this.id}: ${op}: a redirect (HTTP ${res.status}); configure the final URL`, undefined, details);
-    if (res.status >= 400) {
-      const C = (json && typeof json.error === 'string' && BY_NAME[json.error]) || byStatus(res.status);
-      const e = new C(`${this.id}: ${op}: ${json?.error ?? `HTTP ${res.status}`}: ${json?.message ?? ''}`, undefined, { ...details, status: res.status });
-      if (typeof json?.disabled_at === 'number') e.disabledAt = json.disabled_at;
-      throw e;
-    }
-    if (!json || typeof json !== 'object') throw new ProtocolError(`${this.id}: ${op} answer is not a JSON object`, undefined, details);
-    return json;
+    const withToken = body ? { ...body, authorization: await this.#o.token() } : undefined;
+    return this.#endpoints.call({ op, path, body: withToken, classify });
   }
 
   /** `sealed_key`'s `{ enc, ciphertext }` bytes, both undefined when the answer has none. */
@@ -135,17 +130,17 @@ export class KeysealKms {
     const { engine } = this.#o;
     const encoded = contexts.map((c) => encodeContext(c));
     const recipient = await newRecipient(engine);
-    const a = await this.#call('generate-batch', 'generate-batch', {
+    const a = await this.#call('generate-batch', 'generate_batch', {
       key_id: keyId, contexts: encoded.map((c) => Object.fromEntries(c.pairs)), recipient: recipient.json,
     });
-    const keyVersion = this.#version(a, 'generate-batch');
+    const keyVersion = this.#version(a, 'generate_batch');
     if (!Array.isArray(a.items) || a.items.length !== contexts.length) {
-      throw new ProtocolError(`${this.id}: generate-batch answered ${a.items?.length ?? 'no'} items for ${contexts.length} contexts`, undefined, { service: this.id, op: 'generate-batch' });
+      throw new ProtocolError(`${this.id}: generate-batch answered ${a.items?.length ?? 'no'} items for ${contexts.length} contexts`, undefined, { service: this.id, op: 'generate_batch' });
     }
-    const enc = b64(a.enc, 'enc', this.id, 'generate-batch');
+    const enc = b64(a.enc, 'enc', this.id, 'generate_batch');
     const items = a.items.map((it) => ({
-      wrapped: b64(it.wrapped_key, 'wrapped_key', this.id, 'generate-batch'),
-      ct: b64(it.ciphertext, 'ciphertext', this.id, 'generate-batch'),
+      wrapped: b64(it.wrapped_key, 'wrapped_key', this.id, 'generate_batch'),
+      ct: b64(it.ciphertext, 'ciphertext', this.id, 'generate_batch'),
     }));
     const id = await this.#pinned();
     if (id) {
@@ -153,10 +148,28 @@ export class KeysealKms {
         op: 'generate', keyId, contextBytes: encoded[i].bytes, recipientPublic: recipient.publicRaw,
         answerWrapped: it.wrapped, keyVersion, enc, ciphertext: it.ct,
       })));
-      await id.check(await batchStatement(engine, statements), a.identity_signature, 'generate-batch');
+      await id.check(await batchStatement(engine, statements), a.identity_signature, 'generate_batch');
     }
     const keys = await openBatch(engine, recipient, enc, items.map((it) => it.ct), this.id);
     return { keyVersion, items: items.map((it, i) => ({ dataKey: keys[i], wrapped: it.wrapped })) };
+  }
+
+  /**
+   * §3.3: `dataKey` wrapped under `keyId` for `context`: `{ wrapped, keyVersion }`. With a pinned
+   * identity the data key does not cross the connection (§6.3): it is sealed offline to the key's
+   * signature-checked public key as an `hpke-p256` entry, which `/rewrap` turns into a `kms` one.
+   */
+  async wrap(keyId, dataKey, context) {
+    const { engine } = this.#o;
+    if (await this.#pinned()) {
+      const pk = await this.publicKey(keyId);
+      const entry = await sealHpkeEntry(engine, { recipientPublic: pk.publicRaw, keyId, keyVersion: pk.keyVersion, contextBytes: encodeContext(context).bytes, dataKey });
+      const r = await this.rewrap(keyId, 'hpke-p256', entry, context);
+      return { wrapped: r.wrapped, keyVersion: r.keyVersion };
+    }
+    const { pairs } = encodeContext(context);
+    const a = await this.#call('wrap', 'wrap', { key_id: keyId, key: encodeBase64(dataKey), context: Object.fromEntries(pairs) });
+    return { wrapped: b64(a.wrapped_key, 'wrapped_key', this.id, 'wrap'), keyVersion: this.#version(a, 'wrap') };
   }
 
   /** §3.4: the data key of a wrapped key (`kind`: `kms` or `hpke-p256`): `{ dataKey, keyVersion }`. */
@@ -201,16 +214,16 @@ export class KeysealKms {
   /** §3.6: the public key of `keyId`'s primary version for `hpke-p256` entries: `{ keyVersion, publicRaw }`. */
   async publicKey(keyId) {
     const { engine } = this.#o;
-    const a = await this.#call(`keys/${encodeURIComponent(keyId)}/public`, 'public-key');
-    const keyVersion = this.#version(a, 'public-key');
+    const a = await this.#call(`keys/${encodeURIComponent(keyId)}/public`, 'public_key');
+    const keyVersion = this.#version(a, 'public_key');
     const un64 = (s) => (typeof s === 'string' ? decodeBase64Strict(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4)) : null);
     const x = un64(a.x), y = un64(a.y);
     const publicRaw = x && y && x.length === 32 && y.length === 32 ? Uint8Array.of(4, ...x, ...y) : null;
     if (a.kty !== 'EC' || a.crv !== 'P-256' || a.key_id !== keyId || !publicRaw || !isP256Point(publicRaw)) {
-      throw new ProtocolError(`${this.id}: the public key of ${keyId} is not a P-256 JWK for that key`, undefined, { service: this.id, op: 'public-key' });
+      throw new ProtocolError(`${this.id}: the public key of ${keyId} is not a P-256 JWK for that key`, undefined, { service: this.id, op: 'public_key' });
     }
     const id = await this.#pinned();
-    if (id) await id.check(await publicKeyStatement(engine, keyId, keyVersion, publicRaw), a.identity_signature, 'public-key');
+    if (id) await id.check(await publicKeyStatement(engine, keyId, keyVersion, publicRaw), a.identity_signature, 'public_key');
     return { keyVersion, publicRaw };
   }
 }

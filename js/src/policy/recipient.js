@@ -31,10 +31,10 @@ export async function openSealedKey(engine, recipient, enc, ciphertext, service,
 /** The data keys of a `/generate-batch` answer (§3.2.1): item i is message i with aad u32 i. */
 export async function openBatch(engine, recipient, enc, ciphertexts, service) {
   const ctx = await setupBaseR(engine, recipient.privateKey, recipient.publicRaw, enc, INFO_BATCH);
-  if (!ctx) throw unopened(service, 'generate-batch');
+  if (!ctx) throw unopened(service, 'generate_batch');
   return Promise.all(ciphertexts.map(async (ct, i) => {
     const dek = await ctx.open(i, Uint8Array.of(i >>> 24, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff), ct);
-    if (!dek || dek.length !== 32) throw unopened(service, 'generate-batch');
+    if (!dek || dek.length !== 32) throw unopened(service, 'generate_batch');
     return dek;
   }));
 }

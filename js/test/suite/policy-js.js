@@ -4,16 +4,74 @@
 
 import { assert, eq, bytesEq, toHex, enc, uid } from './support.js';
 
-export default function register({ test, env, make, fault, CTX }) {
+export default function register({ test, env, make, fault, CTX, primary, escrow, calls }) {
   const F = env.formatModule;
   const P = env.policyModule;
   const engines = [F?.webcryptoEngine, env.formatNodeEngine].filter(Boolean);
   const need = () => assert(F && P && typeof P.KeysealKms === 'function', 'the harness passes js/src/format and js/src/policy to the suite');
   if (!engines.length || !P) test('policy in JS: the runner passes js/src/policy', need);
 
+  test('policy in JS: the data-key cache keeps the limits of src/cache.rs (age, messages, bytes, entries, context, purge)', async () => {
+    need();
+    let t = 0;
+    const cache = (c) => new P.DataKeyCache(c, () => t);
+    const ctx = (o) => F.encodeContext(o).bytes;
+    const key = (b) => new Uint8Array(32).fill(b);
+    const ents = (id) => [{ kind: 'kms', keyServiceId: 'acme', keyId: id, wrapped: Uint8Array.of(1) }];
+    let c = cache({ maxMessages: 3, maxBytes: 100 });
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 1), null, 'empty');
+    c.putForEncrypt('acme/default', ctx(CTX), key(7), ents('acme/default'), 10);
+    const got = c.takeForEncrypt('acme/default', ctx(CTX), 10);
+    eq(toHex(got.dataKey), toHex(key(7)), 'hit');
+    got.dataKey.fill(0);
+    eq(toHex(c.takeForEncrypt('acme/default', ctx(CTX), 10).dataKey), toHex(key(7)), 'a copy leaves the cache');
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 10), null, 'the 4th message is over maxMessages 3');
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 10), null, 'and the key is gone');
+    c.putForEncrypt('acme/default', ctx(CTX), key(1), ents('acme/default'), 60);
+    assert(c.takeForEncrypt('acme/default', ctx(CTX), 40), '60 + 40 bytes fit maxBytes 100');
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 1), null, 'one byte more does not');
+    c.putForEncrypt('acme/default', ctx(CTX), key(1), ents('acme/default'), 101);
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 0), null, 'a message over maxBytes is not cached');
+    c = cache({});
+    t = 0;
+    c.putForEncrypt('acme/default', ctx(CTX), key(2), ents('acme/default'), 1);
+    eq(c.takeForEncrypt('acme/default', ctx({ ...CTX, object: 'other' }), 1), null, 'another context');
+    eq(c.takeForEncrypt('acme/other', ctx(CTX), 1), null, 'another key');
+    t = 59_999;
+    assert(c.takeForEncrypt('acme/default', ctx(CTX), 1), 'within 60 s');
+    t = 60_000;
+    eq(c.takeForEncrypt('acme/default', ctx(CTX), 1), null, 'at 60 s');
+    const entry = ents('acme/default')[0];
+    t = 0;
+    c.putForDecrypt(entry, ctx(CTX), key(3));
+    eq(toHex(c.getForDecrypt(entry, ctx(CTX))), toHex(key(3)), 'decrypt hit');
+    eq(c.getForDecrypt(entry, ctx({ tenant: 'acme' })), null, 'decrypt: another context');
+    eq(c.getForDecrypt({ ...entry, wrapped: Uint8Array.of(2) }, ctx(CTX)), null, 'decrypt: another wrapped key');
+    t = 60_000;
+    eq(c.getForDecrypt(entry, ctx(CTX)), null, 'decrypt: at 60 s');
+    c = cache({ maxEntries: 2 });
+    for (const [i, o] of ['a', 'b', 'c'].entries()) { t = i; c.putForEncrypt('acme/default', ctx({ o }), key(i), ents('acme/default'), 1); }
+    eq(c.takeForEncrypt('acme/default', ctx({ o: 'a' }), 1), null, 'the oldest is evicted at maxEntries');
+    assert(c.takeForEncrypt('acme/default', ctx({ o: 'c' }), 1), 'the newest stays');
+    c = cache({});
+    t = 0;
+    c.putForEncrypt('acme/default', ctx(CTX), key(4), [...ents('acme/default'), ...ents('acme/escrow')], 1);
+    c.putForEncrypt('acme/other', ctx(CTX), key(5), ents('acme/other'), 1);
+    c.putForDecrypt({ ...entry, keyId: 'acme/escrow' }, ctx(CTX), key(6));
+    eq(c.purge('acme/escrow'), 2, 'purge drops every key with an entry of that key id');
+    eq(c.size, 1, 'the other key stays');
+    eq(c.purge(), 1, 'purge all');
+    c = cache({ maxAgeMs: 0 });
+    c.putForEncrypt('acme/default', ctx(CTX), key(8), ents('acme/default'), 1);
+    eq(c.size, 0, 'maxAgeMs 0 caches nothing');
+  });
+
   for (const engine of engines) {
     const E = engine.name;
-    const client = (o = {}) => new P.KeysealKms({ id: 'acme', url: env.kmsUrl, token: () => env.tokens.writer, engine, ...o });
+    // one URL and one round unless a test says otherwise: refusals show at once
+    const client = ({ url, ...o } = {}) => new P.KeysealKms({
+      id: 'acme', urls: [url ?? env.kmsUrl], token: () => env.tokens.writer, engine, retry: { maxRounds: 1 }, ...o,
+    });
     const codeOf = async (p) => { try { await p; return 'succeeded'; } catch (e) { return e?.code ?? `no code: ${e}`; } };
     const sealJs = (dataKey, wrapped, context = CTX, plaintext = enc.encode(`sealed in JS (${E}, ${env.runtime})`)) =>
       F.sealWithDataKeyAssumingUniqueMessageId({
@@ -105,16 +163,129 @@ export default function register({ test, env, make, fault, CTX }) {
         ['a tampered wrapped key', () => kms.unwrap('acme/default', 'kms', flipped, CTX), 'DECRYPTION_FAILED'],
         ['another context', () => kms.unwrap('acme/default', 'kms', g.wrapped, { tenant: 'acme' }), 'CONTEXT_MISMATCH'],
         ['nothing listening', () => client({ url: env.closedUrl }).generate('acme/default', CTX), 'KMS_UNAVAILABLE'],
-        ['an answer that never comes', () => client({ url: fault('hang'), timeoutMs: 300 }).generate('acme/default', CTX), 'TIMEOUT'],
+        ['an answer that never comes', () => client({ url: fault('hang'), retry: { maxRounds: 1, attemptTimeoutMs: 300 } }).generate('acme/default', CTX), 'TIMEOUT'],
         ['the data key in clear', () => client({ url: fault('plaintext') }).generate('acme/default', CTX), 'DOWNGRADE_REFUSED'],
         ['an answer that is not JSON', () => client({ url: fault('garbage') }).generate('acme/default', CTX), 'PROTOCOL_ERROR'],
-        ['429', () => client({ url: fault('429') }).generate('acme/default', CTX), 'THROTTLED'],
-        ['500', () => client({ url: fault('flaky500') }).generate('acme/default', CTX), 'KMS_UNAVAILABLE'],
+        ['429, no retry left', () => client({ url: fault('429'), retry: { maxRounds: 1, deadlineMs: 500 } }).generate('acme/default', CTX), 'THROTTLED'],
+        ['500, no round left', () => client({ url: fault('flaky500') }).generate('acme/default', CTX), 'KMS_UNAVAILABLE'],
       ];
       for (const [what, f, code] of cases) eq(await codeOf(f()), code, what);
       // allowed explicitly, a plaintext key is taken (and is the real one: it unwraps the same)
       const clear = await client({ url: fault('plaintext'), allowPlaintextKeys: true }).generate('acme/default', CTX);
       eq(toHex((await kms.unwrap('acme/default', 'kms', clear.wrapped, CTX)).dataKey), toHex(clear.dataKey), 'allowPlaintextKeys');
+    });
+
+    test(`policy in JS (${E}): retries as the package does: failover to the next URL, 500 on the next round, 429 after Retry-After, never a 4xx; the breaker skips a failing URL`, async () => {
+      need();
+      const run = async (o, f) => {
+        const events = [];
+        const kms = client({ onEvent: (e) => events.push(e), ...o });
+        let code = 'succeeded';
+        try { await f(kms); } catch (e) { code = e.code; }
+        return { code, calls: events.filter((e) => e.type === 'kmsCall'), opened: events.filter((e) => e.type === 'circuitOpen') };
+      };
+      const gen = (k) => k.generate('acme/default', CTX);
+      let r = await run({ urls: [env.closedUrl, env.kmsUrl] }, gen);
+      eq(r.code, 'succeeded', 'failover');
+      eq(JSON.stringify(r.calls.map((c) => [c.url, c.ok, c.code, c.attempt, c.op])), JSON.stringify([[env.closedUrl, false, 'KMS_UNAVAILABLE', 1, 'generate'], [env.kmsUrl, true, null, 2, 'generate']]), 'failover attempts');
+      r = await run({ url: fault('flaky500'), retry: { maxRounds: 2, backoffBaseMs: 10 } }, gen);
+      eq(r.code, 'succeeded', '500 then a second round');
+      eq(JSON.stringify(r.calls.map((c) => [c.status, c.code])), JSON.stringify([[500, 'KMS_UNAVAILABLE'], [200, null]]), '500 attempts');
+      r = await run({ url: fault('429'), retry: { maxRounds: 1 } }, gen);
+      eq(r.code, 'succeeded', '429 then the same URL after Retry-After');
+      eq(JSON.stringify(r.calls.map((c) => [c.status, c.code])), JSON.stringify([[429, 'THROTTLED'], [200, null]]), '429 attempts');
+      r = await run({ retry: { maxRounds: 3 } }, (k) => k.generate('acme/no-such-key', CTX));
+      eq(r.code, 'KEY_NOT_FOUND', '4xx');
+      eq(r.calls.length, 1, 'a 4xx is not retried');
+      r = await run({ url: fault('hang'), retry: { maxRounds: 5, attemptTimeoutMs: 200, deadlineMs: 500, backoffBaseMs: 1 } }, gen);
+      eq(r.code, 'TIMEOUT', 'deadline');
+      assert(r.calls.length >= 1 && r.calls.length <= 3, `attempts within the deadline: ${r.calls.length}`);
+      // breaker: one failure opens the closed URL's circuit; the next call skips it
+      const events = [];
+      const kms = client({ urls: [env.closedUrl, env.kmsUrl], retry: { breakerThreshold: 1 }, onEvent: (e) => events.push(e) });
+      await gen(kms);
+      await gen(kms);
+      eq(events.filter((e) => e.type === 'circuitOpen' && e.url === env.closedUrl).length, 1, 'the circuit opened once');
+      eq(events.filter((e) => e.type === 'kmsCall' && e.url === env.closedUrl).length, 1, 'the open circuit is skipped');
+    }, 30_000);
+
+    // KeySealJs (js/src/policy/keyseal.js) beside the package's KeySeal, same options
+    const js = (o = {}, events) => P.KeySealJs.create({
+      keyService: primary(), keyId: 'acme/default', token: () => env.tokens.writer, engine,
+      onEvent: events ? (e) => events.push(e) : undefined, ...o,
+    });
+    const ops = (events, op) => calls(events, op).length;
+
+    test(`policy in JS (${E}): KeySealJs and the package open each other's messages, and one sequence of encrypts and decrypts makes the same key-service calls in both`, async () => {
+      need();
+      const evJ = [], evP = [];
+      const j = await js({}, evJ);
+      const p = await make({}, evP);
+      const object = `seq-${uid()}`;
+      const msgs = [];
+      for (let i = 0; i < 12; i++) {
+        const context = { ...CTX, object: `${object}-${i % 3}` };
+        msgs.push({ text: `message ${i}`, context, byJs: await j.encrypt(`message ${i}`, { context }), byPkg: await p.encrypt(`message ${i}`, { context }) });
+      }
+      for (const m of msgs) {
+        eq(new TextDecoder().decode(await j.decrypt(m.byPkg, { requireContext: m.context })), m.text, 'JS opens the package\'s');
+        eq(new TextDecoder().decode(await p.decrypt(m.byJs, { requireContext: m.context })), m.text, 'the package opens the JS\'s');
+        eq(new TextDecoder().decode(await j.decrypt(m.byJs)), m.text, 'JS opens its own');
+        eq(new TextDecoder().decode(await p.decrypt(m.byPkg)), m.text, 'the package opens its own');
+      }
+      for (const op of ['generate', 'unwrap', 'wrap']) eq(ops(evJ, op), ops(evP, op), `${op} calls: JS ${ops(evJ, op)}, package ${ops(evP, op)}`);
+      eq(ops(evJ, 'generate'), 3, 'one generate per context (the encrypt cache)');
+      eq(ops(evJ, 'unwrap'), 6, 'one unwrap per wrapped key and client (the decrypt cache)');
+      const hits = (ev, cache) => ev.filter((e) => e.type === 'cacheHit' && e.cache === cache).length;
+      eq(hits(evJ, 'encrypt'), hits(evP, 'encrypt'), 'encrypt cache hits');
+      eq(hits(evJ, 'decrypt'), hits(evP, 'decrypt'), 'decrypt cache hits');
+    }, 30_000);
+
+    test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
+      need();
+      const ev = [];
+      const j = await js({ escrow: [escrow()] }, ev);
+      const sealed = await j.encrypt('escrowed', { context: CTX });
+      const h = F.parseHeader(sealed);
+      eq(JSON.stringify(h.entries.map((e) => [e.keyServiceId, e.keyId, e.kind])), JSON.stringify([['acme', 'acme/default', 'kms'], ['acme-escrow', 'acme/escrow', 'kms']]), 'entries');
+      eq(ops(ev, 'wrap'), 1, 'one wrap at the escrow');
+      // primary down: both fail over to the escrow entry
+      const down = { keyService: primary([env.closedUrl]), escrow: [escrow()], retry: { maxRounds: 1 } };
+      eq(new TextDecoder().decode(await (await js(down)).decrypt(sealed)), 'escrowed', 'JS via escrow');
+      eq(new TextDecoder().decode(await (await make(down)).decrypt(sealed)), 'escrowed', 'package via escrow');
+      // pinned escrow: no data key in clear through /wrap (PROTOCOL.md §6.3)
+      const ev2 = [];
+      const pinned = await js({ escrow: [{ ...escrow(), identity: env.escrowIdentity }] }, ev2);
+      const s2 = await pinned.encrypt('pinned escrow', { context: CTX });
+      eq(ops(ev2, 'wrap'), 0, 'no /wrap under a pinned identity');
+      eq(ops(ev2, 'rewrap'), 1, 'an hpke-p256 entry rewrapped instead');
+      eq(new TextDecoder().decode(await (await make({ keyService: { id: 'acme-escrow', urls: [env.escrowUrl] }, keyId: 'acme/escrow' })).decrypt(s2)), 'pinned escrow', 'the package opens it at the escrow');
+      // requireContext is checked before any key-service call
+      const ev3 = [];
+      const fresh = await js({}, ev3);
+      eq(await fresh.decrypt(sealed, { requireContext: { tenant: 'nope' } }).catch((e) => e.code), 'CONTEXT_MISMATCH', 'requireContext');
+      eq(ev3.filter((e) => e.type === 'kmsCall').length, 0, 'no call before the context check');
+      // decrypt policy: an entry of a key id not configured is skipped without a call, unless allowed
+      const codes = async (o, m) => Promise.all([(await js(o)).decrypt(m).then(() => 'opened', (e) => e.code), (await make(o)).decrypt(m).then(() => 'opened', (e) => e.code)]);
+      const otherKeyId = { keyService: { id: 'acme', urls: [env.kmsUrl] }, keyId: 'acme/not-this-one' };
+      eq(JSON.stringify(await codes(otherKeyId, s2)), JSON.stringify(['NO_USABLE_ENTRY', 'NO_USABLE_ENTRY']), 'a key id not configured');
+      eq(JSON.stringify(await codes({ ...otherKeyId, decrypt: { allowKeyIds: ['acme/*'] } }, s2)), JSON.stringify(['opened', 'opened']), 'allowed by prefix');
+    }, 30_000);
+
+    test(`policy in JS (${E}): refusals as the package's: a tampered body, a reserved context key, a decrypt-only instance, a wrong tenant`, async () => {
+      need();
+      const j = await js();
+      const p = await make();
+      const sealed = await j.encrypt('x', { context: CTX });
+      const bad = sealed.slice(); bad[bad.length - 1] ^= 1;
+      const both = async (f) => Promise.all([f(j).then(() => 'ok', (e) => e.code), f(p).then(() => 'ok', (e) => e.code)]);
+      const same = async (what, f, code) => eq(JSON.stringify(await both(f)), JSON.stringify([code, code]), what);
+      await same('tampered', (k) => k.decrypt(bad), 'DECRYPTION_FAILED');
+      await same('reserved context key', (k) => k.encrypt('x', { context: { 'keyseal:verification-key': 'x' } }), 'INVALID_ARGUMENT');
+      await same('not a message', (k) => k.decrypt(new Uint8Array(3)), 'INVALID_FORMAT');
+      eq((await (await js({ keyId: undefined, decrypt: { allowKeyIds: ['acme/*'] } })).encrypt('x', { context: CTX }).catch((e) => e.code)), 'INVALID_ARGUMENT', 'decrypt-only');
+      const globex = { token: () => env.tokens.globex };
+      eq(JSON.stringify([await (await js(globex)).encrypt('x', { context: CTX }).catch((e) => e.code), await (await make(globex)).encrypt('x', { context: CTX }).catch((e) => e.code)]), JSON.stringify(['ACCESS_DENIED', 'ACCESS_DENIED']), 'wrong tenant');
     });
 
     test(`policy in JS (${E}): the data key sealed by an independent HPKE (@hpke/core, the harness's 'hpke' fault mode) opens`, async () => {

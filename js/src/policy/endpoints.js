@@ -1,0 +1,166 @@
+// The resilient call of every key-service kind (docs/DESIGN.md "Timeouts and retries"; the Rust
+// is src/endpoints.rs, retry.rs, breaker.rs): the URL list in order with a circuit breaker per URL,
+// a per-attempt timeout, an overall deadline, rounds with full-jitter backoff, `Retry-After` on
+// throttling, and a `kmsCall` event per attempt. What an answer means is the kind's business:
+// `classify(status, json)` gives the error of a non-2xx answer and whether to retry it.
+
+import { KmsUnavailableError, ProtocolError, TimeoutError } from '../errors.js';
+
+/** RetryOptions of the d.ts, with its defaults. */
+export const RETRY_DEFAULTS = Object.freeze({
+  attemptTimeoutMs: 5_000, deadlineMs: 15_000, maxRounds: 3, backoffBaseMs: 50, backoffMaxMs: 2_000,
+  breakerThreshold: 5, breakerCooldownMs: 10_000,
+});
+
+/** Whether and where a refused attempt may be tried again. */
+export const Retry = Object.freeze({ NEVER: 'never', SAME_URL: 'same-url', NEXT_URL: 'next-url' });
+
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A full-jitter wait before round `round + 1`: uniform in 0 … min(max, base · 2^round). */
+function backoffMs(p, round) {
+  const ceiling = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** Math.min(round, 20));
+  return Math.floor(Math.random() * (ceiling + 1));
+}
+
+/** Closed; open after `breakerThreshold` consecutive failures; one half-open probe after the cooldown. */
+class Breaker {
+  failures = 0;
+  openUntil = null;
+  probing = false;
+  allow(t) {
+    if (this.openUntil === null) return true;
+    if (t >= this.openUntil && !this.probing) { this.probing = true; return true; }
+    return false;
+  }
+  success() { this.failures = 0; this.openUntil = null; this.probing = false; }
+  /** Returns true when this failure opened the circuit. */
+  failure(t, p) {
+    this.failures++;
+    const wasOpen = this.openUntil !== null;
+    if (this.probing || this.failures >= p.breakerThreshold) {
+      this.openUntil = t + p.breakerCooldownMs;
+      this.probing = false;
+      return !wasOpen;
+    }
+    return false;
+  }
+}
+
+/**
+ * One key service's URLs: `new Endpoints({ service, urls, retry?, fetch?, onEvent? })`.
+ * `call({ op, path, body, classify })` → the parsed JSON of the first 2xx answer, or the error
+ * that ended the call, carrying `service`, `op` and `status`.
+ */
+export class Endpoints {
+  constructor({ service, urls, retry, fetch, onEvent }) {
+    if (!Array.isArray(urls) || urls.length === 0) throw new TypeError('a key service needs at least one URL');
+    this.service = service;
+    this.policy = { ...RETRY_DEFAULTS, ...retry };
+    this.list = urls.map((u) => ({ base: String(u).replace(/\/+$/, ''), breaker: new Breaker() }));
+    this.fetch = fetch ?? ((...a) => globalThis.fetch(...a));
+    this.onEvent = onEvent ?? (() => {});
+  }
+
+  async call(call) {
+    const p = this.policy;
+    const deadline = now() + p.deadlineMs;
+    const maxAttempts = Math.max(1, p.maxRounds) * this.list.length + 4;
+    const state = { attempts: 0, last: this.#unavailable(call, 'no key-service URL could be tried') };
+    for (let round = 0; round < Math.max(1, p.maxRounds); round++) {
+      if (round > 0) {
+        const wait = backoffMs(p, round - 1);
+        if (now() + wait >= deadline) break;
+        await sleep(wait);
+      }
+      for (let i = 0; i < this.list.length;) {
+        const step = await this.#tryUrl(call, i, round, deadline, maxAttempts, state);
+        if (step.done) {
+          if (step.error) throw step.error;
+          return step.value;
+        }
+        if (step.next) i++;
+      }
+    }
+    if (now() >= deadline) throw this.#deadline(call);
+    throw state.last;
+  }
+
+  #details(call, status) {
+    return { service: this.service, op: call.op, ...(status ? { status } : {}) };
+  }
+  #unavailable(call, message) {
+    return new KmsUnavailableError(`${this.service}: ${message}`, undefined, this.#details(call));
+  }
+  #deadline(call) {
+    return new TimeoutError(`${this.service}: ${call.op}: deadline of ${this.policy.deadlineMs} ms passed`, undefined, this.#details(call));
+  }
+
+  async #tryUrl(call, i, round, deadline, maxAttempts, state) {
+    const ep = this.list[i];
+    const t0 = now();
+    if (!ep.breaker.allow(t0)) {
+      state.last = this.#unavailable(call, `circuit open for ${ep.base}`);
+      return { next: true };
+    }
+    const remaining = deadline - t0;
+    if (remaining <= 0) return { done: true, error: this.#deadline(call) };
+    const limit = Math.ceil(Math.min(this.policy.attemptTimeoutMs, remaining));
+    const attempt = ++state.attempts;
+    const init = { method: call.body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(limit) };
+    if (call.body) { init.headers = { 'content-type': 'application/json' }; init.body = JSON.stringify(call.body); }
+    let res, text, failure, retry, retryAfterMs;
+    try {
+      res = await this.fetch(`${ep.base}/${call.path}`, init);
+      text = await res.text();
+    } catch (e) {
+      const timedOut = e?.name === 'TimeoutError' || e?.name === 'AbortError';
+      failure = timedOut
+        ? new TimeoutError(`${this.service}: ${call.op} to ${ep.base} timed out after ${limit} ms`, { cause: e }, this.#details(call))
+        : this.#unavailable(call, `${call.op} to ${ep.base}: ${e?.message ?? e}`);
+      retry = Retry.NEXT_URL;
+    }
+    const latencyMs = now() - t0;
+    if (!failure) {
+      let json = null;
+      try { json = JSON.parse(text); } catch { /* classified below */ }
+      if (res.status >= 200 && res.status < 300) {
+        ep.breaker.success();
+        if (!json || typeof json !== 'object') {
+          const error = new ProtocolError(`${this.service}: ${call.op} answer is not a JSON object`, undefined, this.#details(call, res.status));
+          this.#record(call, ep, res.status, error.code, latencyMs, attempt);
+          return { done: true, error };
+        }
+        this.#record(call, ep, res.status, null, latencyMs, attempt);
+        return { done: true, value: json };
+      }
+      ({ error: failure, retry } = call.classify(res.status, json, this.#details(call, res.status)));
+      const ra = Number(res.headers.get('retry-after'));
+      retryAfterMs = Number.isFinite(ra) && ra >= 0 && res.headers.get('retry-after') !== null ? ra * 1000 : undefined;
+    }
+    this.#record(call, ep, res?.status ?? null, failure.code, latencyMs, attempt);
+    if (retry === Retry.NEVER) {
+      ep.breaker.success();
+      return { done: true, error: failure };
+    }
+    if (retry === Retry.SAME_URL) {
+      ep.breaker.success();
+      const wait = retryAfterMs ?? backoffMs(this.policy, round);
+      state.last = failure;
+      if (now() + wait >= deadline || state.attempts >= maxAttempts) return { done: true, error: failure };
+      await sleep(wait);
+      return {};
+    }
+    if (ep.breaker.failure(now(), this.policy)) this.onEvent({ type: 'circuitOpen', service: this.service, url: ep.base });
+    state.last = failure;
+    return { next: true };
+  }
+
+  #record(call, ep, status, code, latencyMs, attempt) {
+    this.onEvent({
+      type: 'kmsCall', service: this.service, url: ep.base, op: call.op, ok: code === null, code, status, latencyMs, attempt,
+      traceId: null, spanId: null,
+    });
+  }
+}
