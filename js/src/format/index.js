@@ -14,3 +14,4 @@ export { bodyLayout, nonce, sealBody, openBody } from './segments.js';
 export { sealBase, openBase, setupBaseR, sealHpkeEntry, openHpkeEntry } from './hpke.js';
 export { sealWithDataKeyAssumingUniqueMessageId, openWithDataKey, dataKeyMatches } from './message.js';
 export { webcryptoEngine } from './crypto.js';
+export { StreamSealer, StreamOpener } from './stream.js';

@@ -160,6 +160,35 @@ function rustView(i) {
 /** A canonical JSON of a view: context keys sorted (object key order is not the header's). */
 const canon = (v) => JSON.stringify({ ...v, context: Object.entries(v.context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) });
 
+/**
+ * §7.2 as a streaming reader does it with the JS format: the header collected from the first
+ * bytes (headerLength, then parseHeader), `requireContext`, then the body in pieces of random
+ * sizes. Returns `{ ok: plaintext } | { code }` and the bytes released before an error.
+ */
+async function openStreamedJs(F, engine, m, dataKey, requireContext, g) {
+  const released = [];
+  const r = await outcome(async () => {
+    let want = F.headerLength(m.subarray(0, Math.min(m.length, 11)));
+    while (want.needAtLeast !== undefined) {
+      if (want.needAtLeast > m.length) return F.parseHeader(m); // reports what is wrong, as a reader at the end of its input
+      want = F.headerLength(m.subarray(0, want.needAtLeast));
+    }
+    if (want.headerLen > m.length) return F.parseHeader(m);
+    const h = F.parseHeader(m.subarray(0, want.headerLen));
+    const have = new Map(h.context);
+    for (const [k, v] of Object.entries(requireContext ?? {})) if (have.get(k) !== v) throw Object.assign(new Error('mismatch'), { code: 'CONTEXT_MISMATCH' });
+    const opener = await F.StreamOpener.begin({ header: h, dataKey, engine });
+    for (let at = h.headerLen; at < m.length;) {
+      const n = 1 + g.int(g.int(4) === 0 ? 300 : 40);
+      released.push(await opener.push(m.subarray(at, at + n)));
+      at += n;
+    }
+    released.push(await opener.finish());
+    return concat(...released);
+  });
+  return { ...r, released: concat(...released) };
+}
+
 export default function register({ test, lowLevel, inspect, headerLength, env, results, make, CTX }) {
   const F = env.formatModule;
   // the engines of primitives to run the format on: WebCrypto everywhere, node:crypto where the
@@ -298,7 +327,42 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
       note(`random messages (${E})`, count);
     }, 60_000 * Math.max(1, scale));
 
-    test(`format in JS (${E}): differential open: JS openWithDataKey agrees with the package on mutated messages`, async () => {
+    test(`format in JS (${E}): streams: sealed in pieces gives the whole seal's bytes, opened in pieces gives the plaintext, the negative vectors fail streamed with only whole authentic segments released`, async () => {
+      need();
+      const g = generator(seed ^ 0x57ea);
+      for (const v of env.vectors.positive.vectors) {
+        const signing = await signingOf(engine, v);
+        const sealer = await F.StreamSealer.begin({ dataKey: hex(v.data_key), messageId: hex(v.message_id), segmentSize: v.segment_size, context: v.context, entries: vectorEntries(v), signing, engine });
+        const pt = hex(v.plaintext);
+        const parts = [sealer.header];
+        for (let at = 0; at < pt.length;) { const n = 1 + g.int(150); parts.push(await sealer.push(pt.subarray(at, at + n))); at += n; }
+        parts.push(await sealer.finish());
+        const streamed = concat(...parts);
+        const sig = v.signing_secret ? 64 : 0;
+        eq(toHex(streamed.subarray(0, streamed.length - sig)), v.sealed.slice(0, v.sealed.length - 2 * sig), `${v.name}: streamed seal`);
+        bytesEq(await lowLevel.openWithDataKey(streamed, hex(v.data_key)), pt, `${v.name}: the Rust opens the streamed seal`);
+        const back = await openStreamedJs(F, engine, hex(v.sealed), hex(v.data_key), undefined, g);
+        eq(back.code, undefined, `${v.name}: streamed open`);
+        bytesEq(back.ok, pt, `${v.name}: streamed plaintext`);
+      }
+      let n = 0;
+      for (const v of env.vectors.negative.vectors) {
+        if (v.operation && v.operation !== 'open') continue;
+        const requireContext = v.require_context ? Object.fromEntries(v.require_context) : undefined;
+        const r = await openStreamedJs(F, engine, hex(v.sealed), hex(v.data_key), requireContext, g);
+        eq(r.code, v.error, `${v.name}: streamed`);
+        // what was released: whole authentic segments, a prefix of the message's plaintext
+        const base = env.vectors.positive.vectors.find((p) => p.data_key === v.data_key);
+        if (base) {
+          eq(r.released.length % base.segment_size, 0, `${v.name}: whole segments`);
+          eq(toHex(r.released), base.plaintext.slice(0, 2 * r.released.length), `${v.name}: a prefix of the plaintext`);
+        }
+        n++;
+      }
+      assert(n >= 25, `ran ${n} negative vectors streamed`);
+    }, 60_000);
+
+    test(`format in JS (${E}): differential open: JS openWithDataKey, whole and streamed, agrees with the package on mutated messages`, async () => {
       need();
       const g = generator(seed ^ 0x0be0);
       const count = Math.round(DEFAULT_OPEN_MUTATIONS * scale);
@@ -311,9 +375,12 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
         const require = g.int(3) === 0 && v.context.length ? { [v.context[0][0]]: g.int(2) ? v.context[0][1] : 'other' } : undefined;
         const rust = await outcome(() => lowLevel.openWithDataKey(m, dk, { requireContext: require }));
         const js = await outcome(() => F.openWithDataKey(m, dk, { requireContext: require, engine }));
+        const streamed = await openStreamedJs(F, engine, m, dk, require, g);
         const where = `open mutation ${i} (seed ${seed}, vector ${v.name})`;
         eq(js.code, rust.code, `${where}: error code`);
+        eq(streamed.code, rust.code, `${where}: error code, streamed`);
         if (rust.ok) bytesEq(js.ok, rust.ok, `${where}: plaintext`);
+        if (rust.ok) bytesEq(streamed.ok, rust.ok, `${where}: plaintext, streamed`);
         tally[rust.code ?? 'opened'] = (tally[rust.code ?? 'opened'] ?? 0) + 1;
       }
       for (const c of ['opened', 'DECRYPTION_FAILED', 'INVALID_FORMAT']) assert(tally[c] > 0, `no mutation ended ${c}: ${JSON.stringify(tally)}`);
