@@ -6,6 +6,7 @@
 import { DecryptionFailedError, NoUsableEntryError } from '../errors.js';
 import { dataKeyMatches } from '../format/message.js';
 import { refusal } from './decrypt-policy.js';
+import { GenerateQueue } from './generate-queue.js';
 
 /** Failures after which the next entry is tried (another service may answer); the rest stop at once. */
 const NEXT_ENTRY = new Set(['KMS_UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'KEY_NOT_FOUND', 'DECRYPTION_FAILED']);
@@ -18,6 +19,7 @@ export class DataKeys {
    */
   constructor({ services, cache, decrypt, engine, onEvent }) {
     Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}) });
+    this.queue = new GenerateQueue();
   }
 
   /** Drops cached keys of `keyId` (all without one), with its `cachePurged` event; returns how many. */
@@ -43,7 +45,7 @@ export class DataKeys {
     }
     let g;
     try {
-      g = await primary.client.generate(primary.keyId, context);
+      g = await this.queue.generate(primary.client, primary.keyId, context);
     } catch (e) {
       throw this.#onKeyError(primary.keyId, e);
     }

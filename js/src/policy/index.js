@@ -9,6 +9,7 @@ export { KeysealKms } from './keyseal-kms.js';
 export { Endpoints, Retry, RETRY_DEFAULTS } from './endpoints.js';
 export { DataKeyCache, CACHE_DEFAULTS } from './cache.js';
 export { DataKeys } from './data-keys.js';
+export { GenerateQueue, LANES, MAX_BATCH } from './generate-queue.js';
 export { refusal, keyIdAllowed, REFUSED } from './decrypt-policy.js';
 export { KeySealJs } from './keyseal.js';
 export { answerStatement, batchStatement, publicKeyStatement, pinnedIdentity } from './identity.js';

@@ -125,8 +125,39 @@ export class KeysealKms {
     return { dataKey, wrapped, keyVersion };
   }
 
-  /** §3.2.1: a fresh data key per context, one request: `[{ dataKey, wrapped }]` and the `keyVersion`. */
+  /** Whether `/generate-batch` is one request here (cleared when the service lacks it: 404 or 405). */
+  batchesGenerate = true;
+
+  /** One `/generate` per context: what a service without `/generate-batch` gets. */
+  async #oneByOne(keyId, contexts) {
+    const items = [];
+    let keyVersion;
+    for (const c of contexts) {
+      const g = await this.generate(keyId, c);
+      items.push({ dataKey: g.dataKey, wrapped: g.wrapped });
+      keyVersion = g.keyVersion;
+    }
+    return { keyVersion, items };
+  }
+
+  /**
+   * §3.2.1: a fresh data key per context, one request: `{ keyVersion, items: [{ dataKey, wrapped }] }`.
+   * A service without the endpoint (it is optional) gets one `/generate` per context from then on.
+   */
   async generateBatch(keyId, contexts) {
+    if (!this.batchesGenerate || contexts.length > 100) return this.#oneByOne(keyId, contexts);
+    try {
+      return await this.#generateBatch(keyId, contexts);
+    } catch (e) {
+      if (e?.code === 'PROTOCOL_ERROR' && (e.status === 404 || e.status === 405)) {
+        this.batchesGenerate = false;
+        return this.#oneByOne(keyId, contexts);
+      }
+      throw e;
+    }
+  }
+
+  async #generateBatch(keyId, contexts) {
     const { engine } = this.#o;
     const encoded = contexts.map((c) => encodeContext(c));
     const recipient = await newRecipient(engine);

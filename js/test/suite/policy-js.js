@@ -241,6 +241,33 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(hits(evJ, 'decrypt'), hits(evP, 'decrypt'), 'decrypt cache hits');
     }, 30_000);
 
+    test(`policy in JS (${E}): per-record contexts in parallel share /generate-batch as in the package; a service without the endpoint gets /generate per context`, async () => {
+      need();
+      const N = 120;
+      const run = async (k, tag) => Promise.all(Array.from({ length: N }, (_, i) => k.encrypt(`record ${i}`, { context: { ...CTX, object: `${tag}-${i}` } })));
+      const evJ = [], evP = [];
+      const tag = uid();
+      const sealedJ = await run(await js({}, evJ), `j-${tag}`);
+      await run(await make({}, evP), `p-${tag}`);
+      const requests = (ev) => ops(ev, 'generate') + ops(ev, 'generate_batch');
+      const batchesJ = calls(evJ, 'generate_batch', true).length;
+      assert(batchesJ >= 1, `at least one /generate-batch (got ${batchesJ}, and ${ops(evJ, 'generate')} /generate)`);
+      // two lanes, then batches of up to 50: at most 2 + ceil(118 / 50) + 2 requests, as the package
+      assert(requests(evJ) <= 2 + Math.ceil((N - 2) / 50) + 2, `JS: ${requests(evJ)} requests for ${N} contexts`);
+      assert(requests(evP) <= 2 + Math.ceil((N - 2) / 50) + 2, `package: ${requests(evP)} requests for ${N} contexts`);
+      // each object opens under its own context only, at the package
+      const p = await make({ token: () => env.tokens.reader });
+      for (const i of [0, 1, 2, 57, N - 1]) {
+        eq(new TextDecoder().decode(await p.decrypt(sealedJ[i], { requireContext: { object: `j-${tag}-${i}` } })), `record ${i}`, `record ${i}`);
+      }
+      eq(new Set(sealedJ.map((m) => toHex(F.parseHeader(m).entries[0].wrapped))).size, N, 'a wrapped key per object');
+      const old = [];
+      const legacy = await js({ keyService: primary([fault('no-generate-batch')]) }, old);
+      await Promise.all(Array.from({ length: 20 }, (_, i) => legacy.encrypt('x', { context: { ...CTX, object: `old-${tag}-${i}` } })));
+      eq(calls(old, 'generate_batch').length, 1, 'the batch endpoint tried once');
+      eq(calls(old, 'generate', true).length, 20, 'then /generate per context');
+    }, 30_000);
+
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
       const ev = [];
