@@ -1,14 +1,16 @@
 // The whole-buffer encrypt and decrypt of the SDK, in JS over the format in JS (docs/DESIGN.md
 // design C stage 1): what `KeySeal.encrypt` / `decrypt` do for keyseal key services, the cache,
-// escrow and the decrypt policy included. Not yet the package's `KeySeal`: options are a subset of
-// the d.ts (no streams, ranges, rotation, other kinds, wrap modes, metrics or tracing yet), and
+// escrow and the decrypt policy included, and `encryptStream` / `decryptStream` as TransformStreams
+// over the format's streaming seal and open. Not yet the package's `KeySeal`: options are a subset
+// of the d.ts (no ranges, rotation, other kinds, wrap modes, signing, metrics or tracing yet), and
 // `js/test/suite/policy-js.js` holds what exists to the package's behaviour.
 
 import { toBytes } from '../bytes.js';
 import { ContextMismatchError, InvalidArgumentError } from '../errors.js';
-import { webcryptoEngine } from '../format/crypto.js';
-import { encodeContext, parseHeader } from '../format/header.js';
+import { concat, webcryptoEngine } from '../format/crypto.js';
+import { encodeContext, headerLength, parseHeader } from '../format/header.js';
 import { openWithDataKey, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
+import { StreamOpener, StreamSealer } from '../format/stream.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
@@ -81,15 +83,108 @@ export class KeySealJs {
     }
   }
 
+  /** Checks `requireContext` against a parsed header's context (before any key-service call). */
+  static #require(h, requireContext) {
+    const have = new Map(h.context);
+    for (const [k, v] of Object.entries(requireContext ?? {})) {
+      if (have.get(k) !== v) throw new ContextMismatchError(`context mismatch on key "${k}"`, undefined, { contextKey: k });
+    }
+  }
+
+  /**
+   * Seals what is written into one message (`readable.pipeThrough(ks.encryptStream({ context }))`):
+   * the header first, then each segment as soon as it is full. Its length is unknown, so its data
+   * key is fresh (the encrypt cache's byte limit could not be kept).
+   */
+  encryptStream({ context = {} } = {}) {
+    let sealer = null;
+    const begin = async (controller) => {
+      if (sealer) return;
+      if (!this.#o.keyId) throw new InvalidArgumentError('invalid argument: this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt');
+      checkContext(context);
+      const { bytes, pairs } = encodeContext(context);
+      const { dataKey, entries } = await this.#keys.forEncrypt(context, bytes, null);
+      try {
+        sealer = await StreamSealer.begin({
+          dataKey, messageId: this.#engine.randomBytes(32), segmentSize: this.#o.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+          context: pairs, entries, engine: this.#engine,
+        });
+      } finally {
+        dataKey.fill(0);
+      }
+      controller.enqueue(sealer.header);
+    };
+    const out = (controller, bytes) => { if (bytes.length) controller.enqueue(bytes); };
+    return new TransformStream({
+      transform: async (chunk, controller) => {
+        await begin(controller);
+        out(controller, await sealer.push(toBytes(chunk, 'chunk')));
+      },
+      flush: async (controller) => {
+        await begin(controller);
+        out(controller, await sealer.finish());
+      },
+    });
+  }
+
+  /**
+   * Opens a sealed message written to it, releasing plaintext segment by segment once each
+   * authenticated (FORMAT.md §7.2): on failure the readable errors after a prefix of whole
+   * segments. `.header` resolves to the parsed header once it was read and accepted.
+   */
+  decryptStream({ requireContext } = {}) {
+    let pending = new Uint8Array(0);
+    let opener = null;
+    let resolveHeader, rejectHeader;
+    const header = new Promise((resolve, reject) => { resolveHeader = resolve; rejectHeader = reject; });
+    header.catch(() => { /* unobserved is fine */ });
+    const out = (controller, bytes) => { if (bytes.length) controller.enqueue(bytes); };
+    const guard = (f) => async (...a) => {
+      try {
+        return await f(...a);
+      } catch (e) {
+        rejectHeader(e);
+        throw e;
+      }
+    };
+    // collects the header (§4.3), then opens; the body goes to the opener at most 1 MiB a push
+    const feed = async (controller, chunk) => {
+      if (!opener) {
+        pending = concat(pending, chunk);
+        let want = headerLength(pending.subarray(0, Math.min(pending.length, 11)));
+        while (want.needAtLeast !== undefined && want.needAtLeast <= pending.length) want = headerLength(pending.subarray(0, want.needAtLeast));
+        if (want.headerLen === undefined || want.headerLen > pending.length) return;
+        const h = parseHeader(pending.subarray(0, want.headerLen));
+        KeySealJs.#require(h, requireContext);
+        const dataKey = await this.#keys.forHeader(h);
+        try {
+          opener = await StreamOpener.begin({ header: h, dataKey, engine: this.#engine });
+        } finally {
+          dataKey.fill(0);
+        }
+        resolveHeader(h);
+        chunk = pending.subarray(want.headerLen);
+        pending = null;
+      }
+      for (let at = 0; at < chunk.length; at += 1 << 20) out(controller, await opener.push(chunk.subarray(at, at + (1 << 20))));
+    };
+    const stream = new TransformStream({
+      transform: guard(async (chunk, controller) => feed(controller, toBytes(chunk, 'chunk'))),
+      flush: guard(async (controller) => {
+        if (!opener) parseHeader(pending); // ended inside the header: its error (INVALID_FORMAT, …)
+        out(controller, await opener.finish());
+      }),
+    });
+    stream.header = header;
+    return stream;
+  }
+
   /** Opens `sealed`; `requireContext` pairs must be in its context (checked before any key-service call). */
   async decrypt(sealed, { requireContext } = {}) {
     const bytes = toBytes(sealed, 'sealed');
     try {
       const h = parseHeader(bytes);
-      const have = new Map(h.context);
-      for (const [k, v] of Object.entries(requireContext ?? {})) {
-        if (have.get(k) !== v) throw new ContextMismatchError(`context mismatch on key "${k}"`, undefined, { contextKey: k });
-      }
+      KeySealJs.#require(h, requireContext);
       const dataKey = await this.#keys.forHeader(h);
       try {
         const plaintext = await openWithDataKey(bytes, dataKey, { engine: this.#engine });

@@ -2,7 +2,7 @@
 // against the real keyseal-kms and the package: so far the keyseal key-service client. What one
 // side seals the other opens; every answer checked under the pinned identity; each refusal its code.
 
-import { assert, eq, bytesEq, toHex, enc, uid } from './support.js';
+import { assert, eq, bytesEq, toHex, enc, uid, S, SIZES, randomBytes, source, drain } from './support.js';
 
 export default function register({ test, env, make, fault, CTX, primary, escrow, calls }) {
   const F = env.formatModule;
@@ -267,6 +267,41 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(calls(old, 'generate_batch').length, 1, 'the batch endpoint tried once');
       eq(calls(old, 'generate', true).length, 20, 'then /generate per context');
     }, 30_000);
+
+    test(`policy in JS (${E}): KeySealJs streams: what it seals in odd chunks the package opens, what the package seals it opens in odd chunks, releasing whole segments; damage fails as in the package`, async () => {
+      need();
+      const j = await js({ segmentSize: S });
+      const p = await make({ segmentSize: S });
+      for (const n of [0, 1, S - 1, S, S + 1, 3 * S + 5, 200_000]) {
+        const pt = randomBytes(n);
+        const mine = await drain(source(pt, SIZES).pipeThrough(j.encryptStream({ context: CTX })));
+        assert(!mine.error, `${n}: JS encryptStream: ${mine.error}`);
+        bytesEq(await p.decrypt(mine.bytes, { requireContext: CTX }), pt, `${n}: the package opens the JS stream`);
+        const theirs = await drain(source(pt, SIZES).pipeThrough(p.encryptStream({ context: CTX })));
+        const back = await drain(source(theirs.bytes, [5, 1040, 77, 9999, 1]).pipeThrough(j.decryptStream({ requireContext: CTX })));
+        assert(!back.error, `${n}: JS decryptStream: ${back.error && back.error.code} ${back.error}`);
+        bytesEq(back.bytes, pt, `${n}: JS opens the package's stream`);
+        for (const c of back.chunks) assert(c.length % S === 0 || c === back.chunks.at(-1), `${n}: whole segments`);
+      }
+      const pt = randomBytes(5 * S + 3);
+      const sealed = await p.encrypt(pt, { context: CTX });
+      const h = F.parseHeader(sealed);
+      const bad = sealed.slice(); bad[h.headerLen + 3 * (S + 16) + 5] ^= 1;
+      for (const [what, bytes, opts, code] of [
+        ['a flipped byte in segment 3', bad, {}, 'DECRYPTION_FAILED'],
+        ['cut after a whole segment', sealed.subarray(0, h.headerLen + 2 * (S + 16)), {}, 'DECRYPTION_FAILED'],
+        ['cut inside the header', sealed.subarray(0, h.headerLen - 3), {}, 'INVALID_FORMAT'],
+        ['another context required', sealed, { requireContext: { tenant: 'other' } }, 'CONTEXT_MISMATCH'],
+      ]) {
+        const js1 = await drain(source(bytes, [700, 13, 4000]).pipeThrough(j.decryptStream(opts)));
+        const pk1 = await drain(source(bytes, [700, 13, 4000]).pipeThrough(p.decryptStream(opts)));
+        eq(js1.error?.code, code, `${what}: JS`);
+        eq(pk1.error?.code, code, `${what}: package`);
+        eq(js1.bytes.length % S, 0, `${what}: JS released whole segments`);
+        bytesEq(js1.bytes, pt.subarray(0, js1.bytes.length), `${what}: a prefix of the plaintext`);
+        assert(js1.bytes.length <= 3 * S, `${what}: nothing past the damage`);
+      }
+    }, 60_000);
 
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
