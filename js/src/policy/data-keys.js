@@ -4,6 +4,7 @@
 // the next entry and the key-commitment check (FORMAT.md §7.2 steps 3–4).
 
 import { DecryptionFailedError, NoUsableEntryError } from '../errors.js';
+import { sealHpkeEntry } from '../format/hpke.js';
 import { dataKeyMatches } from '../format/message.js';
 import { refusal } from './decrypt-policy.js';
 import { GenerateQueue } from './generate-queue.js';
@@ -17,14 +18,49 @@ export class DataKeys {
    * the entries it makes); `cache`: a DataKeyCache; `decrypt`: `{ allowKeyIds, acceptPublicKeyEntries }`;
    * `engine`: the format's; `onEvent(e)`.
    */
-  constructor({ services, cache, decrypt, engine, onEvent }) {
-    Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}) });
+  constructor({ services, cache, decrypt, engine, onEvent, publicKeyMode = false }) {
+    Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}), publicKeyMode });
     this.queue = new GenerateQueue();
+    /** `${service}\0${keyId}` → { keyVersion, publicRaw, at }: public keys for offline wraps, as long as the cache's maxAgeMs. */
+    this.publicKeys = new Map();
+  }
+
+  /** A service's signature-checked public key (§3.6), cached no longer than the cache's maxAgeMs. */
+  async #publicKey(b) {
+    const k = `${b.id}\0${b.keyId}`;
+    const hit = this.publicKeys.get(k);
+    if (hit && this.cache.now() - hit.at < this.cache.config.maxAgeMs) return hit;
+    const pk = { ...(await b.client.publicKey(b.keyId)), at: this.cache.now() };
+    this.publicKeys.set(k, pk);
+    return pk;
+  }
+
+  /** `wrapMode: 'public-key'`: a fresh data key sealed offline to every service's public key (§4.5). */
+  async #wrapOffline(contextBytes) {
+    const dataKey = this.engine.randomBytes(32);
+    const entries = [];
+    try {
+      for (const b of this.services) {
+        let pk;
+        try {
+          pk = await this.#publicKey(b);
+        } catch (e) {
+          throw this.#onKeyError(b.keyId, e);
+        }
+        const wrapped = await sealHpkeEntry(this.engine, { recipientPublic: pk.publicRaw, keyId: b.keyId, keyVersion: pk.keyVersion, contextBytes, dataKey });
+        entries.push({ kind: 'hpke-p256', keyServiceId: b.id, keyId: b.keyId, wrapped });
+      }
+    } catch (e) {
+      dataKey.fill(0);
+      throw e;
+    }
+    return { dataKey, entries };
   }
 
   /** Drops cached keys of `keyId` (all without one), with its `cachePurged` event; returns how many. */
   purge(keyId, reason = 'purge') {
     const n = this.cache.purge(keyId);
+    for (const k of [...this.publicKeys.keys()]) if (keyId === undefined || k.endsWith(`\0${keyId}`)) this.publicKeys.delete(k);
     this.emit({ type: 'cachePurged', keyId: keyId ?? null, reason });
     return n;
   }
@@ -42,6 +78,11 @@ export class DataKeys {
       const hit = this.cache.takeForEncrypt(primary.keyId, contextBytes, len);
       this.emit({ type: hit ? 'cacheHit' : 'cacheMiss', cache: 'encrypt', keyId: primary.keyId });
       if (hit) return hit;
+    }
+    if (this.publicKeyMode) {
+      const w = await this.#wrapOffline(contextBytes);
+      if (len !== null) this.cache.putForEncrypt(primary.keyId, contextBytes, w.dataKey, w.entries, len);
+      return w;
     }
     let g;
     try {
@@ -68,13 +109,16 @@ export class DataKeys {
    * accepts and that opens (from the cache or at its service) to the key the header commits to.
    * Entries the policy refuses are skipped without any call.
    */
-  async forHeader(h) {
+  async forHeader(h, signedOnly = false) {
     let last = null;
     const skipped = [];
     const context = Object.fromEntries(h.context);
     for (const e of h.entries) {
       const b = this.services.find((s) => s.id === e.keyServiceId);
-      const why = b ? refusal(this.decrypt, e.kind, b.kind, b.keyId, e.keyId) : 'key service not configured';
+      // anyone with a key's public key can make an hpke-p256 entry: it proves no writer
+      const why = !b ? 'key service not configured'
+        : signedOnly && e.kind === 'hpke-p256' ? 'public-key (hpke-p256) entries prove no writer of a signed message'
+          : refusal(this.decrypt, e.kind, b.kind, b.keyId, e.keyId);
       if (why) {
         skipped.push(`${e.keyServiceId}:${e.keyId} (${e.kind}): ${why}`);
         continue;

@@ -1,14 +1,14 @@
 // The whole-buffer encrypt and decrypt of the SDK, in JS over the format in JS (docs/DESIGN.md
 // design C stage 1): what `KeySeal.encrypt` / `decrypt` do for keyseal key services, the cache,
-// escrow and the decrypt policy included, and `encryptStream` / `decryptStream` as TransformStreams
-// over the format's streaming seal and open. Not yet the package's `KeySeal`: options are a subset
-// of the d.ts (no ranges, rotation, other kinds, wrap modes, signing, metrics or tracing yet), and
+// escrow, both wrap modes, signed messages and the decrypt policy included, and `encryptStream` /
+// `decryptStream` as TransformStreams over the format's streaming seal and open. Not yet the package's `KeySeal`: options are a subset
+// of the d.ts (no ranges, rotation, other kinds, metrics or tracing yet), and
 // `js/test/suite/policy-js.js` holds what exists to the package's behaviour.
 
 import { toBytes } from '../bytes.js';
-import { ContextMismatchError, InvalidArgumentError } from '../errors.js';
+import { ContextMismatchError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
 import { concat, webcryptoEngine } from '../format/crypto.js';
-import { encodeContext, headerLength, parseHeader } from '../format/header.js';
+import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext, headerLength, parseHeader } from '../format/header.js';
 import { openWithDataKey, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
 import { StreamOpener, StreamSealer } from '../format/stream.js';
 import { DataKeyCache } from './cache.js';
@@ -48,8 +48,11 @@ export class KeySealJs {
       }),
     });
     const services = [service(options.keyService, options.keyId ?? ''), ...(options.escrow ?? []).map((e) => service(e, e.keyId))];
+    const publicKeyMode = options.wrapMode === 'public-key';
     this.#keys = new DataKeys({
-      services, cache: new DataKeyCache(options.cache), decrypt: options.decrypt, engine: this.#engine, onEvent: emit,
+      services, cache: new DataKeyCache(options.cache), engine: this.#engine, onEvent: emit, publicKeyMode,
+      // hpke-p256 entries are accepted by default only by a public-key instance (the d.ts)
+      decrypt: { acceptPublicKeyEntries: publicKeyMode, ...options.decrypt },
     });
     this.emit = emit;
   }
@@ -59,18 +62,30 @@ export class KeySealJs {
     return this.#keys.purge(keyId);
   }
 
-  /** Seals `data` (bytes or a string) under a data key bound to `context`. */
-  async encrypt(data, { context = {} } = {}) {
+  /**
+   * What a new message starts from: its context (with the verification key of a signed one,
+   * FORMAT.md §3.4, which the key service then binds like any pair), the data key and entries (the
+   * encrypt cache only for an unsigned message of known length), and the signing key.
+   */
+  async #newMessage(context, len, sign) {
+    if (!this.#o.keyId) throw new InvalidArgumentError('invalid argument: this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt');
+    checkContext(context);
+    const signing = sign ? await this.#engine.generateP256('ECDSA') : null;
+    const full = signing ? { ...context, [VERIFICATION_KEY_CONTEXT_KEY]: encodeBase64(signing.publicRaw) } : context;
+    const { bytes, pairs } = encodeContext(full);
+    const { dataKey, entries } = await this.#keys.forEncrypt(full, bytes, signing ? null : len);
+    return { dataKey, entries, pairs, signing: signing ? { privateKey: signing.privateKey, publicRaw: signing.publicRaw } : undefined };
+  }
+
+  /** Seals `data` (bytes or a string) under a data key bound to `context`; `sign`: a signed message (suite 2). */
+  async encrypt(data, { context = {}, sign = false } = {}) {
     const plaintext = toBytes(data, 'data');
     try {
-      if (!this.#o.keyId) throw new InvalidArgumentError('invalid argument: this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt');
-      checkContext(context);
-      const { bytes, pairs } = encodeContext(context);
-      const { dataKey, entries } = await this.#keys.forEncrypt(context, bytes, plaintext.length);
+      const { dataKey, entries, pairs, signing } = await this.#newMessage(context, plaintext.length, sign);
       try {
         const sealed = await sealWithDataKeyAssumingUniqueMessageId({
           dataKey, messageId: this.#engine.randomBytes(32), segmentSize: this.#o.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-          context: pairs, entries, plaintext, engine: this.#engine,
+          context: pairs, entries, plaintext, engine: this.#engine, signing,
         });
         this.emit({ type: 'encrypt', ok: true, code: null, bytes: plaintext.length });
         return sealed;
@@ -83,12 +98,16 @@ export class KeySealJs {
     }
   }
 
-  /** Checks `requireContext` against a parsed header's context (before any key-service call). */
-  static #require(h, requireContext) {
+  /**
+   * Checks `requireContext` against a parsed header's context, and with `requireSigned` that the
+   * message is signed (FORMAT.md §7.2 step 4), both before any key-service call.
+   */
+  static #require(h, requireContext, requireSigned) {
     const have = new Map(h.context);
     for (const [k, v] of Object.entries(requireContext ?? {})) {
       if (have.get(k) !== v) throw new ContextMismatchError(`context mismatch on key "${k}"`, undefined, { contextKey: k });
     }
+    if (requireSigned && h.suite !== SUITE_SIGNED) throw new DowngradeRefusedError('an unsigned message where a signed one is required (requireSigned)');
   }
 
   /**
@@ -96,18 +115,15 @@ export class KeySealJs {
    * the header first, then each segment as soon as it is full. Its length is unknown, so its data
    * key is fresh (the encrypt cache's byte limit could not be kept).
    */
-  encryptStream({ context = {} } = {}) {
+  encryptStream({ context = {}, sign = false } = {}) {
     let sealer = null;
     const begin = async (controller) => {
       if (sealer) return;
-      if (!this.#o.keyId) throw new InvalidArgumentError('invalid argument: this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt');
-      checkContext(context);
-      const { bytes, pairs } = encodeContext(context);
-      const { dataKey, entries } = await this.#keys.forEncrypt(context, bytes, null);
+      const { dataKey, entries, pairs, signing } = await this.#newMessage(context, null, sign);
       try {
         sealer = await StreamSealer.begin({
           dataKey, messageId: this.#engine.randomBytes(32), segmentSize: this.#o.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-          context: pairs, entries, engine: this.#engine,
+          context: pairs, entries, engine: this.#engine, signing,
         });
       } finally {
         dataKey.fill(0);
@@ -132,7 +148,7 @@ export class KeySealJs {
    * authenticated (FORMAT.md §7.2): on failure the readable errors after a prefix of whole
    * segments. `.header` resolves to the parsed header once it was read and accepted.
    */
-  decryptStream({ requireContext } = {}) {
+  decryptStream({ requireContext, requireSigned = false } = {}) {
     let pending = new Uint8Array(0);
     let opener = null;
     let resolveHeader, rejectHeader;
@@ -155,8 +171,8 @@ export class KeySealJs {
         while (want.needAtLeast !== undefined && want.needAtLeast <= pending.length) want = headerLength(pending.subarray(0, want.needAtLeast));
         if (want.headerLen === undefined || want.headerLen > pending.length) return;
         const h = parseHeader(pending.subarray(0, want.headerLen));
-        KeySealJs.#require(h, requireContext);
-        const dataKey = await this.#keys.forHeader(h);
+        KeySealJs.#require(h, requireContext, requireSigned);
+        const dataKey = await this.#keys.forHeader(h, requireSigned);
         try {
           opener = await StreamOpener.begin({ header: h, dataKey, engine: this.#engine });
         } finally {
@@ -179,13 +195,16 @@ export class KeySealJs {
     return stream;
   }
 
-  /** Opens `sealed`; `requireContext` pairs must be in its context (checked before any key-service call). */
-  async decrypt(sealed, { requireContext } = {}) {
+  /**
+   * Opens `sealed`; `requireContext` pairs must be in its context and with `requireSigned` it must
+   * be signed (both checked before any key-service call). A signature is always verified.
+   */
+  async decrypt(sealed, { requireContext, requireSigned = false } = {}) {
     const bytes = toBytes(sealed, 'sealed');
     try {
       const h = parseHeader(bytes);
-      KeySealJs.#require(h, requireContext);
-      const dataKey = await this.#keys.forHeader(h);
+      KeySealJs.#require(h, requireContext, requireSigned);
+      const dataKey = await this.#keys.forHeader(h, requireSigned);
       try {
         const plaintext = await openWithDataKey(bytes, dataKey, { engine: this.#engine });
         this.emit({ type: 'decrypt', ok: true, code: null, bytes: plaintext.length });

@@ -303,6 +303,55 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       }
     }, 60_000);
 
+    test(`policy in JS (${E}): signed messages and the public-key wrap mode, as the package's: each opens the other's, the same refusals`, async () => {
+      need();
+      const j = await js();
+      const p = await make();
+      const both = async (f) => [await f(j).then(() => 'opened', (e) => e.code), await f(p).then(() => 'opened', (e) => e.code)];
+      const text = (b) => new TextDecoder().decode(b);
+      const signedJ = await j.encrypt('signed by JS', { context: CTX, sign: true });
+      const signedP = await p.encrypt('signed by the package', { context: CTX, sign: true });
+      eq(F.parseHeader(signedJ).suite, 2, 'suite 2');
+      eq(text(await p.decrypt(signedJ, { requireSigned: true })), 'signed by JS', 'the package opens the JS signed message');
+      eq(text(await j.decrypt(signedP, { requireSigned: true })), 'signed by the package', 'JS opens the package signed message');
+      const unsigned = await j.encrypt('unsigned', { context: CTX });
+      eq(JSON.stringify(await both((k) => k.decrypt(unsigned, { requireSigned: true }))), JSON.stringify(['DOWNGRADE_REFUSED', 'DOWNGRADE_REFUSED']), 'requireSigned, unsigned');
+      const flipped = signedP.slice(); flipped[flipped.length - 1] ^= 1;
+      eq(JSON.stringify(await both((k) => k.decrypt(flipped))), JSON.stringify(['DECRYPTION_FAILED', 'DECRYPTION_FAILED']), 'a flipped signature');
+      // a reader holds the data key but cannot sign a new message under the writer's entry: its
+      // own verification key changes the context the key service bound
+      const h = F.parseHeader(signedP);
+      const reader = client({ token: () => env.tokens.reader });
+      const { dataKey } = await reader.unwrap(h.entries[0].keyId, 'kms', h.entries[0].wrapped, Object.fromEntries(h.context));
+      const mine = await engine.generateP256('ECDSA');
+      const forged = await F.sealWithDataKeyAssumingUniqueMessageId({
+        dataKey, messageId: engine.randomBytes(32), segmentSize: 1024, context: h.context.filter(([k]) => k !== F.VERIFICATION_KEY_CONTEXT_KEY),
+        entries: h.entries, plaintext: enc.encode('forged'), engine, signing: { privateKey: mine.privateKey, publicRaw: mine.publicRaw },
+      });
+      const codes = await both((k) => k.decrypt(forged, { requireSigned: true }));
+      eq(codes[0], codes[1], `a reader's forgery: the same refusal (${codes})`);
+      assert(codes[0] !== 'opened', 'the forgery is refused');
+      // streams, signed
+      const sj = await drain(source(randomBytes(3000), [999]).pipeThrough(j.encryptStream({ context: CTX, sign: true })));
+      assert(!(await drain(source(sj.bytes, [100]).pipeThrough(p.decryptStream({ requireSigned: true })))).error, 'the package opens the JS signed stream');
+      const sp = await drain(source(randomBytes(3000), [999]).pipeThrough(p.encryptStream({ context: CTX, sign: true })));
+      assert(!(await drain(source(sp.bytes, [100]).pipeThrough(j.decryptStream({ requireSigned: true })))).error, 'JS opens the package signed stream');
+      // public-key wrap mode: no key-service call per encrypt, hpke-p256 entries
+      const ev = [];
+      const pub = await js({ wrapMode: 'public-key' }, ev);
+      const m1 = await pub.encrypt('offline 1', { context: { ...CTX, object: 'pk-1' } });
+      await pub.encrypt('offline 2', { context: { ...CTX, object: 'pk-2' } });
+      eq(ops(ev, 'generate') + ops(ev, 'generate_batch'), 0, 'no generate');
+      eq(ops(ev, 'public_key'), 1, 'one public key, cached');
+      eq(F.parseHeader(m1).entries[0].kind, 'hpke-p256', 'an hpke-p256 entry');
+      eq(text(await (await make({ wrapMode: 'public-key' })).decrypt(m1)), 'offline 1', 'a public-key package client opens it');
+      eq(JSON.stringify(await both((k) => k.decrypt(m1))), JSON.stringify(['NO_USABLE_ENTRY', 'NO_USABLE_ENTRY']), 'key-service clients refuse public-key entries by default');
+      const signedPub = await pub.encrypt('signed offline', { context: CTX, sign: true });
+      const pubP = await make({ wrapMode: 'public-key' });
+      eq(JSON.stringify([await pub.decrypt(signedPub, { requireSigned: true }).then(() => 'opened', (e) => e.code), await pubP.decrypt(signedPub, { requireSigned: true }).then(() => 'opened', (e) => e.code)]),
+        JSON.stringify(['NO_USABLE_ENTRY', 'NO_USABLE_ENTRY']), 'a signed message with only a public-key entry proves no writer');
+    }, 30_000);
+
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
       const ev = [];
