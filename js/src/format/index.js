@@ -15,3 +15,4 @@ export { sealBase, openBase, setupBaseR, sealHpkeEntry, openHpkeEntry } from './
 export { sealWithDataKeyAssumingUniqueMessageId, openWithDataKey, dataKeyMatches } from './message.js';
 export { webcryptoEngine } from './crypto.js';
 export { StreamSealer, StreamOpener } from './stream.js';
+export { planRange, openRange } from './range.js';

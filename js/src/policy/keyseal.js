@@ -1,16 +1,18 @@
 // The whole-buffer encrypt and decrypt of the SDK, in JS over the format in JS (docs/DESIGN.md
 // design C stage 1): what `KeySeal.encrypt` / `decrypt` do for keyseal key services, the cache,
 // escrow, both wrap modes, signed messages and the decrypt policy included, and `encryptStream` /
-// `decryptStream` as TransformStreams over the format's streaming seal and open. Not yet the package's `KeySeal`: options are a subset
-// of the d.ts (no ranges, rotation, other kinds, metrics or tracing yet), and
+// `decryptStream` as TransformStreams over the format's streaming seal and open, and `decryptRange`. Not yet the package's `KeySeal`: options are a subset
+// of the d.ts (no rotation, other kinds, metrics or tracing yet), and
 // `js/test/suite/policy-js.js` holds what exists to the package's behaviour.
 
 import { toBytes } from '../bytes.js';
-import { ContextMismatchError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
+import { ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
 import { concat, webcryptoEngine } from '../format/crypto.js';
 import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext, headerLength, parseHeader } from '../format/header.js';
 import { openWithDataKey, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
 import { StreamOpener, StreamSealer } from '../format/stream.js';
+import { openRange, planRange } from '../format/range.js';
+import { nonNegInt, rangeSource, readHeader } from '../sources.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
@@ -108,6 +110,40 @@ export class KeySealJs {
       if (have.get(k) !== v) throw new ContextMismatchError(`context mismatch on key "${k}"`, undefined, { contextKey: k });
     }
     if (requireSigned && h.suite !== SUITE_SIGNED) throw new DowngradeRefusedError('an unsigned message where a signed one is required (requireSigned)');
+  }
+
+  /**
+   * Reads the header and only the segments covering plaintext `[offset, offset + length)` of
+   * `source` (bytes, a Blob, `{ size, read(start, end) }` or a reader function with `size`), the
+   * range clamped to the plaintext. An empty range makes no key-service call. A ranged read cannot
+   * verify a signature (`requireSigned` is refused): its plaintext is reader-authenticated.
+   */
+  async decryptRange(source, { offset = 0, length, size, requireContext, requireSigned } = {}) {
+    if (requireSigned) throw new InvalidArgumentError('invalid argument: a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
+    try {
+      const src = rangeSource(source, size);
+      nonNegInt(offset, 'offset');
+      const len = length === undefined ? Number.MAX_SAFE_INTEGER - offset : nonNegInt(length, 'length');
+      const h = parseHeader(await readHeader({ headerLength }, src));
+      KeySealJs.#require(h, requireContext, false);
+      const plan = planRange(h, src.size, offset, len);
+      const fetched = plan.fetch[1] > plan.fetch[0] ? await src.read(plan.fetch[0], plan.fetch[1]) : new Uint8Array(0);
+      if (plan.segments[0] === plan.segments[1]) {
+        if (fetched.length !== 0) throw new DecryptionFailedError('decryption failed');
+        return new Uint8Array(0);
+      }
+      const dataKey = await this.#keys.forHeader(h);
+      try {
+        const plaintext = await openRange(this.#engine, h, dataKey, plan, fetched);
+        this.emit({ type: 'decrypt', ok: true, code: null, bytes: plaintext.length });
+        return plaintext;
+      } finally {
+        dataKey.fill(0);
+      }
+    } catch (e) {
+      this.emit({ type: 'decrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: 0 });
+      throw e;
+    }
   }
 
   /**

@@ -352,6 +352,47 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
         JSON.stringify(['NO_USABLE_ENTRY', 'NO_USABLE_ENTRY']), 'a signed message with only a public-key entry proves no writer');
     }, 30_000);
 
+    test(`policy in JS (${E}): KeySealJs decryptRange reads what the package's reads and returns the same bytes; a consistent cut is refused at the end; an empty range calls nothing`, async () => {
+      need();
+      const p = await make({ segmentSize: S });
+      const pt = randomBytes(5 * S + 3);
+      const sealed = await p.encrypt(pt, { context: CTX });
+      const counting = (bytes, log) => ({ size: bytes.length, read: async (a, b) => { log.push([a, b]); return bytes.subarray(a, b); } });
+      const cases = [[0, 0], [0, 1], [S - 1, 2], [S, S], [2 * S + 7, 100], [5 * S, 3], [5 * S + 3, 0], [5 * S + 2, 10], [9 * S, 5], [0, undefined], [3 * S, undefined], [17, 4 * S]];
+      const ev = [];
+      const j = await js({ segmentSize: S }, ev);
+      for (const [offset, length] of cases) {
+        const logJ = [], logP = [];
+        const a = await j.decryptRange(counting(sealed, logJ), { offset, length });
+        const b = await p.decryptRange(counting(sealed, logP), { offset, length });
+        const end = length === undefined ? pt.length : Math.min(pt.length, offset + length);
+        bytesEq(a, pt.subarray(Math.min(offset, end), end), `[${offset}, +${length}): JS`);
+        bytesEq(b, a, `[${offset}, +${length}): the same bytes as the package`);
+        eq(JSON.stringify(logJ), JSON.stringify(logP), `[${offset}, +${length}): the same reads`);
+      }
+      for (let i = 0; i < 40; i++) {
+        const offset = Math.floor(Math.random() * (pt.length + 20)), length = Math.floor(Math.random() * 3 * S);
+        const logJ = [], logP = [];
+        const a = await j.decryptRange(counting(sealed, logJ), { offset, length });
+        bytesEq(await p.decryptRange(counting(sealed, logP), { offset, length }), a, `random [${offset}, +${length})`);
+        eq(JSON.stringify(logJ), JSON.stringify(logP), `random [${offset}, +${length}): the same reads`);
+      }
+      // an empty range makes no key-service call
+      const ev2 = [];
+      const fresh = await js({}, ev2);
+      eq((await fresh.decryptRange(sealed, { offset: 3, length: 0 })).length, 0, 'empty');
+      eq(ev2.filter((e) => e.type === 'kmsCall').length, 0, 'no call for an empty range');
+      // a store that cut the object after 2 whole segments and 16 bytes (a consistent length)
+      const h = F.parseHeader(sealed);
+      const cut = sealed.subarray(0, h.headerLen + 2 * (S + 16) + 16);
+      const both = async (f) => [await f(j).then(() => 'opened', (e) => e.code), await f(p).then(() => 'opened', (e) => e.code)];
+      eq(JSON.stringify(await both((k) => k.decryptRange(cut, { offset: S, length: 10 * S }))), JSON.stringify(['DECRYPTION_FAILED', 'DECRYPTION_FAILED']), 'a range to the end of a cut object');
+      eq(JSON.stringify(await both((k) => k.decryptRange(cut, { offset: 0, length: 10 }))), JSON.stringify(['opened', 'opened']), 'a range before the cut');
+      eq(JSON.stringify(await both((k) => k.decryptRange(sealed, { requireSigned: true }))), JSON.stringify(['INVALID_ARGUMENT', 'INVALID_ARGUMENT']), 'requireSigned');
+      eq(JSON.stringify(await both((k) => k.decryptRange(sealed, { requireContext: { tenant: 'x' } }))), JSON.stringify(['CONTEXT_MISMATCH', 'CONTEXT_MISMATCH']), 'requireContext');
+      eq(JSON.stringify(await both((k) => k.decryptRange((a, b) => sealed.subarray(a, b + 1), { size: sealed.length }))), JSON.stringify(['INVALID_ARGUMENT', 'INVALID_ARGUMENT']), 'a reader returning an inclusive end');
+    }, 30_000);
+
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
       const ev = [];
