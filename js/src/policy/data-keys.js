@@ -8,6 +8,7 @@ import { sealHpkeEntry } from '../format/hpke.js';
 import { dataKeyMatches } from '../format/message.js';
 import { refusal } from './decrypt-policy.js';
 import { GenerateQueue } from './generate-queue.js';
+import { RewrapMemo } from './rotation.js';
 
 /** Failures after which the next entry is tried (another service may answer); the rest stop at once. */
 const NEXT_ENTRY = new Set(['KMS_UNAVAILABLE', 'TIMEOUT', 'THROTTLED', 'KEY_NOT_FOUND', 'DECRYPTION_FAILED']);
@@ -21,6 +22,8 @@ export class DataKeys {
   constructor({ services, cache, decrypt, engine, onEvent, publicKeyMode = false }) {
     Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}), publicKeyMode });
     this.queue = new GenerateQueue();
+    /** Rewrap answers remembered for the identical question (rotation.js). */
+    this.memo = new RewrapMemo(cache.config, () => cache.now());
     /** `${service}\0${keyId}` → { keyVersion, publicRaw, at }: public keys for offline wraps, as long as the cache's maxAgeMs. */
     this.publicKeys = new Map();
   }
@@ -45,7 +48,7 @@ export class DataKeys {
         try {
           pk = await this.#publicKey(b);
         } catch (e) {
-          throw this.#onKeyError(b.keyId, e);
+          throw this.onKeyError(b.keyId, e);
         }
         const wrapped = await sealHpkeEntry(this.engine, { recipientPublic: pk.publicRaw, keyId: b.keyId, keyVersion: pk.keyVersion, contextBytes, dataKey });
         entries.push({ kind: 'hpke-p256', keyServiceId: b.id, keyId: b.keyId, wrapped });
@@ -60,13 +63,14 @@ export class DataKeys {
   /** Drops cached keys of `keyId` (all without one), with its `cachePurged` event; returns how many. */
   purge(keyId, reason = 'purge') {
     const n = this.cache.purge(keyId);
+    this.memo.purge(keyId);
     for (const k of [...this.publicKeys.keys()]) if (keyId === undefined || k.endsWith(`\0${keyId}`)) this.publicKeys.delete(k);
     this.emit({ type: 'cachePurged', keyId: keyId ?? null, reason });
     return n;
   }
 
   /** PROTOCOL.md §5: KEY_DISABLED drops every cached data key of that key at once. */
-  #onKeyError(keyId, e) {
+  onKeyError(keyId, e) {
     if (e?.code === 'KEY_DISABLED') this.purge(keyId, 'key_disabled');
     return e;
   }
@@ -88,7 +92,7 @@ export class DataKeys {
     try {
       g = await this.queue.generate(primary.client, primary.keyId, context);
     } catch (e) {
-      throw this.#onKeyError(primary.keyId, e);
+      throw this.onKeyError(primary.keyId, e);
     }
     const entries = [{ kind: primary.kind, keyServiceId: primary.id, keyId: primary.keyId, wrapped: g.wrapped }];
     for (const b of escrow) {
@@ -97,7 +101,7 @@ export class DataKeys {
         entries.push({ kind: b.kind, keyServiceId: b.id, keyId: b.keyId, wrapped: w.wrapped });
       } catch (e) {
         g.dataKey.fill(0);
-        throw this.#onKeyError(b.keyId, e);
+        throw this.onKeyError(b.keyId, e);
       }
     }
     if (len !== null) this.cache.putForEncrypt(primary.keyId, contextBytes, g.dataKey, entries, len);
@@ -141,7 +145,7 @@ export class DataKeys {
         this.cache.putForDecrypt(e, h.contextBytes, dataKey);
         return dataKey;
       } catch (err) {
-        if (err?.code === 'KEY_DISABLED') throw this.#onKeyError(e.keyId, err);
+        if (err?.code === 'KEY_DISABLED') throw this.onKeyError(e.keyId, err);
         if (!NEXT_ENTRY.has(err?.code)) throw err;
         last = err;
       }

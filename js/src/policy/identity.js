@@ -27,10 +27,16 @@ export async function answerStatement(engine, a) {
   return concat(ANSWER, ...parts, u32(a.keyVersion), enc, ct);
 }
 
-/** The batch statement: `"keyseal/v1 batch" ‖ 0x00 ‖ u32 n ‖ (0x01 ‖ SHA-256(answer statement))…`. */
-export async function batchStatement(engine, statements) {
-  const digests = await Promise.all(statements.map((s) => engine.sha256(s)));
-  return concat(BATCH, u32(statements.length), ...digests.flatMap((d) => [Uint8Array.of(1), d]));
+/**
+ * The batch statement: `"keyseal/v1 batch" ‖ 0x00 ‖ u32 n`, then per item `0x01 ‖ SHA-256(answer
+ * statement)` (an answer statement's bytes) or, for a refused rewrap item (`{ refused: name }`),
+ * `0x00 ‖ H(error name)`.
+ */
+export async function batchStatement(engine, items) {
+  const parts = await Promise.all(items.map(async (x) => (x instanceof Uint8Array
+    ? [Uint8Array.of(1), await engine.sha256(x)]
+    : [Uint8Array.of(0), await engine.sha256(ascii(x.refused))])));
+  return concat(BATCH, u32(items.length), ...parts.flat());
 }
 
 /** The public-key statement: `"keyseal/v1 public-key" ‖ 0x00 ‖ H(key_id) ‖ u32 key_version ‖ SEC1`. */

@@ -12,5 +12,6 @@ export { DataKeys } from './data-keys.js';
 export { GenerateQueue, LANES, MAX_BATCH } from './generate-queue.js';
 export { refusal, keyIdAllowed, REFUSED } from './decrypt-policy.js';
 export { KeySealJs } from './keyseal.js';
+export { Rotation, RewrapMemo, questionDigest, REWRAP_BATCH_MAX } from './rotation.js';
 export { answerStatement, batchStatement, publicKeyStatement, pinnedIdentity } from './identity.js';
 export { newRecipient, openSealedKey, openBatch } from './recipient.js';

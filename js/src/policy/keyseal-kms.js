@@ -242,6 +242,73 @@ export class KeysealKms {
     return { wrapped: answer, keyId: target, keyVersion };
   }
 
+  /** Whether `/rewrap-batch` is one request here (cleared when the service lacks it: 404 or 405). */
+  batchesRewrap = true;
+
+  /**
+   * §3.5.1: many `/rewrap`s in one request; `questions`: `[{ keyId, kind, wrapped, context, toKeyId? }]`
+   * (at most 1,000). Resolves to one result per question, in order: `{ wrapped, keyId, keyVersion }`
+   * or the error that item got; rejects when the whole batch is refused. With a pinned identity the
+   * one batch signature is checked over every item rebuilt from its question.
+   */
+  async rewrapBatch(questions) {
+    if (questions.length === 0) return [];
+    if (!this.batchesRewrap) return this.#rewrapOneByOne(questions);
+    const { engine } = this.#o;
+    const encoded = questions.map((q) => encodeContext(q.context));
+    let a;
+    try {
+      a = await this.#call('rewrap-batch', 'rewrap_batch', {
+        items: questions.map((q, i) => ({
+          key_id: q.keyId, kind: q.kind, wrapped_key: encodeBase64(q.wrapped), context: Object.fromEntries(encoded[i].pairs),
+          ...(q.toKeyId ? { to_key_id: q.toKeyId } : {}),
+        })),
+      });
+    } catch (e) {
+      if (e?.code === 'PROTOCOL_ERROR' && (e.status === 404 || e.status === 405)) {
+        this.batchesRewrap = false;
+        return this.#rewrapOneByOne(questions);
+      }
+      throw e;
+    }
+    const details = { service: this.id, op: 'rewrap_batch' };
+    if (!Array.isArray(a.items) || a.items.length !== questions.length) throw new ProtocolError(`${this.id}: rewrap-batch answered ${a.items?.length ?? 'no'} items for ${questions.length}`, undefined, details);
+    const id = await this.#pinned();
+    const statementItems = [];
+    const results = [];
+    for (const [i, item] of a.items.entries()) {
+      const q = questions[i];
+      if (item && typeof item.error === 'string') {
+        statementItems.push({ refused: item.error });
+        results.push(classify(400, item, details).error);
+        continue;
+      }
+      const answer = b64(item?.wrapped_key, 'wrapped_key', this.id, 'rewrap_batch');
+      const keyVersion = this.#version(item, 'rewrap_batch');
+      if (id) {
+        statementItems.push(await answerStatement(engine, {
+          op: 'rewrap', keyId: q.keyId, toKeyId: q.toKeyId ?? q.keyId, contextBytes: encoded[i].bytes, requestWrapped: q.wrapped, answerWrapped: answer, keyVersion,
+        }));
+      }
+      results.push({ wrapped: answer, keyId: q.toKeyId ?? q.keyId, keyVersion });
+    }
+    if (id) await id.check(await batchStatement(engine, statementItems), a.identity_signature, 'rewrap_batch');
+    return results;
+  }
+
+  /** One `/rewrap` per question: what a service without `/rewrap-batch` gets; an item's refusal is its result. */
+  async #rewrapOneByOne(questions) {
+    const out = [];
+    for (const q of questions) out.push(await this.rewrap(q.keyId, q.kind, q.wrapped, q.context, q.toKeyId).catch((e) => e));
+    return out;
+  }
+
+  /** The key version of a `kms` entry in keyseal-kms's layout (PROTOCOL.md §7.2), else undefined: for display and skipping only. */
+  static entryVersion(wrapped) {
+    if (wrapped.length !== 97 || wrapped[0] !== 1) return undefined;
+    return ((wrapped[1] << 24) >>> 0) + ((wrapped[2] << 16) | (wrapped[3] << 8) | wrapped[4]);
+  }
+
   /** §3.6: the public key of `keyId`'s primary version for `hpke-p256` entries: `{ keyVersion, publicRaw }`. */
   async publicKey(keyId) {
     const { engine } = this.#o;

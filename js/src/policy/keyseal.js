@@ -1,8 +1,9 @@
 // The whole-buffer encrypt and decrypt of the SDK, in JS over the format in JS (docs/DESIGN.md
 // design C stage 1): what `KeySeal.encrypt` / `decrypt` do for keyseal key services, the cache,
 // escrow, both wrap modes, signed messages and the decrypt policy included, and `encryptStream` /
-// `decryptStream` as TransformStreams over the format's streaming seal and open, and `decryptRange`. Not yet the package's `KeySeal`: options are a subset
-// of the d.ts (no rotation, other kinds, metrics or tracing yet), and
+// `decryptStream` as TransformStreams over the format's streaming seal and open, `decryptRange`,
+// and header-only rotation (`rewrap`, `rewrapAll`). Not yet the package's `KeySeal`: options are a subset
+// of the d.ts (no other kinds, metrics or tracing yet), and
 // `js/test/suite/policy-js.js` holds what exists to the package's behaviour.
 
 import { toBytes } from '../bytes.js';
@@ -16,6 +17,9 @@ import { nonNegInt, rangeSource, readHeader } from '../sources.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
+import { Rotation } from './rotation.js';
+import { rewrapAll } from '../rotation.js';
+import { isBytes } from '../bytes.js';
 
 /** The SDK's default segment size (format/src/limits.rs DEFAULT_SEGMENT_SIZE). */
 const DEFAULT_SEGMENT_SIZE = 64 * 1024;
@@ -32,6 +36,7 @@ export class KeySealJs {
   #o;
   #keys;
   #engine;
+  #rotation;
 
   /** `options`: `{ keyService: { id, urls, identity? }, keyId, escrow?, token, cache?, retry?, decrypt?, engine?, onEvent?, allowPlaintextKeys?, segmentSize? }`. */
   static async create(options) {
@@ -57,6 +62,34 @@ export class KeySealJs {
       decrypt: { acceptPublicKeyEntries: publicKeyMode, ...options.decrypt },
     });
     this.emit = emit;
+    this.#rotation = new Rotation(this.#keys, this.#engine);
+  }
+
+  /**
+   * Header-only rotation (FORMAT.md §4.4): every entry of a configured key service re-wrapped by
+   * that service's `/rewrap` (no data key leaves it), the primary's moved to `toKeyId` when given.
+   * `sealedOrHeader`: the header or the whole message (bytes), or any `decryptRange` source.
+   * Resolves to `{ header, bodyOffset }`: the new object is `header ‖ old.subarray(bodyOffset)`.
+   */
+  async rewrap(sealedOrHeader, { toKeyId, size } = {}) {
+    if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('invalid argument: toKeyId must be a key id');
+    const header = isBytes(sealedOrHeader) ? toBytes(sealedOrHeader, 'header') : await readHeader({ headerLength }, rangeSource(sealedOrHeader, size));
+    const [r] = await this.#rotation.rewrapHeaders([header], toKeyId);
+    if (r.error) throw r.error;
+    return r;
+  }
+
+  /**
+   * Rotates many objects (`{ id, readHeader, writeHeader }`), skipping those already current; the
+   * package's driver (js/src/rotation.js) over this instance's rotation. Resolves to
+   * `{ done, skipped, failed, targetVersion }`.
+   */
+  rewrapAll(objects, options) {
+    const core = {
+      newestVersion: (toKeyId) => this.#rotation.newestVersion(toKeyId),
+      rewrapManyUnlessCurrent: (headers, toKeyId, newest) => this.#rotation.rewrapHeaders(headers, toKeyId, { newest }),
+    };
+    return rewrapAll(core, objects, options);
   }
 
   /** Drops cached data keys (of `keyId`, or all); returns how many. */

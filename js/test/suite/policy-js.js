@@ -4,7 +4,7 @@
 
 import { assert, eq, bytesEq, toHex, enc, uid, S, SIZES, randomBytes, source, drain } from './support.js';
 
-export default function register({ test, env, make, fault, CTX, primary, escrow, calls }) {
+export default function register({ test, env, make, fault, CTX, primary, escrow, calls, control }) {
   const F = env.formatModule;
   const P = env.policyModule;
   const engines = [F?.webcryptoEngine, env.formatNodeEngine].filter(Boolean);
@@ -392,6 +392,69 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(JSON.stringify(await both((k) => k.decryptRange(sealed, { requireContext: { tenant: 'x' } }))), JSON.stringify(['CONTEXT_MISMATCH', 'CONTEXT_MISMATCH']), 'requireContext');
       eq(JSON.stringify(await both((k) => k.decryptRange((a, b) => sealed.subarray(a, b + 1), { size: sealed.length }))), JSON.stringify(['INVALID_ARGUMENT', 'INVALID_ARGUMENT']), 'a reader returning an inclusive end');
     }, 30_000);
+
+    test(`policy in JS (${E}): KeySealJs rotation: rewrap and rewrapAll do what the package's do (header-only, the same calls, current objects skipped, the memo), and each opens what the other rotated`, async () => {
+      need();
+      const key = `acme/${env.runtime}-${E}-${uid()}-rotate`;
+      eq((await control('create', key)).primaryVersion, 1, 'a new key');
+      const evJ = [], evP = [];
+      const j = await js({ keyId: key, segmentSize: S }, evJ);
+      const p = await make({ keyId: key, segmentSize: S }, evP);
+      const pt = randomBytes(3 * S + 7);
+      const sealed = await p.encrypt(pt, { context: CTX });
+      eq((await control('rotate', key)).primaryVersion, 2, 'rotated');
+      const rj = await j.rewrap(sealed);
+      const rp = await p.rewrap(sealed);
+      eq(rj.bodyOffset, rp.bodyOffset, 'bodyOffset');
+      const hj = F.parseHeader(rj.header), hp = F.parseHeader(rp.header);
+      eq(toHex(hj.authenticated), toHex(hp.authenticated), 'the authenticated part kept');
+      eq(JSON.stringify(hj.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.Rotation.entryVersion(e)])), JSON.stringify(hp.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.Rotation.entryVersion(e)])), 'the same entries (version 2)');
+      eq(P.Rotation.entryVersion(hj.entries[0]), 2, 'version 2');
+      const moved = new Uint8Array([...rj.header, ...sealed.subarray(rj.bodyOffset)]);
+      bytesEq(await p.decrypt(moved, { requireContext: CTX }), pt, 'the package opens what JS rotated');
+      bytesEq(await j.decrypt(new Uint8Array([...rp.header, ...sealed.subarray(rp.bodyOffset)])), pt, 'JS opens what the package rotated');
+      // rewrapAll over 30 objects sharing contexts in threes: the same requests, the memo answers repeats
+      // sealed one after the other, so that objects of one context share the cached data key
+      const store = async (sealer) => {
+        const objs = [];
+        for (let i = 0; i < 30; i++) {
+          const m = await sealer.encrypt(`object ${i}`, { context: { ...CTX, object: `o-${i % 10}` } });
+          objs.push({ id: i, m, readHeader: async () => m, writeHeader: async (h, off) => { store.written.set(i, new Uint8Array([...h, ...m.subarray(off)])); } });
+        }
+        return objs;
+      };
+      store.written = new Map();
+      const objsJ = await store(j);
+      const objsP = objsJ.map((o) => ({ ...o, writeHeader: async () => {} }));
+      await control('rotate', key);
+      const n0J = evJ.length, n0P = evP.length;
+      const resJ = await j.rewrapAll(objsJ, { concurrency: 4 });
+      const resP = await p.rewrapAll(objsP, { concurrency: 4 });
+      eq(JSON.stringify([resJ.done, resJ.skipped, resJ.failed.length, resJ.targetVersion]), JSON.stringify([resP.done, resP.skipped, resP.failed.length, resP.targetVersion]), 'the same result');
+      eq(resJ.done, 30, 'all rotated');
+      for (const op of ['rewrap_batch', 'rewrap', 'public_key']) eq(ops(evJ.slice(n0J), op), ops(evP.slice(n0P), op), `${op} requests`);
+      for (const [i, m] of store.written) eq(new TextDecoder().decode(await p.decrypt(m)), `object ${i}`, `object ${i} opens at the package`);
+      // objects sealed under one cached data key and context are one question, asked once (§4.4)
+      const wrappedOf = (i) => toHex(F.parseHeader(store.written.get(i)).entries[0].wrapped);
+      eq(wrappedOf(3), wrappedOf(13), 'the same question, the same answer');
+      assert(wrappedOf(3) !== wrappedOf(4), 'another question, another answer');
+      // a second run finds everything current
+      const again = await j.rewrapAll([...store.written].map(([i, m]) => ({ id: i, readHeader: async () => m, writeHeader: async () => { throw new Error('must not write'); } })));
+      eq(JSON.stringify([again.done, again.skipped, again.failed.length]), JSON.stringify([0, 30, 0]), 'idempotent');
+      // pinned: the one batch signature covers answered and refused items (a tampered object's)
+      const pinned = await js({ keyId: key, keyService: { ...primary(), identity: env.identity } });
+      const few = [...store.written].slice(0, 4).map(([i, m]) => ({ id: i, m }));
+      const broken = few[0].m.slice(); broken[F.parseHeader(broken).headerLen - 10] ^= 1;
+      few[0].m = broken;
+      await control('rotate', key);
+      const resPin = await pinned.rewrapAll(few.map((o) => ({ id: o.id, readHeader: async () => o.m, writeHeader: async () => {} })));
+      eq(JSON.stringify([resPin.done, resPin.failed.map((f) => f.code)]), JSON.stringify([3, ['DECRYPTION_FAILED']]), 'pinned batch with a refused item');
+      // a reader may not rewrap; a tampered wrapped key is refused, as by the package
+      const reader = await js({ keyId: key, token: () => env.tokens.reader });
+      eq(await reader.rewrap(sealed).then(() => 'ok', (e) => e.code), 'ACCESS_DENIED', 'reader role');
+      const bad = sealed.slice(); bad[F.parseHeader(sealed).headerLen - 10] ^= 1;
+      eq(JSON.stringify([await j.rewrap(bad).then(() => 'ok', (e) => e.code), await p.rewrap(bad).then(() => 'ok', (e) => e.code)]), JSON.stringify(['DECRYPTION_FAILED', 'DECRYPTION_FAILED']), 'a tampered wrapped key');
+    }, 60_000);
 
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();

@@ -1,0 +1,184 @@
+// Header-only rotation (FORMAT.md §4.4; the Rust is src/rotation.rs and src/rewrap_memo.rs): every
+// entry of a configured key service re-wrapped by that service (no data key leaves it), the
+// primary's moved to `toKeyId` when given; a header is never half rotated. Questions are asked
+// once per round (entries of messages sealed under one cached data key are the same question) and
+// remembered for the cache's maxAgeMs, keyed by the SHA-256 of every length-prefixed field of the
+// question, so an answer is reused only for the identical question (SECURITY.md, storage provider).
+
+import { InvalidArgumentError, NoUsableEntryError } from '../errors.js';
+import { concat } from '../format/crypto.js';
+import { ENTRY_KINDS, encodeSection, parseHeader } from '../format/header.js';
+import { KeysealKms } from './keyseal-kms.js';
+
+/** Questions per `/rewrap-batch` request; a service's requests of one round are sent together. */
+export const REWRAP_BATCH_MAX = 100;
+
+const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b; };
+const utf8 = (s) => new TextEncoder().encode(s);
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/**
+ * The digest of a rewrap question: SHA-256 over u64 service index ‖ kind byte ‖ (u64 length ‖
+ * bytes) of the key id, the wrapped key and the context ‖ 0x01 ‖ target or 0x00.
+ */
+export async function questionDigest(engine, service, e, contextBytes, to) {
+  const fields = [e.keyId, e.wrapped, contextBytes].map((f) => (typeof f === 'string' ? utf8(f) : f));
+  const parts = [u64(service), Uint8Array.of(e.kindByte ?? ENTRY_KINDS[e.kind]), ...fields.flatMap((f) => [u64(f.length), f])];
+  parts.push(to === undefined ? Uint8Array.of(0) : concat(Uint8Array.of(1), utf8(to)));
+  return hex(await engine.sha256(concat(...parts)));
+}
+
+/** Remembered rewrap answers, oldest first, within the cache's `maxAgeMs` and `maxEntries`. */
+export class RewrapMemo {
+  constructor(config, now) { this.config = config; this.now = now; this.map = new Map(); }
+  get(d) {
+    const r = this.map.get(d);
+    if (!r) return undefined;
+    if (this.now() - r.at < this.config.maxAgeMs) return r.answer;
+    this.map.delete(d);
+    return undefined;
+  }
+  put(d, keyId, to, answer) {
+    if (!(this.config.maxAgeMs > 0 && this.config.maxEntries > 0)) return;
+    this.map.delete(d);
+    while (this.map.size >= this.config.maxEntries) this.map.delete(this.map.keys().next().value);
+    this.map.set(d, { keyId, to, answer, at: this.now() });
+  }
+  /** Forgets answers about `keyId` (as source or target), or all. */
+  purge(keyId) {
+    if (keyId === undefined) { this.map.clear(); return; }
+    for (const [d, r] of this.map) if (r.keyId === keyId || r.to === keyId) this.map.delete(d);
+  }
+}
+
+export class Rotation {
+  /** `keys`: the instance's DataKeys (its services, cache, memo and KEY_DISABLED handling). */
+  constructor(keys, engine) {
+    this.keys = keys;
+    this.engine = engine;
+  }
+
+  #target(toKeyId) {
+    const t = toKeyId ?? this.keys.services[0].keyId;
+    if (!t) throw new InvalidArgumentError('invalid argument: this instance was created without a keyId, so it can only decrypt: give options.keyId to encrypt');
+    return t;
+  }
+
+  /** The newest version of the target key (§3.6), read once per run; the memo starts afresh. */
+  async newestVersion(toKeyId) {
+    this.keys.memo.purge();
+    const target = this.#target(toKeyId);
+    try {
+      return (await this.keys.services[0].client.publicKey(target)).keyVersion;
+    } catch (e) {
+      throw this.keys.onKeyError(target, e);
+    }
+  }
+
+  /** The version an entry was made with where it can be read (§4.5, PROTOCOL.md §7.2). */
+  static entryVersion(e) {
+    if (e.kind === 'hpke-p256') return ((e.wrapped[0] << 24) >>> 0) + ((e.wrapped[1] << 16) | (e.wrapped[2] << 8) | e.wrapped[3]);
+    if (e.kind === 'kms') return KeysealKms.entryVersion(e.wrapped);
+    return undefined;
+  }
+
+  /** Whether every primary entry names the target and, where readable, its newest version. */
+  isCurrent(h, toKeyId, newest) {
+    const primary = this.keys.services[0].id;
+    const target = this.#target(toKeyId);
+    return h.entries.filter((e) => e.keyServiceId === primary && e.kind !== 'unknown').every((e) => {
+      if (e.keyId !== target) return false;
+      const v = Rotation.entryVersion(e);
+      return newest === undefined || v === undefined || v >= newest;
+    });
+  }
+
+  #binding(e) {
+    if (e.kind === 'unknown') return -1;
+    return this.keys.services.findIndex((b) => b.id === e.keyServiceId);
+  }
+
+  /**
+   * Rewraps `headers` (each a header, or a message starting with one); with `skipCurrent` (`{ newest }`)
+   * a header already current is `{ current: true }`. One result per header: `{ header, bodyOffset }`,
+   * `{ current: true }` or `{ error }`.
+   */
+  async rewrapHeaders(headers, toKeyId, skipCurrent) {
+    const parsed = headers.map((p) => {
+      try {
+        const h = parseHeader(p);
+        if (skipCurrent && this.isCurrent(h, toKeyId, skipCurrent.newest)) return { current: true };
+        return { h };
+      } catch (error) {
+        return { error };
+      }
+    });
+    const asked = [];
+    const index = new Map();
+    const own = [];
+    for (const r of parsed) {
+      const mine = [];
+      if (r.h) {
+        for (const e of r.h.entries) {
+          const i = this.#binding(e);
+          if (i < 0) continue;
+          const to = i === 0 ? toKeyId : undefined;
+          const d = await questionDigest(this.engine, i, e, r.h.contextBytes, to);
+          mine.push(d);
+          if (index.has(d)) continue;
+          index.set(d, asked.length);
+          const remembered = this.keys.memo.get(d);
+          asked.push({ service: i, e, context: Object.fromEntries(r.h.context), to, d, answer: remembered ? { wrapped: remembered } : undefined });
+        }
+      }
+      own.push(mine);
+    }
+    await Promise.all(this.keys.services.map(async (b, i) => {
+      const open = asked.filter((a) => a.service === i && a.answer === undefined);
+      const chunks = [];
+      for (let k = 0; k < open.length; k += REWRAP_BATCH_MAX) chunks.push(open.slice(k, k + REWRAP_BATCH_MAX));
+      // a service's requests of one round go together
+      await Promise.all(chunks.map(async (chunk) => {
+        let answers;
+        try {
+          answers = await b.client.rewrapBatch(chunk.map((a) => ({ keyId: a.e.keyId, kind: a.e.kind, wrapped: a.e.wrapped, context: a.context, toKeyId: a.to })));
+        } catch (error) {
+          answers = chunk.map(() => error);
+        }
+        chunk.forEach((a, k) => {
+          const r = answers[k];
+          if (!r) {
+            a.answer = { error: new NoUsableEntryError('no usable wrapped-key entry: the key service answered fewer items than asked') };
+            return;
+          }
+          if (r instanceof Error) {
+            a.answer = { error: this.keys.onKeyError(a.e.keyId, r) };
+            return;
+          }
+          this.keys.memo.put(a.d, a.e.keyId, a.to, r.wrapped);
+          a.answer = { wrapped: r.wrapped };
+        });
+      }));
+    }));
+    return parsed.map((r, n) => {
+      if (!r.h) return r;
+      const mine = own[n][Symbol.iterator]();
+      const entries = [];
+      for (const e of r.h.entries) {
+        const i = this.#binding(e);
+        if (i < 0) { entries.push(e); continue; }
+        const to = i === 0 ? toKeyId : undefined;
+        const found = asked[index.get(mine.next().value)]?.answer;
+        if (!found) return { error: new NoUsableEntryError('no usable wrapped-key entry: the key service answered fewer items than asked') };
+        if (found.error) return { error: found.error };
+        // /rewrap always answers a wrapped key of the service's own kind
+        entries.push({ kind: this.keys.services[i].kind, keyServiceId: e.keyServiceId, keyId: to ?? e.keyId, wrapped: found.wrapped });
+      }
+      try {
+        return { header: concat(r.h.authenticated, encodeSection(entries)), bodyOffset: r.h.headerLen };
+      } catch (error) {
+        return { error };
+      }
+    });
+  }
+}
