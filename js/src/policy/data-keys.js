@@ -19,8 +19,8 @@ export class DataKeys {
    * the entries it makes); `cache`: a DataKeyCache; `decrypt`: `{ allowKeyIds, acceptPublicKeyEntries }`;
    * `engine`: the format's; `onEvent(e)`.
    */
-  constructor({ services, cache, decrypt, engine, onEvent, publicKeyMode = false }) {
-    Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}), publicKeyMode });
+  constructor({ services, cache, decrypt, engine, onEvent, publicKeyMode = false, observer }) {
+    Object.assign(this, { services, cache, decrypt: decrypt ?? {}, engine, emit: onEvent ?? (() => {}), publicKeyMode, observer });
     this.queue = new GenerateQueue();
     /** Rewrap answers remembered for the identical question (rotation.js). */
     this.memo = new RewrapMemo(cache.config, () => cache.now());
@@ -71,7 +71,10 @@ export class DataKeys {
 
   /** PROTOCOL.md §5: KEY_DISABLED drops every cached data key of that key at once. */
   onKeyError(keyId, e) {
-    if (e?.code === 'KEY_DISABLED') this.purge(keyId, 'key_disabled');
+    if (e?.code === 'KEY_DISABLED') {
+      this.observer?.keyDisabled(keyId, e.disabledAt);
+      this.purge(keyId, 'key_disabled');
+    }
     return e;
   }
 
@@ -94,6 +97,7 @@ export class DataKeys {
     } catch (e) {
       throw this.onKeyError(primary.keyId, e);
     }
+    this.observer?.keyWorked(primary.keyId);
     const entries = [{ kind: primary.kind, keyServiceId: primary.id, keyId: primary.keyId, wrapped: g.wrapped }];
     for (const b of escrow) {
       try {
@@ -137,6 +141,7 @@ export class DataKeys {
       }
       try {
         const { dataKey } = await b.client.unwrap(e.keyId, e.kind, e.wrapped, context);
+        this.observer?.keyWorked(e.keyId);
         if (!(await dataKeyMatches(this.engine, h, dataKey))) {
           dataKey.fill(0);
           last = new DecryptionFailedError('decryption failed');

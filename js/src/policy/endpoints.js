@@ -5,6 +5,7 @@
 // `classify(status, json)` gives the error of a non-2xx answer and whether to retry it.
 
 import { KmsUnavailableError, ProtocolError, TimeoutError } from '../errors.js';
+import { childOf, newSpanId } from './trace.js';
 
 /** RetryOptions of the d.ts, with its defaults. */
 export const RETRY_DEFAULTS = Object.freeze({
@@ -54,13 +55,14 @@ class Breaker {
  * that ended the call, carrying `service`, `op` and `status`.
  */
 export class Endpoints {
-  constructor({ service, urls, retry, fetch, onEvent }) {
+  constructor({ service, urls, retry, fetch, onEvent, traceparent }) {
     if (!Array.isArray(urls) || urls.length === 0) throw new TypeError('a key service needs at least one URL');
     this.service = service;
     this.policy = { ...RETRY_DEFAULTS, ...retry };
     this.list = urls.map((u) => ({ base: String(u).replace(/\/+$/, ''), breaker: new Breaker() }));
     this.fetch = fetch ?? ((...a) => globalThis.fetch(...a));
     this.onEvent = onEvent ?? (() => {});
+    this.traceparent = traceparent;
   }
 
   async call(call) {
@@ -88,7 +90,7 @@ export class Endpoints {
   }
 
   #details(call, status) {
-    return { service: this.service, op: call.op, ...(status ? { status } : {}) };
+    return { service: this.service, op: call.op, status: status ?? null };
   }
   #unavailable(call, message) {
     return new KmsUnavailableError(`${this.service}: ${message}`, undefined, this.#details(call));
@@ -108,8 +110,14 @@ export class Endpoints {
     if (remaining <= 0) return { done: true, error: this.#deadline(call) };
     const limit = Math.ceil(Math.min(this.policy.attemptTimeoutMs, remaining));
     const attempt = ++state.attempts;
-    const init = { method: call.body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(limit) };
-    if (call.body) { init.headers = { 'content-type': 'application/json' }; init.body = JSON.stringify(call.body); }
+    const init = { method: call.body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(limit), headers: {} };
+    if (call.body) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(call.body); }
+    // the caller's trace context, asked at each attempt; a malformed one sends nothing
+    let span = null;
+    if (typeof this.traceparent === 'function') {
+      try { span = childOf(this.traceparent(), newSpanId()); } catch { span = null; }
+      if (span) init.headers.traceparent = span.header;
+    }
     let res, text, failure, retry, retryAfterMs;
     try {
       res = await this.fetch(`${ep.base}/${call.path}`, init);
@@ -129,17 +137,17 @@ export class Endpoints {
         ep.breaker.success();
         if (!json || typeof json !== 'object') {
           const error = new ProtocolError(`${this.service}: ${call.op} answer is not a JSON object`, undefined, this.#details(call, res.status));
-          this.#record(call, ep, res.status, error.code, latencyMs, attempt);
+          this.#record(call, ep, res.status, error.code, latencyMs, attempt, span);
           return { done: true, error };
         }
-        this.#record(call, ep, res.status, null, latencyMs, attempt);
+        this.#record(call, ep, res.status, null, latencyMs, attempt, span);
         return { done: true, value: json };
       }
       ({ error: failure, retry } = call.classify(res.status, json, this.#details(call, res.status)));
       const ra = Number(res.headers.get('retry-after'));
       retryAfterMs = Number.isFinite(ra) && ra >= 0 && res.headers.get('retry-after') !== null ? ra * 1000 : undefined;
     }
-    this.#record(call, ep, res?.status ?? null, failure.code, latencyMs, attempt);
+    this.#record(call, ep, res?.status ?? null, failure.code, latencyMs, attempt, span);
     if (retry === Retry.NEVER) {
       ep.breaker.success();
       return { done: true, error: failure };
@@ -157,10 +165,10 @@ export class Endpoints {
     return { next: true };
   }
 
-  #record(call, ep, status, code, latencyMs, attempt) {
+  #record(call, ep, status, code, latencyMs, attempt, span) {
     this.onEvent({
       type: 'kmsCall', service: this.service, url: ep.base, op: call.op, ok: code === null, code, status, latencyMs, attempt,
-      traceId: null, spanId: null,
+      traceId: span?.traceId ?? null, spanId: span?.spanId ?? null,
     });
   }
 }

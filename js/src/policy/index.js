@@ -15,3 +15,6 @@ export { KeySealJs } from './keyseal.js';
 export { Rotation, RewrapMemo, questionDigest, REWRAP_BATCH_MAX } from './rotation.js';
 export { answerStatement, batchStatement, publicKeyStatement, pinnedIdentity } from './identity.js';
 export { newRecipient, openSealedKey, openBatch } from './recipient.js';
+
+/** The errors module these modules throw from (the package's own once they are in it). */
+export * as errors from '../errors.js';

@@ -62,7 +62,9 @@ export class KeysealKms {
   constructor(options) {
     this.#o = options;
     this.id = options.id;
-    this.#endpoints = new Endpoints({ service: options.id, urls: options.urls, retry: options.retry, fetch: options.fetch, onEvent: options.onEvent });
+    this.#endpoints = new Endpoints({
+      service: options.id, urls: options.urls, retry: options.retry, fetch: options.fetch, onEvent: options.onEvent, traceparent: options.traceparent,
+    });
   }
 
   async #pinned() {
@@ -70,9 +72,19 @@ export class KeysealKms {
     return this.#identity;
   }
 
+  /** The caller's token for `op` on `keyId` (`token({ service, keyId, op })`); its failure is ACCESS_DENIED. */
+  async #token(op, keyId) {
+    try {
+      return await this.#o.token({ service: this.id, keyId, op });
+    } catch (e) {
+      throw new AccessDeniedError(`${this.id}: token callback failed: ${e?.message ?? e}`, { cause: e }, { service: this.id, op, status: null });
+    }
+  }
+
   /** POSTs `body` (the token added) to `path` under the whole retry policy, or GETs without a body. */
   async #call(path, op, body) {
-    const withToken = body ? { ...body, authorization: await this.#o.token() } : undefined;
+    const keyId = body?.key_id ?? body?.items?.[0]?.key_id;
+    const withToken = body ? { ...body, authorization: await this.#token(op, keyId) } : undefined;
     return this.#endpoints.call({ op, path, body: withToken, classify });
   }
 

@@ -13,13 +13,15 @@ import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext
 import { openWithDataKey, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
 import { StreamOpener, StreamSealer } from '../format/stream.js';
 import { openRange, planRange } from '../format/range.js';
+import { bodyLayout } from '../format/segments.js';
 import { nonNegInt, rangeSource, readHeader } from '../sources.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
 import { Rotation } from './rotation.js';
+import { Observer } from './metrics.js';
 import { rewrapAll } from '../rotation.js';
-import { isBytes } from '../bytes.js';
+import { isBytes, progress } from '../bytes.js';
 
 /** The SDK's default segment size (format/src/limits.rs DEFAULT_SEGMENT_SIZE). */
 const DEFAULT_SEGMENT_SIZE = 64 * 1024;
@@ -37,27 +39,51 @@ export class KeySealJs {
   #keys;
   #engine;
   #rotation;
+  #observer;
 
-  /** `options`: `{ keyService: { id, urls, identity? }, keyId, escrow?, token, cache?, retry?, decrypt?, engine?, onEvent?, allowPlaintextKeys?, segmentSize? }`. */
+  /**
+   * `options`: `{ keyService: { id, urls, identity? }, keyId, escrow?, token, cache?, retry?,
+   * decrypt?, wrapMode?, engine?, onEvent?, allowPlaintextKeys?, segmentSize?, formatEngine? }`.
+   * `engine` ('auto', 'wasm', 'webcrypto', 'node') is accepted as the d.ts has it; the JS runs on
+   * one engine of primitives per runtime, `formatEngine` (the format's WebCrypto one by default,
+   * its node:crypto one in Node and Bun).
+   */
   static async create(options) {
     return new KeySealJs(options);
   }
 
   constructor(options) {
     this.#o = options;
-    this.#engine = options.engine ?? webcryptoEngine;
-    const emit = options.onEvent ?? (() => {});
+    if (options.engine !== undefined && !['auto', 'wasm', 'webcrypto', 'node'].includes(options.engine)) {
+      throw new InvalidArgumentError(`invalid argument: options.engine must be 'auto', 'wasm', 'webcrypto' or 'node'`);
+    }
+    this.#engine = options.formatEngine ?? webcryptoEngine;
+    // every event feeds the metrics, then the caller's listener, whose throwing must not break
+    // encrypt or decrypt
+    const observer = new Observer();
+    this.#observer = observer;
+    const listener = options.onEvent;
+    const emit = (e) => {
+      observer.record(e);
+      if (listener) try { listener(e); } catch { /* the caller's bug, not ours */ }
+    };
+    // top-level timeoutMs and deadlineMs are the retry policy's attempt timeout and deadline
+    const retry = {
+      ...options.retry,
+      ...(options.timeoutMs !== undefined ? { attemptTimeoutMs: options.timeoutMs } : {}),
+      ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    };
     const service = (s, keyId) => ({
       id: s.id, keyId, kind: 'kms',
       client: new KeysealKms({
-        id: s.id, urls: s.urls, token: options.token, identity: s.identity, engine: this.#engine, retry: options.retry,
-        onEvent: emit, allowPlaintextKeys: options.allowPlaintextKeys,
+        id: s.id, urls: s.urls, token: options.token, identity: s.identity, engine: this.#engine, retry,
+        onEvent: emit, allowPlaintextKeys: options.allowPlaintextKeys, traceparent: options.traceparent,
       }),
     });
     const services = [service(options.keyService, options.keyId ?? ''), ...(options.escrow ?? []).map((e) => service(e, e.keyId))];
     const publicKeyMode = options.wrapMode === 'public-key';
     this.#keys = new DataKeys({
-      services, cache: new DataKeyCache(options.cache), engine: this.#engine, onEvent: emit, publicKeyMode,
+      services, cache: new DataKeyCache(options.cache === false ? { maxAgeMs: 0 } : options.cache), engine: this.#engine, onEvent: emit, publicKeyMode, observer,
       // hpke-p256 entries are accepted by default only by a public-key instance (the d.ts)
       decrypt: { acceptPublicKeyEntries: publicKeyMode, ...options.decrypt },
     });
@@ -90,6 +116,68 @@ export class KeySealJs {
       rewrapManyUnlessCurrent: (headers, toKeyId, newest) => this.#rotation.rewrapHeaders(headers, toKeyId, { newest }),
     };
     return rewrapAll(core, objects, options);
+  }
+
+  /** The client-side SLIs of this instance since it was created (the d.ts `Metrics`). */
+  metrics() {
+    return this.#observer.snapshot();
+  }
+
+  /** The same as Prometheus text exposition. */
+  metricsText() {
+    return this.#observer.text();
+  }
+
+  /** Which engine seals a message of `byteLength` bytes: the one engine of this runtime. */
+  engineFor(byteLength) {
+    void byteLength;
+    return this.#engine.name;
+  }
+
+  /** Like `decrypt`, then UTF-8 decodes (fails on invalid UTF-8). */
+  async decryptText(sealed, options) {
+    const b = await this.decrypt(sealed, options);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+    } catch {
+      throw new InvalidArgumentError('invalid argument: plaintext is not UTF-8');
+    }
+  }
+
+  /** The plaintext and the header facts (`inspect`) of one message. */
+  async decryptWithHeader(sealed, options) {
+    const plaintext = await this.decrypt(sealed, options);
+    return { plaintext, header: await this.inspect(sealed) };
+  }
+
+  /**
+   * Header facts (no secrets, no key-service call) as the package's `inspect` gives them, key
+   * versions read where this instance can (FORMAT.md §4.5, PROTOCOL.md §7.2). `sealedLength`: the
+   * whole message's length when `sealed` is only its first bytes.
+   */
+  async inspect(sealed, { sealedLength } = {}) {
+    const bytes = toBytes(sealed, 'sealed');
+    const h = parseHeader(bytes);
+    const total = sealedLength ?? bytes.length;
+    let plaintextLen = null, segmentCount = null;
+    if (total > h.headerLen) {
+      try {
+        const l = bodyLayout(h.segmentSize, total - h.headerLen - (h.suite === SUITE_SIGNED ? 64 : 0));
+        plaintextLen = l.plaintextLen;
+        segmentCount = l.segmentCount;
+      } catch { /* an impossible length: null, as the package */ }
+    }
+    const hexOf = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return {
+      version: 1, suite: h.suite, messageId: hexOf(h.messageId), segmentSize: h.segmentSize,
+      context: Object.fromEntries(h.context),
+      entries: h.entries.map((e) => ({
+        kind: e.kind, keyServiceId: e.keyServiceId, keyId: e.keyId,
+        keyVersion: this.#keys.services.some((b) => b.id === e.keyServiceId) || e.kind === 'hpke-p256' ? (Rotation.entryVersion(e) ?? null) : null,
+        wrappedLen: e.wrapped.length, wrapped: e.wrapped.slice(),
+      })),
+      headerLen: h.headerLen, plaintextLen, segmentCount,
+    };
   }
 
   /** Drops cached data keys (of `keyId`, or all); returns how many. */
@@ -184,8 +272,9 @@ export class KeySealJs {
    * the header first, then each segment as soon as it is full. Its length is unknown, so its data
    * key is fresh (the encrypt cache's byte limit could not be kept).
    */
-  encryptStream({ context = {}, sign = false } = {}) {
+  encryptStream({ context = {}, sign = false, onProgress } = {}) {
     let sealer = null;
+    let plaintextBytes = 0, sealedBytes = 0;
     const begin = async (controller) => {
       if (sealer) return;
       const { dataKey, entries, pairs, signing } = await this.#newMessage(context, null, sign);
@@ -197,17 +286,22 @@ export class KeySealJs {
       } finally {
         dataKey.fill(0);
       }
+      sealedBytes += sealer.header.length;
       controller.enqueue(sealer.header);
     };
-    const out = (controller, bytes) => { if (bytes.length) controller.enqueue(bytes); };
+    const out = (controller, bytes) => { if (bytes.length) { sealedBytes += bytes.length; controller.enqueue(bytes); } };
     return new TransformStream({
       transform: async (chunk, controller) => {
         await begin(controller);
-        out(controller, await sealer.push(toBytes(chunk, 'chunk')));
+        const bytes = toBytes(chunk, 'chunk');
+        out(controller, await sealer.push(bytes));
+        plaintextBytes += bytes.length;
+        progress(onProgress, { plaintextBytes, sealedBytes });
       },
       flush: async (controller) => {
         await begin(controller);
         out(controller, await sealer.finish());
+        progress(onProgress, { plaintextBytes, sealedBytes, done: true });
       },
     });
   }
@@ -217,13 +311,14 @@ export class KeySealJs {
    * authenticated (FORMAT.md §7.2): on failure the readable errors after a prefix of whole
    * segments. `.header` resolves to the parsed header once it was read and accepted.
    */
-  decryptStream({ requireContext, requireSigned = false } = {}) {
+  decryptStream({ requireContext, requireSigned = false, onProgress } = {}) {
     let pending = new Uint8Array(0);
+    let sealedBytes = 0, plaintextBytes = 0;
     let opener = null;
     let resolveHeader, rejectHeader;
     const header = new Promise((resolve, reject) => { resolveHeader = resolve; rejectHeader = reject; });
     header.catch(() => { /* unobserved is fine */ });
-    const out = (controller, bytes) => { if (bytes.length) controller.enqueue(bytes); };
+    const out = (controller, bytes) => { if (bytes.length) { plaintextBytes += bytes.length; controller.enqueue(bytes); } };
     const guard = (f) => async (...a) => {
       try {
         return await f(...a);
@@ -254,10 +349,16 @@ export class KeySealJs {
       for (let at = 0; at < chunk.length; at += 1 << 20) out(controller, await opener.push(chunk.subarray(at, at + (1 << 20))));
     };
     const stream = new TransformStream({
-      transform: guard(async (chunk, controller) => feed(controller, toBytes(chunk, 'chunk'))),
+      transform: guard(async (chunk, controller) => {
+        const bytes = toBytes(chunk, 'chunk');
+        sealedBytes += bytes.length;
+        await feed(controller, bytes);
+        progress(onProgress, { sealedBytes, plaintextBytes });
+      }),
       flush: guard(async (controller) => {
         if (!opener) parseHeader(pending); // ended inside the header: its error (INVALID_FORMAT, …)
         out(controller, await opener.finish());
+        progress(onProgress, { sealedBytes, plaintextBytes, done: true });
       }),
     });
     stream.header = header;

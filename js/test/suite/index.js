@@ -32,6 +32,7 @@
 //   nothingLostCount        optional, encrypts in the "nothing lost" test (default 200)
 //   only                    optional regex: run only the tests whose name matches
 //   formatSeed, formatDiffScale  optional: the differential check's seed and a factor on its counts
+//   implementation          optional 'js': KeySeal is js/src/policy's KeySealJs (make policy-parity)
 
 import { suiteContext, withTimeout } from './support.js';
 import roundTrips from './round-trips.js';
@@ -59,6 +60,14 @@ export async function run(keyseal, env, modules = {}) {
   // `modules.formatNodeEngine`: its node:crypto engine (Node and Bun only)
   // `modules.policy`: js/src/policy (the SDK policy in JS, being built)
   env = { ...env, formatModule: modules.format, formatNodeEngine: modules.formatNodeEngine, policyModule: modules.policy };
+  // `env.implementation === 'js'` (make policy-parity): the whole suite against the SDK policy in
+  // JS, its `KeySealJs` in place of the package's `KeySeal`: a report of what stage 1 still lacks
+  if (env.implementation === 'js') {
+    if (!modules.policy) throw new Error('implementation js: the runner did not pass js/src/policy');
+    const formatEngine = modules.formatNodeEngine ?? modules.format.webcryptoEngine;
+    // the error classes the JS throws (the package's own module only once the JS is in it)
+    keyseal = { ...keyseal, ...modules.policy.errors, KeySeal: { create: (o) => modules.policy.KeySealJs.create({ formatEngine, ...o }) } };
+  }
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };
   const tests = [];
   const s = suiteContext(keyseal, env, results, tests);

@@ -211,7 +211,7 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
 
     // KeySealJs (js/src/policy/keyseal.js) beside the package's KeySeal, same options
     const js = (o = {}, events) => P.KeySealJs.create({
-      keyService: primary(), keyId: 'acme/default', token: () => env.tokens.writer, engine,
+      keyService: primary(), keyId: 'acme/default', token: () => env.tokens.writer, formatEngine: engine,
       onEvent: events ? (e) => events.push(e) : undefined, ...o,
     });
     const ops = (events, op) => calls(events, op).length;
