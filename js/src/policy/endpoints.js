@@ -17,6 +17,13 @@ export const RETRY_DEFAULTS = Object.freeze({
 export const Retry = Object.freeze({ NEVER: 'never', SAME_URL: 'same-url', NEXT_URL: 'next-url' });
 
 const now = () => performance.now();
+
+/** A network failure in words, its cause included (fetch says only "fetch failed"; undici keeps why). */
+function describeNetworkError(e) {
+  const parts = [e?.message ?? String(e)];
+  for (let c = e?.cause, n = 0; c && n < 3; c = c.cause, n++) parts.push(c.code ?? c.message ?? String(c));
+  return parts.filter(Boolean).join(': ');
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A full-jitter wait before round `round + 1`: uniform in 0 … min(max, base · 2^round). */
@@ -92,8 +99,8 @@ export class Endpoints {
   #details(call, status) {
     return { service: this.service, op: call.op, status: status ?? null };
   }
-  #unavailable(call, message) {
-    return new KmsUnavailableError(`${this.service}: ${message}`, undefined, this.#details(call));
+  #unavailable(call, message, cause) {
+    return new KmsUnavailableError(`${this.service}: ${message}`, cause === undefined ? undefined : { cause }, this.#details(call));
   }
   #deadline(call) {
     return new TimeoutError(`${this.service}: ${call.op}: deadline of ${this.policy.deadlineMs} ms passed`, undefined, this.#details(call));
@@ -126,7 +133,7 @@ export class Endpoints {
       const timedOut = e?.name === 'TimeoutError' || e?.name === 'AbortError';
       failure = timedOut
         ? new TimeoutError(`${this.service}: ${call.op} to ${ep.base} timed out after ${limit} ms`, { cause: e }, this.#details(call))
-        : this.#unavailable(call, `${call.op} to ${ep.base}: ${e?.message ?? e}`);
+        : this.#unavailable(call, `${call.op} to ${ep.base}: ${describeNetworkError(e)}`, e);
       retry = Retry.NEXT_URL;
     }
     const latencyMs = now() - t0;

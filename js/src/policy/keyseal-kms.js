@@ -43,7 +43,8 @@ function classify(status, json, details) {
   }
   const name = json && typeof json.error === 'string' ? json.error : null;
   const C = (name && BY_NAME[name]) || byStatus(status);
-  const error = new C(`${details.service}: ${details.op}: ${name ?? `HTTP ${status} without a protocol error body`}${json?.message ? `: ${json.message}` : ''}`, undefined, details);
+  const hint = C === ProtocolError && status === 404 ? " (is the URL the key service's base URL, ending in /v1?)" : '';
+  const error = new C(`${details.service}: ${details.op}: ${name ?? `HTTP ${status} without a protocol error body`}${json?.message ? `: ${json.message}` : ''}${hint}`, undefined, details);
   if (C === KeyDisabledError && typeof json?.disabled_at === 'number') error.disabledAt = json.disabled_at;
   const retry = C === ThrottledError ? Retry.SAME_URL : C === KmsUnavailableError ? Retry.NEXT_URL : Retry.NEVER;
   return { error, retry };

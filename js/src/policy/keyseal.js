@@ -20,6 +20,8 @@ import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
 import { Rotation } from './rotation.js';
 import { Observer } from './metrics.js';
+import { checkOptions } from './options.js';
+import { known } from '../options.js';
 import { rewrapAll } from '../rotation.js';
 import { isBytes, progress } from '../bytes.js';
 
@@ -29,7 +31,7 @@ const DEFAULT_SEGMENT_SIZE = 64 * 1024;
 function checkContext(context) {
   if (context === null || typeof context !== 'object' || Array.isArray(context)) throw new InvalidArgumentError('invalid argument: context must be an object of strings');
   for (const [k, v] of Object.entries(context)) {
-    if (typeof v !== 'string') throw new InvalidArgumentError(`invalid argument: context value of "${k}" must be a string`);
+    if (typeof v !== 'string') throw new InvalidArgumentError(`invalid argument: context.${k}: must be a string (got ${typeof v})`);
     if (k.startsWith('keyseal:')) throw new InvalidArgumentError(`invalid argument: context keys beginning with "keyseal:" are reserved (FORMAT.md §3.4): "${k}"`);
   }
 }
@@ -53,39 +55,30 @@ export class KeySealJs {
   }
 
   constructor(options) {
-    this.#o = options;
-    if (options.engine !== undefined && !['auto', 'wasm', 'webcrypto', 'node'].includes(options.engine)) {
-      throw new InvalidArgumentError(`invalid argument: options.engine must be 'auto', 'wasm', 'webcrypto' or 'node'`);
-    }
-    this.#engine = options.formatEngine ?? webcryptoEngine;
+    // the d.ts options minus `formatEngine`, this implementation's own
+    const { formatEngine, ...given } = options ?? {};
+    const o = checkOptions(given);
+    this.#o = { ...given, keyId: o.services[0].keyId || undefined, segmentSize: o.segmentSize };
+    this.#engine = formatEngine ?? webcryptoEngine;
     // every event feeds the metrics, then the caller's listener, whose throwing must not break
     // encrypt or decrypt
     const observer = new Observer();
     this.#observer = observer;
-    const listener = options.onEvent;
+    const listener = given.onEvent;
     const emit = (e) => {
       observer.record(e);
       if (listener) try { listener(e); } catch { /* the caller's bug, not ours */ }
     };
-    // top-level timeoutMs and deadlineMs are the retry policy's attempt timeout and deadline
-    const retry = {
-      ...options.retry,
-      ...(options.timeoutMs !== undefined ? { attemptTimeoutMs: options.timeoutMs } : {}),
-      ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
-    };
-    const service = (s, keyId) => ({
-      id: s.id, keyId, kind: 'kms',
+    const services = o.services.map((s) => ({
+      id: s.id, keyId: s.keyId, kind: 'kms',
       client: new KeysealKms({
-        id: s.id, urls: s.urls, token: options.token, identity: s.identity, engine: this.#engine, retry,
-        onEvent: emit, allowPlaintextKeys: options.allowPlaintextKeys, traceparent: options.traceparent,
+        id: s.id, urls: s.urls, token: given.token, identity: s.identity, engine: this.#engine, retry: o.retry,
+        onEvent: emit, allowPlaintextKeys: given.allowPlaintextKeys, traceparent: given.traceparent,
       }),
-    });
-    const services = [service(options.keyService, options.keyId ?? ''), ...(options.escrow ?? []).map((e) => service(e, e.keyId))];
-    const publicKeyMode = options.wrapMode === 'public-key';
+    }));
     this.#keys = new DataKeys({
-      services, cache: new DataKeyCache(options.cache === false ? { maxAgeMs: 0 } : options.cache), engine: this.#engine, onEvent: emit, publicKeyMode, observer,
-      // hpke-p256 entries are accepted by default only by a public-key instance (the d.ts)
-      decrypt: { acceptPublicKeyEntries: publicKeyMode, ...options.decrypt },
+      services, cache: new DataKeyCache(o.cache), engine: this.#engine, onEvent: emit, publicKeyMode: o.wrapMode === 'public-key', observer,
+      decrypt: o.decrypt,
     });
     this.emit = emit;
     this.#rotation = new Rotation(this.#keys, this.#engine);
@@ -97,7 +90,8 @@ export class KeySealJs {
    * `sealedOrHeader`: the header or the whole message (bytes), or any `decryptRange` source.
    * Resolves to `{ header, bodyOffset }`: the new object is `header ‖ old.subarray(bodyOffset)`.
    */
-  async rewrap(sealedOrHeader, { toKeyId, size } = {}) {
+  async rewrap(sealedOrHeader, options) {
+    const { toKeyId, size } = known(options, ['toKeyId', 'size'], 'rewrap');
     if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('invalid argument: toKeyId must be a key id');
     const header = isBytes(sealedOrHeader) ? toBytes(sealedOrHeader, 'header') : await readHeader({ headerLength }, rangeSource(sealedOrHeader, size));
     const [r] = await this.#rotation.rewrapHeaders([header], toKeyId);
@@ -146,6 +140,7 @@ export class KeySealJs {
 
   /** The plaintext and the header facts (`inspect`) of one message. */
   async decryptWithHeader(sealed, options) {
+    known(options, ['requireContext', 'requireSigned'], 'decryptWithHeader', 'open');
     const plaintext = await this.decrypt(sealed, options);
     return { plaintext, header: await this.inspect(sealed) };
   }
@@ -155,10 +150,17 @@ export class KeySealJs {
    * versions read where this instance can (FORMAT.md §4.5, PROTOCOL.md §7.2). `sealedLength`: the
    * whole message's length when `sealed` is only its first bytes.
    */
-  async inspect(sealed, { sealedLength } = {}) {
+  async inspect(sealed, options) {
+    const { sealedLength } = known(options, ['sealedLength'], 'inspect');
     const bytes = toBytes(sealed, 'sealed');
-    const h = parseHeader(bytes);
-    const total = sealedLength ?? bytes.length;
+    if (sealedLength !== undefined && !(Number.isSafeInteger(sealedLength) && sealedLength >= bytes.length)) {
+      throw new InvalidArgumentError('invalid argument: sealedLength must be a whole number of bytes, at least the bytes given');
+    }
+    return this.#info(parseHeader(bytes), sealedLength ?? bytes.length);
+  }
+
+  /** Header facts of a parsed header, the plaintext length and segment count from the message's `total` length. */
+  #info(h, total) {
     let plaintextLen = null, segmentCount = null;
     if (total > h.headerLen) {
       try {
@@ -201,7 +203,8 @@ export class KeySealJs {
   }
 
   /** Seals `data` (bytes or a string) under a data key bound to `context`; `sign`: a signed message (suite 2). */
-  async encrypt(data, { context = {}, sign = false } = {}) {
+  async encrypt(data, options) {
+    const { context = {}, sign = false } = known(options, ['context', 'sign'], 'encrypt', 'seal');
     const plaintext = toBytes(data, 'data');
     try {
       const { dataKey, entries, pairs, signing } = await this.#newMessage(context, plaintext.length, sign);
@@ -239,7 +242,8 @@ export class KeySealJs {
    * range clamped to the plaintext. An empty range makes no key-service call. A ranged read cannot
    * verify a signature (`requireSigned` is refused): its plaintext is reader-authenticated.
    */
-  async decryptRange(source, { offset = 0, length, size, requireContext, requireSigned } = {}) {
+  async decryptRange(source, options) {
+    const { offset = 0, length, size, requireContext, requireSigned } = known(options, ['offset', 'length', 'size', 'requireContext', 'requireSigned'], 'decryptRange', 'open');
     if (requireSigned) throw new InvalidArgumentError('invalid argument: a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
     try {
       const src = rangeSource(source, size);
@@ -272,7 +276,8 @@ export class KeySealJs {
    * the header first, then each segment as soon as it is full. Its length is unknown, so its data
    * key is fresh (the encrypt cache's byte limit could not be kept).
    */
-  encryptStream({ context = {}, sign = false, onProgress } = {}) {
+  encryptStream(options) {
+    const { context = {}, sign = false, onProgress } = known(options, ['context', 'sign', 'onProgress'], 'encryptStream', 'seal');
     let sealer = null;
     let plaintextBytes = 0, sealedBytes = 0;
     const begin = async (controller) => {
@@ -290,19 +295,28 @@ export class KeySealJs {
       controller.enqueue(sealer.header);
     };
     const out = (controller, bytes) => { if (bytes.length) { sealedBytes += bytes.length; controller.enqueue(bytes); } };
+    const guard = (f) => async (...a) => {
+      try {
+        return await f(...a);
+      } catch (e) {
+        this.emit({ type: 'encrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: plaintextBytes });
+        throw e;
+      }
+    };
     return new TransformStream({
-      transform: async (chunk, controller) => {
+      transform: guard(async (chunk, controller) => {
         await begin(controller);
         const bytes = toBytes(chunk, 'chunk');
         out(controller, await sealer.push(bytes));
         plaintextBytes += bytes.length;
         progress(onProgress, { plaintextBytes, sealedBytes });
-      },
-      flush: async (controller) => {
+      }),
+      flush: guard(async (controller) => {
         await begin(controller);
         out(controller, await sealer.finish());
+        this.emit({ type: 'encrypt', ok: true, code: null, bytes: plaintextBytes });
         progress(onProgress, { plaintextBytes, sealedBytes, done: true });
-      },
+      }),
     });
   }
 
@@ -311,10 +325,12 @@ export class KeySealJs {
    * authenticated (FORMAT.md §7.2): on failure the readable errors after a prefix of whole
    * segments. `.header` resolves to the parsed header once it was read and accepted.
    */
-  decryptStream({ requireContext, requireSigned = false, onProgress } = {}) {
+  decryptStream(options) {
+    const { requireContext, requireSigned = false, onProgress } = known(options, ['requireContext', 'requireSigned', 'onProgress'], 'decryptStream', 'open');
     let pending = new Uint8Array(0);
     let sealedBytes = 0, plaintextBytes = 0;
     let opener = null;
+    let segmentSize = 0;
     let resolveHeader, rejectHeader;
     const header = new Promise((resolve, reject) => { resolveHeader = resolve; rejectHeader = reject; });
     header.catch(() => { /* unobserved is fine */ });
@@ -324,6 +340,7 @@ export class KeySealJs {
         return await f(...a);
       } catch (e) {
         rejectHeader(e);
+        this.emit({ type: 'decrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: plaintextBytes });
         throw e;
       }
     };
@@ -342,11 +359,16 @@ export class KeySealJs {
         } finally {
           dataKey.fill(0);
         }
-        resolveHeader(h);
+        resolveHeader(this.#info(h, 0));
+        segmentSize = h.segmentSize;
         chunk = pending.subarray(want.headerLen);
         pending = null;
       }
-      for (let at = 0; at < chunk.length; at += 1 << 20) out(controller, await opener.push(chunk.subarray(at, at + (1 << 20))));
+      // released segment by segment, as each authenticated
+      for (let at = 0; at < chunk.length; at += 1 << 20) {
+        const pt = await opener.push(chunk.subarray(at, at + (1 << 20)));
+        for (let k = 0; k < pt.length; k += segmentSize) out(controller, pt.subarray(k, k + segmentSize));
+      }
     };
     const stream = new TransformStream({
       transform: guard(async (chunk, controller) => {
@@ -358,6 +380,7 @@ export class KeySealJs {
       flush: guard(async (controller) => {
         if (!opener) parseHeader(pending); // ended inside the header: its error (INVALID_FORMAT, …)
         out(controller, await opener.finish());
+        this.emit({ type: 'decrypt', ok: true, code: null, bytes: plaintextBytes });
         progress(onProgress, { sealedBytes, plaintextBytes, done: true });
       }),
     });
@@ -369,7 +392,8 @@ export class KeySealJs {
    * Opens `sealed`; `requireContext` pairs must be in its context and with `requireSigned` it must
    * be signed (both checked before any key-service call). A signature is always verified.
    */
-  async decrypt(sealed, { requireContext, requireSigned = false } = {}) {
+  async decrypt(sealed, options) {
+    const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
     const bytes = toBytes(sealed, 'sealed');
     try {
       const h = parseHeader(bytes);
