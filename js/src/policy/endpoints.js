@@ -119,6 +119,9 @@ export class Endpoints {
     const attempt = ++state.attempts;
     const init = { method: call.body ? 'POST' : 'GET', redirect: 'manual', signal: AbortSignal.timeout(limit), headers: {} };
     if (call.body) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(call.body); }
+    if (call.rawBody !== undefined) { init.method = 'POST'; init.body = call.rawBody; }
+    // a kind whose requests are signed over the URL and the time (AWS SigV4) signs each attempt
+    if (call.sign) Object.assign(init.headers, await call.sign(`${ep.base}/${call.path}`));
     // the caller's trace context, asked at each attempt; a malformed one sends nothing
     let span = null;
     if (typeof this.traceparent === 'function') {

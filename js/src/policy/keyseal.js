@@ -18,6 +18,7 @@ import { nonNegInt, rangeSource, readHeader } from '../sources.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
+import { AwsKms } from './aws-kms.js';
 import { Rotation } from './rotation.js';
 import { Observer } from './metrics.js';
 import { checkOptions } from './options.js';
@@ -69,13 +70,13 @@ export class KeySealJs {
       observer.record(e);
       if (listener) try { listener(e); } catch { /* the caller's bug, not ours */ }
     };
-    const services = o.services.map((s) => ({
-      id: s.id, keyId: s.keyId, kind: 'kms',
-      client: new KeysealKms({
-        id: s.id, urls: s.urls, token: given.token, identity: s.identity, engine: this.#engine, retry: o.retry,
-        onEvent: emit, allowPlaintextKeys: given.allowPlaintextKeys, traceparent: given.traceparent,
-      }),
-    }));
+    const common = { engine: this.#engine, retry: o.retry, onEvent: emit, traceparent: given.traceparent };
+    const services = o.services.map((s) => (s.kind === 'aws-kms'
+      ? { id: s.id, keyId: s.keyId, kind: 'aws-kms', client: new AwsKms({ ...common, id: s.id, region: s.region, endpoint: s.endpoint, credentials: s.credentials }) }
+      : {
+        id: s.id, keyId: s.keyId, kind: 'kms',
+        client: new KeysealKms({ ...common, id: s.id, urls: s.urls, token: given.token, identity: s.identity, allowPlaintextKeys: given.allowPlaintextKeys }),
+      }));
     this.#keys = new DataKeys({
       services, cache: new DataKeyCache(o.cache), engine: this.#engine, onEvent: emit, publicKeyMode: o.wrapMode === 'public-key', observer,
       decrypt: o.decrypt,

@@ -65,8 +65,10 @@ export function checkOptions(o) {
     ['transport', ['auto', 'fetch', 'node']], ['wrapMode', ['key-service', 'public-key']]]) {
     if (o[name] !== undefined && !values.includes(o[name])) throw bad(`options.${name}`, `must be ${values.map((v) => `'${v}'`).join(', ')}`);
   }
-  if (typeof o.token !== 'function') throw bad('options.token', 'must be a function');
   const primary = o.keyService;
+  // the token authenticates to keyseal key services; an instance of other kinds only may omit it
+  const kinds = [primary, ...(o.escrow ?? [])].map((x) => x?.kind ?? 'keyseal');
+  if (kinds.includes('keyseal') && typeof o.token !== 'function') throw bad('options.token', 'must be a function');
   if (!primary) throw bad('options.keyService', 'is required: { id, urls }');
   if (primary.keyId !== undefined && o.keyId !== undefined) throw bad('options.keyService.keyId', 'and options.keyId are the same setting: give one');
   const primaryKey = primary.keyId ?? o.keyId;
@@ -77,13 +79,23 @@ export function checkOptions(o) {
   const services = bindings.map(([what, s, keyId]) => {
     if (!s.id) throw bad(`options.${what}.id`, "is required: the name written into every object's entry, by which readers find this key service (e.g. 'acme'); readers must use the same id");
     if (keyId === undefined || (keyId === '' && what !== 'keyService')) throw bad(`options.${what}.keyId`, 'is required');
-    if (s.kind === 'aws-kms' || s.kind === 'kacls') throw bad(`options.${what}.kind`, `'${s.kind}' is not in the SDK policy in JS yet (docs/DESIGN.md, design C stage 1)`);
-    if (s.kind !== undefined && s.kind !== 'keyseal') throw bad(`options.${what}.kind`, "must be 'keyseal', 'aws-kms' or 'kacls'");
+    if (s.kind === 'kacls') throw bad(`options.${what}.kind`, "'kacls' is not in the SDK policy in JS yet (docs/DESIGN.md, design C stage 1)");
+    if (s.kind !== undefined && !['keyseal', 'aws-kms'].includes(s.kind)) throw bad(`options.${what}.kind`, "must be 'keyseal', 'aws-kms' or 'kacls'");
+    if (s.kind === 'aws-kms') {
+      if (s.urls !== undefined || s.identity !== undefined) throw bad(`options.${what}`, "an 'aws-kms' service takes region (and endpoint for a non-AWS endpoint), not urls or identity");
+      if (s.region === undefined) throw bad(`options.${what}.region`, "is required for 'aws-kms' (e.g. 'us-east-1')");
+      if (typeof s.credentials !== 'function') throw bad(`options.${what}.credentials`, "is required for 'aws-kms': async () => ({ accessKeyId, secretAccessKey, sessionToken })");
+      if (!/^[A-Za-z0-9-]+$/.test(s.region)) throw new InvalidArgumentError("invalid argument: an AWS region is letters, digits and '-' (us-east-1)");
+      const endpoint = s.endpoint ?? `https://kms.${s.region}.amazonaws.com`;
+      const detail = checkScheme(endpoint);
+      if (detail) throw new InvalidArgumentError(`invalid argument: ${detail}`);
+      return { what, id: s.id, keyId, kind: 'aws-kms', region: s.region, endpoint: s.endpoint, credentials: s.credentials };
+    }
     if (s.resourceNameKey !== undefined || s.acceptPlaintextKeyAnswers !== undefined) throw bad(`options.${what}`, "resourceNameKey and acceptPlaintextKeyAnswers belong to kind 'kacls'");
     if (s.region !== undefined || s.endpoint !== undefined) throw bad(`options.${what}`, "region and endpoint belong to kind 'aws-kms'; a keyseal key service takes urls");
     const urls = urlsOf(s, `options.${what}`);
     if (s.identity !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(s.identity)) throw bad(`options.${what}.identity`, 'must be base64 (RFC 4648 §4)');
-    return { what, id: s.id, keyId, urls, identity: s.identity };
+    return { what, id: s.id, keyId, kind: 'keyseal', urls, identity: s.identity };
   });
   let cache;
   if (o.cache === false) cache = { maxAgeMs: 0 };

@@ -68,6 +68,8 @@ export class Rotation {
   async newestVersion(toKeyId) {
     this.keys.memo.purge();
     const target = this.#target(toKeyId);
+    // a kind whose wrapped keys do not show their version (aws-kms) has no newest version to read
+    if (this.keys.services[0].client.readsVersions === false) return 0;
     try {
       return (await this.keys.services[0].client.publicKey(target)).keyVersion;
     } catch (e) {

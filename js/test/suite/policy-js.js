@@ -456,6 +456,36 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(JSON.stringify([await j.rewrap(bad).then(() => 'ok', (e) => e.code), await p.rewrap(bad).then(() => 'ok', (e) => e.code)]), JSON.stringify(['DECRYPTION_FAILED', 'DECRYPTION_FAILED']), 'a tampered wrapped key');
     }, 60_000);
 
+    test(`policy in JS (${E}): the aws-kms kind against moto (SigV4 verified on servers): what KeySealJs seals the package opens and the reverse, rotation by ReEncrypt, a wrong secret refused as by the package`, async () => {
+      need();
+      const signed = !['chromium', 'chromium-worker'].includes(env.runtime);
+      const aws = env.aws[signed ? 'auth' : 'noauth'];
+      const creds = signed ? { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey } : { accessKeyId: 'testing', secretAccessKey: 'testing' };
+      const svc = (over = {}) => ({ id: 'acme-aws', kind: 'aws-kms', region: env.aws.region, endpoint: aws.url, credentials: async () => creds, ...over });
+      const opts = (over = {}) => ({ keyService: svc(), keyId: aws.keys.main, token: () => env.tokens.writer, retry: { maxRounds: 1 }, ...over });
+      const evJ = [];
+      const j = await js(opts(), evJ);
+      const p = await make(opts());
+      const pt = randomBytes(3000);
+      const byJs = await j.encrypt(pt, { context: CTX });
+      eq(F.parseHeader(byJs).entries[0].kind, 'aws-kms', 'an aws-kms entry');
+      bytesEq(await p.decrypt(byJs, { requireContext: CTX }), pt, 'the package opens the JS message through AWS');
+      bytesEq(await j.decrypt(await p.encrypt(pt, { context: CTX })), pt, 'JS opens the package message through AWS');
+      eq(ops(evJ, 'generate'), 1, 'one GenerateDataKey');
+      // rotation to another key by ReEncrypt: no data key leaves AWS
+      const r = await j.rewrap(byJs, { toKeyId: aws.keys.next });
+      const moved = new Uint8Array([...r.header, ...byJs.subarray(r.bodyOffset)]);
+      eq(F.parseHeader(moved).entries[0].keyId, aws.keys.next, 'moved to the next key');
+      bytesEq(await (await make(opts({ keyId: aws.keys.next }))).decrypt(moved), pt, 'the package opens the rotated message');
+      if (signed) {
+        const wrong = { keyService: svc({ credentials: async () => ({ ...creds, secretAccessKey: 'wrong' }) }) };
+        eq(JSON.stringify([await (await js(opts(wrong))).encrypt('x', { context: CTX }).catch((e) => e.code), await (await make(opts(wrong))).encrypt('x', { context: CTX }).catch((e) => e.code)]),
+          JSON.stringify(['ACCESS_DENIED', 'ACCESS_DENIED']), 'a wrong secret (moto checks SigV4)');
+      }
+      const failing = { keyService: svc({ credentials: async () => { throw new Error('no credentials'); } }) };
+      eq(await (await js(opts(failing))).encrypt('x', { context: CTX }).catch((e) => e.code), 'ACCESS_DENIED', 'a failing credentials callback');
+    }, 60_000);
+
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
       const ev = [];
