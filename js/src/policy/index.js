@@ -7,6 +7,7 @@
 
 export { KeysealKms } from './keyseal-kms.js';
 export { AwsKms, sigv4Authorization, amzDate } from './aws-kms.js';
+export { Kacls } from './kacls.js';
 export { Endpoints, Retry, RETRY_DEFAULTS } from './endpoints.js';
 export { DataKeyCache, CACHE_DEFAULTS } from './cache.js';
 export { DataKeys } from './data-keys.js';

@@ -19,6 +19,7 @@ import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
 import { KeysealKms } from './keyseal-kms.js';
 import { AwsKms } from './aws-kms.js';
+import { Kacls } from './kacls.js';
 import { Rotation } from './rotation.js';
 import { Observer } from './metrics.js';
 import { checkOptions } from './options.js';
@@ -73,7 +74,12 @@ export class KeySealJs {
     const common = { engine: this.#engine, retry: o.retry, onEvent: emit, traceparent: given.traceparent };
     const services = o.services.map((s) => (s.kind === 'aws-kms'
       ? { id: s.id, keyId: s.keyId, kind: 'aws-kms', client: new AwsKms({ ...common, id: s.id, region: s.region, endpoint: s.endpoint, credentials: s.credentials }) }
-      : {
+      : s.kind === 'kacls'
+        ? {
+          id: s.id, keyId: s.keyId, kind: 'kacls',
+          client: new Kacls({ ...common, id: s.id, urls: s.urls, resourceNameKey: s.resourceNameKey, authentication: s.authentication, authorization: s.authorization, reason: given.reason }),
+        }
+        : {
         id: s.id, keyId: s.keyId, kind: 'kms',
         client: new KeysealKms({ ...common, id: s.id, urls: s.urls, token: given.token, identity: s.identity, allowPlaintextKeys: given.allowPlaintextKeys }),
       }));

@@ -66,9 +66,7 @@ export function checkOptions(o) {
     if (o[name] !== undefined && !values.includes(o[name])) throw bad(`options.${name}`, `must be ${values.map((v) => `'${v}'`).join(', ')}`);
   }
   const primary = o.keyService;
-  // the token authenticates to keyseal key services; an instance of other kinds only may omit it
-  const kinds = [primary, ...(o.escrow ?? [])].map((x) => x?.kind ?? 'keyseal');
-  if (kinds.includes('keyseal') && typeof o.token !== 'function') throw bad('options.token', 'must be a function');
+  // no token is checked here: a missing one is ACCESS_DENIED at the first call, as the package has it
   if (!primary) throw bad('options.keyService', 'is required: { id, urls }');
   if (primary.keyId !== undefined && o.keyId !== undefined) throw bad('options.keyService.keyId', 'and options.keyId are the same setting: give one');
   const primaryKey = primary.keyId ?? o.keyId;
@@ -79,8 +77,20 @@ export function checkOptions(o) {
   const services = bindings.map(([what, s, keyId]) => {
     if (!s.id) throw bad(`options.${what}.id`, "is required: the name written into every object's entry, by which readers find this key service (e.g. 'acme'); readers must use the same id");
     if (keyId === undefined || (keyId === '' && what !== 'keyService')) throw bad(`options.${what}.keyId`, 'is required');
-    if (s.kind === 'kacls') throw bad(`options.${what}.kind`, "'kacls' is not in the SDK policy in JS yet (docs/DESIGN.md, design C stage 1)");
-    if (s.kind !== undefined && !['keyseal', 'aws-kms'].includes(s.kind)) throw bad(`options.${what}.kind`, "must be 'keyseal', 'aws-kms' or 'kacls'");
+    if (s.kind !== undefined && !['keyseal', 'aws-kms', 'kacls'].includes(s.kind)) throw bad(`options.${what}.kind`, "must be 'keyseal', 'aws-kms' or 'kacls'");
+    if (s.kind === 'kacls') {
+      if (s.identity !== undefined || s.region !== undefined || s.endpoint !== undefined) {
+        throw bad(`options.${what}`, "a 'kacls' service takes urls, resourceNameKey, authentication, authorization and acceptPlaintextKeyAnswers (no identity, region or endpoint)");
+      }
+      const urls = urlsOf(s, `options.${what}`);
+      if (s.resourceNameKey === undefined) throw bad(`options.${what}.resourceNameKey`, "is required for 'kacls': the context key whose value is the KACLS resource name (e.g. 'object')");
+      if (typeof s.authentication !== 'function') throw bad(`options.${what}.authentication`, "is required for 'kacls': async ({ op }) => jwt from your IdP");
+      if (typeof s.authorization !== 'function') throw bad(`options.${what}.authorization`, "is required for 'kacls': async ({ op, resourceName }) => jwt from your authorization issuer");
+      if (s.acceptPlaintextKeyAnswers !== true) throw new InvalidArgumentError('invalid argument: a KACLS answers data keys in clear inside TLS, not sealed to the client: set acceptPlaintextKeyAnswers: true to use one (docs/KEY-SERVICES.md)');
+      if (!s.resourceNameKey) throw new InvalidArgumentError('invalid argument: a KACLS needs resourceNameKey: the context key whose value is the resource name');
+      if (new TextEncoder().encode(o.reason ?? '').length > 1024) throw new InvalidArgumentError('invalid argument: a KACLS reason is at most 1 KB');
+      return { what, id: s.id, keyId, kind: 'kacls', urls, resourceNameKey: s.resourceNameKey, authentication: s.authentication, authorization: s.authorization };
+    }
     if (s.kind === 'aws-kms') {
       if (s.urls !== undefined || s.identity !== undefined) throw bad(`options.${what}`, "an 'aws-kms' service takes region (and endpoint for a non-AWS endpoint), not urls or identity");
       if (s.region === undefined) throw bad(`options.${what}.region`, "is required for 'aws-kms' (e.g. 'us-east-1')");

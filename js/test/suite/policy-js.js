@@ -486,6 +486,35 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(await (await js(opts(failing))).encrypt('x', { context: CTX }).catch((e) => e.code), 'ACCESS_DENIED', 'a failing credentials callback');
     }, 60_000);
 
+    test(`policy in JS (${E}): the kacls kind against keyseal-kms serving the KACLS API: what KeySealJs seals the package opens and the reverse; a resource swap and a failing callback refused`, async () => {
+      need();
+      const kacls = env.kacls;
+      const mint = async (kind, claims) => (await (await fetch(`${env.controlUrl}/kacls/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind, claims }) })).json()).jwt;
+      const svc = (over = {}) => ({
+        id: 'acme-kacls', kind: 'kacls', urls: [kacls.url], resourceNameKey: 'object', acceptPlaintextKeyAnswers: true,
+        authentication: async () => mint('authn', { email: 'alice@acme.test' }),
+        authorization: async ({ op, resourceName }) => mint('authz', { email: 'alice@acme.test', role: { wrap: 'writer', unwrap: 'reader', rewrap: 'migrator' }[op], resource_name: resourceName, kacls_url: kacls.url }),
+        ...over,
+      });
+      const opts = (over = {}) => ({ keyService: svc(), keyId: 'drive-cse', retry: { maxRounds: 1 }, ...over });
+      const j = await js(opts());
+      const p = await make(opts());
+      const pt = randomBytes(2000);
+      const byJs = await j.encrypt(pt, { context: CTX });
+      eq(F.parseHeader(byJs).entries[0].kind, 'kacls', 'a kacls entry');
+      bytesEq(await p.decrypt(byJs, { requireContext: CTX }), pt, 'the package opens the JS message at the KACLS');
+      bytesEq(await j.decrypt(await p.encrypt(pt, { context: CTX })), pt, 'JS opens the package message at the KACLS');
+      // the wrapped key moved into another object (another resource name) is refused by the KACLS
+      const h = F.parseHeader(byJs);
+      const other = await F.sealWithDataKeyAssumingUniqueMessageId({
+        dataKey: engine.randomBytes(32), messageId: engine.randomBytes(32), segmentSize: 1024, context: { ...CTX, object: 'another' },
+        entries: h.entries, plaintext: enc.encode('moved'), engine,
+      });
+      eq(JSON.stringify([await j.decrypt(other).catch((e) => e.code), await p.decrypt(other).catch((e) => e.code)]), JSON.stringify(['ACCESS_DENIED', 'ACCESS_DENIED']), 'a moved wrapped key');
+      const failing = opts({ keyService: svc({ authentication: async () => { throw new Error('no IdP'); } }) });
+      eq(JSON.stringify([await (await js(failing)).encrypt('x', { context: CTX }).catch((e) => e.code), await (await make(failing)).encrypt('x', { context: CTX }).catch((e) => e.code)]), JSON.stringify(['ACCESS_DENIED', 'ACCESS_DENIED']), 'a failing callback');
+    }, 60_000);
+
     test(`policy in JS (${E}): escrow entries, failover to them, the pinned escrow's data key through /rewrap, and the decrypt policy, as the package does`, async () => {
       need();
       const ev = [];
