@@ -1,9 +1,8 @@
-// The SDK policy in JS (docs/DESIGN.md "Package size: the designs measured", design C stage 1),
-// being built over the format in JS (../format). Not yet loaded by the package's entries. So far:
-// the client of a keyseal key service (PROTOCOL.md §3, §5, §6) under the retry policy, the
-// data-key cache, the decrypt policy, the data keys of encrypt and decrypt (escrow included) and
-// whole-buffer encrypt/decrypt, held to the real keyseal-kms and the package by
-// js/test/suite/policy-js.js.
+// The SDK policy in JS (docs/DESIGN.md "Package size: the designs measured", design C stage 1)
+// over the format in JS (../format), not yet loaded by the package's entries: `KeySealJs` and the
+// pieces it is made of (the keyseal, aws-kms and kacls clients, the retry policy, the caches, the
+// decrypt policy, rotation, metrics), held to the real key services and the package by
+// js/test/suite/policy-js.js and, against the whole suite, by `make policy-parity`.
 
 export { KeysealKms } from './keyseal-kms.js';
 export { AwsKms, sigv4Authorization, amzDate } from './aws-kms.js';

@@ -1,12 +1,12 @@
-// The whole-buffer encrypt and decrypt of the SDK, in JS over the format in JS (docs/DESIGN.md
-// design C stage 1): what `KeySeal.encrypt` / `decrypt` do for keyseal key services, the cache,
-// escrow, both wrap modes, signed messages and the decrypt policy included, and `encryptStream` /
-// `decryptStream` as TransformStreams over the format's streaming seal and open, `decryptRange`,
-// and header-only rotation (`rewrap`, `rewrapAll`). Not yet the package's `KeySeal`: options are a subset
-// of the d.ts (no other kinds, metrics or tracing yet), and
-// `js/test/suite/policy-js.js` holds what exists to the package's behaviour.
+// `KeySealJs`: the SDK's `KeySeal` in JS over the format in JS (docs/DESIGN.md design C stage 1):
+// whole-buffer `encrypt` / `decrypt` (with the cache, escrow, both wrap modes, signed messages and
+// the decrypt policy), `encryptStream` / `decryptStream` as TransformStreams over the format's
+// streaming seal and open, `decryptRange`, header-only rotation (`rewrap`, `rewrapAll`), metrics,
+// tracing and `inspect`, for the keyseal, aws-kms and kacls kinds. Not yet the package's `KeySeal`:
+// it runs on one engine of primitives per runtime (no wasm engine, `engineFor` says which), and
+// js/test/suite/policy-js.js and `make policy-parity` hold it to the package's behaviour.
 
-import { toBytes } from '../bytes.js';
+import { isBytes, progress, toBytes } from '../bytes.js';
 import { ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
 import { concat, webcryptoEngine } from '../format/crypto.js';
 import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext, headerLength, parseHeader } from '../format/header.js';
@@ -25,7 +25,6 @@ import { Observer } from './metrics.js';
 import { checkOptions } from './options.js';
 import { known } from '../options.js';
 import { rewrapAll } from '../rotation.js';
-import { isBytes, progress } from '../bytes.js';
 
 /** The SDK's default segment size (format/src/limits.rs DEFAULT_SEGMENT_SIZE). */
 const DEFAULT_SEGMENT_SIZE = 64 * 1024;
