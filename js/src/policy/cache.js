@@ -82,12 +82,13 @@ export class DataKeyCache {
     return this.enc.size + this.dec.size;
   }
 
-  /** At `maxEntries`, the oldest entry goes. */
+  /**
+   * At `maxEntries`, the oldest entry goes: the first in the map, since every put deletes its key
+   * first and inserts anew (a Map keeps insertion order), so order is creation order.
+   */
   #makeRoom(map) {
     if (map.size < this.config.maxEntries) return;
-    let oldest = null;
-    for (const [k, e] of map) if (!oldest || e.createdMs < oldest[1].createdMs) oldest = [k, e];
-    if (oldest) this.#drop(map, oldest[0]);
+    this.#drop(map, map.keys().next().value);
   }
 
   #drop(map, k) {

@@ -76,7 +76,8 @@ export class Endpoints {
     const p = this.policy;
     const deadline = now() + p.deadlineMs;
     const maxAttempts = Math.max(1, p.maxRounds) * this.list.length + 4;
-    const state = { attempts: 0, last: this.#unavailable(call, 'no key-service URL could be tried') };
+    // the error of the last failed attempt (made only when one fails: an Error costs its stack)
+    const state = { attempts: 0, last: null };
     for (let round = 0; round < Math.max(1, p.maxRounds); round++) {
       if (round > 0) {
         const wait = backoffMs(p, round - 1);
@@ -93,7 +94,7 @@ export class Endpoints {
       }
     }
     if (now() >= deadline) throw this.#deadline(call);
-    throw state.last;
+    throw state.last ?? this.#unavailable(call, 'no key-service URL could be tried');
   }
 
   #details(call, status) {

@@ -56,8 +56,10 @@ export class KeySealJs {
   }
 
   constructor(options) {
-    // the d.ts options minus `formatEngine`, this implementation's own
-    const { formatEngine, ...given } = options ?? {};
+    // the d.ts options minus this implementation's own: `formatEngine` (the format's engine) and
+    // `fetch` (the transport: the global fetch by default; node:http's in Node is what the
+    // package's `transport: 'node'` means)
+    const { formatEngine, fetch, ...given } = options ?? {};
     const o = checkOptions(given);
     this.#o = { ...given, keyId: o.services[0].keyId || undefined, segmentSize: o.segmentSize };
     this.#engine = formatEngine ?? webcryptoEngine;
@@ -70,7 +72,7 @@ export class KeySealJs {
       observer.record(e);
       if (listener) try { listener(e); } catch { /* the caller's bug, not ours */ }
     };
-    const common = { engine: this.#engine, retry: o.retry, onEvent: emit, traceparent: given.traceparent };
+    const common = { engine: this.#engine, retry: o.retry, onEvent: emit, traceparent: given.traceparent, fetch };
     const services = o.services.map((s) => (s.kind === 'aws-kms'
       ? { id: s.id, keyId: s.keyId, kind: 'aws-kms', client: new AwsKms({ ...common, id: s.id, region: s.region, endpoint: s.endpoint, credentials: s.credentials }) }
       : s.kind === 'kacls'
