@@ -109,6 +109,11 @@ export function equalInConstantTime(a, b) {
   return d === 0;
 }
 
+/** Lowercase hex of bytes. */
+export function toHex(bytes) {
+  return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 /** The concatenation of byte strings. */
 export function concat(...parts) {
   let n = 0;

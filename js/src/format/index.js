@@ -12,7 +12,7 @@ export {
 export { commitment, dataKeyForSchedule, payloadKey } from './key-schedule.js';
 export { bodyLayout, nonce, sealBody, openBody } from './segments.js';
 export { sealBase, openBase, setupBaseR, sealHpkeEntry, openHpkeEntry } from './hpke.js';
-export { sealWithDataKeyAssumingUniqueMessageId, openWithDataKey, dataKeyMatches } from './message.js';
+export { sealWithDataKeyAssumingUniqueMessageId, openWithDataKey, openAssumingCommitmentChecked, dataKeyMatches } from './message.js';
 export { webcryptoEngine } from './crypto.js';
 export { StreamSealer, StreamOpener } from './stream.js';
 export { planRange, openRange } from './range.js';

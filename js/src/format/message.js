@@ -69,6 +69,20 @@ export async function openWithDataKey(sealed, dataKey, { requireContext, engine 
   if (!equalInConstantTime(await commitment(engine, ikm, h.messageId, h.suite), h.commitment)) {
     throw new DecryptionFailedError('decryption failed');
   }
+  return openParsed(sealed, h, ikm, engine);
+}
+
+/**
+ * §7.2 step 5 for a message whose header `h` is parsed and whose data key the caller already
+ * checked against the commitment (`dataKeyMatches`, as choosing an entry does): the body opened
+ * without parsing or deriving the commitment again.
+ */
+export async function openAssumingCommitmentChecked(sealed, h, dataKey, { engine = webcryptoEngine } = {}) {
+  checkDataKey(dataKey);
+  return openParsed(sealed, h, await dataKeyForSchedule(engine, dataKey), engine);
+}
+
+async function openParsed(sealed, h, ikm, engine) {
   const trailer = h.suite === SUITE_SIGNED ? SIGNATURE_LEN : 0;
   const bodyLen = sealed.length - h.headerLen - trailer;
   if (bodyLen < 0) throw new DecryptionFailedError('decryption failed');

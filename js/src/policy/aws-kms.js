@@ -4,11 +4,12 @@
 // endpoints.js. AWS answers the data key in clear inside TLS (it has no sealed answer).
 
 import { AccessDeniedError, DecryptionFailedError, InvalidArgumentError, KeyDisabledError, KeyNotFoundError, KmsUnavailableError, ProtocolError, ThrottledError } from '../errors.js';
+import { toHex as hex } from '../format/crypto.js';
 import { decodeBase64Strict, encodeBase64, encodeContext } from '../format/header.js';
+import { rewrapEach } from './rewrap-each.js';
 import { Endpoints, Retry } from './endpoints.js';
 
 const utf8 = (s) => new TextEncoder().encode(s);
-const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 /** AWS exception names by the keyseal code they mean (src/aws_kms.rs `kind_of`). */
 const BY_EXCEPTION = {
@@ -117,12 +118,6 @@ export class AwsKms {
     return { dataKey: this.#dataKey(a, 'generate'), wrapped: this.#blob(a, 'generate') };
   }
 
-  async generateBatch(keyId, contexts) {
-    const items = [];
-    for (const c of contexts) items.push(await this.generate(keyId, c));
-    return { keyVersion: undefined, items };
-  }
-
   async wrap(keyId, dataKey, context) {
     const a = await this.#call('Encrypt', 'wrap', { KeyId: keyId, Plaintext: encodeBase64(dataKey), EncryptionContext: AwsKms.#context(context) });
     return { wrapped: this.#blob(a, 'wrap') };
@@ -143,11 +138,9 @@ export class AwsKms {
     return { wrapped: this.#blob(a, 'rewrap'), keyId: toKeyId ?? keyId };
   }
 
-  /** AWS has no batch rewrap: one ReEncrypt per question, an item's refusal its result. */
-  async rewrapBatch(questions) {
-    const out = [];
-    for (const q of questions) out.push(await this.rewrap(q.keyId, q.kind, q.wrapped, q.context, q.toKeyId).catch((e) => e));
-    return out;
+  /** AWS has no batch rewrap: one ReEncrypt per question. */
+  rewrapBatch(questions) {
+    return rewrapEach(this, questions);
   }
 
   async publicKey() {

@@ -5,10 +5,10 @@
 // Both purge per key id, at once on KEY_DISABLED. Data keys leave the cache as copies; an evicted
 // key's bytes are overwritten (best effort in JS: the engine may have copied them).
 
+import { toHex as hex } from '../format/crypto.js';
+
 /** CacheOptions of the d.ts, with its defaults (60 s, 10,000 messages, 1 GiB, 1,000 keys). */
 export const CACHE_DEFAULTS = Object.freeze({ maxAgeMs: 60_000, maxMessages: 10_000, maxBytes: 2 ** 30, maxEntries: 1000 });
-
-const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 export class DataKeyCache {
   /** `config`: CacheOptions; `now()`: ms (a clock the tests can move). */

@@ -6,6 +6,7 @@
 import { AccessDeniedError, InvalidArgumentError, KeyDisabledError, KeyNotFoundError, KmsUnavailableError, ProtocolError, ThrottledError } from '../errors.js';
 import { decodeBase64Strict, encodeBase64 } from '../format/header.js';
 import { Endpoints, Retry } from './endpoints.js';
+import { rewrapEach } from './rewrap-each.js';
 
 const MAX_RESOURCE_NAME_LEN = 128;
 
@@ -98,12 +99,6 @@ export class Kacls {
     }
   }
 
-  async generateBatch(keyId, contexts) {
-    const items = [];
-    for (const c of contexts) items.push(await this.generate(keyId, c));
-    return { keyVersion: undefined, items };
-  }
-
   async unwrap(keyId, kind, wrapped, context) {
     void keyId;
     if (kind !== 'kacls') throw new ProtocolError(`${this.id}: a KACLS opens kacls entries only`, undefined, { service: this.id, op: 'unwrap', status: null });
@@ -125,10 +120,9 @@ export class Kacls {
     return { wrapped: this.#wrappedOf(a, 'rewrap'), keyId: toKeyId ?? keyId };
   }
 
-  async rewrapBatch(questions) {
-    const out = [];
-    for (const q of questions) out.push(await this.rewrap(q.keyId, q.kind, q.wrapped, q.context, q.toKeyId).catch((e) => e));
-    return out;
+  /** The KACLS API has no batch rewrap: one /rewrap per question. */
+  rewrapBatch(questions) {
+    return rewrapEach(this, questions);
   }
 
   async publicKey() {

@@ -14,6 +14,7 @@ import { decodeBase64Strict, encodeBase64, encodeContext, isP256Point } from '..
 import { sealHpkeEntry } from '../format/hpke.js';
 import { answerStatement, batchStatement, pinnedIdentity, publicKeyStatement } from './identity.js';
 import { newRecipient, openBatch, openSealedKey } from './recipient.js';
+import { rewrapEach } from './rewrap-each.js';
 
 /** §5: the SDK code of each protocol error name (unknown names by status, below). */
 const BY_NAME = {
@@ -266,7 +267,7 @@ export class KeysealKms {
    */
   async rewrapBatch(questions) {
     if (questions.length === 0) return [];
-    if (!this.batchesRewrap) return this.#rewrapOneByOne(questions);
+    if (!this.batchesRewrap) return rewrapEach(this, questions);
     const { engine } = this.#o;
     const encoded = questions.map((q) => encodeContext(q.context));
     let a;
@@ -280,7 +281,7 @@ export class KeysealKms {
     } catch (e) {
       if (e?.code === 'PROTOCOL_ERROR' && (e.status === 404 || e.status === 405)) {
         this.batchesRewrap = false;
-        return this.#rewrapOneByOne(questions);
+        return rewrapEach(this, questions);
       }
       throw e;
     }
@@ -307,13 +308,6 @@ export class KeysealKms {
     }
     if (id) await id.check(await batchStatement(engine, statementItems), a.identity_signature, 'rewrap_batch');
     return results;
-  }
-
-  /** One `/rewrap` per question: what a service without `/rewrap-batch` gets; an item's refusal is its result. */
-  async #rewrapOneByOne(questions) {
-    const out = [];
-    for (const q of questions) out.push(await this.rewrap(q.keyId, q.kind, q.wrapped, q.context, q.toKeyId).catch((e) => e));
-    return out;
   }
 
   /** The key version of a `kms` entry in keyseal-kms's layout (PROTOCOL.md §7.2), else undefined: for display and skipping only. */

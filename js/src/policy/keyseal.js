@@ -8,9 +8,9 @@
 
 import { isBytes, progress, toBytes } from '../bytes.js';
 import { ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
-import { concat, webcryptoEngine } from '../format/crypto.js';
+import { concat, toHex, webcryptoEngine } from '../format/crypto.js';
 import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext, headerLength, parseHeader } from '../format/header.js';
-import { openWithDataKey, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
+import { openAssumingCommitmentChecked, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
 import { StreamOpener, StreamSealer } from '../format/stream.js';
 import { openRange, planRange } from '../format/range.js';
 import { bodyLayout } from '../format/segments.js';
@@ -177,9 +177,8 @@ export class KeySealJs {
         segmentCount = l.segmentCount;
       } catch { /* an impossible length: null, as the package */ }
     }
-    const hexOf = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     return {
-      version: 1, suite: h.suite, messageId: hexOf(h.messageId), segmentSize: h.segmentSize,
+      version: 1, suite: h.suite, messageId: toHex(h.messageId), segmentSize: h.segmentSize,
       context: Object.fromEntries(h.context),
       entries: h.entries.map((e) => ({
         kind: e.kind, keyServiceId: e.keyServiceId, keyId: e.keyId,
@@ -214,20 +213,30 @@ export class KeySealJs {
   async encrypt(data, options) {
     const { context = {}, sign = false } = known(options, ['context', 'sign'], 'encrypt', 'seal');
     const plaintext = toBytes(data, 'data');
-    try {
+    return this.#observed('encrypt', plaintext.length, async () => {
       const { dataKey, entries, pairs, signing } = await this.#newMessage(context, plaintext.length, sign);
       try {
-        const sealed = await sealWithDataKeyAssumingUniqueMessageId({
+        return await sealWithDataKeyAssumingUniqueMessageId({
           dataKey, messageId: this.#engine.randomBytes(32), segmentSize: this.#o.segmentSize ?? DEFAULT_SEGMENT_SIZE,
           context: pairs, entries, plaintext, engine: this.#engine, signing,
         });
-        this.emit({ type: 'encrypt', ok: true, code: null, bytes: plaintext.length });
-        return sealed;
       } finally {
         dataKey.fill(0);
       }
+    });
+  }
+
+  /**
+   * Runs one encrypt or decrypt and emits its outcome event (`bytes`: the plaintext's length; for a
+   * decrypt, 0 when it failed and the result's length when it succeeded).
+   */
+  async #observed(type, bytes, f) {
+    try {
+      const out = await f();
+      this.emit({ type, ok: true, code: null, bytes: type === 'encrypt' ? bytes : out.length });
+      return out;
     } catch (e) {
-      this.emit({ type: 'encrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: plaintext.length });
+      this.emit({ type, ok: false, code: e?.code ?? 'INTERNAL', bytes });
       throw e;
     }
   }
@@ -253,7 +262,7 @@ export class KeySealJs {
   async decryptRange(source, options) {
     const { offset = 0, length, size, requireContext, requireSigned } = known(options, ['offset', 'length', 'size', 'requireContext', 'requireSigned'], 'decryptRange', 'open');
     if (requireSigned) throw new InvalidArgumentError('invalid argument: a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
-    try {
+    return this.#observed('decrypt', 0, async () => {
       const src = rangeSource(source, size);
       nonNegInt(offset, 'offset');
       const len = length === undefined ? Number.MAX_SAFE_INTEGER - offset : nonNegInt(length, 'length');
@@ -267,16 +276,11 @@ export class KeySealJs {
       }
       const dataKey = await this.#keys.forHeader(h);
       try {
-        const plaintext = await openRange(this.#engine, h, dataKey, plan, fetched);
-        this.emit({ type: 'decrypt', ok: true, code: null, bytes: plaintext.length });
-        return plaintext;
+        return await openRange(this.#engine, h, dataKey, plan, fetched);
       } finally {
         dataKey.fill(0);
       }
-    } catch (e) {
-      this.emit({ type: 'decrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: 0 });
-      throw e;
-    }
+    });
   }
 
   /**
@@ -403,20 +407,16 @@ export class KeySealJs {
   async decrypt(sealed, options) {
     const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
     const bytes = toBytes(sealed, 'sealed');
-    try {
+    return this.#observed('decrypt', 0, async () => {
       const h = parseHeader(bytes);
       KeySealJs.#require(h, requireContext, requireSigned);
+      // forHeader returns only a key that matches the header's commitment: not checked twice
       const dataKey = await this.#keys.forHeader(h, requireSigned);
       try {
-        const plaintext = await openWithDataKey(bytes, dataKey, { engine: this.#engine });
-        this.emit({ type: 'decrypt', ok: true, code: null, bytes: plaintext.length });
-        return plaintext;
+        return await openAssumingCommitmentChecked(bytes, h, dataKey, { engine: this.#engine });
       } finally {
         dataKey.fill(0);
       }
-    } catch (e) {
-      this.emit({ type: 'decrypt', ok: false, code: e?.code ?? 'INTERNAL', bytes: 0 });
-      throw e;
-    }
+    });
   }
 }

@@ -6,7 +6,7 @@
 // question, so an answer is reused only for the identical question (SECURITY.md, storage provider).
 
 import { InvalidArgumentError, NoUsableEntryError } from '../errors.js';
-import { concat } from '../format/crypto.js';
+import { concat, toHex as hex } from '../format/crypto.js';
 import { ENTRY_KINDS, encodeSection, parseHeader } from '../format/header.js';
 import { KeysealKms } from './keyseal-kms.js';
 
@@ -15,7 +15,6 @@ export const REWRAP_BATCH_MAX = 100;
 
 const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b; };
 const utf8 = (s) => new TextEncoder().encode(s);
-const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 /**
  * The digest of a rewrap question: SHA-256 over u64 service index ‖ kind byte ‖ (u64 length ‖

@@ -215,6 +215,14 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       onEvent: events ? (e) => events.push(e) : undefined, ...o,
     });
     const ops = (events, op) => calls(events, op).length;
+    /** Seals `pt` with KeySealJs `j` (an entry of `kind`) and the package `p`; each opens the other's. Returns the JS message. */
+    const bothWays = async (j, p, pt, kind, where) => {
+      const byJs = await j.encrypt(pt, { context: CTX });
+      eq(F.parseHeader(byJs).entries[0].kind, kind, `an ${kind} entry`);
+      bytesEq(await p.decrypt(byJs, { requireContext: CTX }), pt, `the package opens the JS message ${where}`);
+      bytesEq(await j.decrypt(await p.encrypt(pt, { context: CTX })), pt, `JS opens the package message ${where}`);
+      return byJs;
+    };
 
     test(`policy in JS (${E}): KeySealJs and the package open each other's messages, and one sequence of encrypts and decrypts makes the same key-service calls in both`, async () => {
       need();
@@ -467,10 +475,7 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       const j = await js(opts(), evJ);
       const p = await make(opts());
       const pt = randomBytes(3000);
-      const byJs = await j.encrypt(pt, { context: CTX });
-      eq(F.parseHeader(byJs).entries[0].kind, 'aws-kms', 'an aws-kms entry');
-      bytesEq(await p.decrypt(byJs, { requireContext: CTX }), pt, 'the package opens the JS message through AWS');
-      bytesEq(await j.decrypt(await p.encrypt(pt, { context: CTX })), pt, 'JS opens the package message through AWS');
+      const byJs = await bothWays(j, p, pt, 'aws-kms', 'through AWS');
       eq(ops(evJ, 'generate'), 1, 'one GenerateDataKey');
       // rotation to another key by ReEncrypt: no data key leaves AWS
       const r = await j.rewrap(byJs, { toKeyId: aws.keys.next });
@@ -500,10 +505,7 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       const j = await js(opts());
       const p = await make(opts());
       const pt = randomBytes(2000);
-      const byJs = await j.encrypt(pt, { context: CTX });
-      eq(F.parseHeader(byJs).entries[0].kind, 'kacls', 'a kacls entry');
-      bytesEq(await p.decrypt(byJs, { requireContext: CTX }), pt, 'the package opens the JS message at the KACLS');
-      bytesEq(await j.decrypt(await p.encrypt(pt, { context: CTX })), pt, 'JS opens the package message at the KACLS');
+      const byJs = await bothWays(j, p, pt, 'kacls', 'at the KACLS');
       // the wrapped key moved into another object (another resource name) is refused by the KACLS
       const h = F.parseHeader(byJs);
       const other = await F.sealWithDataKeyAssumingUniqueMessageId({
