@@ -75,8 +75,9 @@ fn header_info(
     version: &dyn Fn(&WrappedKeyEntry) -> Option<u32>,
 ) -> Result<HeaderInfo, Error> {
     let (h, off) = Header::parse(sealed)?;
+    // FORMAT.md §6.3: a signed message's 64-byte signature follows the body (§6.5)
     let layout = if sealed.len() > off {
-        BodyLayout::for_body(h.segment_size(), (sealed.len() - off) as u64).ok()
+        BodyLayout::for_message(&h, (sealed.len() - off) as u64).ok()
     } else {
         None
     };

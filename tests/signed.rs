@@ -289,3 +289,25 @@ fn signed_streams_verify_at_the_end_and_callers_cannot_use_reserved_context_keys
         "INVALID_ARGUMENT"
     );
 }
+
+#[test]
+fn inspect_counts_a_signed_message_s_plaintext_without_its_signature() {
+    // FORMAT.md §6.3 and §6.5: the 64-byte signature follows the body; it is not plaintext
+    let svc = Rc::new(Binder {
+        kek: RecipientKeyPair::generate(),
+        unwraps: RefCell::new(0),
+    });
+    let writer = sdk(svc, DecryptPolicy::default());
+    for n in [0usize, 1, 100, 5000] {
+        let pt = vec![7u8; n];
+        let signed = block_on(writer.encrypt_signed(&pt, &ctx())).unwrap();
+        let info = keyseal::inspect(&signed).unwrap();
+        assert_eq!(info.plaintext_len, Some(n as u64), "{n} bytes, signed");
+        let unsigned = block_on(writer.encrypt(&pt, &ctx())).unwrap();
+        assert_eq!(
+            keyseal::inspect(&unsigned).unwrap().plaintext_len,
+            Some(n as u64),
+            "{n} bytes"
+        );
+    }
+}

@@ -35,8 +35,11 @@ pub(crate) fn prefix(sealed: &Uint8Array) -> Vec<u8> {
 /// inconsistent with the header.
 pub(crate) fn info_to_js(info: Result<HeaderInfo, Error>, total: u64) -> Result<JsValue, JsValue> {
     let mut info = info.map_err(js_error)?;
+    // FORMAT.md §6.3: a signed message's 64-byte signature follows the body (§6.5)
+    let trailer = keyseal::Suite::from_id(info.suite).map_or(0, |s| s.trailer_len() as u64);
     if total > info.header_len as u64
-        && let Ok(layout) = keyseal::BodyLayout::for_body(info.segment_size, total - info.header_len as u64)
+        && let Some(body) = (total - info.header_len as u64).checked_sub(trailer)
+        && let Ok(layout) = keyseal::BodyLayout::for_body(info.segment_size, body)
     {
         info.plaintext_len = Some(layout.plaintext_len());
         info.segment_count = Some(layout.segment_count());
