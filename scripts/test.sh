@@ -84,6 +84,9 @@ KEYSEAL_SKIP_PKG_BUILD=1 run_plain ts scripts/ts-test.sh
 if [ -x scripts/js-test.sh ]; then
   KEYSEAL_SKIP_PKG_BUILD=1 run_js scripts/js-test.sh
 fi
+# The same suite with every instance on the Rust core in wasm (the path of runtimes without
+# crypto.subtle, and `engine: 'wasm'`), in Node and Chromium.
+KEYSEAL_SKIP_PKG_BUILD=1 run_plain wasm-core scripts/wasm-core-test.sh
 # The `keyseal` command line and the package open each other's messages (Node, real keyseal-kms).
 KEYSEAL_SKIP_PKG_BUILD=1 run_plain cli-js scripts/cli-js-test.sh
 if [ -x scripts/js-large-test.sh ]; then

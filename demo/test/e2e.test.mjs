@@ -125,6 +125,10 @@ async function main() {
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); if (VERBOSE) log(`page ${m.type()}: ${m.text()}`); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  // docs/DESIGN.md design C: the page's encrypts, decrypts, streams, ranges and rotation run on the
+  // SDK in JS over crypto.subtle; the .wasm is for runtimes without it and is never fetched here
+  const wasmFetched = [];
+  page.on('request', (r) => { if (new URL(r.url()).pathname.endsWith('.wasm')) wasmFetched.push(r.url()); });
   page.on('requestfailed', (r) => { if (VERBOSE) log(`request failed ${r.url()} ${r.failure()?.errorText}`); });
 
   let textId, bigId;
@@ -306,6 +310,10 @@ async function main() {
     // desktop size. Also one viewport-sized shot of the controls, readable at phone scale.
     await page.$eval('#security', (e) => e.scrollIntoView());
     await page.screenshot({ path: join(ART, `${String(shot + 1).padStart(2, '0')}-phone-controls.png`) });
+  });
+
+  await step('the whole walk fetched no .wasm (the SDK in JS over crypto.subtle)', async () => {
+    assert(wasmFetched.length === 0, `fetched: ${wasmFetched.join(', ')}`);
   });
 
   await step('no page errors, no raw stacks', async () => {

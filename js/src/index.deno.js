@@ -1,10 +1,10 @@
-// Deno entry: reads the .wasm with Deno.readFile (works for file: and npm: installs).
-import { initSync } from './keyseal_wasm.js';
-import * as wasm from './keyseal_wasm.js';
+// Deno entry: an instance runs on the SDK in JS over `crypto.subtle`; the wasm module is read with
+// Deno.readFile (works for file: and npm: installs) only at the first use that needs it.
 import { createApi } from './keyseal.js';
 
 const api = createApi(async () => {
-  initSync({ module: await globalThis.Deno.readFile(new URL('./keyseal_wasm_bg.wasm', import.meta.url)) });
+  const wasm = await import('./keyseal_wasm.js');
+  wasm.initSync({ module: await globalThis.Deno.readFile(new URL('./keyseal_wasm_bg.wasm', import.meta.url)) });
   return wasm;
 });
 export const KeySeal = api.KeySeal;

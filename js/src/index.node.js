@@ -1,17 +1,20 @@
-// Node.js (and Bun) entry: reads the .wasm next to this file and instantiates it synchronously;
-// adds the `node` engine (AES-GCM and P-256 from node:crypto) and the node:http(s) key-service
-// transport, which 'auto' prefers here.
+// Node.js (and Bun) entry: an instance runs on the SDK in JS over node:crypto (AES-GCM, HKDF and
+// P-256 from OpenSSL, format/node-engine.js) with key-service requests on node:http(s)
+// (node-fetch.js); the wasm module is read and instantiated only at the first use that needs it
+// (`lowLevel`, `engine: 'wasm'`, a mixed engine choice), and then also gets node:crypto and
+// node:http (node-cipher.js, node-http.js).
 import { readFile } from 'node:fs/promises';
-import { initSync } from './keyseal_wasm.js';
-import * as wasm from './keyseal_wasm.js';
 import { createApi } from './keyseal.js';
 import { nodeCipher } from './node-cipher.js';
 import { nodeHttp } from './node-http.js';
+import { nodeFetch } from './node-fetch.js';
+import { nodeEngine } from './format/node-engine.js';
 
 const api = createApi(async () => {
-  initSync({ module: await readFile(new URL('./keyseal_wasm_bg.wasm', import.meta.url)) });
+  const wasm = await import('./keyseal_wasm.js');
+  wasm.initSync({ module: await readFile(new URL('./keyseal_wasm_bg.wasm', import.meta.url)) });
   return wasm;
-}, { nodeCipher, nodeHttp });
+}, { nodeCipher, nodeHttp, formatEngine: nodeEngine, fetch: nodeFetch });
 export const KeySeal = api.KeySeal;
 export const inspect = api.inspect;
 export const headerLength = api.headerLength;

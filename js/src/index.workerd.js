@@ -1,5 +1,7 @@
-// Cloudflare workerd entry: workerd refuses to compile wasm from bytes, so the .wasm is imported
-// as a module (wrangler/miniflare "CompiledWasm") and instantiated with initSync.
+// Cloudflare workerd entry: an instance runs on the SDK in JS over `crypto.subtle`. workerd refuses
+// to compile wasm from bytes, so the .wasm is imported as a module (wrangler/miniflare
+// "CompiledWasm", compiled when the worker is loaded) and instantiated with initSync only at the
+// first use that needs it (`lowLevel`, `engine: 'wasm'`).
 import wasmModule from './keyseal_wasm_bg.wasm';
 import { initSync } from './keyseal_wasm.js';
 import * as wasm from './keyseal_wasm.js';

@@ -1,47 +1,77 @@
-// The KeySeal API, independent of how the wasm module is loaded (each runtime's entry supplies
-// `loadWasm`, and the Node entry its node:crypto engine). The Rust core does the work — options,
-// engines, formats; this file converts inputs, wires streams and maps errors to classes.
+// The package's API (js/types/index.d.ts), independent of how each runtime loads things: each
+// entry supplies `loadWasm` and, in the Node entry, its node:crypto pieces. docs/DESIGN.md design
+// C: an instance runs on the SDK in JS (policy/keyseal.js over format/, on the platform's
+// primitives) unless its options or the runtime route it to the Rust core in wasm
+// (wasm-keyseal.js), which is then fetched and compiled at that first use — as it is for
+// `lowLevel`. Both give the same bytes, calls and errors; the suite holds them to it.
 import { InvalidArgumentError } from './errors.js';
-import { fromCore } from './from-core.js';
 import { checkCreateOptions, known } from './options.js';
-import { toBytes, isBytes } from './bytes.js';
-import { rangeSource, readHeader, nonNegInt } from './sources.js';
-import { encryptStream, decryptStream } from './streams.js';
-import { rewrapAll } from './rotation.js';
+import { toBytes } from './bytes.js';
+import { call, callSync, WasmKeySeal } from './wasm-keyseal.js';
+import { KeySealJs } from './policy/keyseal.js';
+import { headerInfo, totalLength } from './policy/header-info.js';
+import { headerLength as formatHeaderLength, parseHeader } from './format/header.js';
+import { webcryptoEngine } from './format/crypto.js';
 
-const dec = new TextDecoder('utf-8', { fatal: true });
+const ENGINES = ['auto', 'wasm', 'webcrypto', 'node'];
+const TRANSPORTS = ['auto', 'fetch', 'node'];
 
-async function call(f) {
-  try { return await f(); } catch (e) { throw fromCore(e); }
+/**
+ * Where an instance with options `o` runs: `{ formatEngine, fetch }` for the SDK in JS, or null
+ * for the Rust core in wasm. JS wherever one engine of the platform does both the AES-GCM and the
+ * P-256 the options ask for: node:crypto in the Node entry ('auto' or 'node'), else
+ * `crypto.subtle` ('auto' or 'webcrypto') where the runtime has it (read now, at create). The
+ * wasm core takes `engine: 'wasm'`, `p256: 'wasm'`, a runtime without `crypto.subtle` outside
+ * the Node entry, a mixed choice (e.g. `p256: 'webcrypto'` with node:crypto's AES-GCM), and any
+ * choice the runtime cannot make (its error, INVALID_ARGUMENT, is the core's). An option value
+ * that is not in the d.ts stays in JS, whose option check refuses it.
+ */
+function route(o, platform) {
+  const engine = o.engine ?? 'auto';
+  const p256 = o.p256 ?? 'auto';
+  const transport = o.transport ?? 'auto';
+  const nodeEntry = platform.formatEngine !== undefined;
+  if (!ENGINES.includes(engine) || !ENGINES.includes(p256) || !TRANSPORTS.includes(transport)) return { formatEngine: webcryptoEngine };
+  const hasSubtle = typeof globalThis.crypto?.subtle?.importKey === 'function';
+  let name = null;
+  if (engine === 'node' || (engine === 'auto' && nodeEntry)) name = nodeEntry ? 'node' : null;
+  else if (engine !== 'wasm') name = hasSubtle ? 'webcrypto' : null;
+  if (name === null || (p256 !== 'auto' && p256 !== name)) return null;
+  if (transport === 'node' && !nodeEntry) return null;
+  return {
+    formatEngine: name === 'node' ? platform.formatEngine : webcryptoEngine,
+    // node:http in the Node entry unless 'fetch' is asked for; the global fetch elsewhere
+    fetch: nodeEntry && transport !== 'fetch' ? platform.fetch : undefined,
+  };
 }
 
-function callSync(f) {
-  try { return f(); } catch (e) { throw fromCore(e); }
-}
-
-/** `platform.nodeCipher`: the node:crypto engine object (js/src/node-cipher.js); `platform.nodeHttp`: the node:http(s) transport (js/src/node-http.js); Node entry only. */
+/**
+ * `platform` (Node entry only): `nodeCipher` and `nodeHttp`, the node:crypto engine and node:http
+ * transport of the wasm core (node-cipher.js, node-http.js); `formatEngine` and `fetch`, the same
+ * two for the SDK in JS (format/node-engine.js, node-fetch.js).
+ */
 export function createApi(loadWasm, platform = {}) {
   let loading;
   const wasmNow = () => (loading ??= Promise.resolve().then(loadWasm));
   const CREATE = Symbol('create');
 
   class KeySeal {
-    #core;
-    #wasm;
+    #impl;
 
     /** Use `KeySeal.create(options)`. */
-    constructor(token, core, wasm) {
+    constructor(token, impl) {
       if (token !== CREATE) throw new InvalidArgumentError('use `await KeySeal.create(options)`, not `new KeySeal()`');
-      this.#core = core;
-      this.#wasm = wasm;
+      this.#impl = impl;
     }
 
     /** Validates options and prepares the key-service clients. Makes no network call. */
     static async create(options) {
-      const wasm = await wasmNow();
       if (!options || typeof options !== 'object') throw new InvalidArgumentError('options are required');
       checkCreateOptions(options);
-      return callSync(() => new KeySeal(CREATE, new wasm.KeySealCore(options, platform.nodeCipher, platform.nodeHttp), wasm));
+      const js = route(options, platform);
+      if (js) return new KeySeal(CREATE, callSync(() => new KeySealJs({ ...options, ...js })));
+      const wasm = await wasmNow();
+      return new KeySeal(CREATE, new WasmKeySeal(callSync(() => new wasm.KeySealCore(options, platform.nodeCipher, platform.nodeHttp)), wasm));
     }
 
     /**
@@ -49,7 +79,7 @@ export function createApi(loadWasm, platform = {}) {
      * streams): `'webcrypto'`, `'node'` or `'wasm'`. All produce the same bytes.
      */
     engineFor(byteLength) {
-      return this.#core.engineFor(byteLength);
+      return this.#impl.engineFor(byteLength);
     }
 
     /**
@@ -57,166 +87,88 @@ export function createApi(loadWasm, platform = {}) {
      * signatures: `'node'`, `'webcrypto'` or `'wasm'`. All give the same bytes.
      */
     p256Engine() {
-      return this.#core.p256Engine();
+      return this.#impl.p256Engine();
     }
 
-    /**
-     * Seals bytes or a string under `context`. `sign: true` makes a signed message (FORMAT.md
-     * §6.5): only a principal allowed to generate data keys can make one that verifies.
-     */
+    /** Seals bytes or a string under `context` (`sign: true`: a signed message, FORMAT.md §6.5). */
     async encrypt(data, options) {
-      const { context, sign = false } = known(options, ['context', 'sign'], 'encrypt', 'seal');
-      const bytes = toBytes(data, 'data');
-      return call(() => this.#core.encrypt(bytes, context, sign === true));
+      return call(() => this.#impl.encrypt(data, options));
     }
 
-    /**
-     * Opens a sealed message; `requireContext` pairs must match the message's context. A signed
-     * message's signature is always verified; `requireSigned: true` refuses any other
-     * (DowngradeRefusedError) and public-key entries.
-     */
+    /** Opens a sealed message (`requireContext`, `requireSigned` checked before any key-service call). */
     async decrypt(sealed, options) {
-      const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
-      const bytes = toBytes(sealed, 'sealed');
-      return call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
+      return call(() => this.#impl.decrypt(sealed, options));
     }
 
-    /**
-     * Like decrypt, and also resolves to the header facts of the message that opened (context,
-     * key ids and versions, as `inspect` gives them): `{ plaintext, header }`.
-     */
+    /** Like decrypt, and also the header facts of the message that opened: `{ plaintext, header }`. */
     async decryptWithHeader(sealed, options) {
-      const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decryptWithHeader', 'open');
-      const bytes = toBytes(sealed, 'sealed');
-      const plaintext = await call(() => this.#core.decrypt(bytes, requireContext, requireSigned === true));
-      return { plaintext, header: callSync(() => this.#core.inspect(bytes, undefined)) };
+      return call(() => this.#impl.decryptWithHeader(sealed, options));
     }
 
     /** Like decrypt, then UTF-8 decodes (fails on invalid UTF-8). */
     async decryptText(sealed, options) {
-      const b = await this.decrypt(sealed, options);
-      try { return dec.decode(b); } catch { throw new InvalidArgumentError('plaintext is not UTF-8'); }
+      return call(() => this.#impl.decryptText(sealed, options));
+    }
+
+    /** Plaintext bytes `offset … offset + length − 1` of a sealed object, reading only the segments that cover them (FORMAT.md §6.4). */
+    async decryptRange(source, options) {
+      return call(() => this.#impl.decryptRange(source, options));
+    }
+
+    /** Header-only rotation of one object (FORMAT.md §4.4): resolves to `{ header, bodyOffset }`. */
+    async rewrap(sealedOrHeader, options) {
+      return call(() => this.#impl.rewrap(sealedOrHeader, options));
+    }
+
+    /** Rotates many objects, skipping those already current: `{ done, skipped, failed, targetVersion }`. */
+    async rewrapAll(objects, options) {
+      return call(() => this.#impl.rewrapAll(objects, options));
+    }
+
+    /** Header facts (no secrets, no key-service call), key versions as this instance's services read them. */
+    async inspect(sealed, options) {
+      return call(() => this.#impl.inspect(sealed, options));
     }
 
     /**
-     * A TransformStream that seals the bytes written to it (Uint8Array/ArrayBuffer/string chunks)
-     * into one message: the header first, then each segment as it completes, the last one on
-     * close. Memory is O(segment size + chunk). `onProgress({ plaintextBytes, sealedBytes })`.
+     * A TransformStream that seals the bytes written to it into one message, the header first,
+     * then each segment as it completes (the d.ts has the whole contract).
      */
     encryptStream(options) {
-      const { context, sign = false, onProgress } = known(options, ['context', 'sign', 'onProgress'], 'encryptStream', 'seal');
-      callSync(() => this.#wasm.checkContext(context, 'context'));
-      return encryptStream(this.#core, context, sign === true, onProgress);
+      return callSync(() => this.#impl.encryptStream(options));
     }
 
     /**
-     * A TransformStream that opens a sealed message written to it. Plaintext is enqueued only
-     * segment by segment after each tag checks (FORMAT.md §7.2): on a truncated, reordered,
-     * extended or tampered stream the readable errors with DecryptionFailedError after having
-     * delivered a prefix of the true plaintext made of whole segments. A stream that ends inside
-     * the header errors with InvalidFormatError. `onProgress({ sealedBytes, plaintextBytes })`.
-     * A signed message's segments are reader-authenticated as they come; the stream errors at its
-     * end unless the signature verifies, so writer authenticity holds only for a stream that
-     * ended without error. `requireSigned: true` refuses an unsigned message.
+     * A TransformStream that opens a sealed message written to it, releasing plaintext segment by
+     * segment once each authenticated (the d.ts has the whole contract).
      */
     decryptStream(options) {
-      const { requireContext, requireSigned = false, onProgress } = known(options, ['requireContext', 'requireSigned', 'onProgress'], 'decryptStream', 'open');
-      callSync(() => this.#wasm.checkContext(requireContext, 'requireContext'));
-      return decryptStream(this.#core, requireContext, requireSigned === true, onProgress);
-    }
-
-    /**
-     * Decrypts plaintext bytes `offset … offset + length − 1` (clamped to the plaintext) of a
-     * sealed object, reading only its header and the segments that cover the range (FORMAT.md
-     * §6.4). `source`: a Uint8Array/ArrayBuffer, a Blob, a reader object `{ size, read(start,
-     * end) }` or a reader function `(start, end) => bytes` plus `options.size`; `end` is exclusive
-     * and a read must return exactly `end − start` bytes (e.g. HTTP `Range: bytes=start-(end−1)`).
-     */
-    async decryptRange(source, options) {
-      const { offset = 0, length, size, requireContext, requireSigned } = known(options, ['offset', 'length', 'size', 'requireContext', 'requireSigned'], 'decryptRange', 'open');
-      if (requireSigned) {
-        throw new InvalidArgumentError('a ranged read cannot verify a signature (it does not read every segment): use decrypt or decryptStream with requireSigned');
-      }
-      return call(async () => {
-        callSync(() => this.#wasm.checkContext(requireContext, 'requireContext'));
-        const src = rangeSource(source, size);
-        nonNegInt(offset, 'offset');
-        const len = length === undefined ? Number.MAX_SAFE_INTEGER - offset : nonNegInt(length, 'length');
-        const header = await readHeader(this.#wasm, src);
-        const read = this.#core.beginRange(header, src.size, offset, len, requireContext);
-        try {
-          // a short read (an object shorter than `size`) is what truncation looks like: the core
-          // refuses it as DECRYPTION_FAILED
-          const fetched = read.fetchEnd > read.fetchStart ? await src.read(read.fetchStart, read.fetchEnd) : new Uint8Array(0);
-          return await read.open(fetched);
-        } finally {
-          read.free();
-        }
-      });
-    }
-
-    /**
-     * Header-only rotation (FORMAT.md §4.4): every entry of a configured key service is re-wrapped
-     * by that service's /rewrap (no plaintext data key leaves it); the primary's entries move to
-     * `toKeyId` when given. `sealedOrHeader`: the header or the whole message (bytes), or any
-     * source `decryptRange` accepts. Resolves to `{ header, bodyOffset }`: the new object is
-     * `header ‖ old.subarray(bodyOffset)`.
-     */
-    async rewrap(sealedOrHeader, options) {
-      const { toKeyId, size } = known(options, ['toKeyId', 'size'], 'rewrap');
-      if (toKeyId !== undefined && (typeof toKeyId !== 'string' || !toKeyId)) throw new InvalidArgumentError('toKeyId must be a key id');
-      return call(async () => {
-        const header = isBytes(sealedOrHeader) ? toBytes(sealedOrHeader, 'header') : await readHeader(this.#wasm, rangeSource(sealedOrHeader, size));
-        return this.#core.rewrap(header, toKeyId);
-      });
-    }
-
-    /**
-     * Rotates many objects: `objects` is an array or (async) iterable of
-     * `{ id, readHeader: async () => bytes, writeHeader: async (newHeader, bodyOffset) => void }`.
-     * Objects already on the target are skipped, so a re-run after a failure does only what is
-     * left. Resolves to `{ done, skipped, failed: [{ id, code, message }], targetVersion }`.
-     */
-    async rewrapAll(objects, options) {
-      return rewrapAll(this.#core, objects, options);
-    }
-
-    /**
-     * Header facts (no secrets, no key-service call), key versions as this instance's services
-     * read them. `sealedLength`: the whole message's length when `sealed` is only its first
-     * bytes, so `plaintextLen` is known without the body. Async like the top-level `inspect`.
-     */
-    async inspect(sealed, options) {
-      const { sealedLength } = known(options, ['sealedLength'], 'inspect');
-      const bytes = toBytes(sealed, 'sealed');
-      return callSync(() => this.#core.inspect(bytes, sealedLength));
+      return callSync(() => this.#impl.decryptStream(options));
     }
 
     /** Drops cached data keys of `keyId`, or all. Returns how many were dropped. */
     purge(keyId) {
-      return this.#core.purge(keyId ?? undefined);
+      return this.#impl.purge(keyId ?? undefined);
     }
 
     /** SLI figures: key-service latency percentiles, calls and errors by op and code, cache, decrypt rate. */
     metrics() {
-      return this.#core.metrics();
+      return this.#impl.metrics();
     }
 
     /** The same figures as Prometheus text. */
     metricsText() {
-      return this.#core.metricsText();
+      return this.#impl.metricsText();
     }
   }
-
   /**
    * Header facts of a sealed message (or its first bytes), without a KeySeal instance.
    * `sealedLength`: the whole message's length when `sealed` is only its first bytes.
    */
   async function inspect(sealed, options) {
     const { sealedLength } = known(options, ['sealedLength'], 'inspect');
-    const wasm = await wasmNow();
     const bytes = toBytes(sealed, 'sealed');
-    return callSync(() => wasm.inspect(bytes, sealedLength));
+    return callSync(() => headerInfo(parseHeader(bytes), totalLength(bytes, sealedLength)));
   }
 
   /**
@@ -224,12 +176,11 @@ export function createApi(loadWasm, platform = {}) {
    * `{ headerLen }` once the prefix tells it, else `{ needAtLeast }` (bytes from the start).
    */
   async function headerLength(prefix) {
-    const wasm = await wasmNow();
     const bytes = toBytes(prefix, 'prefix');
-    return callSync(() => wasm.headerLength(bytes));
+    return callSync(() => formatHeaderLength(bytes));
   }
 
-  /** Low-level functions for test vectors and tools. Data keys are the caller's responsibility. */
+  /** Low-level functions for test vectors and tools, on the wasm core. Data keys are the caller's responsibility. */
   const lowLevel = {
     /** Opens with a data key the caller holds; `engine`: 'wasm' (default) or 'webcrypto'. */
     async openWithDataKey(sealed, dataKey, options) {
@@ -247,6 +198,20 @@ export function createApi(loadWasm, platform = {}) {
     async verificationKey(signingSecret) {
       const w = await wasmNow();
       return callSync(() => w.verificationKey(signingSecret));
+    },
+    /**
+     * The Rust reference's `inspect` (the wasm core's header parser, FORMAT.md §3–§4 and §8), for
+     * checking another parser against it; the top-level `inspect` is the JS's.
+     */
+    async referenceInspect(sealed, options) {
+      const { sealedLength } = known(options, ['sealedLength'], 'referenceInspect');
+      const w = await wasmNow();
+      return callSync(() => w.inspect(toBytes(sealed, 'sealed'), sealedLength));
+    },
+    /** The Rust reference's `headerLength` (FORMAT.md §4.3), likewise. */
+    async referenceHeaderLength(prefix) {
+      const w = await wasmNow();
+      return callSync(() => w.headerLength(toBytes(prefix, 'prefix')));
     },
     /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
     async wasmMemoryBytes() {

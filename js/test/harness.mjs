@@ -19,7 +19,7 @@
 //          the target dir is CARGO_TARGET_DIR when set, else target/)
 //          KEYSEAL_JS_NOTHING_LOST=N (encrypts in the "nothing lost" test; default 1000 in node, 200 elsewhere)
 //          KEYSEAL_FORMAT_DIFF_SCALE=F, KEYSEAL_FORMAT_SEED=N (the format-in-JS differential check)
-//          KEYSEAL_IMPLEMENTATION=js (the suite against js/src/policy's KeySealJs: make policy-parity)
+//          KEYSEAL_IMPLEMENTATION=wasm (every instance on the Rust core in wasm: scripts/wasm-core-test.sh)
 //          KEYSEAL_WORKERD=direct (skip miniflare, run `workerd serve` with a generated config)
 //          KEYSEAL_JS_KEEP_TMP=1 (keep the temp dir: databases, configs)
 
@@ -455,7 +455,7 @@ function envFor(runtime, phase) {
   // the format-in-JS differential check (suite/format-js.js): a factor on its counts, its seed
   if (process.env.KEYSEAL_FORMAT_DIFF_SCALE) env.formatDiffScale = Number(process.env.KEYSEAL_FORMAT_DIFF_SCALE);
   if (process.env.KEYSEAL_FORMAT_SEED) env.formatSeed = Number(process.env.KEYSEAL_FORMAT_SEED);
-  // the whole suite against the SDK policy in JS (make policy-parity): a report, not a gate
+  // the whole suite with every instance on the Rust core in wasm (scripts/wasm-core-test.sh, in make test)
   if (process.env.KEYSEAL_IMPLEMENTATION) env.implementation = process.env.KEYSEAL_IMPLEMENTATION;
   return env;
 }

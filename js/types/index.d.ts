@@ -273,19 +273,21 @@ export interface KeySealOptions {
   /** Sent as `reason` to the key service (audit log). */
   reason?: string;
   /**
-   * AES-256-GCM engine; all give the same bytes. `auto` (default): for messages of at least 16 KiB
-   * and for streams, the platform's AES-GCM with several segments in flight — node:crypto
-   * (OpenSSL) in the Node entry (Node, Bun), `crypto.subtle` elsewhere — and the wasm engine below
-   * that and wherever neither exists. `wasm`: always the wasm engine. `webcrypto`: always
-   * `crypto.subtle` (create fails where it is absent). `node`: always node:crypto (Node entry only).
+   * The engine of primitives (AES-256-GCM, HKDF, and with `p256: 'auto'` P-256 too); all give the
+   * same bytes. `auto` (default): the platform's, for every size — node:crypto (OpenSSL) in the
+   * Node entry (Node, Bun), `crypto.subtle` elsewhere — with the SDK in JS; where neither exists,
+   * the SDK's Rust core in wasm (fetched then). `wasm`: the Rust core in wasm with its wasm
+   * AES-GCM engine (and its own `auto`: the platform's AES-GCM for messages of 16 KiB and more
+   * and for streams). `webcrypto`: always `crypto.subtle` (create fails where it is absent).
+   * `node`: always node:crypto (Node entry only).
    */
   engine?: 'auto' | 'wasm' | 'webcrypto' | 'node';
   /**
    * P-256 engine for the key-service calls (the recipient key of each `/generate` and `/unwrap`,
-   * identity signatures); all give the same bytes. `auto` (default): node:crypto in the Node entry
-   * (Node, Bun), else `crypto.subtle` where the runtime has it, else `wasm` (the `p256` crate; also
-   * the fallback when the platform cannot make a key). `webcrypto`/`node`: only that platform
-   * (create fails where it is absent).
+   * identity signatures); all give the same bytes. `auto` (default): the `engine`'s — node:crypto
+   * in the Node entry (Node, Bun), else `crypto.subtle` where the runtime has it, else `wasm` (the
+   * `p256` crate). `webcrypto`/`node`: only that platform (create fails where it is absent); a
+   * choice other than the `engine`'s, or `wasm`, runs the instance on the Rust core in wasm.
    */
   p256?: 'auto' | 'wasm' | 'webcrypto' | 'node';
   /**
@@ -629,6 +631,14 @@ export declare const lowLevel: {
   ): Promise<Bytes>;
   /** The verification key (base64 of the SEC1 public key, FORMAT.md §3.4) of a signing key given as the hex of its scalar. */
   verificationKey(signingSecret: string): Promise<string>;
+  /**
+   * The Rust reference's `inspect`: the header parser of the Rust core (in wasm, fetched at the
+   * first call), for checking another parser against it. The top-level `inspect` is the package's
+   * JS parser; both give the same answers and errors (a differential test holds them to it).
+   */
+  referenceInspect(sealed: Input, options?: InspectOptions): Promise<HeaderInfo>;
+  /** The Rust reference's `headerLength`, likewise. */
+  referenceHeaderLength(prefix: Input): ReturnType<typeof headerLength>;
   /** Diagnostics: the wasm module's linear memory in bytes (`memory.buffer.byteLength`); it only grows. */
   wasmMemoryBytes(): Promise<number>;
   /** Every error code the Rust core can produce (each has an error class here). */

@@ -192,7 +192,8 @@ async function testTool(tool, browser, kms, port) {
   const installed = join(dir, 'node_modules/keyseal');
   const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
   const pkgDist = join(BUNDLERS, '../../pkg/dist');
-  const differ = readdirSync(pkgDist).filter((f) => !existsSync(join(installed, 'dist', f)) || sha(join(installed, 'dist', f)) !== sha(join(pkgDist, f)));
+  const differ = readdirSync(pkgDist, { recursive: true }).filter((f) => !statSync(join(pkgDist, f)).isDirectory())
+    .filter((f) => !existsSync(join(installed, 'dist', f)) || sha(join(installed, 'dist', f)) !== sha(join(pkgDist, f)));
   record(tool, 'keyseal installed from the packed tarball (a directory, not a link; the files of pkg/dist)',
     existsSync(installed) && !lstatSync(installed).isSymbolicLink() && differ.length === 0,
     `differs from pkg/dist: ${differ.join(', ')} (remove ${join(dir, 'node_modules')} and run again)`);

@@ -1,19 +1,19 @@
-// `KeySealJs`: the SDK's `KeySeal` in JS over the format in JS (docs/DESIGN.md design C stage 1):
+// `KeySealJs`: the SDK's `KeySeal` in JS over the format in JS (docs/DESIGN.md design C), what the
+// package's instances run on wherever the platform has the primitives (../keyseal.js routes):
 // whole-buffer `encrypt` / `decrypt` (with the cache, escrow, both wrap modes, signed messages and
 // the decrypt policy), `encryptStream` / `decryptStream` as TransformStreams over the format's
 // streaming seal and open, `decryptRange`, header-only rotation (`rewrap`, `rewrapAll`), metrics,
-// tracing and `inspect`, for the keyseal, aws-kms and kacls kinds. Not yet the package's `KeySeal`:
-// it runs on one engine of primitives per runtime (no wasm engine, `engineFor` says which), and
-// js/test/suite/policy-js.js and `make policy-parity` hold it to the package's behaviour.
+// tracing and `inspect`, for the keyseal, aws-kms and kacls kinds. One engine of primitives per
+// instance (`engineFor` and `p256Engine` say which); js/test/suite/policy-js.js holds it to the
+// Rust SDK (the wasm core) and the whole suite to the d.ts.
 
 import { isBytes, progress, toBytes } from '../bytes.js';
 import { ContextMismatchError, DecryptionFailedError, DowngradeRefusedError, InvalidArgumentError } from '../errors.js';
-import { concat, toHex, webcryptoEngine } from '../format/crypto.js';
+import { concat, webcryptoEngine } from '../format/crypto.js';
 import { SUITE_SIGNED, VERIFICATION_KEY_CONTEXT_KEY, encodeBase64, encodeContext, headerLength, parseHeader } from '../format/header.js';
 import { openAssumingCommitmentChecked, sealWithDataKeyAssumingUniqueMessageId } from '../format/message.js';
 import { StreamOpener, StreamSealer } from '../format/stream.js';
 import { openRange, planRange } from '../format/range.js';
-import { bodyLayout } from '../format/segments.js';
 import { nonNegInt, rangeSource, readHeader } from '../sources.js';
 import { DataKeyCache } from './cache.js';
 import { DataKeys } from './data-keys.js';
@@ -21,6 +21,7 @@ import { KeysealKms } from './keyseal-kms.js';
 import { AwsKms } from './aws-kms.js';
 import { Kacls } from './kacls.js';
 import { Rotation } from './rotation.js';
+import { headerInfo, totalLength } from './header-info.js';
 import { Observer } from './metrics.js';
 import { checkOptions } from './options.js';
 import { known } from '../options.js';
@@ -130,9 +131,14 @@ export class KeySealJs {
     return this.#observer.text();
   }
 
-  /** Which engine seals a message of `byteLength` bytes: the one engine of this runtime. */
+  /** Which engine seals a message of `byteLength` bytes: the one engine of this instance, whatever the length. */
   engineFor(byteLength) {
     void byteLength;
+    return this.#engine.name;
+  }
+
+  /** Which engine makes the P-256 keys and checks the signatures of the key-service calls: the same one. */
+  p256Engine() {
     return this.#engine.name;
   }
 
@@ -161,32 +167,7 @@ export class KeySealJs {
   async inspect(sealed, options) {
     const { sealedLength } = known(options, ['sealedLength'], 'inspect');
     const bytes = toBytes(sealed, 'sealed');
-    if (sealedLength !== undefined && !(Number.isSafeInteger(sealedLength) && sealedLength >= bytes.length)) {
-      throw new InvalidArgumentError('invalid argument: sealedLength must be a whole number of bytes, at least the bytes given');
-    }
-    return this.#info(parseHeader(bytes), sealedLength ?? bytes.length);
-  }
-
-  /** Header facts of a parsed header, the plaintext length and segment count from the message's `total` length. */
-  #info(h, total) {
-    let plaintextLen = null, segmentCount = null;
-    if (total > h.headerLen) {
-      try {
-        const l = bodyLayout(h.segmentSize, total - h.headerLen - (h.suite === SUITE_SIGNED ? 64 : 0));
-        plaintextLen = l.plaintextLen;
-        segmentCount = l.segmentCount;
-      } catch { /* an impossible length: null, as the package */ }
-    }
-    return {
-      version: 1, suite: h.suite, messageId: toHex(h.messageId), segmentSize: h.segmentSize,
-      context: Object.fromEntries(h.context),
-      entries: h.entries.map((e) => ({
-        kind: e.kind, keyServiceId: e.keyServiceId, keyId: e.keyId,
-        keyVersion: this.#keys.services.some((b) => b.id === e.keyServiceId) || e.kind === 'hpke-p256' ? (Rotation.entryVersion(e) ?? null) : null,
-        wrappedLen: e.wrapped.length, wrapped: e.wrapped.slice(),
-      })),
-      headerLen: h.headerLen, plaintextLen, segmentCount,
-    };
+    return headerInfo(parseHeader(bytes), totalLength(bytes, sealedLength));
   }
 
   /** Drops cached data keys (of `keyId`, or all); returns how many. */
@@ -371,7 +352,7 @@ export class KeySealJs {
         } finally {
           dataKey.fill(0);
         }
-        resolveHeader(this.#info(h, 0));
+        resolveHeader(headerInfo(h, 0));
         segmentSize = h.segmentSize;
         chunk = pending.subarray(want.headerLen);
         pending = null;

@@ -8,7 +8,7 @@
 import { InvalidArgumentError, NoUsableEntryError } from '../errors.js';
 import { concat, toHex as hex } from '../format/crypto.js';
 import { ENTRY_KINDS, encodeSection, parseHeader } from '../format/header.js';
-import { KeysealKms } from './keyseal-kms.js';
+import { entryVersion } from './header-info.js';
 
 /** Questions per `/rewrap-batch` request; a service's requests of one round are sent together. */
 export const REWRAP_BATCH_MAX = 100;
@@ -76,20 +76,13 @@ export class Rotation {
     }
   }
 
-  /** The version an entry was made with where it can be read (§4.5, PROTOCOL.md §7.2). */
-  static entryVersion(e) {
-    if (e.kind === 'hpke-p256') return ((e.wrapped[0] << 24) >>> 0) + ((e.wrapped[1] << 16) | (e.wrapped[2] << 8) | e.wrapped[3]);
-    if (e.kind === 'kms') return KeysealKms.entryVersion(e.wrapped);
-    return undefined;
-  }
-
   /** Whether every primary entry names the target and, where readable, its newest version. */
   isCurrent(h, toKeyId, newest) {
     const primary = this.keys.services[0].id;
     const target = this.#target(toKeyId);
     return h.entries.filter((e) => e.keyServiceId === primary && e.kind !== 'unknown').every((e) => {
       if (e.keyId !== target) return false;
-      const v = Rotation.entryVersion(e);
+      const v = entryVersion(e);
       return newest === undefined || v === undefined || v >= newest;
     });
   }

@@ -134,12 +134,13 @@ async function outcome(f) {
   }
 }
 
-/** The JS header as the package's `inspect` shows one (fields compared one by one). */
+/** The JS header as the Rust `inspect` shows one (fields compared one by one). */
 function jsView(h, total, F) {
   let plaintextLen = null, segmentCount = null;
   if (total > h.headerLen) {
     try {
-      const l = F.bodyLayout(h.segmentSize, total - h.headerLen);
+      // FORMAT.md §6.3: a signed message's 64-byte signature follows the body
+      const l = F.bodyLayout(h.segmentSize, total - h.headerLen - (h.suite === F.SUITE_SIGNED ? 64 : 0));
       plaintextLen = l.plaintextLen; segmentCount = l.segmentCount;
     } catch { /* inconsistent length: null, as inspect */ }
   }
@@ -284,7 +285,8 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
         dataKey, messageId: crypto.getRandomValues(new Uint8Array(32)), segmentSize: 64, context: CTX, plaintext,
         entries: [{ kind: 'hpke-p256', keyServiceId: 'acme', keyId: 'acme/default', wrapped }],
       });
-      const ks = await make({ token: () => env.tokens.reader, decrypt: { acceptPublicKeyEntries: true } });
+      // the Rust SDK (the wasm core) opens it: an independent reading of the JS's bytes
+      const ks = await make({ token: () => env.tokens.reader, decrypt: { acceptPublicKeyEntries: true }, engine: 'wasm' });
       bytesEq(await ks.decrypt(sealed, { requireContext: CTX }), plaintext, 'the SDK opens it through the kms');
     });
 
@@ -388,7 +390,7 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
     }, 120_000 * Math.max(1, scale));
   }
 
-  test('format in JS: differential parse: JS parseHeader and headerLength agree with the package on mutated messages', async () => {
+  test('format in JS: differential parse: JS parseHeader and headerLength agree with the Rust reference (lowLevel.referenceInspect) on mutated messages', async () => {
     need();
     const g = generator(seed);
     const count = Math.round(DEFAULT_PARSE_MUTATIONS * scale);
@@ -400,14 +402,14 @@ export default function register({ test, lowLevel, inspect, headerLength, env, r
       let m;
       if (i % 2) m = mutate(g, b.m, b.headerLen);
       else { const st = structured(g, env.vectors.positive.vectors[i % bases.length], F); m = g.int(4) ? st.m : mutate(g, st.m, st.headerLen); }
-      const rust = await outcome(async () => rustView(await inspect(m)));
+      const rust = await outcome(async () => rustView(await lowLevel.referenceInspect(m)));
       const js = await outcome(() => jsView(F.parseHeader(m), m.length, F));
       const where = `mutation ${i} (seed ${seed}) of ${toHex(m.subarray(0, 48))}…`;
       eq(js.code, rust.code, `${where}: error code`);
       if (rust.ok) eq(canon(js.ok), canon(rust.ok), `${where}: fields`);
       // the header length from every prefix that matters: the first 11 bytes and up to auth_len + 4
       const cut = m.subarray(0, g.int(Math.min(m.length, b.headerLen + 8) + 1));
-      const rl = await outcome(() => headerLength(cut));
+      const rl = await outcome(() => lowLevel.referenceHeaderLength(cut));
       const jl = await outcome(() => F.headerLength(cut));
       eq(JSON.stringify(jl), JSON.stringify(rl), `${where}: headerLength of ${cut.length} bytes`);
       tally[rust.code ?? 'accepted'] = (tally[rust.code ?? 'accepted'] ?? 0) + 1;

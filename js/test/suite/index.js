@@ -32,7 +32,7 @@
 //   nothingLostCount        optional, encrypts in the "nothing lost" test (default 200)
 //   only                    optional regex: run only the tests whose name matches
 //   formatSeed, formatDiffScale  optional: the differential check's seed and a factor on its counts
-//   implementation          optional 'js': KeySeal is js/src/policy's KeySealJs (make policy-parity)
+//   implementation          optional 'wasm': every instance on the Rust core in wasm (scripts/wasm-core-test.sh)
 
 import { suiteContext, withTimeout } from './support.js';
 import roundTrips from './round-trips.js';
@@ -58,15 +58,14 @@ const AREAS = [roundTrips, errors, vectors, formatJs, policyJs, keyServices, str
 export async function run(keyseal, env, modules = {}) {
   // `modules.format`: js/src/format (the format in JS), loaded by the runner beside the package;
   // `modules.formatNodeEngine`: its node:crypto engine (Node and Bun only)
-  // `modules.policy`: js/src/policy (the SDK policy in JS, being built)
+  // `modules.policy`: js/src/policy (the SDK policy in JS; its pieces are tested directly)
   env = { ...env, formatModule: modules.format, formatNodeEngine: modules.formatNodeEngine, policyModule: modules.policy };
-  // `env.implementation === 'js'` (make policy-parity): the whole suite against the SDK policy in
-  // JS, its `KeySealJs` in place of the package's `KeySeal`: a report of what stage 1 still lacks
-  if (env.implementation === 'js') {
-    if (!modules.policy) throw new Error('implementation js: the runner did not pass js/src/policy');
-    const formatEngine = modules.formatNodeEngine ?? modules.format.webcryptoEngine;
-    // the error classes the JS throws (the package's own module only once the JS is in it)
-    keyseal = { ...keyseal, ...modules.policy.errors, KeySeal: { create: (o) => modules.policy.KeySealJs.create({ formatEngine, ...o }) } };
+  // `env.implementation === 'wasm'` (scripts/wasm-core-test.sh, in make test): the whole suite
+  // with every instance on the Rust core in wasm (`engine: 'wasm'` unless a test names its
+  // engine), the path of runtimes without crypto.subtle, held to the same d.ts as the SDK in JS
+  if (env.implementation === 'wasm') {
+    const Base = keyseal.KeySeal;
+    keyseal = { ...keyseal, KeySeal: class extends Base { static create(o) { return Base.create({ engine: 'wasm', ...o }); } } };
   }
   const results = { runtime: env.runtime, passed: 0, failed: 0, failures: [], tests: [], sealed: null, notes: {} };
   const tests = [];

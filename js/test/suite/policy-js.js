@@ -1,10 +1,13 @@
-// The SDK policy in JS (js/src/policy/, docs/DESIGN.md design C stage 1, not yet in the package)
-// against the real keyseal-kms and the package: so far the keyseal key-service client. What one
-// side seals the other opens; every answer checked under the pinned identity; each refusal its code.
+// The SDK policy in JS (js/src/policy/, docs/DESIGN.md design C: what the package's instances run
+// on) against the real key services and the Rust SDK policy (the package's instances routed to the
+// wasm core with `engine: 'wasm'`): what one side seals the other opens, the same calls, cache hits
+// and refusal codes; every answer checked under the pinned identity.
 
 import { assert, eq, bytesEq, toHex, enc, uid, S, SIZES, randomBytes, source, drain } from './support.js';
 
-export default function register({ test, env, make, fault, CTX, primary, escrow, calls, control }) {
+export default function register({ test, env, make: makeInstance, fault, CTX, primary, escrow, calls, control }) {
+  /** The reference: a package instance on the Rust core in wasm (the same options otherwise). */
+  const make = (opts = {}, events) => makeInstance({ engine: 'wasm', ...opts }, events);
   const F = env.formatModule;
   const P = env.policyModule;
   const engines = [F?.webcryptoEngine, env.formatNodeEngine].filter(Boolean);
@@ -416,8 +419,8 @@ export default function register({ test, env, make, fault, CTX, primary, escrow,
       eq(rj.bodyOffset, rp.bodyOffset, 'bodyOffset');
       const hj = F.parseHeader(rj.header), hp = F.parseHeader(rp.header);
       eq(toHex(hj.authenticated), toHex(hp.authenticated), 'the authenticated part kept');
-      eq(JSON.stringify(hj.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.Rotation.entryVersion(e)])), JSON.stringify(hp.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.Rotation.entryVersion(e)])), 'the same entries (version 2)');
-      eq(P.Rotation.entryVersion(hj.entries[0]), 2, 'version 2');
+      eq(JSON.stringify(hj.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.entryVersion(e)])), JSON.stringify(hp.entries.map((e) => [e.kind, e.keyServiceId, e.keyId, P.entryVersion(e)])), 'the same entries (version 2)');
+      eq(P.entryVersion(hj.entries[0]), 2, 'version 2');
       const moved = new Uint8Array([...rj.header, ...sealed.subarray(rj.bodyOffset)]);
       bytesEq(await p.decrypt(moved, { requireContext: CTX }), pt, 'the package opens what JS rotated');
       bytesEq(await j.decrypt(new Uint8Array([...rp.header, ...sealed.subarray(rp.bodyOffset)])), pt, 'JS opens what the package rotated');
