@@ -66,39 +66,31 @@ function partsTable(p) {
 
 /**
  * The package designs of docs/DESIGN.md "Package size: the designs measured", against the 100 KiB
- * goal: today's package, and the SDK policy moved to JS with the wasm keeping the format and its
- * cryptography (bench/size-probe built as the package is), with and without the wasm P-256.
+ * goal, all measured: A (the SDK policy in the wasm: the package before design C, and what
+ * `engine: 'wasm'` fetches now), B and B′ (the wasm of bench/size-probe, the format and its
+ * cryptography without the policy, with and without the wasm P-256, plus the SDK policy in JS as
+ * built), and C as shipped (no wasm loaded by default).
  */
 function designsTable(s) {
   const d = s.designs;
-  const perLine = d.ownJsGzip / d.ownJsLines;
-  const policy = d.policyRustLines * perLine;
-  const today = s.keysealAsLoaded.gzip;
-  const wasmToday = s.shipped.find((f) => f.file.endsWith('.wasm'))?.gzip ?? 0;
-  // measured since js/src/format exists (DESIGN.md, stage 2); before, estimated like the policy
-  const format = d.formatJsGzip ?? d.formatRustLines * perLine;
+  const policyOnly = d.policyJsGzip - d.formatJsGzip; // the SDK in JS without its format (B keeps the format in wasm)
   const rows = [
-    ['A. today: the SDK policy in the wasm (the shipped files)', wasmToday, today - wasmToday, 0, today],
-    ...[['B. the policy in JS; the wasm keeps the format, HPKE, AES-GCM and P-256 (the fallback\'s key generation and ECDH included)', d.formatP256],
-      ['B′. the same without the wasm recipient key and ECDH (the signed suite\'s ECDSA check keeps the curve in the wasm)', d.format]].filter(([, p]) => p)
-      .map(([label, p]) => [label, p.wasmGzip + p.glueGzip, d.ownJsGzip, policy, p.wasmGzip + p.glueGzip + d.ownJsGzip + policy]),
-    [d.formatJsGzip !== undefined
-      ? `C. no wasm loaded by default: the format too in JS over WebCrypto (measured: \`js/src/format\`, ${int(d.formatJsGzip)} B gzip minified, ${int(d.formatJsLines)} lines of code for the ${int(d.formatRustLines)} of \`format/src\`; in the policy column), the B wasm fetched only where WebCrypto lacks AES-GCM or P-256`
-      : `C. no wasm loaded by default: the format too in JS over WebCrypto (≈ ${int(format)} B for its ${int(d.formatRustLines)} lines, at the same rate), the B wasm fetched only where WebCrypto lacks AES-GCM or P-256`,
-    0, d.ownJsGzip, policy + format, d.ownJsGzip + policy + format],
+    ['A. the SDK policy in the wasm (the package before this round; what `engine: \'wasm\'` fetches now): the .wasm and its glue', d.wasmGzip + d.wasmGlueGzip, 0, d.wasmGzip + d.wasmGlueGzip],
+    ...[['B. the policy in JS, the wasm keeps the format, HPKE, AES-GCM and P-256', d.formatP256],
+      ['B′. the same without the wasm P-256', d.format]].filter(([, p]) => p)
+      .map(([label, p]) => [`${label} (the size-probe wasm and glue; the SDK in JS without its format, ${int(policyOnly)} B)`, p.wasmGzip + p.glueGzip, policyOnly, p.wasmGzip + p.glueGzip + policyOnly]),
+    [`C. as shipped: the SDK and the format in JS over the platform's primitives, the wasm glue for the fallback (the browser entry, one unminified module; ${int(d.policyJsLines)} lines of code in the SDK in JS, ${int(d.formatJsLines)} of them the format)`, 0, s.keysealAsLoaded.gzip, s.keysealAsLoaded.gzip],
+    ['C, minified by an app\'s bundler (esbuild --minify of the browser entry)', 0, s.keysealBundled.gzip, s.keysealBundled.gzip],
   ];
-  if (d.policyJsGzip !== undefined) {
-    rows.push([`C as built so far: \`KeySealJs\` (js/src/policy, docs/DESIGN.md design C stage 1) with everything it imports (the format in JS, the three kinds, the errors and helpers it shares with the package), measured: ${int(d.policyJsBytes)} B minified, ${int(d.policyJsLines)} lines of code; no wasm. Not the package yet: it passes the JS suite but for the one-engine differences (\`make policy-parity\`), and its entry (top-level \`inspect\`, \`lowLevel\`) is still to write`, 0, d.policyJsGzip, 0, d.policyJsGzip]);
-  }
   const out = [
     '',
-    `Package designs against the 100 KiB goal (docs/DESIGN.md "Package size: the designs measured"). The wasm of the two alternatives is measured: \`bench/size-probe\` (the format crate behind wasm-bindgen, no SDK policy) built and optimised as the package is (\`scripts/size-probe.sh\`), with its wasm-bindgen glue. "JS kept" is today's browser entry without the glue, minified (${int(d.ownJsGzip)} B gzip for ${int(d.ownJsLines)} lines of code, ${perLine.toFixed(1)} B a line). "policy as JS" is an **estimate**: the ${int(d.policyRustLines)} lines of code of the SDK policy in \`src/*.rs\` (tests left out) at that rate, i.e. as many JS lines as Rust lines.`,
+    'Package designs against the 100 KiB goal (docs/DESIGN.md "Package size: the designs measured"), every figure measured in this run. B and B′ were not built as packages: their wasm is `bench/size-probe` (the format crate behind wasm-bindgen, no SDK policy) built and optimised as the package is (`scripts/size-probe.sh`), with its wasm-bindgen glue, and their JS the SDK in JS without its format, minified.',
     '',
-    '| design | wasm + glue gzip | JS kept gzip | policy as JS gzip (estimate) | as loaded gzip | ≤ 102,400 B |',
-    '|---|---:|---:|---:|---:|---|',
+    '| design | wasm + glue gzip | JS gzip | as loaded gzip | ≤ 102,400 B |',
+    '|---|---:|---:|---:|---|',
   ];
-  for (const [label, wasm, js, pol, total] of rows) {
-    out.push(`| ${label} | ${int(wasm)} | ${int(js)} | ${pol ? `≈ ${int(pol)}` : '—'} | ${pol ? '≈ ' : ''}${int(total)} | ${total <= 100 * KiB ? 'yes' : 'no'} |`);
+  for (const [label, wasm, js, total] of rows) {
+    out.push(`| ${label} | ${wasm ? int(wasm) : '—'} | ${js ? int(js) : '—'} | ${int(total)} | ${total <= 100 * KiB ? 'yes' : 'no'} |`);
   }
   return out.join('\n');
 }
@@ -145,10 +137,10 @@ function goals(d) {
     const sc = med(tp, KiB, 'keyseal (webcrypto)', 'seal');
     add('Chromium: 1 KiB seal ≥ 0.5× raw WebCrypto', `${x(r)} (${int(ks)} vs ${int(raw)} ops/s: ${(1e6 / ks).toFixed(1)} µs vs ${(1e6 / raw).toFixed(1)} µs per seal)`,
       Number.isFinite(r) ? r >= 0.5 : null,
-      `below 16 KiB the default engine is the wasm AES-GCM (a \`crypto.subtle\` call costs more than it saves there: the \`keyseal (webcrypto)\` row, ${int(sc)} ops/s), and at that engine's bulk speed in this run the 1 KiB alone is ${aesUs.toFixed(1)} µs of AES-GCM; the rest is what each message is: its own message id, the key schedule (HKDF-SHA256 extract and two expands, FORMAT.md §5), the header and its hash, a fresh AES key expansion and GHASH key, and the call into the wasm. The raw figure encrypts under one key imported once, with no header, commitment or per-message key, so the gap is the format's per-message work plus a software cipher (the next row).${Number.isFinite(med(tp, KiB, 'format in JS (design C)', 'seal')) ? ` Design C's format in JS alone, all of it through \`crypto.subtle\` (five calls per seal: the data key's import, the commitment, the header's SHA-256, the payload key, the AES-GCM), in the same run: ${int(med(tp, KiB, 'format in JS (design C)', 'seal'))} ops/s, ${x(ratio(med(tp, KiB, 'format in JS (design C)', 'seal'), raw))} raw.` : ''} The goal is out of reach of this format over WebCrypto by construction: FORMAT.md §5 gives each message its own payload key, so a seal takes at least two \`crypto.subtle\` calls (that key, then the encryption) where the raw figure's takes one, a ceiling of 0.5× before any hashing; only an engine without the per-call cost (the wasm one) can pass it, and it runs a software AES.`);
+      `the default seal is the SDK in JS over \`crypto.subtle\` (docs/DESIGN.md design C), and a \`crypto.subtle\` call costs tens of µs in Chromium whatever its size. FORMAT.md §5 gives each message its own payload key, so a seal takes at least two calls (that key, then the encryption) where the raw figure's, under one key imported once with no header or commitment, takes one: a ceiling of 0.5× before any hashing. The SDK's seal takes five (the data key's import, the commitment, the header's SHA-256, the payload key, the AES-GCM). Only an engine without the per-call cost can pass the goal, and the only one is the wasm AES-GCM (\`engine: 'wasm'\`, the \`keyseal (wasm)\` row: ${int(med(tp, KiB, 'keyseal (wasm)', 'seal'))} ops/s, a software AES taking ${aesUs.toFixed(1)} µs for the 1 KiB alone in this run), which the default gave up with the wasm's weight (design C; the same run's 1 KiB seal with \`engine: 'webcrypto'\`: ${int(sc)} ops/s).`);
   }
   {
-    // The wasm engine (the fallback, and the small-message engine) against typage's pure-JS cipher.
+    // The wasm engine (the fallback where crypto.subtle is missing) against typage's pure-JS cipher.
     const figs = [];
     let ok = true;
     let measured = true;
@@ -164,27 +156,27 @@ function goals(d) {
       }
     }
     add('wasm AES-GCM engine ≥ typage\'s pure-JS cipher (same run)', measured ? figs.join(', ') : 'not measured (`--quick`)', measured ? ok : null,
-      'the engine is RustCrypto\'s constant-time software AES (`aes` fixslice, in 64-bit words on wasm32) and GHASH (`polyval`, software), kept at opt-level 3 in a size-first build; typage runs ChaCha20-Poly1305, a cipher designed for 32-bit software (add, rotate, xor), where AES without hardware instructions must be bitsliced to be constant-time. A build with \`simd128\` (RustCrypto has no wasm SIMD backend, so only LLVM\'s auto-vectorisation) measured the same within noise: 49–64 against 57–65 MB/s for 1 MiB seals in Node (\`bench/engines/engines.mjs\`, two interleaved runs each, 2026-12-02), and is not shipped. A table-based AES would be faster and leak key bits through cache timing, so it is not an option. Where it matters the default does not use this engine: from 16 KiB `auto` runs the platform\'s AES-GCM (the `keyseal (auto)` rows, 5–8× typage), and the wasm engine is the fallback for runtimes without WebCrypto and the small-message engine.');
+      'the engine is RustCrypto\'s constant-time software AES (`aes` fixslice, in 64-bit words on wasm32) and GHASH (`polyval`, software), kept at opt-level 3 in a size-first build; typage runs ChaCha20-Poly1305, a cipher designed for 32-bit software (add, rotate, xor), where AES without hardware instructions must be bitsliced to be constant-time. A build with \`simd128\` (RustCrypto has no wasm SIMD backend, so only LLVM\'s auto-vectorisation) measured the same within noise: 49–64 against 57–65 MB/s for 1 MiB seals in Node (\`bench/engines/engines.mjs\`, two interleaved runs each, 2026-12-02), and is not shipped. A table-based AES would be faster and leak key bits through cache timing, so it is not an option. The default never uses this engine (design C: the platform\'s AES-GCM at every size, the `keyseal (auto)` rows); it runs only with `engine: \'wasm\'` and in a runtime without `crypto.subtle`.');
   }
   const pkg = d.size.keysealAsLoaded.gzip;
-  add('package ≤ 100 KiB gzip (as loaded: wasm + JS)', `${int(pkg)} B (${(pkg / KiB).toFixed(1)} KiB)`, pkg <= 100 * KiB,
-    'the wasm carries the whole SDK policy (key-service client, retries, caches, metrics, the kinds, JSON), not just the format and its cryptography, which alone weigh about a fifth (the tables under "Package size": what is in the .wasm, and the designs). Only a design that moves the policy, and by default the format, out of the wasm reaches the goal: design C of that table, chosen in docs/DESIGN.md ("Package size: the designs measured"), whose JS is built outside the package and measured in the same table (its row "C as built so far") but is not yet what the package loads.');
+  add('package ≤ 100 KiB gzip (as loaded: the browser entry; the .wasm only at a first use that needs it)', `${int(pkg)} B (${(pkg / KiB).toFixed(1)} KiB)`, pkg <= 100 * KiB,
+    'the browser entry carries the SDK and the format in JS and the wasm glue (docs/DESIGN.md design C); see the designs table under "Package size".');
   for (const run of [d.node, d.chromium].filter((r) => r.perRecord)) {
     const rate = (r) => Math.max(r.concurrent.opsPerSec, r.bulk?.opsPerSec ?? 0);
     const best = run.perRecord.reduce((a, b) => (rate(b) > rate(a) ? b : a));
     const name = run.runtime.split(' ')[0];
     const met16 = run.perRecord.some((r) => r.concurrent.opsPerSec >= 1500);
     add(`${name}: ≥ 1,500 per-record-context encrypts/s (1 KiB, local key service)`,
-      run.perRecord.map((r) => `${r.engine}: ${int(r.sequential.opsPerSec)}/s one at a time, ${int(r.concurrent.opsPerSec)}/s with ${r.concurrent.inFlight} in flight${r.bulk ? `, ${int(r.bulk.opsPerSec)}/s all ${int(r.count)} at once` : ''}`).join('; '),
+      run.perRecord.map((r) => `${r.engine}${r.sdk ? ` (${r.sdk})` : ''}: ${int(r.sequential.opsPerSec)}/s one at a time, ${int(r.concurrent.opsPerSec)}/s with ${r.concurrent.inFlight} in flight${r.bulk ? `, ${int(r.bulk.opsPerSec)}/s all ${int(r.count)} at once` : ''}`).join('; '),
       rate(best) >= 1500,
       `${met16 ? '' : `met by a bulk encrypt (all records started at once), not with ${best.concurrent.inFlight} in flight. `}An encrypt alone is one \`/generate\` round trip; concurrent encrypts share \`/generate-batch\` requests (up to 50 contexts each, PROTOCOL.md §3.2.1, two requests under way at once), so the rate grows with the encrypts in flight: the client waits on round trips, not on CPU. ${name === 'Chromium' ? 'In headless Chromium on this machine one \`fetch\` round trip to a loopback server takes 4–8 ms whatever the server (the same for the bench\'s Node page server, with or without a proxy, in one process or several; measured 2026-12-02), and the ECDH key pair and derivation in \`crypto.subtle\` about 0.2 ms, so one encrypt at a time is about 6 ms and 16 in flight about 1,000–1,400/s (32 in flight measured 2,100–2,300/s, 64 about 4,000/s). Four lanes instead of two measured slower (smaller batches, more requests), one lane no better.' : 'The key service\'s own work per request (token check, a P-256 key pair and ECDH for the HPKE seal and the identity signature, the wraps and audit rows; see "Key service" below) runs on the same 2 cores as the client.'}`);
     const cpu = run.perRecord.filter((r) => r.sequential.cpuMsPerCall !== undefined);
     if (cpu.length) {
       const platform = cpu.reduce((a, b) => (b.sequential.cpuMsPerCall < a.sequential.cpuMsPerCall ? b : a));
       add(`${name}: client CPU ≤ 0.5 ms per key-service round trip`,
-        cpu.map((r) => `${r.engine}: ${r.sequential.cpuMsPerCall.toFixed(2)} ms`).join(', '),
+        cpu.map((r) => `${r.engine}${r.sdk ? ` (${r.sdk})` : ''}: ${r.sequential.cpuMsPerCall.toFixed(2)} ms`).join(', '),
         platform.sequential.cpuMsPerCall <= 0.5,
-        'process CPU (all threads, user + system) per per-record encrypt, one at a time, with the key-service requests on node:http (the Node entry\'s default transport; `fetch` cost 0.6–0.9 ms more per call). The `node` engine leaves, in a profile of the same loop (2026-12-02): OpenSSL\'s P-256 key pair and ECDH, 0.13–0.16 ms (as fast as node:crypto does it: a KeyObject \`diffieHellman\` measured 2–3× slower), the wasm SDK about 0.2 ms (the HPKE key schedule and the message\'s HKDF, SHA-256 alone about 15 µs; the 1 KiB seal about 20 µs; JSON, the header), node:http about 0.1 ms and the kernel\'s loopback send; each of those is near its floor, so the figure lands within this machine\'s noise of the goal. Fewer round trips is the lever that remains, and the SDK takes it when encrypts overlap: the bulk figures of the row above share one `/generate-batch` among up to 50 records.');
+        'process CPU (all threads, user + system) per per-record encrypt, one at a time, with the key-service requests on node:http (the Node entry\'s default transport; `fetch` cost 0.6–0.9 ms more per call). By hand (docs/DESIGN.md, 2026-12-02) the work is OpenSSL\'s P-256 key pair and ECDH, 0.13–0.16 ms (as fast as node:crypto does it), the HPKE key schedule, the seal and the JSON (about 0.2 ms whichever SDK, JS or the Rust core in wasm), node:http about 0.1 ms and the kernel\'s loopback send; each is near its floor, so the figure lands within this machine\'s noise of the goal. Fewer round trips is the lever that remains, and the SDK takes it when encrypts overlap: the bulk figures of the row above share one `/generate-batch` among up to 50 records.');
     }
   }
   if (d.chromium.coldStart) {
@@ -192,14 +184,14 @@ function goals(d) {
     // The goal's figure: import → KeySeal ready, plus an encrypt whose data key is cached (the
     // first encrypt's key-service round trip is the network's, reported beside it).
     const coldMs = cs.createMs + cs.cachedEncryptMs;
-    const wasmKB = Math.round((d.size.shipped.find((f) => f.file.endsWith('.wasm'))?.bytes ?? 0) / 1000);
-    add('Chromium cold start ≤ 30 ms (import → first encrypt with a cached key)', `import + create ${cs.createMs.toFixed(1)} ms, + an encrypt with the key cached ${cs.cachedEncryptMs.toFixed(2)} ms = **${coldMs.toFixed(1)} ms**; the first encrypt, with its \`/generate\`, done at ${cs.firstEncryptMs.toFixed(1)} ms`,
+    const wasmKB = Math.round((d.size.wasmOnDemand?.bytes ?? 0) / 1000);
+    add('Chromium cold start ≤ 30 ms (import → first encrypt with a cached key)', `import + create ${cs.createMs.toFixed(1)} ms, + an encrypt with the key cached ${cs.cachedEncryptMs.toFixed(2)} ms = **${coldMs.toFixed(1)} ms**; the first encrypt, with its \`/generate\`, done at ${cs.firstEncryptMs.toFixed(1)} ms${cs.wasmFetched !== undefined ? `; .wasm fetched in ${cs.runs} cold starts: ${cs.wasmFetched}` : ''}`,
       coldMs <= 30,
-      `a first visit (fresh browser context, empty caches) makes two requests one after the other: the browser entry (one module since the third round; it was nine, three levels deep), then, at the first \`KeySeal.create\`, the ${wasmKB} KB .wasm, which is compiled (streaming) and instantiated; \`create\` itself takes about 0.1 ms once the wasm is in.${cs.firstRequestMs !== undefined ? ` Measured in the same run, each in a fresh context of its own: the first request of a context, for 1 byte, ${cs.firstRequestMs.toFixed(1)} ms; the .wasm fetched ${cs.wasmFetchMs.toFixed(1)} ms, then compiled ${cs.wasmCompileMs.toFixed(1)} ms.` : ''} So the wasm's bytes, its compilation and a second round trip that only the wasm needs are the cost: the package designs without a wasm loaded by default (C in the table under "Package size") remove all three.`);
+      `a first visit (fresh browser context, empty caches) makes one request for the browser entry (one module, ${int(d.size.keysealAsLoaded.bytes)} B unminified), then compiles and runs it; since design C no .wasm is fetched or compiled (before it: a second request for the ${wasmKB} KB .wasm and its streaming compile).${cs.firstRequestMs !== undefined ? ` Measured in the same run, each in a fresh context of its own: the first request of a context, for 1 byte, ${cs.firstRequestMs.toFixed(1)} ms.` : ''}`);
   }
   if (d.workerd?.coldStart) {
     const w = d.workerd.coldStart;
-    add('workerd cold start (report: fresh isolate → first request done)', `first request ${w.firstRequestMs.toFixed(1)} ms (wasm instantiated, \`KeySeal.create\`, one 1 KiB encrypt with one \`/generate\`); the next request, key cached, ${w.cachedRequestMs.toFixed(1)} ms (miniflare's dispatch from Node included)`,
+    add('workerd cold start (report: fresh isolate → first request done)', `first request ${w.firstRequestMs.toFixed(1)} ms (\`KeySeal.create\` on the SDK in JS, no wasm instantiated, one 1 KiB encrypt with one \`/generate\`); the next request, key cached, ${w.cachedRequestMs.toFixed(1)} ms (miniflare's dispatch from Node included)`,
       'report', 'measured from Node through miniflare: workerd freezes its own clocks during CPU work, so the figure includes one loopback HTTP dispatch per request.');
   }
   const c = d.node.calls;
@@ -208,19 +200,23 @@ function goals(d) {
   // edge worker do) and objects sharing one context (and so, with the cache, one wrapped key).
   const rotRow = (r) => `${x(r.reencryptMs / r.rewrapMs)} in time (medians of ${r.runs ?? 1} rounds: ${int(r.rewrapMs)} ms vs ${(r.reencryptMs / 1000).toFixed(2)} s)${r.rewrapFirstMs !== undefined ? `; the warm-up round, JIT cold, ${x(r.reencryptFirstMs / r.rewrapFirstMs)} (${int(r.rewrapFirstMs)} ms vs ${(r.reencryptFirstMs / 1000).toFixed(2)} s)` : ''}; ${x(r.reencryptBytesWritten / r.headerBytesWritten)} fewer bytes written`;
   for (const [label, r, why] of [
-    ['one data key per object', d.node.rotation, 'the client\'s CPU bounds it, not the key service: in a profile of the steady state (Node\'s inspector profiler over nine rounds of 1,000 objects) the client spends about 25 µs per object: in the wasm the header parse, the question\'s digest, the `/rewrap-batch` JSON and the rebuilt header; in JavaScript a promise per read and per write, each answer as an object and the store\'s own callbacks; the key service does 10–20 µs per item (unwrap, wrap and audit row; one token check and one audit transaction per request), on the same 2 cores. Against that, a re-encryption is 3–4 ms per 1 MiB object here (two key-service calls, decrypt and encrypt), so the ratio lands near 100× (67–95× in five runs on 2026-12-02) and this machine\'s run-to-run spread (±30 %, see min–max) moves it from run to run. The rounds since issue 16 began removed a quadratic lookup in the rewrap memo, two of three header parses and a copy per header, overlap a round\'s reads with the previous rewrap, and send a round\'s `/rewrap-batch` requests together (two of 100 by default). The bytes-written ratio (what the storage sees: a re-encryption rewrites every body byte) is far above 100×.'],
+    ['one data key per object', d.node.rotation, 'the client\'s CPU bounds it, not the key service: per object the client parses the header, digests the question, writes its part of the `/rewrap-batch` JSON and rebuilds the header (the SDK in JS since design C; before it the same in the wasm, 67–95× in five runs on 2026-12-02), with a promise per read and per write and the store\'s own callbacks; the key service does 10–20 µs per item (unwrap, wrap and audit row; one token check and one audit transaction per request), on the same 2 cores. Against that, a re-encryption is 3–4 ms per 1 MiB object here (two key-service calls, decrypt and encrypt), so the ratio lands near 100× and this machine\'s run-to-run spread (±30 %, see min–max) moves it from run to run. The bytes-written ratio (what the storage sees: a re-encryption rewrites every body byte) is far above 100×.'],
     ['objects sharing a data key', d.node.rotation.shared, 'here the key service is asked once per round, so the rewrap is the client\'s header work alone (10–25 µs per object, see the row above), while a re-encryption with the data key unwrapped once is two AES-GCM passes over 1 MiB (about 1.1 ms per object here, where the single cold run used before this round measured 2.4 ms and so showed 140×).'],
   ]) {
     if (!r) continue;
     add(`header rewrap ≥ 100× faster than re-encryption (${int(r.objects)} × 1 MiB in memory, ${label})`, rotRow(r), r.reencryptMs / r.rewrapMs >= 100, why);
   }
-  // Flat = no growth once the stream is running: every checkpoint (64 MiB, 256 MiB, 1 GiB) reads
-  // the same linear memory size. The wasm engine's first segments grow it once, at the start.
+  // Flat = no growth once the stream is running. The wasm linear memory: every checkpoint (64 MiB,
+  // 256 MiB, 1 GiB) reads the same size (the first segments grow it once, at the start). The JS
+  // heap after a full GC: every checkpoint within 8 MiB of the others (a stream that kept what it
+  // passed would hold hundreds of MiB by the last).
   for (const m of d.chromium.memory) {
     const at = m.readings.slice(1).map((r) => r.bytes);
+    const wasm = (m.measure ?? 'wasm linear memory') === 'wasm linear memory';
+    const flat = at.length > 0 && (wasm ? at.every((b) => b === at[0]) : Math.max(...at) - Math.min(...at) <= 8 * MiB);
     add(`flat stream memory (Chromium, ${m.engine} engine, ${sizeName(m.total)})`,
-      `wasm memory ${int(m.readings[0].bytes)} B at start, ${m.readings.slice(1).map((r) => `${int(r.bytes)} B at ${sizeName(r.at)}`).join(', ')}`,
-      at.length > 0 && at.every((b) => b === at[0]), '');
+      `${m.measure ?? 'wasm linear memory'}: ${int(m.readings[0].bytes)} B at start, ${m.readings.slice(1).map((r) => `${int(r.bytes)} B at ${sizeName(r.at)}`).join(', ')}`,
+      flat, '');
   }
   const out = ['| goal | measured | verdict |', '|---|---|---|'];
   for (const r of rows) {
@@ -254,11 +250,11 @@ Generated by \`make bench\` (\`scripts/bench.sh\` → \`node bench/run.mjs --nat
 
 Subjects:
 - **raw WebCrypto**: AES-256-GCM through \`crypto.subtle\` in 1 MiB calls, no format: the limit.
-- **keyseal (auto / webcrypto / wasm)**: \`KeySeal.encrypt\` / \`decrypt\` of a whole buffer, 64 KiB segments; \`auto\` is the default: from 16 KiB the platform's AES-GCM (node:crypto in Node, \`crypto.subtle\` in Chromium), the wasm engine below; \`webcrypto\` and \`wasm\` force one engine.
+- **keyseal (auto / webcrypto / wasm)**: \`KeySeal.encrypt\` / \`decrypt\` of a whole buffer, 64 KiB segments; \`auto\` is the default: the SDK in JS on the platform's primitives at every size (node:crypto in Node, \`crypto.subtle\` in Chromium; docs/DESIGN.md design C); \`webcrypto\` forces \`crypto.subtle\`; \`wasm\` runs the instance on the Rust core in wasm with its wasm AES-GCM (what a runtime without \`crypto.subtle\` gets, and the package's default before design C, below 16 KiB).
 - **ESDK browser 0x0578**: \`@aws-crypto/client-browser\` 4.2, default suite (ECDSA P-384 signed, key commitment) with its default 4 KiB frames, raw AES keyring. **0x0478, 1 MiB frames**: no signature, its best case.
 - **ESDK node 0x0578** (Node only): \`@aws-crypto/client-node\` 4.2 (OpenSSL), default suite and frames, raw AES keyring.
 - **typage**: \`age-encryption\` 0.3, X25519 recipient, ChaCha20-Poly1305 in 64 KiB chunks (pure JS).
-- **format in JS (design C)**: \`js/src/format\` (docs/DESIGN.md, design C stage 2; not yet what the package runs) with a data key in hand: no key service, cache or policy, so the ceiling of what design C can reach; each seal a fresh message id, 64 KiB segments, one kms-sized entry. In Node on its node:crypto engine (as the package's Node entry), in Chromium on \`crypto.subtle\`.
+- **format in JS (design C)**: \`js/src/format\` (what the package's instances seal and open with) with a data key in hand: no key service, cache or policy, so the ceiling of what the SDK can reach; each seal a fresh message id, 64 KiB segments, one kms-sized entry. In Node on its node:crypto engine (as the package's Node entry), in Chromium on \`crypto.subtle\`.
 
 ### Node
 ${throughputTable(d.node)}
@@ -279,8 +275,9 @@ ${nativeTable(d.native)}
 | | bytes | gzip -9 |
 |---|---:|---:|
 ${s.shipped.map((f) => `| keyseal \`${f.file}\` | ${int(f.bytes)} | ${int(f.gzip)} |`).join('\n')}
-| **keyseal as loaded** (files above, as shipped) | **${int(s.keysealAsLoaded.bytes)}** | **${int(s.keysealAsLoaded.gzip)}** |
-| keyseal, app bundle (esbuild --minify of the browser entry, + .wasm) | ${int(s.keysealBundled.bytes)} | ${int(s.keysealBundled.gzip)} (JS ${int(s.keysealBundled.jsGzip)} + wasm ${int(s.keysealBundled.wasmGzip)}) |
+| **keyseal as loaded** (files above, as shipped: the SDK in JS; no .wasm) | **${int(s.keysealAsLoaded.bytes)}** | **${int(s.keysealAsLoaded.gzip)}** |
+| keyseal, app bundle (esbuild --minify of the browser entry) | ${int(s.keysealBundled.bytes)} | ${int(s.keysealBundled.gzip)} |
+| keyseal's \`keyseal_wasm_bg.wasm\`, fetched only at a first use that needs it (\`lowLevel\`, \`engine: 'wasm'\`, no \`crypto.subtle\`) | ${int(s.wasmOnDemand?.bytes ?? 0)} | ${int(s.wasmOnDemand?.gzip ?? 0)} |
 | ESDK browser for raw-AES use (esbuild --minify, \`buffer\` polyfill) | ${int(s.esdk.bytes)} | ${int(s.esdk.gzip)} |
 | typage (esbuild --minify) | ${int(s.age.bytes)} | ${int(s.age.gzip)} |
 ${s.parts ? partsTable(s.parts) : ''}
@@ -288,9 +285,9 @@ ${s.designs?.format ? designsTable(s) : ''}
 
 ### Key-service calls, rotation, stream memory
 - **Key-service calls with the cache on** (Node, default cache: 60 s, 10,000 messages per data key): ${d.node.calls.calls} call(s) for ${int(d.node.calls.count)} encrypts of ${sizeName(d.node.calls.size)} sharing one context (${int(d.node.calls.opsPerSec)} encrypts/s including that call). With a different context per record: ${d.node.calls.perRecord.calls} calls for ${int(d.node.calls.perRecord.count)} encrypts (${int(d.node.calls.perRecord.opsPerSec)} encrypts/s), because the key service binds the context into each wrapped data key, so a cached key only serves its own context; put per-record identifiers in the data or use \`wrapMode: 'public-key'\` (no call on encrypt) for that pattern.
-${[d.node, d.chromium].filter((r) => r.perRecord).map((run) => `- **Per-record contexts** (${run.runtime}, ${int(run.perRecord[0].count)} encrypts of ${sizeName(run.perRecord[0].size)}, each under its own context, so each is one \`/generate\`; by P-256 engine, the \`p256\` option): ${run.perRecord.map((r) => `${r.engine} ${int(r.sequential.opsPerSec)}/s one at a time${r.sequential.cpuMsPerCall !== undefined ? ` (${r.sequential.cpuMsPerCall.toFixed(2)} ms client CPU each: ${r.sequential.userMsPerCall.toFixed(2)} user, ${r.sequential.systemMsPerCall.toFixed(2)} system)` : ''}, ${int(r.concurrent.opsPerSec)}/s with ${r.concurrent.inFlight} in flight${r.bulk ? `, ${int(r.bulk.opsPerSec)}/s all at once` : ''}`).join('; ')}.`).join('\n')}
+${[d.node, d.chromium].filter((r) => r.perRecord).map((run) => `- **Per-record contexts** (${run.runtime}, ${int(run.perRecord[0].count)} encrypts of ${sizeName(run.perRecord[0].size)}, each under its own context, so each is one \`/generate\`; by P-256 engine, the \`p256\` option): ${run.perRecord.map((r) => `${r.engine}${r.sdk ? ` (${r.sdk})` : ''} ${int(r.sequential.opsPerSec)}/s one at a time${r.sequential.cpuMsPerCall !== undefined ? ` (${r.sequential.cpuMsPerCall.toFixed(2)} ms client CPU each: ${r.sequential.userMsPerCall.toFixed(2)} user, ${r.sequential.systemMsPerCall.toFixed(2)} system)` : ''}, ${int(r.concurrent.opsPerSec)}/s with ${r.concurrent.inFlight} in flight${r.bulk ? `, ${int(r.bulk.opsPerSec)}/s all at once` : ''}`).join('; ')}.`).join('\n')}
 ${[rot, rot.shared].filter(Boolean).map((r) => `- **Rotation, ${r.sharedContext ? 'one context shared by all objects (one data key and wrapped key for all, by the default cache; the rewrap asks the key service once: src/rewrap_memo.rs)' : 'a context naming each object (one data key each)'}** (Node, ${int(r.objects)} objects × 1 MiB in memory, \`keyseal-kms key rotate\` on the live service, concurrency ${r.concurrency}): header-only \`rewrapAll\` **${(r.rewrapMs / 1000).toFixed(3)} s**${r.rewrapMinMs !== undefined ? ` (${(r.rewrapMinMs / 1000).toFixed(3)}–${(r.rewrapMaxMs / 1000).toFixed(3)})` : ''} (${int(r.objects / (r.rewrapMs / 1000))} objects/s), wrote ${int(r.headerBytesWritten)} B of headers, every body byte-identical (checked); decrypt + re-encrypt of the same objects with a fresh client (cold caches) **${(r.reencryptMs / 1000).toFixed(2)} s**${r.reencryptMinMs !== undefined ? ` (${(r.reencryptMinMs / 1000).toFixed(2)}–${(r.reencryptMaxMs / 1000).toFixed(2)})` : ''}, wrote ${int(r.reencryptBytesWritten)} B.${r.runs ? ` Medians (min–max) of ${r.runs} rounds after a warm-up round (${(r.rewrapFirstMs / 1000).toFixed(3)} s and ${(r.reencryptFirstMs / 1000).toFixed(2)} s), each rewrap round after a new \`key rotate\`.` : ''}`).join('\n')}
-${d.chromium.memory.map((mm) => `- **Stream memory** (Chromium, \`encryptStream\` → \`decryptStream\`, ${mm.engine} engine, ${sizeName(mm.total)} generated in 1 MiB chunks): wasm linear memory ${mm.readings.map((r) => `${int(r.bytes)} B at ${r.at ? sizeName(r.at) : 'start'}`).join(', ')}; ${(mm.total / 1e6 / mm.seconds).toFixed(1)} MB/s through both streams.`).join('\n')}
+${d.chromium.memory.map((mm) => `- **Stream memory** (Chromium, \`encryptStream\` → \`decryptStream\`, ${mm.engine} engine, ${sizeName(mm.total)} generated in 1 MiB chunks): ${mm.measure ?? 'wasm linear memory'} ${mm.readings.map((r) => `${int(r.bytes)} B at ${r.at ? sizeName(r.at) : 'start'}`).join(', ')}; ${(mm.total / 1e6 / mm.seconds).toFixed(1)} MB/s through both streams.`).join('\n')}
 
 ### Goals
 ${goals(d)}

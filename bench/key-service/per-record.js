@@ -51,6 +51,9 @@ export async function perRecordContexts(keyseal, kms, { count = 1000, size = 102
     const bulkMs = performance.now() - t0;
     out.push({
       engine: p256,
+      // docs/DESIGN.md design C: a P-256 choice other than the platform engine's runs the instance
+      // on the Rust core in wasm
+      sdk: ks.engineFor(size) === 'wasm' ? 'Rust core in wasm' : 'SDK in JS',
       count,
       size,
       sequential: {

@@ -1,17 +1,28 @@
-// Stream memory: the wasm module's linear memory while a long stream goes through encryptStream →
-// decryptStream. Runtime-neutral; the bench page runs it in Chromium.
+// Stream memory while a long stream goes through encryptStream → decryptStream: the wasm module's
+// linear memory for an instance on the wasm core, the JS heap after a full GC for the SDK in JS
+// (the default). The bench page runs it in Chromium (started with --expose-gc and precise memory
+// info).
 
 import { MiB, fill } from '../bytes.js';
 
 /**
  * Streams `total` bytes (generated in chunks, never held whole) through encryptStream →
- * decryptStream and reads the wasm linear memory before, at checkpoints and after. Linear memory
- * only grows, so the last reading is the peak.
+ * decryptStream and reads the memory its engine uses before and at checkpoints: the wasm linear
+ * memory (it only grows, so the last reading is the peak) for `engine: 'wasm'`, else the JS heap
+ * right after a full garbage collection (`performance.memory.usedJSHeapSize`).
  */
 export async function streamMemory(keyseal, kms, { total, checkpoints, engine = 'auto' }) {
   const ks = await keyseal.KeySeal.create({ keyService: { id: 'bench', urls: [kms.url] }, keyId: kms.keyId, token: () => kms.token, engine });
+  const onWasm = ks.engineFor(Infinity) === 'wasm';
+  const measure = onWasm ? 'wasm linear memory' : 'JS heap after a full GC';
+  if (!onWasm && (typeof globalThis.gc !== 'function' || !performance.memory)) throw new Error('the page needs --js-flags=--expose-gc and --enable-precise-memory-info');
+  const read = async () => {
+    if (onWasm) return keyseal.lowLevel.wasmMemoryBytes();
+    globalThis.gc();
+    return performance.memory.usedJSHeapSize;
+  };
   const chunk = fill(MiB);
-  const readings = [{ at: 0, bytes: await keyseal.lowLevel.wasmMemoryBytes() }];
+  const readings = [{ at: 0, bytes: await read() }];
   let sent = 0;
   const source = new ReadableStream({
     pull(c) {
@@ -30,10 +41,10 @@ export async function streamMemory(keyseal, kms, { total, checkpoints, engine = 
     if (done) break;
     got += value.length;
     while (next < checkpoints.length && got >= checkpoints[next]) {
-      readings.push({ at: checkpoints[next], bytes: await keyseal.lowLevel.wasmMemoryBytes() });
+      readings.push({ at: checkpoints[next], bytes: await read() });
       next++;
     }
   }
   if (got !== total) throw new Error(`stream returned ${got} of ${total} bytes`);
-  return { total, engine, seconds: (performance.now() - t0) / 1000, readings };
+  return { total, engine: onWasm ? 'wasm' : ks.engineFor(Infinity), measure, seconds: (performance.now() - t0) / 1000, readings };
 }

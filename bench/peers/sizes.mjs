@@ -28,17 +28,21 @@ export async function bundle(contents, { minify }) {
   }
 }
 
-/** The package's files a browser loads: the .wasm and the browser entry's relative-import graph. */
+/**
+ * The package's files a browser loads for `KeySeal`: the browser entry's relative-import graph
+ * (static and dynamic). The .wasm is not among them: it is fetched only at a first use that needs
+ * it (`lowLevel`, `engine: 'wasm'`, a runtime without `crypto.subtle`; docs/DESIGN.md design C).
+ */
 function browserFiles(dist) {
   const seen = new Set();
   const visit = (f) => {
     if (seen.has(f)) return;
     seen.add(f);
     const src = readFileSync(join(dist, f), 'utf8');
-    for (const m of src.matchAll(/(?:from|import)\s*['"]\.\/([\w.-]+\.js)['"]/g)) visit(m[1]);
+    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*['"]\.\/([\w./-]+\.js)['"]/g)) visit(m[1]);
   };
   visit('index.browser.js');
-  return ['keyseal_wasm_bg.wasm', ...[...seen].sort()];
+  return [...seen].sort();
 }
 
 export async function sizes() {
@@ -55,7 +59,9 @@ export async function sizes() {
   return {
     shipped,
     keysealAsLoaded: { bytes: shipped.reduce((n, f) => n + f.bytes, 0), gzip: shipped.reduce((n, f) => n + f.gzip, 0) },
-    keysealBundled: { bytes: ksJs.length + wasm.length, gzip: gz(Buffer.from(ksJs)) + gz(wasm), jsGzip: gz(Buffer.from(ksJs)), wasmGzip: gz(wasm) },
+    keysealBundled: { bytes: ksJs.length, gzip: gz(Buffer.from(ksJs)) },
+    // the Rust core, fetched only where a use needs it
+    wasmOnDemand: { bytes: wasm.length, gzip: gz(wasm) },
     esdk: { bytes: esdk.length, gzip: gz(Buffer.from(esdk)) },
     age: { bytes: age.length, gzip: gz(Buffer.from(age)) },
     // what the .wasm holds, by part (cargo's output still has function names; the shipped file not)
@@ -72,8 +78,9 @@ function codeLines(files) {
 /**
  * The figures of docs/DESIGN.md "Package size: the designs measured": the wasm of
  * bench/size-probe (scripts/size-probe.sh: the format and its cryptography, no SDK policy),
- * without and with the wasm P-256; the browser entry's own JS minified (without the wasm-bindgen
- * glue, which the probe's glue replaces); and the basis of the estimate for the SDK policy as JS.
+ * without and with the wasm P-256; the package's .wasm and its glue (design A, what
+ * `engine: 'wasm'` fetches); the SDK in JS (js/src/policy's KeySealJs with all it imports) and
+ * the format in JS, each bundled and minified.
  */
 async function designs(gz) {
   const probe = (variant) => {
@@ -84,43 +91,28 @@ async function designs(gz) {
     return { wasmBytes: wasm.length, wasmGzip: gz(wasm), glueGzip: gz(glue) };
   };
   const esbuild = await import(pathToFileURL(join(ROOT, 'node_modules/esbuild/lib/main.js')).href);
-  const r = await esbuild.build({
-    entryPoints: [join(ROOT, 'js/src/index.browser.js')], bundle: true, format: 'esm', platform: 'neutral',
-    minify: true, write: false, external: ['./keyseal_wasm.js'], logLevel: 'error', metafile: true,
+  const minified = (entry, external = []) => esbuild.build({
+    entryPoints: [join(ROOT, entry)], bundle: true, format: 'esm', platform: 'neutral',
+    minify: true, write: false, external, logLevel: 'error', metafile: true,
   });
-  // the files in that bundle: the gzip bytes per line of JS written in this project's style
-  const jsFiles = Object.keys(r.metafile.inputs).map((f) => join(ROOT, f));
-  // Lines of code of Rust files in `dir` without their #[cfg(test)] modules: the SDK policy
-  // (src/) and the format (format/src/), what a design would rewrite as JS.
-  const rustLines = (dir) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.rs')).reduce((n, f) => {
-    const text = readFileSync(join(ROOT, dir, f), 'utf8').split('#[cfg(test)]')[0];
-    return n + text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')).length;
-  }, 0);
-  // design C's format in JS, measured: js/src/format (FORMAT.md over WebCrypto) bundled and
-  // minified; its errors module is the package's, counted in the JS kept
-  const f = await esbuild.build({
-    entryPoints: [join(ROOT, 'js/src/format/index.js')], bundle: true, format: 'esm', platform: 'neutral',
-    minify: true, write: false, external: ['../errors.js'], logLevel: 'error', metafile: true,
-  });
-  const formatJsFiles = Object.keys(f.metafile.inputs).map((x) => join(ROOT, x));
-  // design C's whole SDK in JS, measured: js/src/policy's KeySealJs with everything it imports
-  // (the format, the kinds, the errors and helpers it shares with the package), bundled and minified
-  // as a browser would load it (node-engine.js is not among its imports)
-  const p = await esbuild.build({
-    entryPoints: [join(ROOT, 'js/src/policy/keyseal.js')], bundle: true, format: 'esm', platform: 'neutral',
-    minify: true, write: false, logLevel: 'error', metafile: true,
+  // the format in JS (FORMAT.md over WebCrypto); its errors module is the package's
+  const f = await minified('js/src/format/index.js', ['../errors.js']);
+  // the SDK in JS with everything it imports (the format, the kinds, the errors and helpers), as a
+  // browser loads it (node-engine.js is not among its imports)
+  const p = await minified('js/src/policy/keyseal.js');
+  const dist = join(PKG, 'dist');
+  const glue = await esbuild.build({
+    entryPoints: [join(dist, 'keyseal_wasm.js')], bundle: true, format: 'esm', platform: 'neutral', minify: true, write: false, logLevel: 'error',
   });
   return {
     policyJsGzip: gz(Buffer.from(p.outputFiles[0].text)),
     policyJsBytes: p.outputFiles[0].contents.length,
     policyJsLines: codeLines(Object.keys(p.metafile.inputs).map((x) => join(ROOT, x))),
     formatJsGzip: gz(Buffer.from(f.outputFiles[0].text)),
-    formatJsLines: codeLines(formatJsFiles),
+    formatJsLines: codeLines(Object.keys(f.metafile.inputs).map((x) => join(ROOT, x))),
+    wasmGzip: gz(readFileSync(join(dist, 'keyseal_wasm_bg.wasm'))),
+    wasmGlueGzip: gz(Buffer.from(glue.outputFiles[0].text)),
     format: probe('format'),
     formatP256: probe('format-p256'),
-    ownJsGzip: gz(Buffer.from(r.outputFiles[0].text)),
-    ownJsLines: codeLines(jsFiles),
-    policyRustLines: rustLines('src'),
-    formatRustLines: rustLines('format/src'),
   };
 }
