@@ -467,7 +467,7 @@ export interface RewrapAllResult {
  */
 export declare class KeySeal {
   private constructor();
-  /** Checks the options and builds an instance (loads the wasm once per realm; no key-service call). */
+  /** Checks the options and builds an instance (no key-service call; the wasm is loaded, once per realm, only for an instance the options or the runtime route to the Rust core). */
   static create(options: KeySealOptions): Promise<KeySeal>;
   /**
    * Seals `data` under `context`. `sign: true`: a signed message (FORMAT.md §6.5) — only a
