@@ -109,9 +109,13 @@ export function equalInConstantTime(a, b) {
   return d === 0;
 }
 
+const HEX = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'));
+
 /** Lowercase hex of bytes. */
 export function toHex(bytes) {
-  return Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join('');
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
+  return s;
 }
 
 /** The concatenation of byte strings. */

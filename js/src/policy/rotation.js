@@ -13,8 +13,16 @@ import { entryVersion } from './header-info.js';
 /** Questions per `/rewrap-batch` request; a service's requests of one round are sent together. */
 export const REWRAP_BATCH_MAX = 100;
 
-const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b; };
-const utf8 = (s) => new TextEncoder().encode(s);
+/** A big-endian u64 of a whole number below 2^53 (a service index, a length). */
+const u64 = (n) => {
+  const b = new Uint8Array(8);
+  const hi = Math.floor(n / 0x100000000), lo = n >>> 0;
+  b[0] = hi >>> 24; b[1] = hi >>> 16; b[2] = hi >>> 8; b[3] = hi;
+  b[4] = lo >>> 24; b[5] = lo >>> 16; b[6] = lo >>> 8; b[7] = lo;
+  return b;
+};
+const encoder = new TextEncoder();
+const utf8 = (s) => encoder.encode(s);
 
 /**
  * The digest of a rewrap question: SHA-256 over u64 service index ‖ kind byte ‖ (u64 length ‖
