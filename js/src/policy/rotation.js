@@ -13,26 +13,44 @@ import { entryVersion } from './header-info.js';
 /** Questions per `/rewrap-batch` request; a service's requests of one round are sent together. */
 export const REWRAP_BATCH_MAX = 100;
 
-/** A big-endian u64 of a whole number below 2^53 (a service index, a length). */
-const u64 = (n) => {
-  const b = new Uint8Array(8);
+/** Writes `n` (a whole number below 2^53: a service index, a length) as a big-endian u64 at `at`. */
+function putU64(b, at, n) {
   const hi = Math.floor(n / 0x100000000), lo = n >>> 0;
-  b[0] = hi >>> 24; b[1] = hi >>> 16; b[2] = hi >>> 8; b[3] = hi;
-  b[4] = lo >>> 24; b[5] = lo >>> 16; b[6] = lo >>> 8; b[7] = lo;
+  b[at] = hi >>> 24; b[at + 1] = hi >>> 16; b[at + 2] = hi >>> 8; b[at + 3] = hi;
+  b[at + 4] = lo >>> 24; b[at + 5] = lo >>> 16; b[at + 6] = lo >>> 8; b[at + 7] = lo;
+  return at + 8;
+}
+const encoder = new TextEncoder();
+/** UTF-8 of key ids: a rotation asks about few, once per entry of every header. */
+const keyIdBytes = new Map();
+const utf8 = (s) => {
+  let b = keyIdBytes.get(s);
+  if (!b) {
+    b = encoder.encode(s);
+    if (keyIdBytes.size < 1024) keyIdBytes.set(s, b);
+  }
   return b;
 };
-const encoder = new TextEncoder();
-const utf8 = (s) => encoder.encode(s);
 
 /**
  * The digest of a rewrap question: SHA-256 over u64 service index ‖ kind byte ‖ (u64 length ‖
- * bytes) of the key id, the wrapped key and the context ‖ 0x01 ‖ target or 0x00.
+ * bytes) of the key id, the wrapped key and the context ‖ 0x01 ‖ target or 0x00. Written into
+ * one buffer (it runs once per entry of every header of a round).
  */
 export async function questionDigest(engine, service, e, contextBytes, to) {
-  const fields = [e.keyId, e.wrapped, contextBytes].map((f) => (typeof f === 'string' ? utf8(f) : f));
-  const parts = [u64(service), Uint8Array.of(e.kindByte ?? ENTRY_KINDS[e.kind]), ...fields.flatMap((f) => [u64(f.length), f])];
-  parts.push(to === undefined ? Uint8Array.of(0) : concat(Uint8Array.of(1), utf8(to)));
-  return hex(await engine.sha256(concat(...parts)));
+  const keyId = utf8(e.keyId);
+  const target = to === undefined ? null : utf8(to);
+  const m = new Uint8Array(8 + 1 + 8 + keyId.length + 8 + e.wrapped.length + 8 + contextBytes.length + 1 + (target ? target.length : 0));
+  let at = putU64(m, 0, service);
+  m[at++] = e.kindByte ?? ENTRY_KINDS[e.kind];
+  for (const f of [keyId, e.wrapped, contextBytes]) {
+    at = putU64(m, at, f.length);
+    m.set(f, at);
+    at += f.length;
+  }
+  m[at++] = target ? 1 : 0;
+  if (target) m.set(target, at);
+  return hex(await engine.sha256(m));
 }
 
 /** Remembered rewrap answers, oldest first, within the cache's `maxAgeMs` and `maxEntries`. */
