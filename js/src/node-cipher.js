@@ -1,5 +1,5 @@
-// The `node` engine: AES-256-GCM from node:crypto (OpenSSL, AES-NI), as the small synchronous
-// interface the Rust core drives (wasm/src/platform.rs `NodeCipher`): the core decides every
+// The `node` engine of instances on the Rust core in wasm (the SDK in JS has format/node-engine.js):
+// AES-256-GCM from node:crypto (OpenSSL, AES-NI), as the small synchronous interface the Rust core drives (wasm/src/platform.rs `NodeCipher`): the core decides every
 // segment, nonce and order; this only runs OpenSSL. Node's crypto.subtle hands every call to the
 // thread pool and costs ~2x at 64 KiB segments; a synchronous OpenSSL call per segment does not.
 // The same object is the `node` P-256 engine (wasm/src/p256.rs): the recipient key of each

@@ -1,5 +1,6 @@
 // rewrapAll: header-only rotation of many stored objects. The I/O (reading and writing the
-// caller's headers) is here; what is current and every rewrap is the core's.
+// caller's headers) is here, shared by both implementations; what is current and every rewrap is
+// the instance's (the Rust core's, or js/src/policy/rotation.js for the SDK in JS).
 import { ERROR_CODES, InvalidArgumentError, KeySealError } from './errors.js';
 import { fromCore } from './from-core.js';
 import { known } from './options.js';

@@ -1,4 +1,5 @@
-// WHATWG TransformStreams over the core's stream state (wasm/src/streams.rs): the core cuts,
+// WHATWG TransformStreams over the Rust core's stream state (wasm/src/streams.rs), for instances on
+// the wasm core (the SDK in JS wires its own, js/src/policy/keyseal.js): the core cuts,
 // seals, opens and orders segments on whichever engine; this only wires chunks in and out and
 // reports progress. Backpressure is the TransformStream's.
 import { fromCore } from './from-core.js';
