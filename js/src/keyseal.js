@@ -9,8 +9,8 @@ import { checkCreateOptions, known } from './options.js';
 import { toBytes } from './bytes.js';
 import { call, callSync, WasmKeySeal } from './wasm-keyseal.js';
 import { KeySealJs } from './policy/keyseal.js';
-import { headerInfo, totalLength } from './policy/header-info.js';
-import { headerLength as formatHeaderLength, parseHeader } from './format/header.js';
+import { inspectMessage } from './policy/header-info.js';
+import { headerLength as formatHeaderLength } from './format/header.js';
 import { webcryptoEngine } from './format/crypto.js';
 
 const ENGINES = ['auto', 'wasm', 'webcrypto', 'node'];
@@ -166,9 +166,7 @@ export function createApi(loadWasm, platform = {}) {
    * `sealedLength`: the whole message's length when `sealed` is only its first bytes.
    */
   async function inspect(sealed, options) {
-    const { sealedLength } = known(options, ['sealedLength'], 'inspect');
-    const bytes = toBytes(sealed, 'sealed');
-    return callSync(() => headerInfo(parseHeader(bytes), totalLength(bytes, sealedLength)));
+    return callSync(() => inspectMessage(sealed, options));
   }
 
   /**

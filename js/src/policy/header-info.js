@@ -1,9 +1,11 @@
 // `inspect`'s answer (the d.ts `HeaderInfo`) from a parsed header: what the top-level `inspect`
 // and `KeySeal.prototype.inspect` give (src/inspect.rs is the Rust of the same).
 import { toHex } from '../format/crypto.js';
-import { SUITE_SIGNED } from '../format/header.js';
+import { SUITE_SIGNED, parseHeader } from '../format/header.js';
 import { bodyLayout } from '../format/segments.js';
 import { InvalidArgumentError } from '../errors.js';
+import { known } from '../options.js';
+import { toBytes } from '../bytes.js';
 import { KeysealKms } from './keyseal-kms.js';
 
 /**
@@ -49,4 +51,14 @@ export function headerInfo(h, total, versionOf = entryVersion) {
     })),
     headerLen: h.headerLen, plaintextLen, segmentCount,
   };
+}
+
+/**
+ * `inspect(sealed, { sealedLength })` of the d.ts, for the top-level function and an instance
+ * alike (both read key versions the same way, as src/inspect.rs does).
+ */
+export function inspectMessage(sealed, options) {
+  const { sealedLength } = known(options, ['sealedLength'], 'inspect');
+  const bytes = toBytes(sealed, 'sealed');
+  return headerInfo(parseHeader(bytes), totalLength(bytes, sealedLength));
 }

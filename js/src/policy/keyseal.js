@@ -21,7 +21,7 @@ import { KeysealKms } from './keyseal-kms.js';
 import { AwsKms } from './aws-kms.js';
 import { Kacls } from './kacls.js';
 import { Rotation } from './rotation.js';
-import { headerInfo, totalLength } from './header-info.js';
+import { headerInfo, inspectMessage } from './header-info.js';
 import { Observer } from './metrics.js';
 import { checkOptions } from './options.js';
 import { known } from '../options.js';
@@ -46,11 +46,10 @@ export class KeySealJs {
   #observer;
 
   /**
-   * `options`: `{ keyService: { id, urls, identity? }, keyId, escrow?, token, cache?, retry?,
-   * decrypt?, wrapMode?, engine?, onEvent?, allowPlaintextKeys?, segmentSize?, formatEngine? }`.
-   * `engine` ('auto', 'wasm', 'webcrypto', 'node') is accepted as the d.ts has it; the JS runs on
-   * one engine of primitives per runtime, `formatEngine` (the format's WebCrypto one by default,
-   * its node:crypto one in Node and Bun).
+   * `options`: the d.ts `KeySealOptions`, plus this implementation's `formatEngine` (the engine of
+   * primitives: the format's WebCrypto one by default, its node:crypto one in the Node entry) and
+   * `fetch` (the transport). `engine`, `p256` and `transport` are checked here but chosen by the
+   * package's `route` (js/src/keyseal.js), which hands over the engine and transport they mean.
    */
   static async create(options) {
     return new KeySealJs(options);
@@ -152,11 +151,12 @@ export class KeySealJs {
     }
   }
 
-  /** The plaintext and the header facts (`inspect`) of one message. */
+  /** The plaintext and the header facts (`inspect`) of one message, its header parsed once. */
   async decryptWithHeader(sealed, options) {
-    known(options, ['requireContext', 'requireSigned'], 'decryptWithHeader', 'open');
-    const plaintext = await this.decrypt(sealed, options);
-    return { plaintext, header: await this.inspect(sealed) };
+    const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decryptWithHeader', 'open');
+    const bytes = toBytes(sealed, 'sealed');
+    const { plaintext, h } = await this.#open(bytes, requireContext, requireSigned);
+    return { plaintext, header: headerInfo(h, bytes.length) };
   }
 
   /**
@@ -165,9 +165,7 @@ export class KeySealJs {
    * whole message's length when `sealed` is only its first bytes.
    */
   async inspect(sealed, options) {
-    const { sealedLength } = known(options, ['sealedLength'], 'inspect');
-    const bytes = toBytes(sealed, 'sealed');
-    return headerInfo(parseHeader(bytes), totalLength(bytes, sealedLength));
+    return inspectMessage(sealed, options);
   }
 
   /** Drops cached data keys (of `keyId`, or all); returns how many. */
@@ -387,9 +385,14 @@ export class KeySealJs {
    */
   async decrypt(sealed, options) {
     const { requireContext, requireSigned = false } = known(options, ['requireContext', 'requireSigned'], 'decrypt', 'open');
-    const bytes = toBytes(sealed, 'sealed');
-    return this.#observed('decrypt', 0, async () => {
-      const h = parseHeader(bytes);
+    return (await this.#open(toBytes(sealed, 'sealed'), requireContext, requireSigned)).plaintext;
+  }
+
+  /** Opens `bytes` as `decrypt` does and emits its outcome event: `{ plaintext, h }` (the parsed header). */
+  async #open(bytes, requireContext, requireSigned) {
+    let h;
+    const plaintext = await this.#observed('decrypt', 0, async () => {
+      h = parseHeader(bytes);
       KeySealJs.#require(h, requireContext, requireSigned);
       // forHeader returns only a key that matches the header's commitment: not checked twice
       const dataKey = await this.#keys.forHeader(h, requireSigned);
@@ -399,5 +402,6 @@ export class KeySealJs {
         dataKey.fill(0);
       }
     });
+    return { plaintext, h };
   }
 }

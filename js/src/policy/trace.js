@@ -1,5 +1,6 @@
 // W3C Trace Context (the Rust is src/trace.rs): each key-service attempt is a child span of the
 // caller's current `traceparent` — the same trace id and flags, a fresh span id.
+import { toHex } from '../format/crypto.js';
 
 const isHex = (s, len) => typeof s === 'string' && s.length === len && /^[0-9a-f]+$/.test(s);
 
@@ -22,5 +23,5 @@ export function childOf(parent, span) {
 export function newSpanId() {
   const b = globalThis.crypto.getRandomValues(new Uint8Array(8));
   if (b.every((x) => x === 0)) b[7] = 1;
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return toHex(b);
 }
